@@ -1,0 +1,24 @@
+/* api.h: what every endpoint handler gets as its context: the configuration, the model catalog,
+ * and read access to the server and backend state it reports. */
+#ifndef CG_API_API_H
+#define CG_API_API_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "config.h"
+#include "core/catalog.h"
+
+struct cg_server;
+struct cg_router;
+
+struct cg_api {
+    const struct cg_config *cfg;
+    const struct cg_catalog *catalog;
+    const struct cg_server *server;
+    uint64_t started_ms; /* monotonic */
+};
+
+/* Fills `router` with the route table (static storage) and `api` as handler context. */
+void cg_routes_init(struct cg_router *router, struct cg_api *api);
+
+#endif

@@ -1,0 +1,19 @@
+/* routes.c: the route table: every URL the gateway answers, its methods and access rule. */
+#include "api/api.h"
+#include "api/health.h"
+#include "api/models.h"
+#include "http/router.h"
+
+static const struct cg_route routes[] = {
+    {"/v1/models", true, CG_METHOD_GET, CG_ACCESS_MODELS, "models", cg_models_handle},
+    {"/livez", false, CG_METHOD_GET, CG_ACCESS_OPEN, "livez", cg_health_livez},
+    {"/readyz", false, CG_METHOD_GET, CG_ACCESS_OPEN, "readyz", cg_health_readyz},
+    {"/healthz", false, CG_METHOD_GET, CG_ACCESS_KEY, "healthz", cg_health_healthz},
+};
+
+void cg_routes_init(struct cg_router *router, struct cg_api *api)
+{
+    router->routes = routes;
+    router->count = CG_ARRAY_SIZE(routes);
+    router->ctx = api;
+}

@@ -1,0 +1,255 @@
+/* config.c: parses and validates the settings table of config.h. */
+#include "config.h"
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "util/alloc.h"
+#include "util/json.h"
+#include "util/log.h"
+#include "util/str.h"
+
+enum kind { KIND_INT, KIND_BOOL, KIND_STR, KIND_SECRET, KIND_LEVEL };
+
+struct row {
+    const char *env;
+    enum kind kind;
+    const char *def;
+    int64_t min;
+    int64_t max;
+    const char *help;
+    size_t offset;
+};
+
+static const struct row rows[] = {
+#define CG_CFG_ROW(env, field, kind, def, min, max, help)                                         \
+    {#env, KIND_##kind, def, min, max, help, offsetof(struct cg_config, field)},
+    CG_CONFIG_MAP(CG_CFG_ROW)
+#undef CG_CFG_ROW
+};
+
+_Static_assert(CG_ARRAY_SIZE(rows) <= 64, "grow cg_config.sources_env");
+
+static const char *std_getenv(const char *name, void *ctx)
+{
+    return getenv(name);
+}
+
+static bool parse_bool(const char *s, bool *out)
+{
+    static const char *const yes[] = {"true", "1", "yes", "on"};
+    static const char *const no[] = {"false", "0", "no", "off"};
+    struct cg_str v = cg_str_trim(cg_str_from(s));
+    for (size_t i = 0; i < CG_ARRAY_SIZE(yes); i++) {
+        if (cg_str_ieq(v, cg_str_from(yes[i]))) {
+            *out = true;
+            return true;
+        }
+        if (cg_str_ieq(v, cg_str_from(no[i]))) {
+            *out = false;
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool parse_int(const char *s, int64_t *out)
+{
+    errno = 0;
+    char *end = NULL;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s)
+        return false;
+    while (*end == ' ' || *end == '\t')
+        end++;
+    if (*end != '\0')
+        return false;
+    *out = v;
+    return true;
+}
+
+/* Splits PROXY_API_KEY into trimmed, non-empty keys. */
+static void split_keys(struct cg_config *cfg)
+{
+    struct cg_str rest = cg_str_from(cfg->api_key);
+    size_t count = 0;
+    cfg->api_keys = NULL;
+    while (rest.len > 0) {
+        struct cg_str k = cg_str_trim(cg_str_split(&rest, ','));
+        if (k.len == 0)
+            continue;
+        cfg->api_keys = cg_xrealloc(cfg->api_keys, (count + 1) * sizeof(char *));
+        cfg->api_keys[count++] = cg_xstrndup(k.ptr, k.len);
+    }
+    cfg->api_key_count = count;
+}
+
+static int set_row(struct cg_config *cfg, const struct row *r, const char *value, char *errbuf,
+                   size_t errlen)
+{
+    void *field = (char *)cfg + r->offset;
+    switch (r->kind) {
+    case KIND_INT: {
+        int64_t v;
+        if (!parse_int(value, &v) || v < r->min || v > r->max) {
+            snprintf(errbuf, errlen, "%s: expected an integer in %" PRId64 "..%" PRId64 ", got \"%.64s\"",
+                     r->env, r->min, r->max, value);
+            return -1;
+        }
+        *(int64_t *)field = v;
+        return 0;
+    }
+    case KIND_BOOL: {
+        bool v;
+        if (!parse_bool(value, &v)) {
+            snprintf(errbuf, errlen, "%s: expected true or false, got \"%.64s\"", r->env, value);
+            return -1;
+        }
+        *(bool *)field = v;
+        return 0;
+    }
+    case KIND_LEVEL: {
+        enum cg_log_level level;
+        if (!cg_log_parse_level(value, &level)) {
+            snprintf(errbuf, errlen, "%s: expected error, warn, info or debug, got \"%.64s\"",
+                     r->env, value);
+            return -1;
+        }
+        *(const char **)field = cg_xstrdup(value);
+        return 0;
+    }
+    case KIND_STR:
+    case KIND_SECRET:
+        *(const char **)field = cg_xstrdup(value);
+        return 0;
+    }
+    return -1;
+}
+
+static bool is_string_kind(enum kind k)
+{
+    return k == KIND_STR || k == KIND_SECRET || k == KIND_LEVEL;
+}
+
+int cg_config_load(struct cg_config *cfg, cg_config_getenv_fn get, void *ctx, char *errbuf,
+                   size_t errlen)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    if (get == NULL)
+        get = std_getenv;
+    errbuf[0] = '\0';
+    for (size_t i = 0; i < CG_ARRAY_SIZE(rows); i++) {
+        const struct row *r = &rows[i];
+        const char *v = get(r->env, ctx);
+        /* Empty means "unset" for numbers and switches; for strings it is a real value
+         * (PROXY_API_KEY= disables keys). */
+        bool from_env = v != NULL && (v[0] != '\0' || is_string_kind(r->kind));
+        cfg->sources_env[i] = from_env;
+        if (set_row(cfg, r, from_env ? v : r->def, errbuf, errlen) != 0) {
+            cg_config_dispose(cfg);
+            return -1;
+        }
+    }
+    split_keys(cfg);
+    return 0;
+}
+
+void cg_config_dispose(struct cg_config *cfg)
+{
+    for (size_t i = 0; i < CG_ARRAY_SIZE(rows); i++) {
+        if (is_string_kind(rows[i].kind)) {
+            const char **field = (const char **)((char *)cfg + rows[i].offset);
+            free((void *)*field);
+            *field = NULL;
+        }
+    }
+    for (size_t i = 0; i < cfg->api_key_count; i++)
+        free(cfg->api_keys[i]);
+    free(cfg->api_keys);
+    cfg->api_keys = NULL;
+    cfg->api_key_count = 0;
+}
+
+/* Writes the printable value of row i: secrets become a count, never their text. */
+static int append_value(const struct cg_config *cfg, size_t i, struct cg_buf *out, bool json)
+{
+    const struct row *r = &rows[i];
+    const void *field = (const char *)cfg + r->offset;
+    switch (r->kind) {
+    case KIND_INT:
+        return cg_buf_appendf(out, "%" PRId64, *(const int64_t *)field);
+    case KIND_BOOL:
+        return cg_buf_append_str(out, *(const bool *)field ? "true" : "false");
+    case KIND_SECRET: {
+        char masked[48];
+        if (cfg->api_key_count == 0)
+            snprintf(masked, sizeof(masked), "(not set)");
+        else
+            snprintf(masked, sizeof(masked), "(%zu key%s, hidden)", cfg->api_key_count,
+                     cfg->api_key_count == 1 ? "" : "s");
+        return json ? cg_json_cstring(out, masked) : cg_buf_append_str(out, masked);
+    }
+    case KIND_STR:
+    case KIND_LEVEL: {
+        const char *s = *(const char *const *)field;
+        return json ? cg_json_cstring(out, s) : cg_buf_append_str(out, s);
+    }
+    }
+    return -1;
+}
+
+int cg_config_print(const struct cg_config *cfg, struct cg_buf *out)
+{
+    int err = 0;
+    for (size_t i = 0; i < CG_ARRAY_SIZE(rows) && !err; i++) {
+        err = cg_buf_appendf(out, "%s=", rows[i].env);
+        if (!err)
+            err = append_value(cfg, i, out, false);
+        if (!err)
+            err = cg_buf_append_str(out, cfg->sources_env[i] ? "\n" : "  (default)\n");
+    }
+    return err;
+}
+
+int cg_config_to_json(const struct cg_config *cfg, struct cg_buf *out)
+{
+    int err = cg_buf_append_char(out, '{');
+    for (size_t i = 0; i < CG_ARRAY_SIZE(rows) && !err; i++) {
+        err = cg_buf_appendf(out, "%s\"%s\":", i ? "," : "", rows[i].env);
+        if (!err)
+            err = append_value(cfg, i, out, true);
+    }
+    if (!err)
+        err = cg_buf_append_char(out, '}');
+    return err;
+}
+
+int cg_config_markdown(struct cg_buf *out)
+{
+    int err = cg_buf_append_str(out, "| Variable | Default | Allowed | Meaning |\n"
+                                     "|---|---|---|---|\n");
+    for (size_t i = 0; i < CG_ARRAY_SIZE(rows) && !err; i++) {
+        const struct row *r = &rows[i];
+        char allowed[64];
+        switch (r->kind) {
+        case KIND_INT:
+            snprintf(allowed, sizeof(allowed), "%" PRId64 "–%" PRId64, r->min, r->max);
+            break;
+        case KIND_BOOL:
+            snprintf(allowed, sizeof(allowed), "true, false");
+            break;
+        case KIND_LEVEL:
+            snprintf(allowed, sizeof(allowed), "error, warn, info, debug");
+            break;
+        case KIND_STR:
+        case KIND_SECRET:
+            snprintf(allowed, sizeof(allowed), "text");
+            break;
+        }
+        err = cg_buf_appendf(out, "| `%s` | %s%s%s | %s | %s |\n", r->env, r->def[0] ? "`" : "",
+                             r->def[0] ? r->def : "(empty)", r->def[0] ? "`" : "", allowed,
+                             r->help);
+    }
+    return err;
+}

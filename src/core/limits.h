@@ -1,0 +1,27 @@
+/* limits.h: hard ceilings that no setting can raise, each with its reason. The settings that
+ * tune these limits (and their defaults and ranges) are in config.h. */
+#ifndef CG_CORE_LIMITS_H
+#define CG_CORE_LIMITS_H
+
+/* A caller-supplied X-Request-Id longer than this is replaced by our own. */
+#define CG_REQUEST_ID_MAX_BYTES 128
+
+/* Bytes received on a connection while its current request is handled (pipelining); reading
+ * pauses above this until the response is done. */
+#define CG_PIPELINE_BUFFER_MAX_BYTES (64 * 1024)
+
+/* How long a connection we are closing keeps reading (and discarding) so that the client
+ * sees our response before a reset. */
+#define CG_LINGER_MS 2000
+
+/* Response headers a handler may add (CORS, Allow, Retry-After, ...). */
+#define CG_EXTRA_HEADERS_MAX_BYTES 4096
+
+/* Reads handled per wakeup are bounded by libuv; a response write queue above this pauses
+ * reading of pipelined requests. */
+#define CG_WRITE_QUEUE_HIGH_BYTES (1024 * 1024)
+
+/* Request Access-Control-Request-Headers we echo back at most. */
+#define CG_CORS_ECHO_MAX_BYTES 1024
+
+#endif

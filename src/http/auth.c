@@ -1,0 +1,45 @@
+/* auth.c: bearer parsing and constant-time key comparison. */
+#include "http/auth.h"
+
+void cg_auth_init(struct cg_auth *a, char *const *keys, size_t count)
+{
+    a->keys = keys;
+    a->count = count;
+}
+
+bool cg_auth_parse_bearer(struct cg_str header, struct cg_str *token)
+{
+    struct cg_str h = cg_str_trim(header);
+    static const char scheme[] = "bearer";
+    size_t slen = sizeof(scheme) - 1;
+    if (h.len <= slen || !cg_str_ieq((struct cg_str){h.ptr, slen}, CG_STR("bearer")))
+        return false;
+    if (h.ptr[slen] != ' ' && h.ptr[slen] != '\t')
+        return false;
+    *token = cg_str_trim((struct cg_str){h.ptr + slen, h.len - slen});
+    return token->len > 0;
+}
+
+bool cg_auth_key_equal(struct cg_str key, struct cg_str token)
+{
+    volatile unsigned char diff = 0;
+    for (size_t i = 0; i < key.len; i++) {
+        unsigned char t = i < token.len ? (unsigned char)token.ptr[i] : 0;
+        diff |= (unsigned char)key.ptr[i] ^ t;
+    }
+    return diff == 0 && key.len == token.len;
+}
+
+enum cg_err cg_auth_check(const struct cg_auth *a, struct cg_str authorization,
+                          bool peer_loopback)
+{
+    if (a->count == 0)
+        return peer_loopback ? CG_OK : CG_ERR_LOOPBACK_ONLY;
+    struct cg_str token;
+    if (authorization.ptr == NULL || !cg_auth_parse_bearer(authorization, &token))
+        return CG_ERR_MISSING_API_KEY;
+    bool match = false;
+    for (size_t i = 0; i < a->count; i++)
+        match |= cg_auth_key_equal(cg_str_from(a->keys[i]), token);
+    return match ? CG_OK : CG_ERR_INVALID_API_KEY;
+}

@@ -1,0 +1,31 @@
+/* auth.h: client API keys. A request carries `Authorization: Bearer <key>` (scheme in any case);
+ * the key is compared in constant time against every configured key, so neither which key
+ * matched nor how much of it matched shows in the timing. With no key configured only
+ * loopback clients are served. The forward-auth verifier uses the same check. */
+#ifndef CG_HTTP_AUTH_H
+#define CG_HTTP_AUTH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include "core/errors.h"
+#include "util/str.h"
+
+struct cg_auth {
+    char *const *keys; /* borrowed from the config */
+    size_t count;
+};
+
+void cg_auth_init(struct cg_auth *a, char *const *keys, size_t count);
+
+/* CG_OK, CG_ERR_MISSING_API_KEY, CG_ERR_INVALID_API_KEY or CG_ERR_LOOPBACK_ONLY.
+ * `authorization` is the header value (ptr NULL when absent). */
+enum cg_err cg_auth_check(const struct cg_auth *a, struct cg_str authorization,
+                          bool peer_loopback);
+
+/* Extracts the token of "Bearer <token>"; false for another scheme or an empty token. */
+bool cg_auth_parse_bearer(struct cg_str header, struct cg_str *token);
+
+/* Constant time in the length of `key`. */
+bool cg_auth_key_equal(struct cg_str key, struct cg_str token);
+
+#endif

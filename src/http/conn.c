@@ -1,0 +1,464 @@
+/* conn.c: a client connection. Reads feed the parser; a complete request goes to the router
+ * while later (pipelined) bytes wait in `pending`; when the response is done the next request
+ * is parsed. A connection that must close shuts its write side once the response is flushed
+ * and keeps reading (discarding) for a moment, so the client is not hit by a reset before it
+ * has read the response. */
+#include "http/conn.h"
+#include <assert.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include "core/limits.h"
+#include "http/server.h"
+#include "util/alloc.h"
+#include "util/log.h"
+#define LOG_COMPONENT "http"
+
+/* Below this many queued bytes a paused stream is told to go on. */
+#define WRITE_QUEUE_LOW_BYTES (64 * 1024)
+#define READ_BUFFER_BYTES (64 * 1024)
+
+struct write_req {
+    uv_write_t req;
+    char *data;
+};
+
+static void process(struct cg_conn *c, const char *data, size_t len);
+static void begin_linger(struct cg_conn *c);
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf);
+static void after_response(struct cg_conn *c);
+
+static const char continue_line[] = "HTTP/1.1 100 Continue\r\n\r\n";
+
+/* --- writes ------------------------------------------------------------------------------ */
+
+static void on_write_done(uv_write_t *req, int status)
+{
+    struct write_req *wr = CG_CONTAINER_OF(req, struct write_req, req);
+    struct cg_conn *c = req->data;
+    free(wr->data);
+    free(wr);
+    if (c->state == CG_CONN_CLOSING)
+        return;
+    if (status < 0) {
+        cg_conn_close(c);
+        return;
+    }
+    size_t queued = uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp);
+    if (queued < WRITE_QUEUE_LOW_BYTES) {
+        if (c->ex)
+            cg_exchange_drained(c->ex);
+        if (c->state == CG_CONN_IDLE && c->pending.len && !c->timer_is_deferral)
+            after_response(c); /* pipelined requests were held back for this queue */
+    }
+}
+
+static void sink_write(void *ctx, char *data, size_t len)
+{
+    struct cg_conn *c = ctx;
+    if (c->state == CG_CONN_CLOSING || c->shutting) {
+        free(data);
+        return;
+    }
+    uv_buf_t buf = uv_buf_init(data, (unsigned)len);
+    /* Try the socket first: most responses fit, and no request object is needed then. */
+    int n = uv_try_write((uv_stream_t *)&c->tcp, &buf, 1);
+    if (n == (int)len) {
+        free(data);
+        return;
+    }
+    if (n < 0 && n != UV_EAGAIN) {
+        free(data);
+        cg_conn_close(c);
+        return;
+    }
+    size_t off = n > 0 ? (size_t)n : 0;
+    struct write_req *wr = cg_xmalloc(sizeof(*wr));
+    wr->data = data;
+    wr->req.data = c;
+    buf = uv_buf_init(data + off, (unsigned)(len - off));
+    int err = uv_write(&wr->req, (uv_stream_t *)&c->tcp, &buf, 1, on_write_done);
+    if (err) {
+        free(data);
+        free(wr);
+        cg_conn_close(c);
+    }
+}
+
+static size_t sink_queued(void *ctx)
+{
+    struct cg_conn *c = ctx;
+    if (c->state == CG_CONN_CLOSING)
+        return 0;
+    return uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp);
+}
+
+static void on_deferred(uv_timer_t *t);
+
+static void sink_done(void *ctx, struct cg_exchange *ex)
+{
+    struct cg_conn *c = ctx;
+    if (ex != c->ex)
+        return; /* an error exchange answered outside dispatch */
+    c->response_done = true;
+    if (!c->in_dispatch && c->state == CG_CONN_HANDLING) {
+        /* Continue on a fresh stack: the handler that finished may still be unwinding. */
+        c->timer_is_deferral = true;
+        uv_timer_start(&c->timer, on_deferred, 0, 0);
+    }
+}
+
+static const struct cg_sink_ops sink_ops = {sink_write, sink_queued, sink_done};
+
+/* --- closing ----------------------------------------------------------------------------- */
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    struct cg_conn *c = h->data;
+    if (--c->handles_open > 0)
+        return;
+    cg_parser_dispose(&c->parser);
+    cg_buf_dispose(&c->pending);
+    cg_server_conn_closed(c->server, c);
+    free(c);
+}
+
+void cg_conn_close(struct cg_conn *c)
+{
+    if (c->state == CG_CONN_CLOSING)
+        return;
+    c->state = CG_CONN_CLOSING;
+    if (c->ex) {
+        struct cg_exchange *ex = c->ex;
+        c->ex = NULL;
+        cg_exchange_abort(ex, CG_ERR_CLIENT_CLOSED);
+        cg_exchange_release(ex);
+    }
+    uv_timer_stop(&c->timer);
+    uv_close((uv_handle_t *)&c->timer, on_handle_closed);
+    uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
+}
+
+static void on_linger_timeout(uv_timer_t *t)
+{
+    cg_conn_close(t->data);
+}
+
+static void on_shutdown(uv_shutdown_t *req, int status)
+{
+    struct cg_conn *c = req->data;
+    if (c->state == CG_CONN_CLOSING)
+        return;
+    if (status < 0) {
+        cg_conn_close(c);
+        return;
+    }
+    /* Everything is written and FIN sent: give the client a moment to read it. */
+    uv_timer_start(&c->timer, on_linger_timeout, CG_LINGER_MS, 0);
+}
+
+/* The response is queued; send FIN after it and read until EOF or the linger timeout. A client
+ * that does not read what is queued gets the header timeout to do so. */
+static void begin_linger(struct cg_conn *c)
+{
+    if (c->state == CG_CONN_CLOSING || c->state == CG_CONN_LINGER)
+        return;
+    c->state = CG_CONN_LINGER;
+    c->timer_is_deferral = false;
+    uv_timer_start(&c->timer, on_linger_timeout, c->server->cfg.header_timeout_ms, 0);
+    c->shutdown_req.data = c;
+    c->shutting = true;
+    if (uv_shutdown(&c->shutdown_req, (uv_stream_t *)&c->tcp, on_shutdown) != 0) {
+        cg_conn_close(c);
+        return;
+    }
+    if (!c->reading && uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0)
+        c->reading = true;
+}
+
+/* --- timers ------------------------------------------------------------------------------ */
+
+static void on_idle_timeout(uv_timer_t *t)
+{
+    struct cg_conn *c = t->data;
+    if (c->state == CG_CONN_READING) {
+        /* Slowloris: part of a request, then nothing for too long. */
+        c->server->stats.timeouts_total++;
+        struct cg_exchange *ex = cg_parser_take_current(&c->parser);
+        cg_exchange_fail_code(ex, CG_ERR_REQUEST_TIMEOUT);
+        cg_exchange_release(ex);
+        begin_linger(c);
+        return;
+    }
+    if (c->state == CG_CONN_IDLE)
+        cg_conn_close(c); /* keep-alive idle timeout: nothing to say */
+}
+
+static void arm_idle(struct cg_conn *c, uint64_t ms)
+{
+    c->timer_is_deferral = false;
+    uv_timer_start(&c->timer, on_idle_timeout, ms, 0);
+}
+
+static void on_deferred(uv_timer_t *t)
+{
+    struct cg_conn *c = t->data;
+    c->timer_is_deferral = false;
+    if (c->state == CG_CONN_HANDLING && c->response_done)
+        after_response(c);
+    else if (c->state == CG_CONN_IDLE && c->pending.len)
+        after_response(c);
+}
+
+/* --- reading ----------------------------------------------------------------------------- */
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    /* One buffer for every connection: each read is parsed (or copied) before the next. */
+    static char shared[READ_BUFFER_BYTES];
+    buf->base = shared;
+    buf->len = sizeof(shared);
+}
+
+static void stash(struct cg_conn *c, const char *data, size_t len)
+{
+    if (len == 0)
+        return;
+    if (cg_buf_append(&c->pending, data, len) != 0) {
+        cg_conn_close(c); /* cannot happen: reading stops before the cap */
+        return;
+    }
+    if (c->pending.len >= CG_PIPELINE_BUFFER_MAX_BYTES && c->reading) {
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        c->reading = false;
+    }
+}
+
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+{
+    struct cg_conn *c = stream->data;
+    if (nread == 0)
+        return;
+    if (nread < 0) {
+        /* EOF or reset. A half-closed client cannot be told apart from a gone one, and a
+         * stream nobody reads must stop (the backend turn is interrupted), so both close. */
+        cg_conn_close(c);
+        return;
+    }
+    switch (c->state) {
+    case CG_CONN_LINGER:
+    case CG_CONN_CLOSING:
+        return;
+    case CG_CONN_HANDLING:
+        stash(c, buf->base, (size_t)nread);
+        return;
+    case CG_CONN_IDLE:
+    case CG_CONN_READING:
+        if (c->pending.len) {
+            stash(c, buf->base, (size_t)nread); /* keep request order */
+            return;
+        }
+        process(c, buf->base, (size_t)nread);
+        return;
+    }
+}
+
+static void dispatch(struct cg_conn *c, struct cg_exchange *ex)
+{
+    c->ex = ex;
+    c->response_done = false;
+    c->state = CG_CONN_HANDLING;
+    uv_timer_stop(&c->timer);
+    c->timer_is_deferral = false;
+    c->requests++;
+    c->server->stats.requests_total++;
+    if (c->server->stopping || c->server->cfg.keepalive_timeout_ms == 0)
+        ex->close_after = true;
+    c->in_dispatch = true;
+    cg_router_dispatch(c->server->router, ex);
+    c->in_dispatch = false;
+}
+
+/* Finishes the current exchange: the connection closes, or waits for the next request. */
+static bool finish_exchange(struct cg_conn *c)
+{
+    struct cg_exchange *ex = c->ex;
+    bool keep = ex->keep_alive && !ex->close_after && !c->server->stopping;
+    c->ex = NULL;
+    c->response_done = false;
+    cg_exchange_release(ex);
+    if (!keep) {
+        begin_linger(c);
+        return false;
+    }
+    c->state = CG_CONN_IDLE;
+    arm_idle(c, c->server->cfg.keepalive_timeout_ms);
+    return true;
+}
+
+static void process(struct cg_conn *c, const char *data, size_t len)
+{
+    while (len > 0 && (c->state == CG_CONN_IDLE || c->state == CG_CONN_READING)) {
+        size_t queued = uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp);
+        if (queued > CG_WRITE_QUEUE_HIGH_BYTES) {
+            stash(c, data, len); /* the client is not reading its responses: wait */
+            return;
+        }
+        if (c->state == CG_CONN_IDLE) {
+            c->state = CG_CONN_READING;
+            arm_idle(c, c->server->cfg.header_timeout_ms);
+        }
+        struct cg_parse_result res;
+        cg_parser_feed(&c->parser, data, len, &res);
+        data += res.consumed;
+        len -= res.consumed;
+        switch (res.status) {
+        case CG_PARSE_MORE:
+            if (c->parser.cur && c->parser.cur->path.ptr)
+                arm_idle(c, c->server->cfg.header_timeout_ms); /* body: a gap limit */
+            return;
+        case CG_PARSE_CONTINUE:
+            sink_write(c, cg_xstrndup(continue_line, sizeof(continue_line) - 1),
+                       sizeof(continue_line) - 1);
+            continue;
+        case CG_PARSE_ERROR:
+            if (res.error != CG_ERR_CLIENT_CLOSED) {
+                c->server->stats.bad_requests_total++;
+                cg_exchange_fail_code(res.failed, res.error);
+            }
+            cg_exchange_release(res.failed);
+            begin_linger(c);
+            return;
+        case CG_PARSE_REQUEST:
+            dispatch(c, res.exchange);
+            if (c->state != CG_CONN_HANDLING)
+                return; /* closed while handling */
+            if (!c->response_done) {
+                stash(c, data, len);
+                return;
+            }
+            if (!finish_exchange(c))
+                return;
+            continue;
+        }
+    }
+}
+
+/* Called once an asynchronous response is done, or when held-back bytes can be parsed. */
+static void after_response(struct cg_conn *c)
+{
+    if (c->state == CG_CONN_HANDLING) {
+        if (!finish_exchange(c))
+            return;
+    }
+    if (c->state != CG_CONN_IDLE)
+        return;
+    if (c->pending.len) {
+        struct cg_buf held = c->pending;
+        cg_buf_init(&c->pending, held.max);
+        process(c, held.data, held.len);
+        cg_buf_dispose(&held);
+    }
+    if ((c->state == CG_CONN_IDLE || c->state == CG_CONN_READING) && !c->reading &&
+        uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0)
+        c->reading = true;
+}
+
+/* --- accept ------------------------------------------------------------------------------ */
+
+static void describe_peer(struct cg_conn *c, char *out, size_t size, bool *loopback)
+{
+    struct sockaddr_storage ss;
+    int len = sizeof(ss);
+    *loopback = false;
+    snprintf(out, size, "unknown");
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) != 0)
+        return;
+    if (ss.ss_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)&ss;
+        uv_ip4_name(in, out, size);
+        *loopback = (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+    } else if (ss.ss_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&ss;
+        uv_ip6_name(in6, out, size);
+        static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+        const unsigned char *a = in6->sin6_addr.s6_addr;
+        *loopback = IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr) ||
+                    (memcmp(a, mapped, sizeof(mapped)) == 0 && a[12] == 127);
+    }
+}
+
+struct cg_conn *cg_conn_accept(struct cg_server *s, bool rejected)
+{
+    struct cg_conn *c = cg_xcalloc(1, sizeof(*c));
+    c->server = s;
+    c->rejected = rejected;
+    uv_tcp_init(s->loop, &c->tcp);
+    uv_timer_init(s->loop, &c->timer);
+    c->tcp.data = c;
+    c->timer.data = c;
+    c->handles_open = 2;
+    c->state = CG_CONN_IDLE;
+    cg_buf_init(&c->pending, CG_PIPELINE_BUFFER_MAX_BYTES + READ_BUFFER_BYTES);
+    if (uv_accept((uv_stream_t *)&s->listener, (uv_stream_t *)&c->tcp) != 0) {
+        cg_conn_close(c); /* freed, and unlinked from the server, once its handles close */
+        return c;
+    }
+    uv_tcp_nodelay(&c->tcp, 1);
+    char peer[64];
+    bool loopback;
+    describe_peer(c, peer, sizeof(peer), &loopback);
+    cg_parser_init(&c->parser, &s->cfg.limits, &sink_ops, c, peer, loopback);
+    if (rejected) {
+        struct cg_exchange *ex = cg_parser_take_current(&c->parser);
+        ex->path = CG_STR("-");
+        ex->method_name = "-";
+        cg_exchange_fail_code(ex, CG_ERR_OVERLOADED);
+        cg_exchange_release(ex);
+        begin_linger(c);
+        return c;
+    }
+    if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0)
+        c->reading = true;
+    arm_idle(c, s->cfg.header_timeout_ms);
+    return c;
+}
+
+void cg_conn_stop(struct cg_conn *c)
+{
+    switch (c->state) {
+    case CG_CONN_IDLE:
+        /* Responses may still be queued for this client: let them go out first. Requests it
+         * pipelined behind them are not started. */
+        cg_buf_reset(&c->pending);
+        if (uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) > 0)
+            begin_linger(c);
+        else
+            cg_conn_close(c);
+        return;
+    case CG_CONN_READING:
+        cg_conn_close(c);
+        return;
+    case CG_CONN_HANDLING:
+        if (c->ex)
+            c->ex->close_after = true;
+        return;
+    case CG_CONN_LINGER:
+    case CG_CONN_CLOSING:
+        return;
+    }
+}
+
+void cg_conn_abort(struct cg_conn *c)
+{
+    if (c->state == CG_CONN_HANDLING && c->ex) {
+        struct cg_exchange *ex = c->ex;
+        cg_exchange_hold(ex);
+        cg_exchange_abort(ex, CG_ERR_SHUTTING_DOWN);
+        cg_exchange_release(ex);
+        return;
+    }
+    if (c->state != CG_CONN_CLOSING)
+        cg_conn_close(c);
+}

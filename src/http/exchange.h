@@ -1,0 +1,156 @@
+/* exchange.h: one HTTP request and its response. The parser fills the request half; a handler
+ * answers through the response half: a whole JSON body, or a chunked stream (SSE) with
+ * backpressure. The bytes go to a sink (the connection, or a test/fuzz sink), so nothing here
+ * touches a socket.
+ *
+ * Lifetime: an exchange is reference-counted. The connection holds one reference until the
+ * response is complete or the connection dies; a handler that answers later (a backend turn)
+ * takes its own with cg_exchange_hold and drops it with cg_exchange_release. Memory of the
+ * request (its arena) lives until the last release. */
+#ifndef CG_HTTP_EXCHANGE_H
+#define CG_HTTP_EXCHANGE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "core/errors.h"
+#include "core/limits.h"
+#include "util/arena.h"
+#include "util/buf.h"
+#include "util/str.h"
+
+enum cg_method {
+    CG_METHOD_GET = 1 << 0,
+    CG_METHOD_HEAD = 1 << 1,
+    CG_METHOD_POST = 1 << 2,
+    CG_METHOD_OPTIONS = 1 << 3,
+    CG_METHOD_PUT = 1 << 4,
+    CG_METHOD_DELETE = 1 << 5,
+    CG_METHOD_PATCH = 1 << 6,
+    CG_METHOD_OTHER = 1 << 7,
+};
+
+struct cg_header {
+    struct cg_str name;
+    struct cg_str value;
+};
+
+struct cg_exchange;
+
+/* Where response bytes go. `write` takes ownership of a malloc'd buffer. `queued` reports
+ * bytes accepted but not yet on the wire. `done` is called once when the response is complete
+ * (or abandoned); the sink then drops its reference. */
+struct cg_sink_ops {
+    void (*write)(void *ctx, char *data, size_t len);
+    size_t (*queued)(void *ctx);
+    void (*done)(void *ctx, struct cg_exchange *ex);
+};
+
+/* Called when the response can no longer complete normally: `reason` is CG_ERR_CLIENT_CLOSED
+ * (the connection is gone; writes are dropped from now on) or CG_ERR_SHUTTING_DOWN (the server
+ * stops; the handler should end its response now, in-band for a stream). */
+typedef void (*cg_exchange_abort_cb)(struct cg_exchange *ex, enum cg_err reason);
+
+/* Called when the sink's queue has drained below the low-water mark after being high. */
+typedef void (*cg_exchange_drain_cb)(struct cg_exchange *ex);
+
+enum cg_exchange_state {
+    CG_EXCHANGE_READING,   /* request still arriving */
+    CG_EXCHANGE_HANDLING,  /* request complete, no response bytes yet */
+    CG_EXCHANGE_STREAMING, /* status line and headers sent, body chunks flowing */
+    CG_EXCHANGE_DONE,      /* response complete (or abandoned) */
+};
+
+struct cg_exchange {
+    struct cg_arena arena;
+
+    /* Request (valid once the parser hands the exchange over). */
+    enum cg_method method;
+    const char *method_name;
+    struct cg_str target; /* as sent: path?query */
+    struct cg_str path;
+    struct cg_str query;
+    struct cg_header *headers;
+    size_t header_count;
+    struct cg_buf body;
+    unsigned http_minor;
+    bool keep_alive;   /* the client allows another request on this connection */
+    bool expect_continue;
+    char peer[64];     /* client address, for logs */
+    bool peer_loopback;
+    char request_id[CG_REQUEST_ID_MAX_BYTES + 1];
+    uint64_t start_us;
+
+    /* Response. */
+    enum cg_exchange_state state;
+    int status;
+    bool chunked; /* HTTP/1.1 stream; HTTP/1.0 streams are close-delimited */
+    bool close_after; /* send Connection: close and close when done */
+    bool log_access;
+    size_t bytes_out;
+    const char *route; /* route name for the access log */
+    const char *model; /* requested model for the access log (arena string) */
+    struct cg_buf extra_headers; /* "Name: value\r\n" lines */
+    unsigned refs;
+
+    /* Sink (cleared when the connection goes away). */
+    const struct cg_sink_ops *sink;
+    void *sink_ctx;
+
+    /* Handler hooks. */
+    void *handler_data;
+    cg_exchange_abort_cb on_abort;
+    cg_exchange_drain_cb on_drain;
+    bool drain_wanted;
+};
+
+/* Creates an exchange with one reference (the creator's). */
+struct cg_exchange *cg_exchange_new(const struct cg_sink_ops *sink, void *sink_ctx);
+void cg_exchange_hold(struct cg_exchange *ex);
+void cg_exchange_release(struct cg_exchange *ex);
+
+/* Request helpers. */
+struct cg_str cg_exchange_header(const struct cg_exchange *ex, const char *name);
+bool cg_exchange_has_header(const struct cg_exchange *ex, const char *name);
+
+/* Adds a response header; name and value must already be valid header text. */
+void cg_exchange_add_header(struct cg_exchange *ex, const char *name, const char *value);
+
+/* Whole responses. Each completes the exchange. Bodies are copied. */
+void cg_exchange_send(struct cg_exchange *ex, const char *content_type, const char *body,
+                      size_t len);
+void cg_exchange_send_json(struct cg_exchange *ex, const char *json, size_t len);
+void cg_exchange_no_content(struct cg_exchange *ex);
+/* A JSON body with the HTTP status of `code` (probes: 503 with their own body, not an error). */
+void cg_exchange_send_json_as(struct cg_exchange *ex, enum cg_err code, const char *json,
+                              size_t len);
+
+/* An error response: status and JSON body from the error table (with Retry-After,
+ * WWW-Authenticate as the error needs). Once a stream has started it cannot change the
+ * status: it writes an in-band `data: {"error":...}` event and `data: [DONE]` and ends the
+ * stream. */
+void cg_exchange_fail(struct cg_exchange *ex, const struct cg_error *err);
+void cg_exchange_fail_code(struct cg_exchange *ex, enum cg_err code);
+
+/* Streams: status 200 with `content_type`; chunked on HTTP/1.1. */
+void cg_exchange_stream_begin(struct cg_exchange *ex, const char *content_type);
+/* Queues one chunk (copied). Returns the sink's queued byte count afterwards (0 if the client
+ * is gone), which callers compare with their per-stream bound. */
+size_t cg_exchange_stream_write(struct cg_exchange *ex, const char *data, size_t len);
+void cg_exchange_stream_end(struct cg_exchange *ex);
+
+/* Bytes queued towards this client and not yet written. */
+size_t cg_exchange_queued(const struct cg_exchange *ex);
+
+bool cg_exchange_is_done(const struct cg_exchange *ex);
+bool cg_exchange_is_gone(const struct cg_exchange *ex); /* the client went away */
+
+/* For the connection and the server: the client is gone, or the server is stopping. */
+void cg_exchange_abort(struct cg_exchange *ex, enum cg_err reason);
+/* For the connection: its write queue drained. */
+void cg_exchange_drained(struct cg_exchange *ex);
+
+/* Method name → enum. */
+enum cg_method cg_exchange_method_from(const char *name);
+
+#endif

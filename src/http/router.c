@@ -1,0 +1,116 @@
+/* router.c: route lookup, method and access checks. */
+#include "http/router.h"
+#include <stdio.h>
+#include <string.h>
+#include "util/buf.h"
+
+enum { ALLOW_HEADER_BYTES = 96 };
+
+static unsigned effective_methods(unsigned methods)
+{
+    if (methods & CG_METHOD_GET)
+        methods |= CG_METHOD_HEAD;
+    return methods | CG_METHOD_OPTIONS;
+}
+
+static void allow_value(unsigned methods, char *out, size_t size)
+{
+    static const struct {
+        unsigned bit;
+        const char *name;
+    } names[] = {{CG_METHOD_GET, "GET"},   {CG_METHOD_HEAD, "HEAD"},
+                 {CG_METHOD_POST, "POST"}, {CG_METHOD_PUT, "PUT"},
+                 {CG_METHOD_PATCH, "PATCH"}, {CG_METHOD_DELETE, "DELETE"},
+                 {CG_METHOD_OPTIONS, "OPTIONS"}};
+    size_t n = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < CG_ARRAY_SIZE(names); i++) {
+        if (!(methods & names[i].bit))
+            continue;
+        int w = snprintf(out + n, size - n, "%s%s", n ? ", " : "", names[i].name);
+        if (w < 0 || (size_t)w >= size - n)
+            break;
+        n += (size_t)w;
+    }
+}
+
+/* "/v1/models/" matches the route "/v1/models": one trailing slash is forgiven. */
+static struct cg_str normalised_path(const struct cg_exchange *ex)
+{
+    struct cg_str p = ex->path;
+    if (p.len > 1 && p.ptr[p.len - 1] == '/')
+        p.len--;
+    return p;
+}
+
+static const struct cg_route *find(const struct cg_router *r, struct cg_str path)
+{
+    for (size_t i = 0; i < r->count; i++) {
+        const struct cg_route *rt = &r->routes[i];
+        struct cg_str rp = cg_str_from(rt->path);
+        if (cg_str_eq(path, rp))
+            return rt;
+        if (rt->prefix && path.len > rp.len + 1 && memcmp(path.ptr, rp.ptr, rp.len) == 0 &&
+            path.ptr[rp.len] == '/')
+            return rt;
+    }
+    return NULL;
+}
+
+struct cg_str cg_router_tail(const struct cg_exchange *ex, const char *prefix)
+{
+    size_t plen = strlen(prefix);
+    struct cg_str p = normalised_path(ex);
+    if (p.len <= plen + 1)
+        return (struct cg_str){p.ptr + p.len, 0};
+    return (struct cg_str){p.ptr + plen + 1, p.len - plen - 1};
+}
+
+static enum cg_err check_access(const struct cg_router *r, const struct cg_route *rt,
+                                struct cg_exchange *ex)
+{
+    if (rt->access == CG_ACCESS_OPEN)
+        return CG_OK;
+    bool keys = r->auth->count > 0;
+    if (rt->access == CG_ACCESS_MODELS && keys && !r->protect_models)
+        return CG_OK;
+    return cg_auth_check(r->auth, cg_exchange_header(ex, "authorization"), ex->peer_loopback);
+}
+
+void cg_router_dispatch(const struct cg_router *r, struct cg_exchange *ex)
+{
+    cg_cors_apply(r->cors, ex);
+    const struct cg_route *rt = find(r, normalised_path(ex));
+    if (rt == NULL) {
+        struct cg_error err;
+        cg_error_set(&err, CG_ERR_NOT_FOUND, NULL, "Unknown request URL: %s %.*s", ex->method_name,
+                     (int)CG_MIN(ex->path.len, 200), ex->path.ptr);
+        cg_exchange_fail(ex, &err);
+        return;
+    }
+    ex->route = rt->name;
+    unsigned methods = effective_methods(rt->methods);
+    char allow[ALLOW_HEADER_BYTES];
+    allow_value(methods, allow, sizeof(allow));
+    if (ex->method == CG_METHOD_OPTIONS) {
+        if (cg_cors_is_preflight(ex))
+            cg_cors_preflight(r->cors, ex, allow);
+        cg_exchange_add_header(ex, "Allow", allow);
+        cg_exchange_no_content(ex);
+        return;
+    }
+    if (!(methods & ex->method)) {
+        cg_exchange_add_header(ex, "Allow", allow);
+        struct cg_error err;
+        cg_error_set(&err, CG_ERR_METHOD_NOT_ALLOWED, NULL, "%s is not allowed for %s; use %s",
+                     ex->method_name, rt->path, allow);
+        cg_exchange_fail(ex, &err);
+        return;
+    }
+    enum cg_err access = check_access(r, rt, ex);
+    if (access != CG_OK) {
+        cg_exchange_fail_code(ex, access);
+        return;
+    }
+    rt->handler(ex, r->ctx);
+}

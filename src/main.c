@@ -1,0 +1,217 @@
+/* main.c: the command line: `serve` (default), `check-config`, `version`. Serving wires the
+ * pieces together: config → catalog, CORS, auth → router → HTTP server, then runs the loop until
+ * SIGTERM/SIGINT and a graceful stop. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <uv.h>
+#include "api/api.h"
+#include "config.h"
+#include "core/catalog.h"
+#include "http/auth.h"
+#include "http/cors.h"
+#include "http/router.h"
+#include "http/server.h"
+#include "util/buf.h"
+#include "util/clock.h"
+#include "util/json.h"
+#include "util/log.h"
+#define LOG_COMPONENT "main"
+
+enum { EXIT_CONFIG = 2, CONFIG_PRINT_MAX_BYTES = 1 << 20 };
+
+struct gateway {
+    uv_loop_t *loop;
+    struct cg_config cfg;
+    struct cg_catalog catalog;
+    struct cg_cors cors;
+    struct cg_auth auth;
+    struct cg_router router;
+    struct cg_api api;
+    struct cg_server server;
+    uv_signal_t sigterm;
+    uv_signal_t sigint;
+    int signals_seen;
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: codex-gateway [serve]            run the gateway (settings from the "
+                 "environment)\n"
+                 "       codex-gateway check-config     print the effective settings and exit\n"
+                 "       codex-gateway check-config --markdown   the settings table\n"
+                 "       codex-gateway version\n");
+}
+
+static int load_config(struct cg_config *cfg)
+{
+    char err[512];
+    if (cg_config_load(cfg, NULL, NULL, err, sizeof(err)) != 0) {
+        fprintf(stderr, "codex-gateway: %s\n", err);
+        return -1;
+    }
+    enum cg_log_level level = CG_LOG_INFO;
+    cg_log_parse_level(cfg->log_level, &level);
+    cg_log_threshold = level;
+    return 0;
+}
+
+static int check_config(int argc, char **argv)
+{
+    struct cg_buf out;
+    cg_buf_init(&out, CONFIG_PRINT_MAX_BYTES);
+    int rc = 0;
+    if (argc > 2 && strcmp(argv[2], "--markdown") == 0) {
+        rc = cg_config_markdown(&out);
+    } else {
+        struct cg_config cfg;
+        if (load_config(&cfg) != 0) {
+            cg_buf_dispose(&out);
+            return EXIT_CONFIG;
+        }
+        rc = cg_config_print(&cfg, &out);
+        cg_config_dispose(&cfg);
+    }
+    if (rc == 0)
+        fwrite(out.data, 1, out.len, stdout);
+    cg_buf_dispose(&out);
+    return rc == 0 ? 0 : 1;
+}
+
+/* Open descriptors: one per connection plus the workers' pipes. */
+static void raise_fd_limit(size_t want)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want)
+        cg_log_warn("open file limit %llu is below PROXY_MAX_CONNECTIONS + reserve (%zu)",
+                    (unsigned long long)rl.rlim_cur, want);
+}
+
+static void log_start(const struct gateway *g)
+{
+    struct cg_buf b;
+    cg_buf_init(&b, CONFIG_PRINT_MAX_BYTES);
+    int err = cg_buf_appendf(&b, "\"version\":\"%s\",\"pid\":%d,\"config\":", CG_VERSION,
+                             (int)uv_os_getpid());
+    if (!err)
+        err = cg_config_to_json(&g->cfg, &b);
+    if (!err)
+        cg_log_event(CG_LOG_INFO, LOG_COMPONENT, "start", b.data);
+    cg_buf_dispose(&b);
+    if (g->cfg.api_key_count == 0)
+        cg_log_warn("PROXY_API_KEY is not set: only loopback clients are served; set it to "
+                    "serve others");
+}
+
+static void on_server_stopped(struct cg_server *s)
+{
+    struct gateway *g = CG_CONTAINER_OF(s, struct gateway, server);
+    uv_close((uv_handle_t *)&g->sigterm, NULL);
+    uv_close((uv_handle_t *)&g->sigint, NULL);
+    cg_log_info("stopped");
+}
+
+static void on_signal(uv_signal_t *sig, int signum)
+{
+    struct gateway *g = sig->data;
+    if (++g->signals_seen > 1) {
+        cg_log_warn("second signal: exiting now");
+        exit(1);
+    }
+    cg_log_info("%s: stopping (grace %lld ms, %zu connection(s) open)", strsignal(signum),
+                (long long)g->cfg.shutdown_grace_ms, cg_server_connections(&g->server));
+    cg_server_stop(&g->server, on_server_stopped);
+}
+
+static int serve(void)
+{
+    static struct gateway g; /* static: handles must outlive every callback */
+    if (load_config(&g.cfg) != 0)
+        return EXIT_CONFIG;
+    char err[512];
+    if (cg_catalog_init(&g.catalog, g.cfg.codex_model) != 0) {
+        fprintf(stderr, "codex-gateway: CODEX_MODEL: must be 1..%d characters\n",
+                CG_MODEL_ID_MAX_BYTES - 1);
+        return EXIT_CONFIG;
+    }
+    if (cg_cors_init(&g.cors, g.cfg.enable_cors, g.cfg.cors_allowed_origins, err,
+                     sizeof(err)) != 0) {
+        fprintf(stderr, "codex-gateway: %s\n", err);
+        return EXIT_CONFIG;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    g.loop = uv_default_loop();
+    cg_auth_init(&g.auth, g.cfg.api_keys, g.cfg.api_key_count);
+    g.api.cfg = &g.cfg;
+    g.api.catalog = &g.catalog;
+    g.api.server = &g.server;
+    g.api.started_ms = cg_clock_mono_ms();
+    cg_routes_init(&g.router, &g.api);
+    g.router.cors = &g.cors;
+    g.router.auth = &g.auth;
+    g.router.protect_models = g.cfg.protect_models;
+    log_start(&g);
+    raise_fd_limit((size_t)g.cfg.max_connections + 64);
+
+    struct cg_server_config sc = {
+        .host = g.cfg.host,
+        .port = (int)g.cfg.port,
+        .limits =
+            {
+                .max_url_bytes = (size_t)g.cfg.max_url_bytes,
+                .max_header_bytes = (size_t)g.cfg.max_header_bytes,
+                .max_headers = (size_t)g.cfg.max_headers,
+                .max_body_bytes = (size_t)g.cfg.max_body_bytes,
+            },
+        .header_timeout_ms = (uint64_t)g.cfg.header_timeout_ms,
+        .keepalive_timeout_ms = (uint64_t)g.cfg.keepalive_timeout_ms,
+        .shutdown_grace_ms = (uint64_t)g.cfg.shutdown_grace_ms,
+        .max_connections = (size_t)g.cfg.max_connections,
+    };
+    if (cg_server_start(&g.server, g.loop, &sc, &g.router) != 0)
+        return 1;
+    char fields[256];
+    snprintf(fields, sizeof(fields), "\"host\":\"%s\",\"port\":%d", g.cfg.host, g.server.bound_port);
+    cg_log_event(CG_LOG_INFO, LOG_COMPONENT, "listening", fields);
+
+    uv_signal_init(g.loop, &g.sigterm);
+    uv_signal_init(g.loop, &g.sigint);
+    g.sigterm.data = &g;
+    g.sigint.data = &g;
+    uv_signal_start(&g.sigterm, on_signal, SIGTERM);
+    uv_signal_start(&g.sigint, on_signal, SIGINT);
+
+    uv_run(g.loop, UV_RUN_DEFAULT);
+    int rc = uv_loop_close(g.loop);
+    if (rc != 0)
+        cg_log_warn("event loop closed with handles open: %s", uv_strerror(rc));
+    cg_config_dispose(&g.cfg);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *cmd = argc > 1 ? argv[1] : "serve";
+    if (strcmp(cmd, "serve") == 0)
+        return serve();
+    if (strcmp(cmd, "check-config") == 0)
+        return check_config(argc, argv);
+    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+        printf("codex-gateway %s\n", CG_VERSION);
+        return 0;
+    }
+    if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    usage(stderr);
+    return 2;
+}

@@ -1,0 +1,156 @@
+/* json.c: string escaper (pinned to jansson's output by tests) and a jansson dump adapter. */
+#include "util/json.h"
+#include <string.h>
+
+/* Length of the valid UTF-8 sequence at s (1-4), or 0 if the bytes there are not one. */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+    unsigned char c = s[0];
+    if (c < 0x80)
+        return 1;
+    size_t len;
+    uint32_t cp;
+    if (c >= 0xc2 && c <= 0xdf) {
+        len = 2;
+        cp = c & 0x1f;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        len = 3;
+        cp = c & 0x0f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        len = 4;
+        cp = c & 0x07;
+    } else {
+        return 0;
+    }
+    if (n < len)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3f);
+    }
+    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+        return 0; /* overlong or out of range */
+    if (cp >= 0xd800 && cp <= 0xdfff)
+        return 0; /* surrogates are not characters */
+    return len;
+}
+
+int cg_json_utf8_valid(const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0;
+    while (i < n) {
+        size_t l = utf8_seq(p + i, n - i);
+        if (l == 0)
+            return 0;
+        i += l;
+    }
+    return 1;
+}
+
+size_t cg_json_utf8_boundary(const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    /* Step back over at most 3 continuation bytes to find the last lead byte. */
+    size_t back = 0;
+    while (back < 4 && back < n && (p[n - 1 - back] & 0xc0) == 0x80)
+        back++;
+    if (back == n)
+        return n;
+    size_t lead = n - 1 - back;
+    unsigned char c = p[lead];
+    size_t want = c < 0x80 ? 1 : c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
+    return (back + 1 < want) ? lead : n;
+}
+
+int cg_json_string(struct cg_buf *b, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789ABCDEF"; /* as jansson writes them */
+    const unsigned char *p = (const unsigned char *)s;
+    int err = cg_buf_append_char(b, '"');
+    size_t run = 0; /* start of the pending run of bytes that need no escaping */
+    size_t i = 0;
+    while (!err && i < n) {
+        unsigned char c = p[i];
+        if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
+            i++;
+            continue;
+        }
+        if (c >= 0x80) {
+            size_t l = utf8_seq(p + i, n - i);
+            if (l > 0) {
+                i += l;
+                continue;
+            }
+        }
+        err = cg_buf_append(b, p + run, i - run);
+        if (err)
+            break;
+        char esc[6];
+        size_t elen = 2;
+        esc[0] = '\\';
+        switch (c) {
+        case '"':
+            esc[1] = '"';
+            break;
+        case '\\':
+            esc[1] = '\\';
+            break;
+        case '\n':
+            esc[1] = 'n';
+            break;
+        case '\r':
+            esc[1] = 'r';
+            break;
+        case '\t':
+            esc[1] = 't';
+            break;
+        case '\b':
+            esc[1] = 'b';
+            break;
+        case '\f':
+            esc[1] = 'f';
+            break;
+        default:
+            if (c >= 0x80) {
+                err = cg_buf_append(b, "\xef\xbf\xbd", 3); /* U+FFFD for an invalid byte */
+                elen = 0;
+                break;
+            }
+            esc[1] = 'u';
+            esc[2] = '0';
+            esc[3] = '0';
+            esc[4] = hex[c >> 4];
+            esc[5] = hex[c & 15];
+            elen = 6;
+            break;
+        }
+        if (!err && elen)
+            err = cg_buf_append(b, esc, elen);
+        i++;
+        run = i;
+    }
+    if (!err)
+        err = cg_buf_append(b, p + run, i - run);
+    if (!err)
+        err = cg_buf_append_char(b, '"');
+    return err;
+}
+
+int cg_json_cstring(struct cg_buf *b, const char *s)
+{
+    if (s == NULL)
+        return cg_buf_append(b, "null", 4);
+    return cg_json_string(b, s, strlen(s));
+}
+
+static int dump_cb(const char *buffer, size_t size, void *data)
+{
+    return cg_buf_append(data, buffer, size) ? -1 : 0;
+}
+
+int cg_json_dump(struct cg_buf *b, const json_t *v)
+{
+    return json_dump_callback(v, dump_cb, b, JSON_COMPACT | JSON_ENCODE_ANY) ? -1 : 0;
+}

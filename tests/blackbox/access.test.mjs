@@ -1,0 +1,174 @@
+// API keys, loopback-only mode and CORS, over real HTTP.
+import assert from 'node:assert/strict';
+import os from 'node:os';
+import { after, before, describe, it } from 'node:test';
+import { assertOpenAIError, request, startGateway, stopClean } from '../lib/gateway.mjs';
+
+function nonLoopbackAddress() {
+  for (const list of Object.values(os.networkInterfaces())) {
+    for (const a of list || []) {
+      if (a.family === 'IPv4' && !a.internal) return a.address;
+    }
+  }
+  return null;
+}
+
+describe('api keys', { timeout: 60000 }, () => {
+  let gw;
+  before(async () => {
+    gw = await startGateway({ env: { PROXY_API_KEY: ' key-one , key-two ,,' } });
+  });
+  after(async () => {
+    await stopClean(assert, gw);
+  });
+
+  const auth = (v) => ({ headers: { Authorization: v } });
+
+  it('accepts every configured key, with the scheme in any case', async () => {
+    for (const h of ['Bearer key-one', 'Bearer key-two', 'bearer key-one', 'BEARER   key-two  ']) {
+      const r = await request(gw, '/healthz', auth(h));
+      assert.equal(r.status, 200, h);
+    }
+  });
+
+  it('answers a missing or wrong key with 401, invalid_api_key and WWW-Authenticate', async () => {
+    const cases = [undefined, 'Bearer nope', 'Bearer key-one-extra', 'Bearer key-on', 'Basic a2V5LW9uZQ==', 'Bearer'];
+    for (const h of cases) {
+      const r = await request(gw, '/healthz', h === undefined ? {} : auth(h));
+      assert.equal(r.status, 401, String(h));
+      assert.match(r.headers.get('www-authenticate'), /^Bearer/);
+      assertOpenAIError(assert, r.json, { code: 'invalid_api_key', type: 'invalid_request_error' });
+    }
+  });
+
+  it('keeps probes open and /v1/models open unless protected', async () => {
+    assert.equal((await request(gw, '/livez')).status, 200);
+    assert.equal((await request(gw, '/readyz')).status, 503);
+    assert.equal((await request(gw, '/v1/models')).status, 200);
+  });
+
+  it('never logs a key', async () => {
+    await request(gw, '/healthz', auth('Bearer key-one'));
+    await request(gw, '/healthz', auth('Bearer wrong-key-xyz'));
+    const all = gw.raw.join('\n');
+    for (const secret of ['key-one', 'key-two', 'wrong-key-xyz']) assert.ok(!all.includes(secret), secret);
+    assert.ok(all.includes('(2 keys, hidden)'));
+  });
+});
+
+describe('protected models', { timeout: 60000 }, () => {
+  it('requires a key for /v1/models with PROXY_PROTECT_MODELS=true', async () => {
+    const gw = await startGateway({ env: { PROXY_API_KEY: 'k', PROXY_PROTECT_MODELS: 'true' } });
+    try {
+      const denied = await request(gw, '/v1/models');
+      assert.equal(denied.status, 401);
+      assertOpenAIError(assert, denied.json, { code: 'invalid_api_key' });
+      const one = await request(gw, '/v1/models/codex-5');
+      assert.equal(one.status, 401);
+      const ok = await request(gw, '/v1/models', { headers: { Authorization: 'Bearer k' } });
+      assert.equal(ok.status, 200);
+    } finally {
+      await stopClean(assert, gw);
+    }
+  });
+});
+
+describe('no key configured', { timeout: 60000 }, () => {
+  it('serves loopback clients, refuses others with 403, and warns at start', async () => {
+    const addr = nonLoopbackAddress();
+    assert.ok(addr, 'this test needs a non-loopback IPv4 interface to connect from');
+    const gw = await startGateway({ env: { PROXY_HOST: '0.0.0.0' } });
+    try {
+      await gw.waitForLog((l) => l.level === 'warn' && /PROXY_API_KEY/.test(l.msg || ''));
+      assert.equal((await request(gw, '/v1/models')).status, 200);
+      const remote = { url: `http://${addr}:${gw.port}` };
+      for (const p of ['/v1/models', '/healthz', '/v1/models/codex-5']) {
+        const r = await request(remote, p);
+        assert.equal(r.status, 403, p);
+        assertOpenAIError(assert, r.json, { code: 'loopback_only' });
+      }
+      assert.equal((await request(remote, '/livez')).status, 200, 'liveness stays open');
+      assert.equal((await request(remote, '/readyz')).status, 503, 'readiness stays open');
+    } finally {
+      await stopClean(assert, gw);
+    }
+  });
+});
+
+describe('cors', { timeout: 60000 }, () => {
+  let gw;
+  before(async () => {
+    gw = await startGateway({
+      env: {
+        PROXY_ENABLE_CORS: 'true',
+        PROXY_CORS_ALLOWED_ORIGINS: 'https://app.example.com, http://localhost:*, https://*.corp.test',
+        PROXY_API_KEY: 'k',
+      },
+    });
+  });
+  after(async () => {
+    await stopClean(assert, gw);
+  });
+
+  const preflight = (origin, reqHeaders) =>
+    request(gw, '/v1/models', {
+      method: 'OPTIONS',
+      headers: {
+        Origin: origin,
+        'Access-Control-Request-Method': 'GET',
+        ...(reqHeaders ? { 'Access-Control-Request-Headers': reqHeaders } : {}),
+      },
+    });
+
+  it('answers a preflight from an allowed origin with 204 and the SDK headers', async () => {
+    const r = await preflight('https://app.example.com', 'authorization, x-stainless-os, x-stainless-retry-count, x-custom-thing');
+    assert.equal(r.status, 204);
+    assert.equal(r.text, '');
+    assert.equal(r.headers.get('access-control-allow-origin'), 'https://app.example.com');
+    assert.match(r.headers.get('vary'), /Origin/);
+    assert.match(r.headers.get('access-control-allow-methods'), /GET/);
+    const allowed = r.headers.get('access-control-allow-headers').toLowerCase().split(/,\s*/);
+    for (const h of ['authorization', 'content-type', 'x-stainless-os', 'x-stainless-arch',
+      'x-stainless-retry-count', 'x-stainless-package-version', 'openai-organization', 'x-custom-thing']) {
+      assert.ok(allowed.includes(h), `${h} in ${allowed}`);
+    }
+    assert.ok(Number(r.headers.get('access-control-max-age')) > 0);
+  });
+
+  it('matches port and subdomain wildcards and nothing else', async () => {
+    assert.equal((await preflight('http://localhost:5173')).headers.get('access-control-allow-origin'), 'http://localhost:5173');
+    assert.equal((await preflight('https://a.corp.test')).headers.get('access-control-allow-origin'), 'https://a.corp.test');
+    for (const bad of ['https://evil.example.com', 'http://app.example.com', 'https://corp.test', 'null', 'https://app.example.com.evil.io']) {
+      const r = await preflight(bad);
+      assert.equal(r.status, 204);
+      assert.equal(r.headers.get('access-control-allow-origin'), null, bad);
+      assert.match(r.headers.get('vary'), /Origin/);
+    }
+  });
+
+  it('echoes an allowed origin on ordinary and error responses', async () => {
+    const ok = await request(gw, '/v1/models', { headers: { Origin: 'https://app.example.com' } });
+    assert.equal(ok.headers.get('access-control-allow-origin'), 'https://app.example.com');
+    assert.match(ok.headers.get('vary'), /Origin/);
+    const err = await request(gw, '/healthz', { headers: { Origin: 'https://app.example.com' } });
+    assert.equal(err.status, 401);
+    assert.equal(err.headers.get('access-control-allow-origin'), 'https://app.example.com');
+  });
+
+  it('sends no CORS headers when CORS is off', async () => {
+    const off = await startGateway();
+    try {
+      const r = await request(off, '/v1/models', { headers: { Origin: 'https://app.example.com' } });
+      assert.equal(r.headers.get('access-control-allow-origin'), null);
+      const p = await request(off, '/v1/models', {
+        method: 'OPTIONS',
+        headers: { Origin: 'https://app.example.com', 'Access-Control-Request-Method': 'GET' },
+      });
+      assert.equal(p.status, 204);
+      assert.equal(p.headers.get('access-control-allow-origin'), null);
+      assert.equal(p.headers.get('allow'), 'GET, HEAD, OPTIONS');
+    } finally {
+      await stopClean(assert, off);
+    }
+  });
+});

@@ -1,0 +1,282 @@
+// HTTP/1.1 framing, limits and timeouts, checked over raw sockets against the real binary.
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import {
+  assertOpenAIError,
+  parseResponses,
+  rawExchange,
+  request,
+  sleep,
+  startGateway,
+  stopClean,
+} from '../lib/gateway.mjs';
+
+const GET = (path, extra = '') => `GET ${path} HTTP/1.1\r\nHost: x\r\n${extra}\r\n`;
+
+describe('http framing and limits', { timeout: 60000 }, () => {
+  let gw;
+  before(async () => {
+    gw = await startGateway({
+      env: {
+        PROXY_MAX_BODY_BYTES: '2048',
+        PROXY_MAX_URL_BYTES: '512',
+        PROXY_MAX_HEADER_BYTES: '4096',
+        PROXY_MAX_HEADERS: '20',
+        PROXY_HEADER_TIMEOUT_MS: '400',
+        PROXY_KEEPALIVE_TIMEOUT_MS: '60000',
+      },
+    });
+  });
+  after(async () => {
+    await stopClean(assert, gw);
+  });
+
+  it('reuses one connection for sequential requests (keep-alive)', async () => {
+    const sock = net.connect(gw.port, '127.0.0.1');
+    await new Promise((r) => sock.on('connect', r));
+    let buf = '';
+    sock.on('data', (d) => (buf += d.toString()));
+    for (let i = 0; i < 3; i++) {
+      sock.write(GET('/livez', `X-Request-Id: seq-${i}\r\n`));
+      while (parseResponses(Buffer.from(buf)).length < i + 1) await sleep(10);
+    }
+    const rs = parseResponses(Buffer.from(buf));
+    assert.equal(rs.length, 3);
+    rs.forEach((r, i) => {
+      assert.equal(r.status, 200);
+      assert.equal(r.headers['x-request-id'], `seq-${i}`);
+      assert.equal(r.headers.connection, undefined);
+    });
+    assert.equal(sock.destroyed, false);
+    sock.destroy();
+  });
+
+  it('answers pipelined requests in order', async () => {
+    const { data } = await rawExchange(
+      gw.port,
+      [GET('/livez', 'X-Request-Id: p1\r\n') + GET('/v1/models', 'X-Request-Id: p2\r\n') +
+        GET('/nope', 'X-Request-Id: p3\r\n') + GET('/readyz', 'X-Request-Id: p4\r\nConnection: close\r\n')],
+      { untilMs: 5000 },
+    );
+    const rs = parseResponses(data);
+    assert.deepEqual(rs.map((r) => r.headers['x-request-id']), ['p1', 'p2', 'p3', 'p4']);
+    assert.deepEqual(rs.map((r) => r.status), [200, 200, 404, 503]);
+    assert.equal(rs[3].headers.connection, 'close');
+  });
+
+  it('reads chunked request bodies and answers HEAD without a body', async () => {
+    const body = '{"a":1}';
+    const chunked = `POST /v1/models HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n` +
+      `${body.length.toString(16)}\r\n${body}\r\n0\r\n\r\n`;
+    const { data } = await rawExchange(gw.port, [chunked + `HEAD /v1/models HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`]);
+    const text = data.toString();
+    assert.match(text, /^HTTP\/1\.1 405 /);
+    const headPart = text.slice(text.indexOf('HTTP/1.1 200'));
+    assert.match(headPart, /Content-Length: (\d+)/);
+    const len = Number(/Content-Length: (\d+)/.exec(headPart)[1]);
+    const models = await request(gw, '/v1/models');
+    assert.equal(len, Buffer.byteLength(models.text));
+    assert.ok(headPart.endsWith('\r\n\r\n'), 'HEAD response must carry no body');
+  });
+
+  it('sends 100 Continue before reading a body that asked for it', async () => {
+    const sock = net.connect(gw.port, '127.0.0.1');
+    let buf = '';
+    sock.on('data', (d) => (buf += d.toString()));
+    await new Promise((r) => sock.on('connect', r));
+    sock.write('POST /v1/models HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n');
+    while (!buf.includes('\r\n\r\n')) await sleep(10);
+    assert.match(buf, /^HTTP\/1\.1 100 Continue\r\n\r\n$/);
+    sock.write('hello');
+    while (!/HTTP\/1\.1 405/.test(buf)) await sleep(10);
+    sock.destroy();
+  });
+
+  it('rejects a too-long URL with 414', async () => {
+    const { data, closed } = await rawExchange(gw.port, [GET('/' + 'a'.repeat(600))]);
+    const [r] = parseResponses(data);
+    assert.equal(r.status, 414);
+    assertOpenAIError(assert, JSON.parse(r.body), { code: 'uri_too_long' });
+    assert.equal(closed, true);
+  });
+
+  it('rejects oversized headers and too many headers with 431', async () => {
+    const big = await rawExchange(gw.port, [GET('/livez', `X-Big: ${'b'.repeat(5000)}\r\n`)]);
+    assert.equal(parseResponses(big.data)[0].status, 431);
+    let many = '';
+    for (let i = 0; i < 30; i++) many += `X-H${i}: v\r\n`;
+    const lots = await rawExchange(gw.port, [GET('/livez', many)]);
+    const [r] = parseResponses(lots.data);
+    assert.equal(r.status, 431);
+    assertOpenAIError(assert, JSON.parse(r.body), { code: 'headers_too_large' });
+  });
+
+  it('rejects a body over PROXY_MAX_BODY_BYTES with 413, by length or by chunks', async () => {
+    const byLength = await rawExchange(gw.port, [
+      `POST /v1/models HTTP/1.1\r\nHost: x\r\nContent-Length: 4096\r\n\r\n`,
+    ]);
+    const [a] = parseResponses(byLength.data);
+    assert.equal(a.status, 413);
+    assertOpenAIError(assert, JSON.parse(a.body), { code: 'request_too_large' });
+    const chunk = 'x'.repeat(1000);
+    let chunked = `POST /v1/models HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n`;
+    for (let i = 0; i < 3; i++) chunked += `3e8\r\n${chunk}\r\n`;
+    const byChunks = await rawExchange(gw.port, [chunked]);
+    assert.equal(parseResponses(byChunks.data)[0].status, 413);
+    assert.equal(byChunks.closed, true);
+  });
+
+  it('answers malformed requests with 400 and closes', async () => {
+    const cases = [
+      'GARBAGE\r\n\r\n',
+      'GET / HTTP/1.1\r\nHost : x\r\n\r\n',
+      'POST /v1/models HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n',
+      'POST /v1/models HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab',
+      'GET / HTTP/1.1\r\nBad\u0001Header: x\r\n\r\n',
+    ];
+    for (const c of cases) {
+      const { data, closed } = await rawExchange(gw.port, [c]);
+      const rs = parseResponses(data);
+      assert.equal(rs.length, 1, `one response for ${JSON.stringify(c)}`);
+      assert.equal(rs[0].status, 400, `status for ${JSON.stringify(c)}`);
+      assertOpenAIError(assert, JSON.parse(rs[0].body), { code: 'bad_request' });
+      assert.equal(closed, true, `closed after ${JSON.stringify(c)}`);
+    }
+  });
+
+  it('times out a slow request head with 408 and closes (slowloris)', async () => {
+    const { data, closed } = await rawExchange(
+      gw.port,
+      ['GET /livez HTTP/1.1\r\n', 100, 'Host: x\r\n', 100, 'X-Slow: 1\r\n'],
+      { untilMs: 10000 },
+    );
+    const [r] = parseResponses(data);
+    assert.equal(r.status, 408);
+    assertOpenAIError(assert, JSON.parse(r.body), { code: 'request_timeout' });
+    assert.equal(closed, true);
+  });
+
+  it('times out a body that stops arriving', async () => {
+    const { data, closed } = await rawExchange(
+      gw.port,
+      ['POST /v1/models HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n', 'partial'],
+      { untilMs: 10000 },
+    );
+    assert.equal(parseResponses(data)[0].status, 408);
+    assert.equal(closed, true);
+  });
+
+  it('echoes a well-formed X-Request-Id and replaces a bad one', async () => {
+    const good = await request(gw, '/livez', { headers: { 'X-Request-Id': 'abc.DEF_123:4-5' } });
+    assert.equal(good.headers.get('x-request-id'), 'abc.DEF_123:4-5');
+    for (const bad of ['has space', 'x'.repeat(129), 'semi;colon']) {
+      const r = await request(gw, '/livez', { headers: { 'X-Request-Id': bad } });
+      const id = r.headers.get('x-request-id');
+      assert.notEqual(id, bad);
+      assert.match(id, /^req_[A-Za-z0-9]{24}$/);
+    }
+    const none = await request(gw, '/livez');
+    assert.match(none.headers.get('x-request-id'), /^req_[A-Za-z0-9]{24}$/);
+  });
+
+  it('answers unknown paths with 404 and wrong methods with 405 + Allow, as JSON', async () => {
+    const nf = await request(gw, '/v1/nothing-here');
+    assert.equal(nf.status, 404);
+    assert.match(nf.headers.get('content-type'), /^application\/json/);
+    assertOpenAIError(assert, nf.json, { code: 'unknown_url', type: 'invalid_request_error' });
+    const na = await request(gw, '/v1/models', { method: 'DELETE' });
+    assert.equal(na.status, 405);
+    assert.equal(na.headers.get('allow'), 'GET, HEAD, OPTIONS');
+    assertOpenAIError(assert, na.json, { code: 'method_not_allowed' });
+  });
+
+  it('logs one access line per request, without secrets', async () => {
+    await request(gw, '/livez', { headers: { 'X-Request-Id': 'log-check-1', Authorization: 'Bearer sk-secret-value' } });
+    const line = await gw.waitForLog((l) => l.event === 'access' && l.req_id === 'log-check-1');
+    assert.equal(line.method, 'GET');
+    assert.equal(line.path, '/livez');
+    assert.equal(line.status, 200);
+    assert.equal(typeof line.ms, 'number');
+    assert.equal(typeof line.bytes, 'number');
+    assert.equal(line.peer, '127.0.0.1');
+    assert.ok(!gw.raw.join('\n').includes('sk-secret-value'));
+  });
+});
+
+describe('connection lifecycle', { timeout: 60000 }, () => {
+  it('closes idle keep-alive connections after PROXY_KEEPALIVE_TIMEOUT_MS', async () => {
+    const gw = await startGateway({ env: { PROXY_KEEPALIVE_TIMEOUT_MS: '200' } });
+    try {
+      const { data, closed } = await rawExchange(gw.port, [GET('/livez')], { untilMs: 10000 });
+      assert.equal(parseResponses(data)[0].status, 200);
+      assert.equal(closed, true, 'server closes the idle connection');
+    } finally {
+      await stopClean(assert, gw);
+    }
+  });
+
+  it('turns away connections over PROXY_MAX_CONNECTIONS with 503 and serves again after', async () => {
+    const gw = await startGateway({ env: { PROXY_MAX_CONNECTIONS: '2', PROXY_HEADER_TIMEOUT_MS: '30000' } });
+    try {
+      const held = [];
+      for (let i = 0; i < 2; i++) {
+        const s = net.connect(gw.port, '127.0.0.1');
+        s.on('error', () => {});
+        await new Promise((r) => s.on('connect', r));
+        s.write('GET /livez HTTP/1.1\r\n'); // a request in progress keeps the slot busy
+        held.push(s);
+      }
+      await sleep(100);
+      const { data, closed } = await rawExchange(gw.port, [], { untilMs: 10000 });
+      const [r] = parseResponses(data);
+      assert.equal(r.status, 503);
+      assertOpenAIError(assert, JSON.parse(r.body), { code: 'server_overloaded' });
+      assert.equal(closed, true);
+      held.forEach((s) => s.destroy());
+      let ok = null;
+      for (let i = 0; i < 100 && !ok; i++) {
+        await sleep(50);
+        const res = await request(gw, '/livez').catch(() => null);
+        if (res && res.status === 200) ok = res;
+      }
+      assert.ok(ok, 'a slot frees up once the held connections close');
+    } finally {
+      await stopClean(assert, gw);
+    }
+  });
+
+  it('on SIGTERM stops accepting, finishes the response in flight, and exits 0', async () => {
+    const gw = await startGateway({ env: { PROXY_SHUTDOWN_GRACE_MS: '20000' } });
+    // A client that does not read: thousands of pipelined requests queue megabytes of
+    // responses, so a response is still being written when the signal arrives.
+    const sock = net.connect(gw.port, '127.0.0.1');
+    await new Promise((r) => sock.on('connect', r));
+    sock.pause();
+    sock.write(GET('/v1/models').repeat(6000));
+    await sleep(500);
+    gw.proc.kill('SIGTERM');
+    await gw.waitForLog((l) => /stopping/.test(l.msg || ''));
+    const refused = await new Promise((resolve) => {
+      const s = net.connect(gw.port, '127.0.0.1');
+      s.on('error', () => resolve(true));
+      s.on('connect', () => {
+        s.destroy();
+        resolve(false);
+      });
+    });
+    assert.equal(refused, true, 'new connections are refused after SIGTERM');
+    const chunks = [];
+    sock.on('data', (d) => chunks.push(d));
+    const closed = new Promise((r) => sock.on('close', r));
+    sock.resume();
+    await closed;
+    const rs = parseResponses(Buffer.concat(chunks));
+    assert.ok(rs.length > 0, 'responses already queued are delivered');
+    for (const r of rs) {
+      assert.equal(r.status, 200);
+      assert.equal(JSON.parse(r.body).object, 'list');
+    }
+    await stopClean(assert, gw);
+  });
+});

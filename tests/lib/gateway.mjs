@@ -1,0 +1,218 @@
+// Starts the real codex-gateway binary for a test and talks to it over real sockets.
+import { spawn } from 'node:child_process';
+import net from 'node:net';
+import path from 'node:path';
+import readline from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const binDir = process.env.CG_BIN_DIR || path.join(repoRoot, 'build');
+export const gatewayBin = path.join(binDir, 'codex-gateway');
+export const fakeCodexBin = path.join(binDir, 'fake-codex');
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Spawns the gateway on a free port (PORT=0) and waits for its "listening" log line. */
+export async function startGateway({ env = {}, args = [], startTimeoutMs = 20000 } = {}) {
+  const proc = spawn(gatewayBin, args, {
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME || '/tmp',
+      PORT: '0',
+      ASAN_OPTIONS: 'detect_leaks=1:abort_on_error=0',
+      UBSAN_OPTIONS: 'print_stacktrace=1',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const logs = [];
+  const raw = [];
+  const waiters = [];
+  const onLine = (line) => {
+    raw.push(line);
+    let obj = null;
+    try {
+      obj = JSON.parse(line);
+    } catch {
+      obj = null;
+    }
+    if (obj) logs.push(obj);
+    for (const w of [...waiters]) {
+      if (obj && w.pred(obj)) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve(obj);
+      }
+    }
+  };
+  readline.createInterface({ input: proc.stderr }).on('line', onLine);
+  readline.createInterface({ input: proc.stdout }).on('line', onLine);
+  const exited = new Promise((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
+
+  function waitForLog(pred, timeoutMs = 20000) {
+    const found = logs.find(pred);
+    if (found) return Promise.resolve(found);
+    return new Promise((resolve, reject) => {
+      const w = { pred, resolve };
+      waiters.push(w);
+      const t = setTimeout(() => {
+        const i = waiters.indexOf(w);
+        if (i >= 0) waiters.splice(i, 1);
+        reject(new Error(`log line not seen within ${timeoutMs} ms; stderr:\n${raw.slice(-40).join('\n')}`));
+      }, timeoutMs);
+      t.unref();
+    });
+  }
+
+  const listening = await Promise.race([
+    waitForLog((l) => l.event === 'listening', startTimeoutMs),
+    exited.then(({ code, signal }) => {
+      throw new Error(`gateway exited before listening (code ${code}, signal ${signal}):\n${raw.join('\n')}`);
+    }),
+  ]);
+  const port = listening.port;
+  let stopped = null;
+  const gw = {
+    proc,
+    pid: proc.pid,
+    port,
+    url: `http://127.0.0.1:${port}`,
+    logs,
+    raw,
+    exited,
+    waitForLog,
+    /** Sends `signal` and waits for the exit; returns {code, signal, stderr}. */
+    async stop(sig = 'SIGTERM', timeoutMs = 30000) {
+      if (!stopped) {
+        if (proc.exitCode === null && proc.signalCode === null) proc.kill(sig);
+        let timer;
+        const overdue = new Promise((resolve) => {
+          timer = setTimeout(() => {
+            proc.kill('SIGKILL');
+            resolve({ code: null, signal: 'SIGKILL', timedOut: true });
+          }, timeoutMs);
+        });
+        stopped = Promise.race([exited, overdue]).then((r) => {
+          clearTimeout(timer);
+          return { ...r, stderr: raw.join('\n') };
+        });
+      }
+      return stopped;
+    },
+  };
+  return gw;
+}
+
+/** Stops the gateway and checks it exited 0 with no sanitizer report. */
+export async function stopClean(assert, gw) {
+  const r = await gw.stop();
+  const report = /ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:/.exec(r.stderr);
+  assert.equal(report, null, `sanitizer report in gateway stderr:\n${r.stderr.slice(-4000)}`);
+  assert.equal(r.code, 0, `gateway exit code ${r.code} signal ${r.signal}\n${r.stderr.slice(-2000)}`);
+  return r;
+}
+
+/**
+ * Opens a raw TCP connection, writes `chunks` (strings/Buffers, optionally with pauses given as
+ * numbers of ms between them), and collects everything received until the server closes or
+ * `untilMs` passes. Returns { data: Buffer, closed: boolean }.
+ */
+export function rawExchange(port, chunks, { untilMs = 5000, endAfterWrite = false } = {}) {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect(port, '127.0.0.1');
+    const parts = [];
+    let closed = false;
+    const timer = setTimeout(() => {
+      sock.destroy();
+      resolve({ data: Buffer.concat(parts), closed });
+    }, untilMs);
+    sock.on('data', (d) => parts.push(d));
+    sock.on('error', () => {});
+    sock.on('close', () => {
+      closed = true;
+      clearTimeout(timer);
+      resolve({ data: Buffer.concat(parts), closed });
+    });
+    sock.on('connect', async () => {
+      try {
+        for (const c of chunks) {
+          if (typeof c === 'number') await sleep(c);
+          else sock.write(c);
+        }
+        if (endAfterWrite) sock.end();
+      } catch (e) {
+        reject(e);
+      }
+    });
+  });
+}
+
+/** Splits raw bytes into HTTP/1.1 responses (Content-Length or chunked bodies). */
+export function parseResponses(buf) {
+  const out = [];
+  let s = buf.toString('latin1');
+  while (s.length > 0) {
+    const headEnd = s.indexOf('\r\n\r\n');
+    if (headEnd < 0) break;
+    const head = s.slice(0, headEnd);
+    const lines = head.split('\r\n');
+    const m = /^HTTP\/1\.(\d) (\d{3}) ?(.*)$/.exec(lines[0]);
+    if (!m) throw new Error(`not an HTTP response: ${JSON.stringify(lines[0])}`);
+    const headers = {};
+    for (const l of lines.slice(1)) {
+      const i = l.indexOf(':');
+      headers[l.slice(0, i).trim().toLowerCase()] = l.slice(i + 1).trim();
+    }
+    let rest = s.slice(headEnd + 4);
+    let body = '';
+    const status = Number(m[2]);
+    if (status === 100 || status === 204) {
+      // no body
+    } else if (headers['transfer-encoding'] === 'chunked') {
+      for (;;) {
+        const le = rest.indexOf('\r\n');
+        if (le < 0) break;
+        const size = parseInt(rest.slice(0, le), 16);
+        rest = rest.slice(le + 2);
+        if (size === 0) {
+          rest = rest.slice(2);
+          break;
+        }
+        body += rest.slice(0, size);
+        rest = rest.slice(size + 2);
+      }
+    } else if (headers['content-length'] !== undefined) {
+      const n = Number(headers['content-length']);
+      body = rest.slice(0, n);
+      rest = rest.slice(n);
+    }
+    out.push({ status, headers, body: Buffer.from(body, 'latin1').toString('utf8') });
+    s = rest;
+  }
+  return out;
+}
+
+/** fetch() with a JSON body parsed when there is one. */
+export async function request(gw, p, init = {}) {
+  const res = await fetch(gw.url + p, init);
+  const text = await res.text();
+  let json = null;
+  try {
+    json = text ? JSON.parse(text) : null;
+  } catch {
+    json = null;
+  }
+  return { status: res.status, headers: res.headers, text, json };
+}
+
+export function assertOpenAIError(assert, body, { code, type, param } = {}) {
+  assert.ok(body && body.error, `expected an error body, got ${JSON.stringify(body)}`);
+  const e = body.error;
+  assert.deepEqual(Object.keys(e).sort(), ['code', 'message', 'param', 'type']);
+  assert.equal(typeof e.message, 'string');
+  assert.ok(e.message.length > 0);
+  if (code !== undefined) assert.equal(e.code, code);
+  if (type !== undefined) assert.equal(e.type, type);
+  if (param !== undefined) assert.equal(e.param, param);
+}
+
+export { sleep };
