@@ -10,7 +10,7 @@
 #include "util/log.h"
 #include "util/str.h"
 
-enum kind { KIND_INT, KIND_BOOL, KIND_STR, KIND_SECRET, KIND_LEVEL };
+enum kind { KIND_INT, KIND_BOOL, KIND_STR, KIND_SECRET, KIND_LEVEL, KIND_SANDBOX };
 
 struct row {
     const char *env;
@@ -119,6 +119,16 @@ static int set_row(struct cg_config *cfg, const struct row *r, const char *value
         *(const char **)field = cg_xstrdup(value);
         return 0;
     }
+    case KIND_SANDBOX:
+        if (strcmp(value, "read-only") != 0 && strcmp(value, "workspace-write") != 0 &&
+            strcmp(value, "danger-full-access") != 0) {
+            snprintf(errbuf, errlen,
+                     "%s: expected read-only, workspace-write or danger-full-access, got \"%.64s\"",
+                     r->env, value);
+            return -1;
+        }
+        *(const char **)field = cg_xstrdup(value);
+        return 0;
     case KIND_STR:
     case KIND_SECRET:
         *(const char **)field = cg_xstrdup(value);
@@ -129,7 +139,47 @@ static int set_row(struct cg_config *cfg, const struct row *r, const char *value
 
 static bool is_string_kind(enum kind k)
 {
-    return k == KIND_STR || k == KIND_SECRET || k == KIND_LEVEL;
+    return k == KIND_STR || k == KIND_SECRET || k == KIND_LEVEL || k == KIND_SANDBOX;
+}
+
+/* Replaces an empty path setting with base + "/" + leaf. */
+static void derive_path(const char **field, const char *base, const char *leaf)
+{
+    if ((*field)[0] != '\0')
+        return;
+    size_t n = strlen(base) + strlen(leaf) + 2;
+    char *p = cg_xmalloc(n);
+    snprintf(p, n, "%s%s%s", base, leaf[0] ? "/" : "", leaf);
+    free((void *)*field);
+    *field = p;
+}
+
+static int cross_checks(struct cg_config *cfg, cg_config_getenv_fn get, void *ctx, char *errbuf,
+                        size_t errlen)
+{
+    if (cfg->worker_backoff_initial_ms > cfg->worker_backoff_max_ms) {
+        snprintf(errbuf, errlen, "WORKER_BACKOFF_INITIAL_MS: %lld is above WORKER_BACKOFF_MAX_MS "
+                                 "(%lld)",
+                 (long long)cfg->worker_backoff_initial_ms, (long long)cfg->worker_backoff_max_ms);
+        return -1;
+    }
+    if (cfg->codex_bin[0] == '\0') {
+        snprintf(errbuf, errlen, "CODEX_BIN: must not be empty");
+        return -1;
+    }
+    if (cfg->state_dir[0] == '\0') {
+        const char *home = get("HOME", ctx);
+        if (home == NULL || home[0] == '\0') {
+            snprintf(errbuf, errlen, "PROXY_STATE_DIR: not set, and HOME is not set to derive it");
+            return -1;
+        }
+        char base[4096];
+        snprintf(base, sizeof(base), "%s/.codex-gateway", home);
+        derive_path(&cfg->state_dir, base, "");
+    }
+    derive_path(&cfg->codex_home, cfg->state_dir, "codex-home");
+    derive_path(&cfg->codex_workdir, cfg->state_dir, "work");
+    return 0;
 }
 
 int cg_config_load(struct cg_config *cfg, cg_config_getenv_fn get, void *ctx, char *errbuf,
@@ -152,6 +202,10 @@ int cg_config_load(struct cg_config *cfg, cg_config_getenv_fn get, void *ctx, ch
         }
     }
     split_keys(cfg);
+    if (cross_checks(cfg, get, ctx, errbuf, errlen) != 0) {
+        cg_config_dispose(cfg);
+        return -1;
+    }
     return 0;
 }
 
@@ -191,7 +245,8 @@ static int append_value(const struct cg_config *cfg, size_t i, struct cg_buf *ou
         return json ? cg_json_cstring(out, masked) : cg_buf_append_str(out, masked);
     }
     case KIND_STR:
-    case KIND_LEVEL: {
+    case KIND_LEVEL:
+    case KIND_SANDBOX: {
         const char *s = *(const char *const *)field;
         return json ? cg_json_cstring(out, s) : cg_buf_append_str(out, s);
     }
@@ -241,6 +296,9 @@ int cg_config_markdown(struct cg_buf *out)
             break;
         case KIND_LEVEL:
             snprintf(allowed, sizeof(allowed), "error, warn, info, debug");
+            break;
+        case KIND_SANDBOX:
+            snprintf(allowed, sizeof(allowed), "read-only, workspace-write, danger-full-access");
             break;
         case KIND_STR:
         case KIND_SECRET:

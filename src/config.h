@@ -11,7 +11,8 @@
 #include "util/common.h"
 
 /* X(ENV_NAME, field, kind, default, min, max, help)
- * kinds: INT (min..max), BOOL, STR, SECRET (a string never printed), LEVEL (log level). */
+ * kinds: INT (min..max), BOOL, STR, SECRET (a string never printed), LEVEL (log level),
+ * SANDBOX (a Codex sandbox mode). Empty paths are derived after loading (see config.c). */
 #define CG_CONFIG_MAP(X)                                                                           \
     X(PORT, port, INT, "11435", 0, 65535, "TCP port to listen on (0 picks a free port)")           \
     X(PROXY_HOST, host, STR, "127.0.0.1", 0, 0, "address to bind (IPv4 or IPv6)")                  \
@@ -39,13 +40,62 @@
       "open client connections; more get 503 and are closed")                                      \
     X(PROXY_SHUTDOWN_GRACE_MS, shutdown_grace_ms, INT, "10000", 0, 600000,                         \
       "on SIGTERM, how long in-flight responses may finish")                                       \
-    X(PROXY_LOG_LEVEL, log_level, LEVEL, "info", 0, 0, "error, warn, info or debug")
+    X(PROXY_LOG_LEVEL, log_level, LEVEL, "info", 0, 0, "error, warn, info or debug")           \
+    X(CODEX_BIN, codex_bin, STR, "codex", 0, 0,                                                    \
+      "the Codex CLI: a name on PATH, a path, or a .js launcher (run with node)")                  \
+    X(PROXY_STATE_DIR, state_dir, STR, "", 0, 0,                                                   \
+      "the gateway's own files (model catalog for Codex); empty = $HOME/.codex-gateway")           \
+    X(CODEX_HOME, codex_home, STR, "", 0, 0,                                                       \
+      "Codex's home for the workers (auth.json lives here); empty = PROXY_STATE_DIR/codex-home")  \
+    X(PROXY_CODEX_WORKDIR, codex_workdir, STR, "", 0, 0,                                           \
+      "working directory of the workers, created if missing; empty = PROXY_STATE_DIR/work")        \
+    X(PROXY_AGENT_MODE, agent_mode, BOOL, "false", 0, 0,                                           \
+      "keep Codex's own tools (shell, patches, web search) inside the sandbox")                    \
+    X(PROXY_SANDBOX_MODE, sandbox_mode, SANDBOX, "read-only", 0, 0,                                \
+      "Codex sandbox: read-only, workspace-write or danger-full-access")                           \
+    X(CODEX_FORCE_PROVIDER, force_provider, STR, "", 0, 0,                                         \
+      "model provider id for the workers (model_provider); empty = Codex's configured one")        \
+    X(WORKER_COUNT, worker_count, INT, "1", 1, 64, "app-server worker processes")                   \
+    X(WORKER_MAX_CONCURRENCY, worker_max_concurrency, INT, "8", 1, 10000,                          \
+      "turns one worker runs at once")                                                             \
+    X(PROXY_QUEUE_MAX, queue_max, INT, "64", 0, 100000,                                            \
+      "turns waiting for a free worker; more get 429")                                             \
+    X(PROXY_QUEUE_TIMEOUT_MS, queue_timeout_ms, INT, "30000", 1, 3600000,                          \
+      "longest wait in that queue before 429")                                                     \
+    X(WORKER_HANDSHAKE_TIMEOUT_MS, worker_handshake_timeout_ms, INT, "15000", 100, 600000,         \
+      "time for a new worker's initialize handshake")                                              \
+    X(WORKER_REQUEST_TIMEOUT_MS, worker_request_timeout_ms, INT, "30000", 100, 600000,             \
+      "time for a worker to answer one JSON-RPC call")                                             \
+    X(WORKER_BACKOFF_INITIAL_MS, worker_backoff_initial_ms, INT, "500", 1, 600000,                 \
+      "first restart delay after a worker fails; doubles per failure")                             \
+    X(WORKER_BACKOFF_MAX_MS, worker_backoff_max_ms, INT, "5000", 1, 3600000,                       \
+      "longest restart delay")                                                                     \
+    X(WORKER_RESTART_MAX, worker_restart_max, INT, "25", 0, 1000000,                               \
+      "consecutive failures before a worker is given up (then /livez fails)")                      \
+    X(WORKER_STABLE_MS, worker_stable_ms, INT, "30000", 1, 3600000,                                \
+      "a worker ready this long starts counting failures from zero again")                         \
+    X(WORKER_SHUTDOWN_GRACE_MS, worker_shutdown_grace_ms, INT, "5000", 0, 600000,                  \
+      "on stop, SIGTERM to SIGKILL delay for workers")                                             \
+    X(WORKER_MAX_LINE_BYTES, worker_max_line_bytes, INT, "16777216", 4096, 1073741824,            \
+      "longest JSON-RPC line accepted from a worker")                                              \
+    X(PROXY_TIMEOUT_MS, timeout_ms, INT, "300000", 100, 86400000,                                  \
+      "a model request ends with 504 (or an in-band error) after this long")                       \
+    X(PROXY_SSE_KEEPALIVE_MS, sse_keepalive_ms, INT, "15000", 0, 3600000,                          \
+      "SSE keepalive comment interval, from the start of a stream; 0 = none")                      \
+    X(PROXY_STREAM_QUEUE_MAX_BYTES, stream_queue_max_bytes, INT, "4194304", 65536, 1073741824,     \
+      "bytes a stream may have unsent to a slow client before it is cut off")                      \
+    X(PROXY_MAX_CHAT_CHOICES, max_chat_choices, INT, "5", 1, 128, "largest n")                     \
+    X(PROXY_EXPOSE_REASONING, expose_reasoning, BOOL, "false", 0, 0,                               \
+      "send reasoning summaries as reasoning_content")                                             \
+    X(PROXY_IGNORE_CLIENT_SYSTEM_PROMPT, ignore_client_system_prompt, BOOL, "false", 0, 0,         \
+      "drop client system/developer messages (for upstreams that reject foreign instructions)")
 
 #define CG_CFG_TYPE_INT    int64_t
 #define CG_CFG_TYPE_BOOL   bool
 #define CG_CFG_TYPE_STR    const char *
 #define CG_CFG_TYPE_SECRET const char *
 #define CG_CFG_TYPE_LEVEL  const char *
+#define CG_CFG_TYPE_SANDBOX const char *
 
 struct cg_config {
 #define CG_CFG_FIELD(env, field, kind, def, min, max, help) CG_CFG_TYPE_##kind field;

@@ -8,6 +8,8 @@
 #include <sys/resource.h>
 #include <uv.h>
 #include "api/api.h"
+#include "backend/launch.h"
+#include "backend/pool.h"
 #include "config.h"
 #include "core/catalog.h"
 #include "http/auth.h"
@@ -31,6 +33,9 @@ struct gateway {
     struct cg_router router;
     struct cg_api api;
     struct cg_server server;
+    struct cg_launch launch;
+    struct cg_worker_config worker_cfg;
+    struct cg_pool pool;
     uv_signal_t sigterm;
     uv_signal_t sigint;
     int signals_seen;
@@ -111,12 +116,54 @@ static void log_start(const struct gateway *g)
                     "serve others");
 }
 
-static void on_server_stopped(struct cg_server *s)
+static void on_pool_stopped(struct cg_pool *p)
 {
-    struct gateway *g = CG_CONTAINER_OF(s, struct gateway, server);
+    struct gateway *g = CG_CONTAINER_OF(p, struct gateway, pool);
     uv_close((uv_handle_t *)&g->sigterm, NULL);
     uv_close((uv_handle_t *)&g->sigint, NULL);
     cg_log_info("stopped");
+}
+
+/* Clients first (their turns are interrupted as their responses end), then the workers. */
+static void on_server_stopped(struct cg_server *s)
+{
+    struct gateway *g = CG_CONTAINER_OF(s, struct gateway, server);
+    cg_pool_stop(&g->pool, on_pool_stopped);
+}
+
+static int start_backend(struct gateway *g)
+{
+    char err[512];
+    if (cg_launch_init(&g->launch, &g->cfg, &g->catalog, err, sizeof(err)) != 0) {
+        fprintf(stderr, "codex-gateway: %s\n", err);
+        return -1;
+    }
+    const struct cg_config *c = &g->cfg;
+    g->worker_cfg = (struct cg_worker_config){
+        .argv = (const char *const *)g->launch.argv,
+        .env = (const char *const *)g->launch.env,
+        .cwd = c->codex_workdir,
+        .handshake_timeout_ms = (uint64_t)c->worker_handshake_timeout_ms,
+        .request_timeout_ms = (uint64_t)c->worker_request_timeout_ms,
+        .backoff_initial_ms = (uint64_t)c->worker_backoff_initial_ms,
+        .backoff_max_ms = (uint64_t)c->worker_backoff_max_ms,
+        .stable_ms = (uint64_t)c->worker_stable_ms,
+        .shutdown_grace_ms = (uint64_t)c->worker_shutdown_grace_ms,
+        .restart_max = (unsigned)c->worker_restart_max,
+        .max_line_bytes = (size_t)c->worker_max_line_bytes,
+        .login_hint = g->launch.login_hint,
+        .auth_path = g->launch.auth_path,
+    };
+    struct cg_pool_config pc = {
+        .workers = (size_t)c->worker_count,
+        .max_concurrency = (size_t)c->worker_max_concurrency,
+        .queue_max = (size_t)c->queue_max,
+        .queue_timeout_ms = (uint64_t)c->queue_timeout_ms,
+        .worker = &g->worker_cfg,
+    };
+    cg_pool_init(&g->pool, g->loop, &pc);
+    g->api.pool = &g->pool;
+    return 0;
 }
 
 static void on_signal(uv_signal_t *sig, int signum)
@@ -159,7 +206,9 @@ static int serve(void)
     g.router.auth = &g.auth;
     g.router.protect_models = g.cfg.protect_models;
     log_start(&g);
-    raise_fd_limit((size_t)g.cfg.max_connections + 64);
+    raise_fd_limit((size_t)g.cfg.max_connections + 64 + 4 * (size_t)g.cfg.worker_count);
+    if (start_backend(&g) != 0)
+        return EXIT_CONFIG;
 
     struct cg_server_config sc = {
         .host = g.cfg.host,
@@ -178,6 +227,7 @@ static int serve(void)
     };
     if (cg_server_start(&g.server, g.loop, &sc, &g.router) != 0)
         return 1;
+    cg_pool_start(&g.pool);
     char fields[256];
     snprintf(fields, sizeof(fields), "\"host\":\"%s\",\"port\":%d", g.cfg.host, g.server.bound_port);
     cg_log_event(CG_LOG_INFO, LOG_COMPONENT, "listening", fields);
@@ -193,6 +243,7 @@ static int serve(void)
     int rc = uv_loop_close(g.loop);
     if (rc != 0)
         cg_log_warn("event loop closed with handles open: %s", uv_strerror(rc));
+    cg_launch_dispose(&g.launch);
     cg_config_dispose(&g.cfg);
     return 0;
 }

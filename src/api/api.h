@@ -10,12 +10,14 @@
 
 struct cg_server;
 struct cg_router;
+struct cg_pool;
 
 struct cg_api {
     const struct cg_config *cfg;
     const struct cg_catalog *catalog;
     const struct cg_server *server;
-    uint64_t started_ms; /* monotonic */
+    struct cg_pool *pool; /* NULL: no backend (model routes answer 503) */
+    uint64_t started_ms;  /* monotonic */
 };
 
 /* Fills `router` with the route table (static storage) and `api` as handler context. */

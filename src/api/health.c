@@ -1,7 +1,10 @@
 /* health.c: probe handlers. */
 #include "api/health.h"
 #include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
 #include "api/api.h"
+#include "backend/pool.h"
 #include "http/server.h"
 #include "util/buf.h"
 #include "util/clock.h"
@@ -9,16 +12,31 @@
 
 enum { HEALTH_BODY_MAX_BYTES = 64 * 1024 };
 
+/* Not live once every worker has given up: restarting the process is the only way back. */
 void cg_health_livez(struct cg_exchange *ex, void *ctx)
 {
+    const struct cg_api *api = ctx;
+    if (api->pool && !cg_pool_live(api->pool)) {
+        static const char dead[] = "{\"live\":false,\"reason\":\"workers_failed\"}";
+        cg_exchange_send_json_as(ex, CG_ERR_BACKEND_UNAVAILABLE, dead, sizeof(dead) - 1);
+        return;
+    }
     static const char body[] = "{\"live\":true}";
     cg_exchange_send_json(ex, body, sizeof(body) - 1);
 }
 
 void cg_health_readyz(struct cg_exchange *ex, void *ctx)
 {
-    static const char body[] = "{\"ready\":false,\"reason\":\"no_backend\"}";
-    cg_exchange_send_json_as(ex, CG_ERR_BACKEND_UNAVAILABLE, body, sizeof(body) - 1);
+    const struct cg_api *api = ctx;
+    const char *reason = api->pool ? cg_pool_reason(api->pool) : "no_backend";
+    char body[128];
+    if (strcmp(reason, "ready") == 0) {
+        int n = snprintf(body, sizeof(body), "{\"ready\":true}");
+        cg_exchange_send_json(ex, body, (size_t)n);
+        return;
+    }
+    int n = snprintf(body, sizeof(body), "{\"ready\":false,\"reason\":\"%s\"}", reason);
+    cg_exchange_send_json_as(ex, CG_ERR_BACKEND_UNAVAILABLE, body, (size_t)n);
 }
 
 void cg_health_healthz(struct cg_exchange *ex, void *ctx)
@@ -27,10 +45,15 @@ void cg_health_healthz(struct cg_exchange *ex, void *ctx)
     struct cg_buf b;
     cg_buf_init(&b, HEALTH_BODY_MAX_BYTES);
     uint64_t uptime_ms = cg_clock_mono_ms() - api->started_ms;
-    int err = cg_buf_appendf(&b, "{\"status\":\"degraded\",\"version\":\"%s\",\"uptime_s\":%" PRIu64,
-                             CG_VERSION, uptime_ms / 1000);
+    bool ready = api->pool && cg_pool_ready(api->pool);
+    int err = cg_buf_appendf(&b, "{\"status\":\"%s\",\"version\":\"%s\",\"uptime_s\":%" PRIu64,
+                             ready ? "ok" : "degraded", CG_VERSION, uptime_ms / 1000);
     if (!err)
-        err = cg_buf_append_str(&b, ",\"backend\":{\"ready\":false,\"reason\":\"no_backend\"}");
+        err = cg_buf_append_str(&b, ",\"backend\":");
+    if (!err && api->pool)
+        err = cg_pool_status_json(api->pool, &b);
+    else if (!err)
+        err = cg_buf_append_str(&b, "{\"ready\":false,\"reason\":\"no_backend\"}");
     if (!err && api->server)
         err = cg_buf_appendf(&b, ",\"http\":{\"connections\":%zu,\"requests_total\":%" PRIu64 "}",
                              cg_server_connections(api->server), api->server->stats.requests_total);

@@ -1,10 +1,14 @@
 /* routes.c: the route table: every URL the gateway answers, its methods and access rule. */
 #include "api/api.h"
+#include "api/chat.h"
 #include "api/health.h"
 #include "api/models.h"
 #include "http/router.h"
 
 static const struct cg_route routes[] = {
+    {"/v1/chat/completions", false, CG_METHOD_POST, CG_ACCESS_KEY, "chat", cg_chat_handle},
+    {"/v1/completions", false, CG_METHOD_POST, CG_ACCESS_KEY, "completions",
+     cg_completions_handle},
     {"/v1/models", true, CG_METHOD_GET, CG_ACCESS_MODELS, "models", cg_models_handle},
     {"/livez", false, CG_METHOD_GET, CG_ACCESS_OPEN, "livez", cg_health_livez},
     {"/readyz", false, CG_METHOD_GET, CG_ACCESS_OPEN, "readyz", cg_health_readyz},

@@ -23,6 +23,10 @@
       "This value is not supported.")                                                              \
     X(CONTEXT_LENGTH, 400, "invalid_request_error", "context_length_exceeded",                     \
       "The input exceeds the context window of this model.")                                       \
+    X(CONTENT_POLICY, 400, "invalid_request_error", "content_policy_violation",                    \
+      "The request was rejected by the upstream content policy.")                                  \
+    X(UPSTREAM_BAD_REQUEST, 400, "invalid_request_error", "upstream_bad_request",                  \
+      "The upstream model provider rejected the request.")                                         \
     X(INVALID_API_KEY, 401, "invalid_request_error", "invalid_api_key",                            \
       "Incorrect API key provided.")                                                               \
     X(MISSING_API_KEY, 401, "invalid_request_error", "invalid_api_key",                            \
@@ -55,8 +59,8 @@
       "The client closed the connection.")                                                         \
     X(INTERNAL, 500, "server_error", "internal_error", "The gateway hit an internal error.")        \
     X(BACKEND_ERROR, 502, "server_error", "backend_error", "The Codex backend reported an error.") \
-    X(UPSTREAM_AUTH, 502, "server_error", "upstream_auth_error",                                   \
-      "The upstream model provider rejected Codex's credentials.")                                 \
+    X(UPSTREAM_AUTH, 401, "invalid_request_error", "invalid_api_key",                              \
+      "The upstream model provider rejected Codex's login; log Codex in again.")                   \
     X(OVERLOADED, 503, "server_error", "server_overloaded",                                        \
       "Too many connections; retry later.")                                                        \
     X(SHUTTING_DOWN, 503, "server_error", "shutting_down", "The gateway is shutting down.")        \
@@ -64,6 +68,8 @@
       "No Codex worker is ready.")                                                                 \
     X(LOGIN_REQUIRED, 503, "server_error", "codex_login_required",                                 \
       "Codex is not logged in.")                                                                   \
+    X(UPSTREAM_OVERLOADED, 503, "server_error", "upstream_overloaded",                             \
+      "The upstream model provider is overloaded; retry later.")                                   \
     X(TIMEOUT, 504, "server_error", "timeout", "The request timed out.")
 
 enum cg_err {

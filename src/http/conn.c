@@ -109,7 +109,12 @@ static void sink_done(void *ctx, struct cg_exchange *ex)
     }
 }
 
-static const struct cg_sink_ops sink_ops = {sink_write, sink_queued, sink_done};
+static void sink_close(void *ctx)
+{
+    cg_conn_close(ctx);
+}
+
+static const struct cg_sink_ops sink_ops = {sink_write, sink_queued, sink_done, sink_close};
 
 /* --- closing ----------------------------------------------------------------------------- */
 

@@ -411,6 +411,14 @@ void cg_exchange_abort(struct cg_exchange *ex, enum cg_err reason)
     cg_exchange_fail_code(ex, reason);
 }
 
+void cg_exchange_close(struct cg_exchange *ex)
+{
+    if (ex->sink && ex->sink->close)
+        ex->sink->close(ex->sink_ctx);
+    else
+        cg_exchange_abort(ex, CG_ERR_CLIENT_CLOSED);
+}
+
 void cg_exchange_drained(struct cg_exchange *ex)
 {
     if (ex->drain_wanted && ex->on_drain) {

@@ -39,11 +39,12 @@ struct cg_exchange;
 
 /* Where response bytes go. `write` takes ownership of a malloc'd buffer. `queued` reports
  * bytes accepted but not yet on the wire. `done` is called once when the response is complete
- * (or abandoned); the sink then drops its reference. */
+ * (or abandoned); the sink then drops its reference. `close` (may be NULL) drops the client. */
 struct cg_sink_ops {
     void (*write)(void *ctx, char *data, size_t len);
     size_t (*queued)(void *ctx);
     void (*done)(void *ctx, struct cg_exchange *ex);
+    void (*close)(void *ctx);
 };
 
 /* Called when the response can no longer complete normally: `reason` is CG_ERR_CLIENT_CLOSED
@@ -138,6 +139,10 @@ void cg_exchange_stream_begin(struct cg_exchange *ex, const char *content_type);
  * is gone), which callers compare with their per-stream bound. */
 size_t cg_exchange_stream_write(struct cg_exchange *ex, const char *data, size_t len);
 void cg_exchange_stream_end(struct cg_exchange *ex);
+
+/* Drops the client's connection (a stream it does not read); the exchange is aborted with
+ * CG_ERR_CLIENT_CLOSED as if the client had gone. */
+void cg_exchange_close(struct cg_exchange *ex);
 
 /* Bytes queued towards this client and not yet written. */
 size_t cg_exchange_queued(const struct cg_exchange *ex);

@@ -43,7 +43,7 @@ describe('api keys', { timeout: 60000 }, () => {
 
   it('keeps probes open and /v1/models open unless protected', async () => {
     assert.equal((await request(gw, '/livez')).status, 200);
-    assert.equal((await request(gw, '/readyz')).status, 503);
+    assert.ok([200, 503].includes((await request(gw, '/readyz')).status));
     assert.equal((await request(gw, '/v1/models')).status, 200);
   });
 
@@ -88,7 +88,7 @@ describe('no key configured', { timeout: 60000 }, () => {
         assertOpenAIError(assert, r.json, { code: 'loopback_only' });
       }
       assert.equal((await request(remote, '/livez')).status, 200, 'liveness stays open');
-      assert.equal((await request(remote, '/readyz')).status, 503, 'readiness stays open');
+      assert.ok([200, 503].includes((await request(remote, '/readyz')).status), 'readiness stays open');
     } finally {
       await stopClean(assert, gw);
     }

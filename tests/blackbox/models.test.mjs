@@ -64,8 +64,8 @@ describe('models', { timeout: 60000 }, () => {
 });
 
 describe('probes', { timeout: 60000 }, () => {
-  it('livez 200, readyz 503 with a reason, healthz summary', async () => {
-    const gw = await startGateway();
+  it('readyz is 503 with a reason while no worker can run, livez stays 200', async () => {
+    const gw = await startGateway({ env: { CODEX_BIN: '/nonexistent/codex', WORKER_BACKOFF_INITIAL_MS: '50' } });
     try {
       const live = await request(gw, '/livez');
       assert.equal(live.status, 200);
@@ -73,12 +73,28 @@ describe('probes', { timeout: 60000 }, () => {
       const ready = await request(gw, '/readyz');
       assert.equal(ready.status, 503);
       assert.equal(ready.json.ready, false);
-      assert.equal(typeof ready.json.reason, 'string');
+      assert.match(ready.json.reason, /^(starting|restarting)$/);
+    } finally {
+      await stopClean(assert, gw);
+    }
+  });
+
+  it('livez 200, readyz 200 once the worker is ready, healthz summary', async () => {
+    const gw = await startGateway({ waitReady: true });
+    try {
+      const live = await request(gw, '/livez');
+      assert.equal(live.status, 200);
+      const ready = await request(gw, '/readyz');
+      assert.equal(ready.status, 200);
+      assert.deepEqual(ready.json, { ready: true });
       const health = await request(gw, '/healthz');
       assert.equal(health.status, 200);
+      assert.equal(health.json.status, 'ok');
       assert.match(health.json.version, /^\d+\.\d+\.\d+/);
       assert.equal(typeof health.json.uptime_s, 'number');
-      assert.equal(typeof health.json.backend, 'object');
+      assert.equal(health.json.backend.ready, true);
+      assert.equal(health.json.backend.workers.length, 1);
+      assert.equal(health.json.backend.workers[0].state, 'ready');
       const head = await fetch(`${gw.url}/livez`, { method: 'HEAD' });
       assert.equal(head.status, 200);
       assert.equal(await head.text(), '');
@@ -89,7 +105,7 @@ describe('probes', { timeout: 60000 }, () => {
 });
 
 describe('configuration', { timeout: 60000 }, () => {
-  const env = (extra) => ({ env: { PATH: process.env.PATH, ...extra } });
+  const env = (extra) => ({ env: { PATH: process.env.PATH, HOME: '/nonexistent-home', ...extra } });
 
   it('check-config prints every setting with secrets masked', async () => {
     const { stdout } = await run(gatewayBin, ['check-config'], env({ PROXY_API_KEY: 'sk-aaa,sk-bbb', PORT: '9999' }));

@@ -27,7 +27,7 @@ static void sink_done(void *ctx, struct cg_exchange *ex)
 {
     *(int *)ctx = 1;
 }
-static const struct cg_sink_ops sink = {sink_write, sink_queued, sink_done};
+static const struct cg_sink_ops sink = {sink_write, sink_queued, sink_done, NULL};
 
 static struct cg_router router;
 static struct cg_api api;

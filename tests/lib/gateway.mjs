@@ -1,6 +1,8 @@
 // Starts the real codex-gateway binary for a test and talks to it over real sockets.
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -12,12 +14,24 @@ export const fakeCodexBin = path.join(binDir, 'fake-codex');
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-/** Spawns the gateway on a free port (PORT=0) and waits for its "listening" log line. */
-export async function startGateway({ env = {}, args = [], startTimeoutMs = 20000 } = {}) {
+/** A fresh directory under the system temp dir, removed by the returned function. */
+export function tempDir(prefix = 'cg-test-') {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  return { dir, remove: () => fs.rmSync(dir, { recursive: true, force: true }) };
+}
+
+/**
+ * Spawns the gateway on a free port (PORT=0) and waits for its "listening" log line. By default
+ * the backend is the fake Codex and all state lives in a temporary directory.
+ */
+export async function startGateway({ env = {}, args = [], startTimeoutMs = 20000, waitReady = false } = {}) {
+  const state = tempDir('cg-state-');
   const proc = spawn(gatewayBin, args, {
     env: {
       PATH: process.env.PATH,
-      HOME: process.env.HOME || '/tmp',
+      HOME: state.dir,
+      PROXY_STATE_DIR: state.dir,
+      CODEX_BIN: fakeCodexBin,
       PORT: '0',
       ASAN_OPTIONS: 'detect_leaks=1:abort_on_error=0',
       UBSAN_OPTIONS: 'print_stacktrace=1',
@@ -72,6 +86,7 @@ export async function startGateway({ env = {}, args = [], startTimeoutMs = 20000
   const port = listening.port;
   let stopped = null;
   const gw = {
+    stateDir: state.dir,
     proc,
     pid: proc.pid,
     port,
@@ -93,13 +108,25 @@ export async function startGateway({ env = {}, args = [], startTimeoutMs = 20000
         });
         stopped = Promise.race([exited, overdue]).then((r) => {
           clearTimeout(timer);
+          state.remove();
           return { ...r, stderr: raw.join('\n') };
         });
       }
       return stopped;
     },
   };
+  if (waitReady) await waitFor(async () => (await request(gw, '/readyz')).status === 200, 20000, 'gateway ready');
   return gw;
+}
+
+/** Polls `check` until it returns true; fails with `what` after `timeoutMs`. */
+export async function waitFor(check, timeoutMs = 20000, what = 'condition') {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await sleep(25);
+  }
 }
 
 /** Stops the gateway and checks it exited 0 with no sanitizer report. */

@@ -15,7 +15,7 @@ static size_t sink_queued(void *ctx)
 static void sink_done(void *ctx, struct cg_exchange *ex)
 {
 }
-static const struct cg_sink_ops sink = {sink_write, sink_queued, sink_done};
+static const struct cg_sink_ops sink = {sink_write, sink_queued, sink_done, NULL};
 
 static const struct cg_http_limits limits = {
     .max_url_bytes = 64, .max_header_bytes = 512, .max_headers = 8, .max_body_bytes = 32};

@@ -1,0 +1,121 @@
+/* chat.c: the chat-completions family of handlers: check the body's type, parse it into a
+ * cg_request, pick the encoder for the shape, and hand both to the turn runner. */
+#include "api/chat.h"
+#include <string.h>
+#include "api/api.h"
+#include "api/chat_encode.h"
+#include "api/chat_parse.h"
+#include "api/completions_encode.h"
+#include "api/run.h"
+#include "util/clock.h"
+#include "util/ids.h"
+#include "util/log.h"
+#define LOG_COMPONENT "api"
+
+enum { RESPONSE_ID_BYTES = 48 };
+
+/* The checks every model request shares; false when the exchange has been answered. */
+static bool admit(struct cg_exchange *ex, const struct cg_api *api)
+{
+    struct cg_str ct = cg_exchange_header(ex, "content-type");
+    if (!cg_chat_json_content_type(ct.ptr, ct.len)) {
+        cg_exchange_fail_code(ex, CG_ERR_UNSUPPORTED_MEDIA);
+        return false;
+    }
+    if (api->pool == NULL) {
+        struct cg_error err;
+        cg_error_set(&err, CG_ERR_BACKEND_UNAVAILABLE, NULL, "No Codex backend is configured.");
+        cg_exchange_fail(ex, &err);
+        return false;
+    }
+    return true;
+}
+
+static struct cg_chat_limits limits_of(const struct cg_api *api)
+{
+    struct cg_chat_limits lim = {
+        .catalog = api->catalog,
+        .max_choices = (unsigned)api->cfg->max_chat_choices,
+        .ignore_system_prompt = api->cfg->ignore_client_system_prompt,
+    };
+    return lim;
+}
+
+/* X-No-Keepalive: 1 turns SSE comments off for clients that cannot parse them. */
+static bool keepalive_wanted(const struct cg_exchange *ex)
+{
+    struct cg_str v = cg_exchange_header(ex, "x-no-keepalive");
+    return v.ptr == NULL || !(cg_str_eq(v, CG_STR("1")) || cg_str_ieq(v, CG_STR("true")));
+}
+
+static void start(struct cg_exchange *ex, struct cg_api *api, struct cg_request *req,
+                  const struct cg_encoder_ops *ops, void *enc)
+{
+    ex->model = cg_arena_strdup(&ex->arena, req->model_id);
+    struct cg_run_spec spec = {
+        .api = api,
+        .ex = ex,
+        .req = *req,
+        .enc_ops = ops,
+        .enc = enc,
+        .keepalive = keepalive_wanted(ex),
+    };
+    cg_run_start(&spec);
+}
+
+void cg_chat_handle(struct cg_exchange *ex, void *ctx)
+{
+    struct cg_api *api = ctx;
+    if (!admit(ex, api))
+        return;
+    struct cg_chat_limits lim = limits_of(api);
+    struct cg_request req;
+    struct cg_chat_opts *opts = cg_arena_calloc(&ex->arena, sizeof(*opts));
+    struct cg_error err;
+    if (cg_chat_parse(ex->body.data, ex->body.len, &lim, &req, opts, &err) != CG_OK) {
+        cg_exchange_fail(ex, &err);
+        return;
+    }
+    char id[RESPONSE_ID_BYTES];
+    cg_ids_make(id, sizeof(id), "chatcmpl-", 29);
+    struct cg_chat_encode_params p = {
+        .id = cg_arena_strdup(&ex->arena, id),
+        .created = cg_clock_unix_s(),
+        .model = req.model_id,
+        .n = req.n,
+        .stream = req.stream,
+        .include_usage = req.include_usage,
+        .expose_reasoning = api->cfg->expose_reasoning,
+        .opts = opts,
+    };
+    /* The encoder keeps pointers to id, model and opts: the exchange's arena and the request
+     * both live as long as the run. */
+    start(ex, api, &req, &cg_chat_encoder_ops, cg_chat_encoder_new(&p));
+}
+
+void cg_completions_handle(struct cg_exchange *ex, void *ctx)
+{
+    struct cg_api *api = ctx;
+    if (!admit(ex, api))
+        return;
+    struct cg_chat_limits lim = limits_of(api);
+    struct cg_request req;
+    struct cg_chat_opts *opts = cg_arena_calloc(&ex->arena, sizeof(*opts));
+    struct cg_error err;
+    if (cg_completions_parse(ex->body.data, ex->body.len, &lim, &req, opts, &err) != CG_OK) {
+        cg_exchange_fail(ex, &err);
+        return;
+    }
+    char id[RESPONSE_ID_BYTES];
+    cg_ids_make(id, sizeof(id), "cmpl-", 29);
+    struct cg_completions_encode_params p = {
+        .id = cg_arena_strdup(&ex->arena, id),
+        .created = cg_clock_unix_s(),
+        .model = req.model_id,
+        .n = req.n,
+        .stream = req.stream,
+        .include_usage = req.include_usage,
+        .opts = opts,
+    };
+    start(ex, api, &req, &cg_completions_encoder_ops, cg_completions_encoder_new(&p));
+}

@@ -1,0 +1,370 @@
+/* chat_encode.c: chat.completion(.chunk) JSON, written by hand on the per-token path. */
+#include "api/chat_encode.h"
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include "api/stopseq.h"
+#include "util/alloc.h"
+#include "util/json.h"
+
+enum { CHOICES_MAX = 128, TEXT_MAX_BYTES = 256 * 1024 * 1024 };
+
+struct choice {
+    struct cg_buf content;   /* whole-body mode */
+    struct cg_buf reasoning; /* whole-body mode */
+    json_t *calls;           /* [{id, type, function:{name, arguments}}] */
+    struct cg_stopseq stop;
+    enum cg_finish finish;
+    bool finished;
+    bool any_call;
+};
+
+struct chat_encoder {
+    struct cg_chat_encode_params p;
+    struct cg_buf prefix; /* {"id":..,"object":"chat.completion.chunk","created":..,"model":.. */
+    struct cg_buf scratch;
+    struct cg_usage usage;
+    struct choice *choices;
+};
+
+int cg_encoder_usage_json(const struct cg_usage *u, bool details, struct cg_buf *out)
+{
+    int err = cg_buf_appendf(out,
+                             "{\"prompt_tokens\":%" PRId64 ",\"completion_tokens\":%" PRId64
+                             ",\"total_tokens\":%" PRId64,
+                             u->input, u->output, u->input + u->output);
+    if (!err && details)
+        err = cg_buf_appendf(out,
+                             ",\"prompt_tokens_details\":{\"cached_tokens\":%" PRId64
+                             ",\"audio_tokens\":0},\"completion_tokens_details\":{"
+                             "\"reasoning_tokens\":%" PRId64
+                             ",\"audio_tokens\":0,\"accepted_prediction_tokens\":0,"
+                             "\"rejected_prediction_tokens\":0}",
+                             u->cached, u->reasoning);
+    if (!err)
+        err = cg_buf_append_char(out, '}');
+    return err;
+}
+
+void *cg_chat_encoder_new(const struct cg_chat_encode_params *p)
+{
+    struct chat_encoder *e = cg_xcalloc(1, sizeof(*e));
+    e->p = *p;
+    cg_buf_init(&e->prefix, 4096);
+    cg_buf_init(&e->scratch, TEXT_MAX_BYTES);
+    int err = cg_buf_append_str(&e->prefix, "{\"id\":");
+    if (!err)
+        err = cg_json_cstring(&e->prefix, p->id);
+    if (!err)
+        err = cg_buf_appendf(&e->prefix, ",\"object\":\"chat.completion.chunk\",\"created\":%" PRId64
+                                         ",\"model\":",
+                             p->created);
+    if (!err)
+        err = cg_json_cstring(&e->prefix, p->model);
+    (void)err; /* bounded inputs: the id is ours, the model id a catalog entry's length */
+    e->choices = cg_xcalloc(p->n, sizeof(*e->choices));
+    for (unsigned i = 0; i < p->n; i++) {
+        cg_buf_init(&e->choices[i].content, TEXT_MAX_BYTES);
+        cg_buf_init(&e->choices[i].reasoning, TEXT_MAX_BYTES);
+        e->choices[i].calls = json_array();
+        cg_stopseq_init(&e->choices[i].stop, p->opts);
+    }
+    return e;
+}
+
+static void encoder_free(void *enc)
+{
+    struct chat_encoder *e = enc;
+    for (unsigned i = 0; i < e->p.n; i++) {
+        cg_buf_dispose(&e->choices[i].content);
+        cg_buf_dispose(&e->choices[i].reasoning);
+        json_decref(e->choices[i].calls);
+        cg_stopseq_dispose(&e->choices[i].stop);
+    }
+    free(e->choices);
+    cg_buf_dispose(&e->prefix);
+    cg_buf_dispose(&e->scratch);
+    free(e);
+}
+
+/* One SSE frame: prefix, one choice with `delta` (raw JSON), finish reason or null. */
+static int chunk(struct chat_encoder *e, unsigned choice, const char *delta, size_t dlen,
+                 const char *finish, struct cg_buf *out)
+{
+    int err = cg_buf_append_str(out, "data: ");
+    if (!err)
+        err = cg_buf_append(out, e->prefix.data, e->prefix.len);
+    if (!err)
+        err = cg_buf_appendf(out, ",\"choices\":[{\"index\":%u,\"delta\":", choice);
+    if (!err)
+        err = cg_buf_append(out, delta, dlen);
+    if (!err)
+        err = cg_buf_appendf(out, ",\"logprobs\":null,\"finish_reason\":%s%s%s}]", finish ? "\"" : "",
+                             finish ? finish : "null", finish ? "\"" : "");
+    if (!err && e->p.include_usage)
+        err = cg_buf_append_str(out, ",\"usage\":null");
+    if (!err)
+        err = cg_buf_append_str(out, "}\n\n");
+    return err;
+}
+
+/* A {"<key>":"<text>"} delta chunk. */
+static int text_chunk(struct chat_encoder *e, unsigned choice, const char *key, const char *p,
+                      size_t n, struct cg_buf *out)
+{
+    cg_buf_reset(&e->scratch);
+    int err = cg_buf_appendf(&e->scratch, "{\"%s\":", key);
+    if (!err)
+        err = cg_json_string(&e->scratch, p, n);
+    if (!err)
+        err = cg_buf_append_char(&e->scratch, '}');
+    if (!err)
+        err = chunk(e, choice, e->scratch.data, e->scratch.len, NULL, out);
+    return err;
+}
+
+static int stream_begin(void *enc, struct cg_buf *out)
+{
+    struct chat_encoder *e = enc;
+    static const char role[] = "{\"role\":\"assistant\",\"content\":\"\",\"refusal\":null}";
+    int err = 0;
+    for (unsigned i = 0; i < e->p.n && !err; i++)
+        err = chunk(e, i, role, sizeof(role) - 1, NULL, out);
+    return err;
+}
+
+/* Content that passed the stop-sequence filter. */
+static int release_text(struct chat_encoder *e, unsigned i, const char *p, size_t n,
+                        struct cg_buf *out)
+{
+    if (n == 0)
+        return 0;
+    if (!e->p.stream)
+        return cg_buf_append(&e->choices[i].content, p, n);
+    return text_chunk(e, i, "content", p, n, out);
+}
+
+static const char *finish_name(const struct chat_encoder *e, enum cg_finish f)
+{
+    if (f == CG_FINISH_TOOL_CALLS && e->p.opts && e->p.opts->legacy_functions)
+        return "function_call";
+    return cg_finish_name(f);
+}
+
+static int finish_choice(struct chat_encoder *e, unsigned i, enum cg_finish f, struct cg_buf *out)
+{
+    struct choice *c = &e->choices[i];
+    if (c->finished)
+        return 0;
+    c->finished = true;
+    c->finish = f;
+    if (!e->p.stream)
+        return 0;
+    return chunk(e, i, "{}", 2, finish_name(e, f), out);
+}
+
+static int on_text(struct chat_encoder *e, const struct cg_event *ev, struct cg_buf *out)
+{
+    struct choice *c = &e->choices[ev->choice];
+    if (c->finished || c->stop.stopped)
+        return 0;
+    struct cg_buf shown;
+    cg_buf_init(&shown, TEXT_MAX_BYTES);
+    int err = cg_stopseq_feed(&c->stop, ev->text.ptr, ev->text.len, &shown);
+    if (!err)
+        err = release_text(e, ev->choice, shown.data, shown.len, out);
+    cg_buf_dispose(&shown);
+    if (!err && c->stop.stopped)
+        err = finish_choice(e, ev->choice, CG_FINISH_STOP, out);
+    return err;
+}
+
+static int on_tool_start(struct chat_encoder *e, const struct cg_event *ev, struct cg_buf *out)
+{
+    struct choice *c = &e->choices[ev->choice];
+    bool single = e->p.opts && !e->p.opts->parallel_tool_calls;
+    if (c->finished || (single && ev->tool_index > 0))
+        return 0;
+    c->any_call = true;
+    json_array_append_new(c->calls, json_pack("{s:s,s:s,s:{s:s,s:s}}", "id", ev->call_id, "type",
+                                              "function", "function", "name", ev->name,
+                                              "arguments", ""));
+    if (!e->p.stream)
+        return 0;
+    json_t *delta;
+    if (e->p.opts && e->p.opts->legacy_functions)
+        delta = json_pack("{s:{s:s,s:s}}", "function_call", "name", ev->name, "arguments", "");
+    else
+        delta = json_pack("{s:[{s:i,s:s,s:s,s:{s:s,s:s}}]}", "tool_calls", "index",
+                          (int)ev->tool_index, "id", ev->call_id, "type", "function", "function",
+                          "name", ev->name, "arguments", "");
+    cg_buf_reset(&e->scratch);
+    int err = cg_json_dump(&e->scratch, delta);
+    json_decref(delta);
+    if (!err)
+        err = chunk(e, ev->choice, e->scratch.data, e->scratch.len, NULL, out);
+    return err;
+}
+
+static int on_tool_args(struct chat_encoder *e, const struct cg_event *ev, struct cg_buf *out)
+{
+    struct choice *c = &e->choices[ev->choice];
+    json_t *call = json_array_get(c->calls, ev->tool_index);
+    if (c->finished || call == NULL)
+        return 0;
+    json_t *fn = json_object_get(call, "function");
+    struct cg_buf joined;
+    cg_buf_init(&joined, TEXT_MAX_BYTES);
+    const char *old = json_string_value(json_object_get(fn, "arguments"));
+    int err = cg_buf_append_str(&joined, old ? old : "");
+    if (!err)
+        err = cg_buf_append(&joined, ev->text.ptr, ev->text.len);
+    if (!err)
+        json_object_set_new(fn, "arguments", json_stringn(joined.data, joined.len));
+    cg_buf_dispose(&joined);
+    if (err || !e->p.stream)
+        return err;
+    cg_buf_reset(&e->scratch);
+    if (e->p.opts && e->p.opts->legacy_functions) {
+        err = cg_buf_append_str(&e->scratch, "{\"function_call\":{\"arguments\":");
+    } else {
+        err = cg_buf_appendf(&e->scratch,
+                             "{\"tool_calls\":[{\"index\":%u,\"function\":{\"arguments\":",
+                             ev->tool_index);
+    }
+    if (!err)
+        err = cg_json_string(&e->scratch, ev->text.ptr, ev->text.len);
+    if (!err)
+        err = cg_buf_append_str(&e->scratch, e->p.opts && e->p.opts->legacy_functions ? "}}"
+                                                                                       : "}}]}");
+    if (!err)
+        err = chunk(e, ev->choice, e->scratch.data, e->scratch.len, NULL, out);
+    return err;
+}
+
+static int on_event(void *enc, const struct cg_event *ev, struct cg_buf *out)
+{
+    struct chat_encoder *e = enc;
+    if (ev->choice >= e->p.n)
+        return 0;
+    struct choice *c = &e->choices[ev->choice];
+    switch (ev->type) {
+    case CG_EVENT_TEXT:
+        return on_text(e, ev, out);
+    case CG_EVENT_REASONING:
+        if (!e->p.expose_reasoning || c->finished)
+            return 0;
+        if (!e->p.stream)
+            return cg_buf_append(&c->reasoning, ev->text.ptr, ev->text.len);
+        return text_chunk(e, ev->choice, "reasoning_content", ev->text.ptr, ev->text.len, out);
+    case CG_EVENT_TOOL_CALL_START:
+        return on_tool_start(e, ev, out);
+    case CG_EVENT_TOOL_CALL_ARGS:
+        return on_tool_args(e, ev, out);
+    case CG_EVENT_USAGE:
+        cg_usage_add(&e->usage, &ev->usage);
+        return 0;
+    case CG_EVENT_FINISH: {
+        struct cg_buf rest;
+        cg_buf_init(&rest, TEXT_MAX_BYTES);
+        int err = cg_stopseq_flush(&c->stop, &rest);
+        if (!err && !c->finished)
+            err = release_text(e, ev->choice, rest.data, rest.len, out);
+        cg_buf_dispose(&rest);
+        enum cg_finish f = ev->finish;
+        if (f == CG_FINISH_TOOL_CALLS && !c->any_call)
+            f = CG_FINISH_STOP;
+        if (!err)
+            err = finish_choice(e, ev->choice, f, out);
+        return err;
+    }
+    case CG_EVENT_ERROR:
+        return 0; /* the runner reports errors */
+    }
+    return 0;
+}
+
+static int stream_end(void *enc, struct cg_buf *out)
+{
+    struct chat_encoder *e = enc;
+    int err = 0;
+    if (e->p.include_usage) {
+        err = cg_buf_append_str(out, "data: ");
+        if (!err)
+            err = cg_buf_append(out, e->prefix.data, e->prefix.len);
+        if (!err)
+            err = cg_buf_append_str(out, ",\"choices\":[],\"usage\":");
+        if (!err)
+            err = cg_encoder_usage_json(&e->usage, true, out);
+        if (!err)
+            err = cg_buf_append_str(out, "}\n\n");
+    }
+    if (!err)
+        err = cg_buf_append_str(out, "data: [DONE]\n\n");
+    return err;
+}
+
+static int message_json(struct chat_encoder *e, struct choice *c, struct cg_buf *out)
+{
+    bool legacy = e->p.opts && e->p.opts->legacy_functions;
+    int err = cg_buf_append_str(out, "{\"role\":\"assistant\",\"content\":");
+    if (!err)
+        err = (c->content.len || !c->any_call)
+                  ? cg_json_string(out, c->content.data ? c->content.data : "", c->content.len)
+                  : cg_buf_append_str(out, "null");
+    if (!err)
+        err = cg_buf_append_str(out, ",\"refusal\":null,\"annotations\":[]");
+    if (!err && c->any_call && legacy) {
+        err = cg_buf_append_str(out, ",\"function_call\":");
+        json_t *fn = json_object_get(json_array_get(c->calls, 0), "function");
+        if (!err)
+            err = cg_json_dump(out, fn);
+    } else if (!err && c->any_call) {
+        err = cg_buf_append_str(out, ",\"tool_calls\":");
+        if (!err)
+            err = cg_json_dump(out, c->calls);
+    }
+    if (!err && e->p.expose_reasoning && c->reasoning.len) {
+        err = cg_buf_append_str(out, ",\"reasoning_content\":");
+        if (!err)
+            err = cg_json_string(out, c->reasoning.data, c->reasoning.len);
+    }
+    if (!err)
+        err = cg_buf_append_char(out, '}');
+    return err;
+}
+
+static int body(void *enc, struct cg_buf *out)
+{
+    struct chat_encoder *e = enc;
+    int err = cg_buf_append_str(out, "{\"id\":");
+    if (!err)
+        err = cg_json_cstring(out, e->p.id);
+    if (!err)
+        err = cg_buf_appendf(out, ",\"object\":\"chat.completion\",\"created\":%" PRId64
+                                  ",\"model\":",
+                             e->p.created);
+    if (!err)
+        err = cg_json_cstring(out, e->p.model);
+    if (!err)
+        err = cg_buf_append_str(out, ",\"choices\":[");
+    for (unsigned i = 0; i < e->p.n && !err; i++) {
+        struct choice *c = &e->choices[i];
+        err = cg_buf_appendf(out, "%s{\"index\":%u,\"message\":", i ? "," : "", i);
+        if (!err)
+            err = message_json(e, c, out);
+        if (!err)
+            err = cg_buf_appendf(out, ",\"logprobs\":null,\"finish_reason\":\"%s\"}",
+                                 finish_name(e, c->finish));
+    }
+    if (!err)
+        err = cg_buf_append_str(out, "],\"usage\":");
+    if (!err)
+        err = cg_encoder_usage_json(&e->usage, true, out);
+    if (!err)
+        err = cg_buf_append_char(out, '}');
+    return err;
+}
+
+const struct cg_encoder_ops cg_chat_encoder_ops = {stream_begin, on_event, stream_end, body,
+                                                   encoder_free};

@@ -1,0 +1,27 @@
+/* encoder.h: what an endpoint's encoder provides to the turn runner (api/run.c). Encoders are pure:
+ * they turn normalized events into bytes (SSE chunks, or a JSON body at the end) and never touch
+ * sockets, timers or processes. */
+#ifndef CG_API_ENCODER_H
+#define CG_API_ENCODER_H
+
+#include <stdbool.h>
+#include "core/events.h"
+#include "util/buf.h"
+
+struct cg_encoder_ops {
+    /* Streams only: the first bytes of the body (role chunks). */
+    int (*stream_begin)(void *enc, struct cg_buf *out);
+    /* Every event: streams append chunks to `out`; whole-body encoders accumulate. */
+    int (*event)(void *enc, const struct cg_event *ev, struct cg_buf *out);
+    /* Streams only: after every choice finished (usage chunk, [DONE]). */
+    int (*stream_end)(void *enc, struct cg_buf *out);
+    /* Whole-body responses: the JSON body. */
+    int (*body)(void *enc, struct cg_buf *out);
+    void (*free)(void *enc);
+};
+
+/* The usage numbers every OpenAI shape derives from a cg_usage. */
+int cg_encoder_usage_json(const struct cg_usage *u, bool details, struct cg_buf *out)
+    CG_MUST_CHECK;
+
+#endif

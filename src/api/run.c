@@ -1,0 +1,226 @@
+/* run.c: one HTTP exchange driven by n backend turns. */
+#include "api/run.h"
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+#include "backend/pool.h"
+#include "util/alloc.h"
+#include "util/log.h"
+#define LOG_COMPONENT "api"
+
+enum { CHOICES_MAX = 128, OUT_MAX_BYTES = 512 * 1024 * 1024 };
+
+struct run {
+    uv_timer_t deadline;
+    uv_timer_t keepalive;
+    int handles_open;
+    struct cg_api *api;
+    struct cg_exchange *ex;
+    struct cg_request req;
+    const struct cg_encoder_ops *enc_ops;
+    void *enc;
+    struct cg_turn *turns[CHOICES_MAX];
+    unsigned created;
+    unsigned open; /* turns that have not ended */
+    bool stream;
+    bool started; /* response bytes sent */
+    bool finished;
+    struct cg_buf out;
+};
+
+static void run_free(struct run *r)
+{
+    r->enc_ops->free(r->enc);
+    cg_request_dispose(&r->req);
+    cg_buf_dispose(&r->out);
+    free(r);
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    struct run *r = h->data;
+    if (--r->handles_open == 0)
+        run_free(r);
+}
+
+/* Ends the run: no more events, turns released (and interrupted if still running), timers
+ * closed; the run itself is freed once they are. Safe to call more than once. */
+static void finish(struct run *r)
+{
+    if (r->finished)
+        return;
+    r->finished = true;
+    for (unsigned i = 0; i < r->created; i++) {
+        if (r->turns[i] == NULL)
+            continue;
+        cg_pool_cancel(r->api->pool, r->turns[i]);
+        cg_turn_release(r->turns[i]);
+        r->turns[i] = NULL;
+    }
+    r->ex->on_abort = NULL;
+    r->ex->on_drain = NULL;
+    r->ex->handler_data = NULL;
+    cg_exchange_release(r->ex);
+    uv_close((uv_handle_t *)&r->deadline, on_handle_closed);
+    uv_close((uv_handle_t *)&r->keepalive, on_handle_closed);
+}
+
+static void fail(struct run *r, const struct cg_error *err)
+{
+    if (r->finished)
+        return;
+    if (!cg_exchange_is_gone(r->ex))
+        cg_exchange_fail(r->ex, err); /* an HTTP status, or in-band once streaming */
+    finish(r);
+}
+
+static void begin_stream(struct run *r)
+{
+    if (r->started)
+        return;
+    r->started = true;
+    cg_exchange_add_header(r->ex, "Cache-Control", "no-cache");
+    cg_exchange_add_header(r->ex, "X-Accel-Buffering", "no");
+    cg_exchange_stream_begin(r->ex, "text/event-stream");
+    cg_buf_reset(&r->out);
+    if (r->enc_ops->stream_begin(r->enc, &r->out) == 0)
+        cg_exchange_stream_write(r->ex, r->out.data, r->out.len);
+}
+
+/* Writes what the encoder produced; cuts off a client that has stopped reading. */
+static void flush(struct run *r)
+{
+    if (r->out.len == 0)
+        return;
+    size_t queued = cg_exchange_stream_write(r->ex, r->out.data, r->out.len);
+    cg_buf_reset(&r->out);
+    if (queued > (size_t)r->api->cfg->stream_queue_max_bytes) {
+        cg_log_warn("request %s: %zu bytes unsent to a client that stopped reading: closing it",
+                    r->ex->request_id, queued);
+        struct cg_exchange *ex = r->ex;
+        cg_exchange_hold(ex);
+        finish(r);
+        cg_exchange_close(ex);
+        cg_exchange_release(ex);
+    }
+}
+
+static void complete(struct run *r)
+{
+    cg_buf_reset(&r->out);
+    if (r->stream) {
+        begin_stream(r);
+        if (r->enc_ops->stream_end(r->enc, &r->out) == 0)
+            cg_exchange_stream_write(r->ex, r->out.data, r->out.len);
+        cg_exchange_stream_end(r->ex);
+    } else if (r->enc_ops->body(r->enc, &r->out) == 0) {
+        cg_exchange_send_json(r->ex, r->out.data, r->out.len);
+    } else {
+        cg_exchange_fail_code(r->ex, CG_ERR_INTERNAL);
+    }
+    finish(r);
+}
+
+static void on_turn_event(struct cg_turn *t, const struct cg_event *ev, void *data)
+{
+    struct run *r = data;
+    if (r->finished)
+        return;
+    if (ev->type == CG_EVENT_ERROR) {
+        fail(r, ev->error);
+        return;
+    }
+    if (r->stream && ev->type != CG_EVENT_USAGE)
+        begin_stream(r);
+    cg_buf_reset(&r->out);
+    if (r->enc_ops->event(r->enc, ev, &r->out) != 0) {
+        struct cg_error err;
+        cg_error_set(&err, CG_ERR_INTERNAL, NULL, "The response grew too large to encode.");
+        fail(r, &err);
+        return;
+    }
+    if (r->stream)
+        flush(r);
+    if (r->finished)
+        return;
+    if (ev->type == CG_EVENT_FINISH && --r->open == 0)
+        complete(r);
+}
+
+static void on_deadline(uv_timer_t *t)
+{
+    struct run *r = t->data;
+    struct cg_error err;
+    cg_error_set(&err, CG_ERR_TIMEOUT, NULL,
+                 "The request did not finish within %lld ms (PROXY_TIMEOUT_MS).",
+                 (long long)r->api->cfg->timeout_ms);
+    cg_log_warn("request %s: timed out after %lld ms", r->ex->request_id,
+                (long long)r->api->cfg->timeout_ms);
+    fail(r, &err);
+}
+
+static void on_keepalive(uv_timer_t *t)
+{
+    struct run *r = t->data;
+    if (r->finished)
+        return;
+    /* Headers go out with the first keepalive: proxies in between see a live response. */
+    begin_stream(r);
+    static const char ping[] = ": keepalive\n\n";
+    cg_buf_reset(&r->out);
+    if (cg_buf_append(&r->out, ping, sizeof(ping) - 1) == 0)
+        flush(r);
+}
+
+static void on_abort(struct cg_exchange *ex, enum cg_err reason)
+{
+    struct run *r = ex->handler_data;
+    if (r == NULL || r->finished)
+        return;
+    if (reason == CG_ERR_CLIENT_CLOSED) {
+        cg_log_info("request %s: client went away: interrupting its turns", ex->request_id);
+        finish(r);
+        return;
+    }
+    struct cg_error err;
+    cg_error_init(&err, reason);
+    fail(r, &err);
+}
+
+void cg_run_start(struct cg_run_spec *spec)
+{
+    struct run *r = cg_xcalloc(1, sizeof(*r));
+    r->api = spec->api;
+    r->ex = spec->ex;
+    r->req = spec->req;
+    r->enc_ops = spec->enc_ops;
+    r->enc = spec->enc;
+    r->stream = r->req.stream;
+    cg_buf_init(&r->out, OUT_MAX_BYTES);
+    cg_exchange_hold(r->ex);
+    r->ex->handler_data = r;
+    r->ex->on_abort = on_abort;
+    uv_loop_t *loop = r->api->pool->loop;
+    uv_timer_init(loop, &r->deadline);
+    uv_timer_init(loop, &r->keepalive);
+    r->deadline.data = r;
+    r->keepalive.data = r;
+    r->handles_open = 2;
+    uv_timer_start(&r->deadline, on_deadline, (uint64_t)r->api->cfg->timeout_ms, 0);
+    uint64_t ka = (uint64_t)r->api->cfg->sse_keepalive_ms;
+    if (r->stream && spec->keepalive && ka > 0)
+        uv_timer_start(&r->keepalive, on_keepalive, ka, ka);
+
+    unsigned n = r->req.n < CHOICES_MAX ? r->req.n : CHOICES_MAX;
+    r->open = n;
+    for (unsigned i = 0; i < n && !r->finished; i++) {
+        struct cg_turn *t = cg_turn_new(&r->req, i, on_turn_event, r);
+        r->turns[i] = t;
+        r->created = i + 1;
+        struct cg_error err;
+        if (cg_pool_submit(r->api->pool, t, &err) != CG_OK) {
+            fail(r, &err);
+            return;
+        }
+    }
+}

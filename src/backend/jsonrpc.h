@@ -1,0 +1,88 @@
+/* jsonrpc.h: JSON-RPC over newline-delimited JSON, as `codex app-server` speaks it on stdio.
+ * This layer has no I/O of its own: the worker feeds it the bytes read from the child's stdout
+ * and gives it a `send` function for the child's stdin, and tells it the time. That keeps it
+ * testable and fuzzable as a pure function of its input.
+ *
+ * Ids are ours (integers from 1). Each call has a deadline; a response is matched by id; a
+ * message with a method and no id is a notification, with both a server request. Lines longer
+ * than the limit, invalid JSON and messages of no known shape are counted and logged, never
+ * fatal. */
+#ifndef CG_BACKEND_JSONRPC_H
+#define CG_BACKEND_JSONRPC_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "util/buf.h"
+#include "util/map.h"
+
+struct cg_rpc_error {
+    int64_t code; /* the JSON-RPC error code, or one of the CG_RPC_E* below */
+    char message[256];
+};
+
+enum {
+    CG_RPC_ETIMEOUT = -32099, /* no response before the call's deadline */
+    CG_RPC_ECLOSED = -32098,  /* the peer went away with the call pending */
+};
+
+/* `result` is borrowed (NULL on error); `err` is NULL on success. */
+typedef void (*cg_rpc_result_cb)(void *data, json_t *result, const struct cg_rpc_error *err);
+
+struct cg_rpc_ops {
+    /* Takes ownership of a malloc'd line that ends in '\n'. */
+    void (*send)(void *owner, char *line, size_t len);
+    /* `params` borrowed; may be NULL. */
+    void (*notification)(void *owner, const char *method, json_t *params);
+    /* A request from the peer: answer with cg_rpc_respond*. `id` and `params` borrowed. */
+    void (*request)(void *owner, json_t *id, const char *method, json_t *params);
+};
+
+struct cg_rpc_stats {
+    uint64_t lines;
+    uint64_t invalid;   /* not JSON, or not an object */
+    uint64_t oversized; /* longer than the limit, skipped */
+    uint64_t unknown;   /* responses to ids we never sent or already settled */
+};
+
+struct cg_rpc {
+    const struct cg_rpc_ops *ops;
+    void *owner;
+    struct cg_buf line; /* partial line carried between reads */
+    bool skipping;      /* inside an oversized line: drop bytes until '\n' */
+    uint64_t next_id;
+    struct cg_map pending; /* id → struct pending_call */
+    struct cg_rpc_stats stats;
+    const char *log_name; /* e.g. "worker 0" */
+};
+
+void cg_rpc_init(struct cg_rpc *rpc, const struct cg_rpc_ops *ops, void *owner,
+                 size_t max_line_bytes, const char *log_name);
+/* Settles every pending call with CG_RPC_ECLOSED, then frees. */
+void cg_rpc_dispose(struct cg_rpc *rpc);
+
+/* Sends a request; `params` is stolen (may be NULL). `cb` may be NULL for fire-and-forget.
+ * Returns the call id (never 0). */
+uint64_t cg_rpc_call(struct cg_rpc *rpc, const char *method, json_t *params, uint64_t timeout_ms,
+                     uint64_t now_ms, cg_rpc_result_cb cb, void *data);
+
+/* Forgets a pending call without calling its callback (its owner is going away). */
+void cg_rpc_forget(struct cg_rpc *rpc, uint64_t id);
+
+void cg_rpc_notify(struct cg_rpc *rpc, const char *method, json_t *params);
+void cg_rpc_respond(struct cg_rpc *rpc, json_t *id, json_t *result);
+void cg_rpc_respond_error(struct cg_rpc *rpc, json_t *id, int64_t code, const char *message);
+
+/* Bytes from the peer. */
+void cg_rpc_feed(struct cg_rpc *rpc, const char *data, size_t len);
+
+/* Settles calls whose deadline is <= now with CG_RPC_ETIMEOUT. */
+void cg_rpc_expire(struct cg_rpc *rpc, uint64_t now_ms);
+/* Settles every pending call with `code`. */
+void cg_rpc_fail_all(struct cg_rpc *rpc, int64_t code, const char *message);
+/* Earliest deadline, or UINT64_MAX when nothing is pending. */
+uint64_t cg_rpc_next_deadline(const struct cg_rpc *rpc);
+size_t cg_rpc_pending(const struct cg_rpc *rpc);
+
+#endif

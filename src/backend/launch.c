@@ -1,0 +1,281 @@
+/* launch.c: worker command line, environment and model catalog. The override list was measured
+ * against Codex CLI 0.169.0 with a mock model server: with it, the upstream request carries
+ * only the client's tools and the client's instructions. */
+#include "backend/launch.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "util/alloc.h"
+#include "util/buf.h"
+#include "util/json.h"
+#include "util/log.h"
+#define LOG_COMPONENT "launch"
+
+extern char **environ;
+
+enum { ARGV_MAX = 96, CATALOG_MAX_BYTES = 1 << 20 };
+
+/* Switched off in model mode: Codex's own tools and the context it adds to every request. */
+static const char *const model_mode_overrides[] = {
+    "web_search=\"disabled\"",
+    "include_permissions_instructions=false",
+    "include_environment_context=false",
+    "project_doc_max_bytes=0",
+    "features.shell_tool=false",
+    "features.view_image=false",
+    "features.goals=false",
+    "agents.enabled=false",
+    "tools.experimental_request_user_input.enabled=false",
+    "skills.include_instructions=false",
+    "skills.bundled.enabled=false",
+    "features.memories=false",
+};
+
+/* Always: no network calls of Codex's own, no login-shell snapshots, bounded connection
+ * retries (unbounded ones hang a turn forever when the upstream is unreachable), unsubscribed
+ * threads unloaded after a second, and nobody to answer approvals. */
+static const char *const always_overrides[] = {
+    "features.plugins=false",
+    "features.shell_snapshot=false",
+    "features.unbounded_connection_retries=false",
+    "thread_unload_delay_secs=1",
+    "analytics.enabled=false",
+    "check_for_update_on_startup=false",
+    "approval_policy=\"never\"",
+};
+
+static int mkdir_p(const char *path, mode_t mode, char *errbuf, size_t errlen, const char *what)
+{
+    char tmp[4096];
+    size_t n = strlen(path);
+    if (n == 0 || n >= sizeof(tmp)) {
+        snprintf(errbuf, errlen, "%s: path is empty or too long", what);
+        return -1;
+    }
+    memcpy(tmp, path, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (tmp[i] != '/' && tmp[i] != '\0')
+            continue;
+        char saved = tmp[i];
+        tmp[i] = '\0';
+        if (mkdir(tmp, mode) != 0 && errno != EEXIST) {
+            snprintf(errbuf, errlen, "%s: cannot create %s: %s", what, tmp, strerror(errno));
+            return -1;
+        }
+        tmp[i] = saved;
+    }
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        snprintf(errbuf, errlen, "%s: %s is not a directory", what, path);
+        return -1;
+    }
+    if (access(path, W_OK | X_OK) != 0) {
+        snprintf(errbuf, errlen, "%s: %s is not writable", what, path);
+        return -1;
+    }
+    return 0;
+}
+
+static char *toml_string(const char *key, const char *value)
+{
+    struct cg_buf b;
+    cg_buf_init(&b, 8192);
+    /* A JSON string is a valid TOML basic string. */
+    int err = cg_buf_appendf(&b, "%s=", key);
+    if (!err)
+        err = cg_json_cstring(&b, value);
+    return cg_buf_take(&b, NULL);
+}
+
+int cg_launch_catalog_json(const struct cg_catalog *cat, struct cg_buf *out)
+{
+    const char *targets[CG_CATALOG_MAX_MODELS];
+    size_t n = cg_catalog_targets(cat, targets, CG_CATALOG_MAX_MODELS);
+    json_t *models = json_array();
+    for (size_t i = 0; i < n; i++) {
+        json_t *levels = json_array();
+        for (size_t k = 0; k < cg_catalog_effort_count; k++)
+            json_array_append_new(levels, json_pack("{s:s,s:s}", "effort", cg_catalog_efforts[k],
+                                                    "description", cg_catalog_efforts[k]));
+        json_t *m = json_pack(
+            "{s:s,s:s,s:s,s:o,s:s,s:{s:s},s:b,s:{s:s,s:i},s:s,s:s,s:b,s:I,s:[],s:s,s:n,s:n,"
+            "s:I,s:I,s:[s,s]}",
+            "slug", targets[i], "display_name", targets[i], "description",
+            "served by codex-gateway", "supported_reasoning_levels", levels,
+            "default_reasoning_level", "medium", "model_messages", "instructions_template",
+            "You are a helpful assistant.", "support_verbosity", 0, "truncation_policy", "mode",
+            "tokens", "limit", 10000, "shell_type", "shell_command", "visibility", "list",
+            "supported_in_api", 1, "priority", (json_int_t)(i + 1), "experimental_supported_tools",
+            "default_reasoning_summary", "auto", "tool_mode", "apply_patch_tool_type",
+            "context_window", (json_int_t)272000, "max_context_window", (json_int_t)272000,
+            "input_modalities", "text", "image");
+        json_array_append_new(models, m);
+    }
+    json_t *root = json_pack("{s:o}", "models", models);
+    int err = cg_json_dump(out, root);
+    json_decref(root);
+    return err;
+}
+
+static int write_catalog(struct cg_launch *l, const struct cg_config *cfg,
+                         const struct cg_catalog *cat, char *errbuf, size_t errlen)
+{
+    struct cg_buf json;
+    cg_buf_init(&json, CATALOG_MAX_BYTES);
+    if (cg_launch_catalog_json(cat, &json) != 0) {
+        cg_buf_dispose(&json);
+        snprintf(errbuf, errlen, "cannot build the model catalog");
+        return -1;
+    }
+    size_t n = strlen(cfg->state_dir) + 64;
+    l->catalog_path = cg_xmalloc(n);
+    snprintf(l->catalog_path, n, "%s/model-catalog.json", cfg->state_dir);
+    char tmp[4200];
+    snprintf(tmp, sizeof(tmp), "%s.%d", l->catalog_path, (int)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    bool ok = fd >= 0 && write(fd, json.data, json.len) == (ssize_t)json.len;
+    if (fd >= 0)
+        ok = close(fd) == 0 && ok;
+    ok = ok && rename(tmp, l->catalog_path) == 0;
+    cg_buf_dispose(&json);
+    if (!ok) {
+        snprintf(errbuf, errlen, "PROXY_STATE_DIR: cannot write %s: %s", l->catalog_path,
+                 strerror(errno));
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
+}
+
+static void check_auth_file(const struct cg_config *cfg)
+{
+    char path[4200];
+    snprintf(path, sizeof(path), "%s/auth.json", cfg->codex_home);
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return;
+    if (st.st_mode & (S_IRWXG | S_IRWXO))
+        cg_log_warn("%s is readable by group or others (mode %03o): chmod 600 it; it holds the "
+                    "Codex login",
+                    path, (unsigned)(st.st_mode & 0777));
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s);
+    size_t m = strlen(suffix);
+    return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+static void build_argv(struct cg_launch *l, const struct cg_config *cfg)
+{
+    size_t n = 0;
+    l->argv = cg_xcalloc(ARGV_MAX, sizeof(char *));
+#define ARG(x) (l->argv[n++] = (x))
+    if (ends_with(cfg->codex_bin, ".js") || ends_with(cfg->codex_bin, ".mjs"))
+        ARG(cg_xstrdup("node"));
+    ARG(cg_xstrdup(cfg->codex_bin));
+    ARG(cg_xstrdup("app-server"));
+    ARG(cg_xstrdup("-c"));
+    ARG(toml_string("model_catalog_json", l->catalog_path));
+    ARG(cg_xstrdup("-c"));
+    ARG(toml_string("sandbox_mode", cfg->sandbox_mode));
+    for (size_t i = 0; i < CG_ARRAY_SIZE(always_overrides); i++) {
+        ARG(cg_xstrdup("-c"));
+        ARG(cg_xstrdup(always_overrides[i]));
+    }
+    if (!cfg->agent_mode) {
+        for (size_t i = 0; i < CG_ARRAY_SIZE(model_mode_overrides); i++) {
+            ARG(cg_xstrdup("-c"));
+            ARG(cg_xstrdup(model_mode_overrides[i]));
+        }
+    }
+    if (cfg->force_provider[0]) {
+        ARG(cg_xstrdup("-c"));
+        ARG(toml_string("model_provider", cfg->force_provider));
+    }
+#undef ARG
+    l->argv[n] = NULL;
+}
+
+static bool env_dropped(const char *entry)
+{
+    /* Our client keys never reach Codex; CODEX_HOME is set below. */
+    static const char *const dropped[] = {"PROXY_API_KEY=", "CODEX_HOME="};
+    for (size_t i = 0; i < CG_ARRAY_SIZE(dropped); i++) {
+        if (strncmp(entry, dropped[i], strlen(dropped[i])) == 0)
+            return true;
+    }
+    return false;
+}
+
+static void build_env(struct cg_launch *l, const struct cg_config *cfg)
+{
+    size_t count = 0;
+    while (environ[count])
+        count++;
+    l->env = cg_xcalloc(count + 3, sizeof(char *));
+    size_t n = 0;
+    bool have_rust_log = false;
+    for (size_t i = 0; i < count; i++) {
+        if (env_dropped(environ[i]))
+            continue;
+        have_rust_log = have_rust_log || strncmp(environ[i], "RUST_LOG=", 9) == 0;
+        l->env[n++] = cg_xstrdup(environ[i]);
+    }
+    size_t len = strlen(cfg->codex_home) + 16;
+    l->env[n] = cg_xmalloc(len);
+    snprintf(l->env[n++], len, "CODEX_HOME=%s", cfg->codex_home);
+    if (!have_rust_log)
+        l->env[n++] = cg_xstrdup("RUST_LOG=warn"); /* Codex's info lines would flood our log */
+    l->env[n] = NULL;
+}
+
+int cg_launch_init(struct cg_launch *l, const struct cg_config *cfg,
+                   const struct cg_catalog *cat, char *errbuf, size_t errlen)
+{
+    memset(l, 0, sizeof(*l));
+    if (mkdir_p(cfg->state_dir, 0700, errbuf, errlen, "PROXY_STATE_DIR") != 0 ||
+        mkdir_p(cfg->codex_home, 0700, errbuf, errlen, "CODEX_HOME") != 0 ||
+        mkdir_p(cfg->codex_workdir, 0700, errbuf, errlen, "PROXY_CODEX_WORKDIR") != 0)
+        return -1;
+    if (write_catalog(l, cfg, cat, errbuf, errlen) != 0)
+        return -1;
+    check_auth_file(cfg);
+    size_t alen = strlen(cfg->codex_home) + 16;
+    l->auth_path = cg_xmalloc(alen);
+    snprintf(l->auth_path, alen, "%s/auth.json", cfg->codex_home);
+    build_argv(l, cfg);
+    build_env(l, cfg);
+    size_t n = strlen(cfg->codex_home) * 3 + 512;
+    l->login_hint = cg_xmalloc(n);
+    snprintf(l->login_hint, n,
+             "Log Codex in once: run `CODEX_HOME=%s codex login` (add --device-auth on a machine "
+             "without a browser), or copy auth.json from a machine where Codex is logged in to "
+             "%s/auth.json (chmod 600); the gateway picks it up within 15 seconds.",
+             cfg->codex_home, cfg->codex_home);
+    return 0;
+}
+
+static void free_list(char **list)
+{
+    if (list == NULL)
+        return;
+    for (size_t i = 0; list[i]; i++)
+        free(list[i]);
+    free(list);
+}
+
+void cg_launch_dispose(struct cg_launch *l)
+{
+    free_list(l->argv);
+    free_list(l->env);
+    free(l->catalog_path);
+    free(l->auth_path);
+    free(l->login_hint);
+    memset(l, 0, sizeof(*l));
+}

@@ -1,0 +1,702 @@
+/* worker.c: spawn, handshake, stderr capture, exit handling and backoff for one app-server. */
+#include "backend/worker.h"
+#include <assert.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include "util/alloc.h"
+#include "util/clock.h"
+#include "util/json.h"
+#include "util/log.h"
+#define LOG_COMPONENT "worker"
+
+enum {
+    RPC_TICK_MS = 100,
+    LOGIN_RECHECK_MS = 15000,
+    STDERR_LINE_MAX_BYTES = 4096,
+    STDERR_LOG_BYTES = 512,
+    STDIN_QUEUE_MAX_BYTES = 64 * 1024 * 1024,
+};
+
+struct write_req {
+    uv_write_t req;
+    char *data;
+};
+
+static void on_state_timer(uv_timer_t *t);
+static void spawn_child(struct cg_worker *w);
+
+const char *cg_worker_state_name(enum cg_worker_state s)
+{
+    switch (s) {
+    case CG_WORKER_STOPPED:
+        return "stopped";
+    case CG_WORKER_STARTING:
+        return "starting";
+    case CG_WORKER_READY:
+        return "ready";
+    case CG_WORKER_LOGIN_REQUIRED:
+        return "login_required";
+    case CG_WORKER_BACKOFF:
+        return "backoff";
+    case CG_WORKER_FAILED:
+        return "failed";
+    case CG_WORKER_STOPPING:
+        return "stopping";
+    }
+    return "unknown";
+}
+
+uint64_t cg_worker_backoff_ms(const struct cg_worker_config *cfg, unsigned failures)
+{
+    uint64_t d = cfg->backoff_initial_ms;
+    for (unsigned i = 1; i < failures && d < cfg->backoff_max_ms; i++)
+        d *= 2;
+    return d < cfg->backoff_max_ms ? d : cfg->backoff_max_ms;
+}
+
+static bool child_alive(const struct cg_worker *w)
+{
+    return w->pid > 0 && !w->exited;
+}
+
+static void set_state(struct cg_worker *w, enum cg_worker_state s)
+{
+    if (w->state == s)
+        return;
+    enum cg_worker_state old = w->state;
+    w->state = s;
+    char fields[256];
+    snprintf(fields, sizeof(fields), "\"worker\":%u,\"from\":\"%s\",\"to\":\"%s\",\"pid\":%d", w->id,
+             cg_worker_state_name(old), cg_worker_state_name(s), w->pid);
+    cg_log_event(s == CG_WORKER_FAILED ? CG_LOG_ERROR : CG_LOG_INFO, LOG_COMPONENT, "worker_state",
+                 fields);
+    if (w->hooks->state_changed)
+        w->hooks->state_changed(w, w->hooks_data);
+}
+
+static void kill_child(struct cg_worker *w, int sig)
+{
+    if (!child_alive(w))
+        return;
+    /* The child leads its own process group (a node launcher and its native binary). */
+    if (uv_kill(-w->pid, sig) != 0)
+        uv_kill(w->pid, sig);
+}
+
+/* --- RPC plumbing ------------------------------------------------------------------------ */
+
+static void on_stdin_written(uv_write_t *req, int status)
+{
+    struct write_req *wr = CG_CONTAINER_OF(req, struct write_req, req);
+    struct cg_worker *w = req->data;
+    free(wr->data);
+    free(wr);
+    if (status < 0 && status != UV_ECANCELED && child_alive(w)) {
+        cg_log_warn("%s: write to stdin failed: %s", w->name, uv_strerror(status));
+        kill_child(w, SIGKILL);
+    }
+}
+
+static void rpc_send(void *owner, char *line, size_t len)
+{
+    struct cg_worker *w = owner;
+    if (!child_alive(w) || uv_is_closing((uv_handle_t *)&w->stdin_pipe)) {
+        free(line);
+        return;
+    }
+    if (uv_stream_get_write_queue_size((uv_stream_t *)&w->stdin_pipe) > STDIN_QUEUE_MAX_BYTES) {
+        free(line);
+        snprintf(w->last_error, sizeof(w->last_error), "not reading its stdin");
+        cg_log_error("%s: more than %d bytes queued for its stdin: killing it", w->name,
+                     STDIN_QUEUE_MAX_BYTES);
+        kill_child(w, SIGKILL);
+        return;
+    }
+    uv_buf_t buf = uv_buf_init(line, (unsigned)len);
+    int n = uv_try_write((uv_stream_t *)&w->stdin_pipe, &buf, 1);
+    if (n == (int)len) {
+        free(line);
+        return;
+    }
+    size_t off = n > 0 ? (size_t)n : 0;
+    if (n < 0 && n != UV_EAGAIN) {
+        free(line);
+        kill_child(w, SIGKILL);
+        return;
+    }
+    struct write_req *wr = cg_xmalloc(sizeof(*wr));
+    wr->data = line;
+    wr->req.data = w;
+    buf = uv_buf_init(line + off, (unsigned)(len - off));
+    if (uv_write(&wr->req, (uv_stream_t *)&w->stdin_pipe, &buf, 1, on_stdin_written) != 0) {
+        free(line);
+        free(wr);
+        kill_child(w, SIGKILL);
+    }
+}
+
+static void rpc_notification(void *owner, const char *method, json_t *params)
+{
+    struct cg_worker *w = owner;
+    if (w->hooks->notification)
+        w->hooks->notification(w, method, params, w->hooks_data);
+}
+
+static void rpc_request(void *owner, json_t *id, const char *method, json_t *params)
+{
+    struct cg_worker *w = owner;
+    if (w->hooks->request)
+        w->hooks->request(w, id, method, params, w->hooks_data);
+    else
+        cg_rpc_respond_error(&w->rpc, id, -32601, "not supported");
+}
+
+static const struct cg_rpc_ops rpc_ops = {rpc_send, rpc_notification, rpc_request};
+
+static void on_rpc_tick(uv_timer_t *t)
+{
+    struct cg_worker *w = t->data;
+    if (w->rpc_live)
+        cg_rpc_expire(&w->rpc, cg_clock_mono_ms());
+    if (!w->rpc_live || cg_rpc_pending(&w->rpc) == 0)
+        uv_timer_stop(t);
+}
+
+uint64_t cg_worker_call(struct cg_worker *w, const char *method, json_t *params,
+                        cg_rpc_result_cb cb, void *data)
+{
+    if (!w->rpc_live || !child_alive(w)) {
+        json_decref(params);
+        return 0;
+    }
+    uint64_t timeout = w->state == CG_WORKER_STARTING ? w->cfg->handshake_timeout_ms
+                                                      : w->cfg->request_timeout_ms;
+    uint64_t id = cg_rpc_call(&w->rpc, method, params, timeout, cg_clock_mono_ms(), cb, data);
+    if (!uv_is_active((uv_handle_t *)&w->rpc_timer))
+        uv_timer_start(&w->rpc_timer, on_rpc_tick, RPC_TICK_MS, RPC_TICK_MS);
+    return id;
+}
+
+void cg_worker_forget(struct cg_worker *w, uint64_t id)
+{
+    if (w->rpc_live && id)
+        cg_rpc_forget(&w->rpc, id);
+}
+
+void cg_worker_notify(struct cg_worker *w, const char *method, json_t *params)
+{
+    if (!w->rpc_live || !child_alive(w)) {
+        json_decref(params);
+        return;
+    }
+    cg_rpc_notify(&w->rpc, method, params);
+}
+
+void cg_worker_respond(struct cg_worker *w, json_t *id, json_t *result)
+{
+    if (!w->rpc_live || !child_alive(w)) {
+        json_decref(result);
+        return;
+    }
+    cg_rpc_respond(&w->rpc, id, result);
+}
+
+void cg_worker_respond_error(struct cg_worker *w, json_t *id, int64_t code, const char *message)
+{
+    if (w->rpc_live && child_alive(w))
+        cg_rpc_respond_error(&w->rpc, id, code, message);
+}
+
+/* --- handshake --------------------------------------------------------------------------- */
+
+/* Something is wrong with this child: record why and kill it; the exit path restarts. */
+static void fail_child(struct cg_worker *w, const char *why)
+{
+    snprintf(w->last_error, sizeof(w->last_error), "%s", why);
+    cg_log_error("%s: %s", w->name, why);
+    kill_child(w, SIGKILL);
+}
+
+static void on_account(void *data, json_t *result, const struct cg_rpc_error *err);
+
+static void check_login(struct cg_worker *w)
+{
+    cg_worker_call(w, "account/read", json_pack("{s:b}", "refreshToken", 0), on_account, w);
+}
+
+static void on_account(void *data, json_t *result, const struct cg_rpc_error *err)
+{
+    struct cg_worker *w = data;
+    if (!child_alive(w) || w->state == CG_WORKER_STOPPING)
+        return;
+    bool needs_login = false;
+    if (err == NULL) {
+        json_t *account = json_object_get(result, "account");
+        needs_login = json_is_true(json_object_get(result, "requiresOpenaiAuth")) &&
+                      (account == NULL || json_is_null(account));
+    } else if (err->code == CG_RPC_ETIMEOUT || err->code == CG_RPC_ECLOSED) {
+        if (w->state == CG_WORKER_STARTING)
+            fail_child(w, "handshake failed: account/read did not answer");
+        return;
+    }
+    if (needs_login) {
+        if (w->state != CG_WORKER_LOGIN_REQUIRED)
+            cg_log_warn("%s: Codex is not logged in; requests will get 503 codex_login_required. "
+                        "%s",
+                        w->name, w->cfg->login_hint ? w->cfg->login_hint : "");
+        w->ready_at_ms = 0;
+        set_state(w, CG_WORKER_LOGIN_REQUIRED);
+        uv_timer_start(&w->state_timer, on_state_timer, LOGIN_RECHECK_MS, 0);
+        return;
+    }
+    if (w->state != CG_WORKER_READY) {
+        w->ready_at_ms = cg_clock_wall_ms();
+        w->ready_mono_ms = cg_clock_mono_ms();
+        char fields[160];
+        snprintf(fields, sizeof(fields), "\"worker\":%u,\"pid\":%d,\"startup_ms\":%" PRIu64, w->id,
+                 w->pid, w->ready_at_ms - w->started_at_ms);
+        cg_log_event(CG_LOG_INFO, LOG_COMPONENT, "worker_ready", fields);
+        set_state(w, CG_WORKER_READY);
+    }
+}
+
+static void on_initialize(void *data, json_t *result, const struct cg_rpc_error *err)
+{
+    struct cg_worker *w = data;
+    if (!child_alive(w) || w->state != CG_WORKER_STARTING)
+        return;
+    if (err) {
+        char why[CG_WORKER_ERROR_BYTES];
+        snprintf(why, sizeof(why), "handshake failed: initialize: %.200s", err->message);
+        fail_child(w, why);
+        return;
+    }
+    cg_worker_notify(w, "initialized", NULL);
+    check_login(w);
+}
+
+static void send_initialize(struct cg_worker *w)
+{
+    /* Notifications we never use, so the child does not spend time sending them. */
+    json_t *opt_out = json_pack("[s,s,s,s,s,s,s]", "account/rateLimits/updated",
+                                "thread/status/changed", "thread/started",
+                                "remoteControl/status/changed", "turn/diff/updated",
+                                "turn/plan/updated", "thread/settings/updated");
+    json_t *params = json_pack("{s:{s:s,s:s,s:s},s:{s:b,s:o}}", "clientInfo", "name",
+                               "codex-gateway", "title", "codex-gateway", "version", CG_VERSION,
+                               "capabilities", "experimentalApi", 1, "optOutNotificationMethods",
+                               opt_out);
+    cg_worker_call(w, "initialize", params, on_initialize, w);
+}
+
+/* --- child I/O --------------------------------------------------------------------------- */
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    static char shared[64 * 1024]; /* consumed (or copied) before the next read */
+    buf->base = shared;
+    buf->len = sizeof(shared);
+}
+
+static void on_stdout(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    struct cg_worker *w = s->data;
+    if (nread > 0) {
+        cg_rpc_feed(&w->rpc, buf->base, (size_t)nread);
+        return;
+    }
+    if (nread < 0) {
+        uv_read_stop(s);
+        if (child_alive(w) && w->state != CG_WORKER_STOPPING)
+            fail_child(w, "closed its stdout");
+    }
+}
+
+static void stderr_line(struct cg_worker *w, const char *line, size_t len)
+{
+    while (len > 0 && (line[len - 1] == '\r' || line[len - 1] == ' '))
+        len--;
+    if (len == 0)
+        return;
+    size_t keep = cg_json_utf8_boundary(line, CG_MIN(len, sizeof(w->stderr_tail[0]) - 1));
+    char *slot = w->stderr_tail[w->stderr_next++ % CG_WORKER_STDERR_KEEP];
+    memcpy(slot, line, keep);
+    slot[keep] = '\0';
+    if (!cg_log_enabled(CG_LOG_INFO))
+        return;
+    struct cg_buf f;
+    cg_buf_init(&f, STDERR_LOG_BYTES * 2 + 64);
+    int err = cg_buf_appendf(&f, "\"worker\":%u,\"line\":", w->id);
+    if (!err)
+        err = cg_json_string(&f, line, cg_json_utf8_boundary(line, CG_MIN(len, STDERR_LOG_BYTES)));
+    if (!err)
+        cg_log_event(CG_LOG_INFO, LOG_COMPONENT, "worker_stderr", f.data);
+    cg_buf_dispose(&f);
+}
+
+static void on_stderr(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    struct cg_worker *w = s->data;
+    if (nread < 0) {
+        uv_read_stop(s);
+        if (w->stderr_line.len)
+            stderr_line(w, w->stderr_line.data, w->stderr_line.len);
+        cg_buf_reset(&w->stderr_line);
+        return;
+    }
+    const char *p = buf->base;
+    size_t n = (size_t)nread;
+    while (n > 0) {
+        const char *nl = memchr(p, '\n', n);
+        size_t take = nl ? (size_t)(nl - p) : n;
+        if (cg_buf_append(&w->stderr_line, p, take) != 0) {
+            /* An endless line: log what we have and start over. */
+            stderr_line(w, w->stderr_line.data, w->stderr_line.len);
+            cg_buf_reset(&w->stderr_line);
+        }
+        if (nl) {
+            stderr_line(w, w->stderr_line.data ? w->stderr_line.data : "", w->stderr_line.len);
+            cg_buf_reset(&w->stderr_line);
+            take++;
+        }
+        p += take;
+        n -= take;
+    }
+}
+
+/* --- exit and restart -------------------------------------------------------------------- */
+
+static void maybe_stopped(struct cg_worker *w);
+
+static void on_child_handle_closed(uv_handle_t *h)
+{
+    struct cg_worker *w = h->data;
+    w->child_handles--;
+    if (w->child_handles > 0)
+        return;
+    if (w->state == CG_WORKER_STOPPING) {
+        maybe_stopped(w);
+        return;
+    }
+    /* A restart that came due while handles were closing starts now. */
+    if (w->state == CG_WORKER_BACKOFF && w->next_retry_ms <= cg_clock_wall_ms())
+        spawn_child(w);
+}
+
+static void close_child_handles(struct cg_worker *w)
+{
+    uv_handle_t *hs[] = {(uv_handle_t *)&w->proc, (uv_handle_t *)&w->stdin_pipe,
+                         (uv_handle_t *)&w->stdout_pipe, (uv_handle_t *)&w->stderr_pipe};
+    for (size_t i = 0; i < CG_ARRAY_SIZE(hs); i++) {
+        if (!uv_is_closing(hs[i]))
+            uv_close(hs[i], on_child_handle_closed);
+    }
+}
+
+static void log_exit(struct cg_worker *w)
+{
+    struct cg_buf f;
+    cg_buf_init(&f, 8192);
+    int err = cg_buf_appendf(&f, "\"worker\":%u,\"pid\":%d,\"code\":%" PRId64 ",\"signal\":%d",
+                             w->id, w->pid, w->last_exit_code, w->last_exit_signal);
+    if (!err && w->last_error[0]) {
+        err = cg_buf_append_str(&f, ",\"reason\":");
+        if (!err)
+            err = cg_json_cstring(&f, w->last_error);
+    }
+    if (!err)
+        err = cg_buf_append_str(&f, ",\"stderr_tail\":[");
+    unsigned first = w->stderr_next > CG_WORKER_STDERR_KEEP ? w->stderr_next - CG_WORKER_STDERR_KEEP
+                                                            : 0;
+    for (unsigned i = first; i < w->stderr_next && !err; i++) {
+        if (i > first)
+            err = cg_buf_append_char(&f, ',');
+        if (!err)
+            err = cg_json_cstring(&f, w->stderr_tail[i % CG_WORKER_STDERR_KEEP]);
+    }
+    if (!err)
+        err = cg_buf_append_char(&f, ']');
+    if (!err)
+        cg_log_event(w->state == CG_WORKER_STOPPING ? CG_LOG_INFO : CG_LOG_ERROR, LOG_COMPONENT,
+                     "worker_exit", f.data);
+    cg_buf_dispose(&f);
+}
+
+static void schedule_restart(struct cg_worker *w)
+{
+    uint64_t now = cg_clock_mono_ms();
+    if (w->planned_restart) {
+        w->planned_restart = false;
+        w->next_retry_ms = cg_clock_wall_ms();
+        set_state(w, CG_WORKER_BACKOFF);
+        uv_timer_start(&w->state_timer, on_state_timer, 0, 0);
+        return;
+    }
+    if (w->ready_mono_ms && now - w->ready_mono_ms >= w->cfg->stable_ms)
+        w->consecutive_failures = 0; /* it had been fine for a while: this is a fresh problem */
+    w->consecutive_failures++;
+    w->ready_at_ms = 0;
+    w->ready_mono_ms = 0;
+    if (w->consecutive_failures > w->cfg->restart_max) {
+        cg_log_error("%s: %u consecutive failures: giving up (WORKER_RESTART_MAX=%u)", w->name,
+                     w->consecutive_failures, w->cfg->restart_max);
+        w->next_retry_ms = 0;
+        set_state(w, CG_WORKER_FAILED);
+        return;
+    }
+    uint64_t delay = cg_worker_backoff_ms(w->cfg, w->consecutive_failures);
+    w->next_retry_ms = cg_clock_wall_ms() + delay;
+    set_state(w, CG_WORKER_BACKOFF);
+    uv_timer_start(&w->state_timer, on_state_timer, delay, 0);
+}
+
+static void on_child_exit(uv_process_t *proc, int64_t status, int term_signal)
+{
+    struct cg_worker *w = proc->data;
+    w->exited = true;
+    w->last_exit_code = status;
+    w->last_exit_signal = term_signal;
+    w->last_exit_at_ms = cg_clock_wall_ms();
+    if (w->last_error[0] == '\0' || w->state == CG_WORKER_READY) {
+        if (term_signal)
+            snprintf(w->last_error, sizeof(w->last_error), "exited on signal %d", term_signal);
+        else
+            snprintf(w->last_error, sizeof(w->last_error), "exited with code %" PRId64, status);
+    }
+    log_exit(w);
+    char reason[CG_WORKER_ERROR_BYTES + 32];
+    snprintf(reason, sizeof(reason), "Codex worker %u %s", w->id, w->last_error);
+    /* Pending calls first (their callbacks see the error), then every turn still open. */
+    if (w->rpc_live) {
+        cg_rpc_fail_all(&w->rpc, CG_RPC_ECLOSED, reason);
+        if (w->hooks->lost)
+            w->hooks->lost(w, reason, w->hooks_data);
+        w->rpc_live = false;
+        cg_rpc_dispose(&w->rpc);
+    }
+    uv_timer_stop(&w->rpc_timer);
+    close_child_handles(w);
+    if (w->state == CG_WORKER_STOPPING)
+        return;
+    w->restarts++;
+    schedule_restart(w);
+}
+
+static void spawn_child(struct cg_worker *w)
+{
+    assert(w->child_handles == 0);
+    w->exited = false;
+    w->pid = 0;
+    w->last_error[0] = '\0';
+    w->stderr_next = 0;
+    cg_buf_reset(&w->stderr_line);
+    uv_pipe_init(w->loop, &w->stdin_pipe, 0);
+    uv_pipe_init(w->loop, &w->stdout_pipe, 0);
+    uv_pipe_init(w->loop, &w->stderr_pipe, 0);
+    w->stdin_pipe.data = w;
+    w->stdout_pipe.data = w;
+    w->stderr_pipe.data = w;
+    uv_stdio_container_t stdio[3] = {
+        {.flags = UV_CREATE_PIPE | UV_READABLE_PIPE, .data.stream = (uv_stream_t *)&w->stdin_pipe},
+        {.flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE, .data.stream = (uv_stream_t *)&w->stdout_pipe},
+        {.flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE, .data.stream = (uv_stream_t *)&w->stderr_pipe},
+    };
+    uv_process_options_t opt = {
+        .exit_cb = on_child_exit,
+        .file = w->cfg->argv[0],
+        .args = (char **)w->cfg->argv,
+        .env = (char **)w->cfg->env,
+        .cwd = w->cfg->cwd,
+        .flags = UV_PROCESS_DETACHED, /* own process group: signals reach a launcher's child */
+        .stdio_count = 3,
+        .stdio = stdio,
+    };
+    w->proc.data = w;
+    w->started_at_ms = cg_clock_wall_ms();
+    int err = uv_spawn(w->loop, &w->proc, &opt);
+    w->child_handles = 4;
+    if (err) {
+        snprintf(w->last_error, sizeof(w->last_error), "cannot start %s: %s", w->cfg->argv[0],
+                 uv_strerror(err));
+        cg_log_error("%s: %s", w->name, w->last_error);
+        w->exited = true;
+        w->last_exit_code = -1;
+        w->last_exit_signal = 0;
+        w->last_exit_at_ms = cg_clock_wall_ms();
+        close_child_handles(w);
+        w->restarts++;
+        schedule_restart(w);
+        return;
+    }
+    w->pid = w->proc.pid;
+    cg_rpc_init(&w->rpc, &rpc_ops, w, w->cfg->max_line_bytes, w->name);
+    w->rpc_live = true;
+    uv_read_start((uv_stream_t *)&w->stdout_pipe, on_alloc, on_stdout);
+    uv_read_start((uv_stream_t *)&w->stderr_pipe, on_alloc, on_stderr);
+    char fields[128];
+    snprintf(fields, sizeof(fields), "\"worker\":%u,\"pid\":%d", w->id, w->pid);
+    cg_log_event(CG_LOG_INFO, LOG_COMPONENT, "worker_spawned", fields);
+    set_state(w, CG_WORKER_STARTING);
+    send_initialize(w);
+}
+
+static void on_state_timer(uv_timer_t *t)
+{
+    struct cg_worker *w = t->data;
+    switch (w->state) {
+    case CG_WORKER_BACKOFF:
+        if (w->child_handles == 0)
+            spawn_child(w);
+        /* else: on_child_handle_closed starts it once the old handles are gone */
+        return;
+    case CG_WORKER_LOGIN_REQUIRED: {
+        /* Codex reads its login at start: a new auth.json needs a new process. */
+        struct stat st;
+        if (w->cfg->auth_path && stat(w->cfg->auth_path, &st) == 0 &&
+            (uint64_t)st.st_mtime * 1000 >= w->started_at_ms) {
+            cg_log_info("%s: %s changed: restarting to use it", w->name, w->cfg->auth_path);
+            w->planned_restart = true;
+            fail_child(w, "restarting to pick up a new login");
+            return;
+        }
+        check_login(w);
+        uv_timer_start(&w->state_timer, on_state_timer, LOGIN_RECHECK_MS, 0);
+        return;
+    }
+    case CG_WORKER_STOPPING:
+        if (child_alive(w)) {
+            cg_log_warn("%s: still running %" PRIu64 " ms after SIGTERM: SIGKILL", w->name,
+                        w->cfg->shutdown_grace_ms);
+            kill_child(w, SIGKILL);
+        }
+        return;
+    default:
+        return;
+    }
+}
+
+/* --- lifecycle --------------------------------------------------------------------------- */
+
+void cg_worker_init(struct cg_worker *w, unsigned id, uv_loop_t *loop,
+                    const struct cg_worker_config *cfg, const struct cg_worker_hooks *hooks,
+                    void *hooks_data)
+{
+    memset(w, 0, sizeof(*w));
+    w->id = id;
+    snprintf(w->name, sizeof(w->name), "worker %u", id);
+    w->loop = loop;
+    w->cfg = cfg;
+    w->hooks = hooks;
+    w->hooks_data = hooks_data;
+    w->state = CG_WORKER_STOPPED;
+    cg_buf_init(&w->stderr_line, STDERR_LINE_MAX_BYTES);
+    uv_timer_init(loop, &w->state_timer);
+    uv_timer_init(loop, &w->rpc_timer);
+    w->state_timer.data = w;
+    w->rpc_timer.data = w;
+}
+
+void cg_worker_start(struct cg_worker *w)
+{
+    if (w->state == CG_WORKER_STOPPED)
+        spawn_child(w);
+}
+
+bool cg_worker_is_ready(const struct cg_worker *w)
+{
+    return w->state == CG_WORKER_READY;
+}
+
+static void on_timer_closed(uv_handle_t *h)
+{
+    struct cg_worker *w = h->data;
+    if (h == (uv_handle_t *)&w->rpc_timer) {
+        w->timers_closed = true;
+        cg_buf_dispose(&w->stderr_line);
+        if (w->on_stopped)
+            w->on_stopped(w);
+    }
+}
+
+static void maybe_stopped(struct cg_worker *w)
+{
+    if (w->child_handles > 0 || w->timers_closed || uv_is_closing((uv_handle_t *)&w->rpc_timer))
+        return;
+    uv_close((uv_handle_t *)&w->state_timer, NULL);
+    uv_close((uv_handle_t *)&w->rpc_timer, on_timer_closed);
+}
+
+void cg_worker_stop(struct cg_worker *w, void (*on_stopped)(struct cg_worker *w))
+{
+    w->on_stopped = on_stopped;
+    enum cg_worker_state was = w->state;
+    if (was == CG_WORKER_STOPPING)
+        return;
+    w->state = CG_WORKER_STOPPING;
+    uv_timer_stop(&w->state_timer);
+    if (child_alive(w)) {
+        char fields[96];
+        snprintf(fields, sizeof(fields), "\"worker\":%u,\"pid\":%d", w->id, w->pid);
+        cg_log_event(CG_LOG_INFO, LOG_COMPONENT, "worker_stopping", fields);
+        /* EOF on stdin is Codex's own signal to finish; SIGTERM makes sure. */
+        if (!uv_is_closing((uv_handle_t *)&w->stdin_pipe))
+            uv_close((uv_handle_t *)&w->stdin_pipe, on_child_handle_closed);
+        kill_child(w, SIGTERM);
+        uv_timer_start(&w->state_timer, on_state_timer, w->cfg->shutdown_grace_ms, 0);
+        return;
+    }
+    maybe_stopped(w);
+}
+
+static int append_time(struct cg_buf *out, const char *key, uint64_t wall_ms)
+{
+    if (wall_ms == 0)
+        return cg_buf_appendf(out, ",\"%s\":null", key);
+    char iso[32];
+    cg_clock_format_iso(wall_ms, iso, sizeof(iso));
+    return cg_buf_appendf(out, ",\"%s\":\"%s\"", key, iso);
+}
+
+int cg_worker_status_json(const struct cg_worker *w, struct cg_buf *out)
+{
+    int err = cg_buf_appendf(out, "{\"id\":%u,\"state\":\"%s\",\"pid\":", w->id,
+                             cg_worker_state_name(w->state));
+    if (!err)
+        err = child_alive(w) ? cg_buf_appendf(out, "%d", w->pid) : cg_buf_append_str(out, "null");
+    if (!err)
+        err = append_time(out, "ready_since", w->ready_at_ms);
+    if (!err)
+        err = cg_buf_appendf(out, ",\"active_turns\":%zu,\"restarts\":%u,\"consecutive_failures\":%u",
+                             w->active, w->restarts, w->consecutive_failures);
+    if (!err && w->last_exit_at_ms) {
+        err = cg_buf_appendf(out, ",\"last_exit\":{\"code\":%" PRId64 ",\"signal\":",
+                             w->last_exit_code);
+        if (!err)
+            err = w->last_exit_signal ? cg_buf_appendf(out, "%d", w->last_exit_signal)
+                                      : cg_buf_append_str(out, "null");
+        if (!err)
+            err = append_time(out, "at", w->last_exit_at_ms);
+        if (!err)
+            err = cg_buf_append_char(out, '}');
+    } else if (!err) {
+        err = cg_buf_append_str(out, ",\"last_exit\":null");
+    }
+    if (!err)
+        err = cg_buf_append_str(out, ",\"last_error\":");
+    if (!err)
+        err = cg_json_cstring(out, w->last_error[0] ? w->last_error : NULL);
+    if (!err)
+        err = append_time(out, "next_retry", w->state == CG_WORKER_BACKOFF ? w->next_retry_ms : 0);
+    if (!err && w->rpc_live)
+        err = cg_buf_appendf(out, ",\"rpc\":{\"pending\":%zu,\"bad_lines\":%" PRIu64
+                                  ",\"oversized_lines\":%" PRIu64 "}",
+                             cg_rpc_pending(&w->rpc), w->rpc.stats.invalid,
+                             w->rpc.stats.oversized);
+    if (!err)
+        err = cg_buf_append_char(out, '}');
+    return err;
+}
