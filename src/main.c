@@ -109,7 +109,7 @@ static void log_start(const struct gateway *g)
     if (!err)
         err = cg_config_to_json(&g->cfg, &b);
     if (!err)
-        cg_log_event(CG_LOG_INFO, LOG_COMPONENT, "start", b.data);
+        cg_log_event(CG_LOG_NOTICE, LOG_COMPONENT, "start", b.data);
     cg_buf_dispose(&b);
     if (g->cfg.api_key_count == 0)
         cg_log_warn("PROXY_API_KEY is not set: only loopback clients are served; set it to "
@@ -121,7 +121,7 @@ static void on_pool_stopped(struct cg_pool *p)
     struct gateway *g = CG_CONTAINER_OF(p, struct gateway, pool);
     uv_close((uv_handle_t *)&g->sigterm, NULL);
     uv_close((uv_handle_t *)&g->sigint, NULL);
-    cg_log_info("stopped");
+    cg_log_event(CG_LOG_NOTICE, LOG_COMPONENT, "stopped", NULL);
 }
 
 /* Clients first (their turns are interrupted as their responses end), then the workers. */
@@ -230,7 +230,7 @@ static int serve(void)
     cg_pool_start(&g.pool);
     char fields[256];
     snprintf(fields, sizeof(fields), "\"host\":\"%s\",\"port\":%d", g.cfg.host, g.server.bound_port);
-    cg_log_event(CG_LOG_INFO, LOG_COMPONENT, "listening", fields);
+    cg_log_event(CG_LOG_NOTICE, LOG_COMPONENT, "listening", fields);
 
     uv_signal_init(g.loop, &g.sigterm);
     uv_signal_init(g.loop, &g.sigint);

@@ -688,6 +688,36 @@ void cg_sessions_lost(struct cg_sessions *s, const char *reason)
     free(turns);
 }
 
+/* Finds "threadId":"<id>" in p[0..n) and looks the id up. */
+static struct cg_turn *turn_in_fragment(struct cg_sessions *s, const char *p, size_t n)
+{
+    static const char key[] = "\"threadId\":\"";
+    const char *hit = memmem(p, n, key, sizeof(key) - 1);
+    if (hit == NULL)
+        return NULL;
+    const char *id = hit + sizeof(key) - 1;
+    const char *end = memchr(id, '"', n - (size_t)(id - p));
+    if (end == NULL)
+        return NULL;
+    return cg_map_get_str(&s->threads, id, (size_t)(end - id));
+}
+
+void cg_sessions_oversized(struct cg_sessions *s, const char *head, size_t head_len,
+                           const char *tail, size_t tail_len)
+{
+    struct cg_turn *t = turn_in_fragment(s, tail, tail_len);
+    if (t == NULL)
+        t = turn_in_fragment(s, head, head_len);
+    if (t == NULL || t->state == CG_TURN_DONE)
+        return;
+    turn_hold(t);
+    struct cg_error err;
+    cg_error_set(&err, CG_ERR_BACKEND_ERROR, NULL,
+                 "Codex sent a message larger than WORKER_MAX_LINE_BYTES; the turn was abandoned.");
+    fail(t, &err);
+    turn_put(t);
+}
+
 void cg_sessions_sweep(struct cg_sessions *s, uint64_t now_ms)
 {
     struct cg_turn **turns;

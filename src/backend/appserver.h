@@ -105,6 +105,10 @@ void cg_sessions_init(struct cg_sessions *s, struct cg_worker *w, uint64_t inter
 void cg_sessions_dispose(struct cg_sessions *s);
 void cg_sessions_notification(struct cg_sessions *s, const char *method, json_t *params);
 void cg_sessions_request(struct cg_sessions *s, json_t *id, const char *method, json_t *params);
+/* A message too long to read was dropped: the turn it belonged to (found by the threadId in
+ * the message's first or last bytes) cannot complete and fails now instead of hanging. */
+void cg_sessions_oversized(struct cg_sessions *s, const char *head, size_t head_len,
+                           const char *tail, size_t tail_len);
 /* The worker died: every turn on it fails with `reason`. */
 void cg_sessions_lost(struct cg_sessions *s, const char *reason);
 /* Ends turns whose interrupt went unanswered past their deadline. */

@@ -203,22 +203,58 @@ static void handle_line(struct cg_rpc *rpc, const char *line, size_t len)
     json_decref(msg);
 }
 
+/* Remembers the last bytes of a line being skipped. */
+static void keep_tail(struct cg_rpc *rpc, const char *p, size_t n)
+{
+    size_t cap = sizeof(rpc->skip_tail);
+    if (n >= cap) {
+        memcpy(rpc->skip_tail, p + n - cap, cap);
+        rpc->skip_tail_len = cap;
+        return;
+    }
+    size_t keep = rpc->skip_tail_len + n > cap ? cap - n : rpc->skip_tail_len;
+    memmove(rpc->skip_tail, rpc->skip_tail + rpc->skip_tail_len - keep, keep);
+    memcpy(rpc->skip_tail + keep, p, n);
+    rpc->skip_tail_len = keep + n;
+}
+
+static void start_skipping(struct cg_rpc *rpc, const char *more, size_t n)
+{
+    rpc->stats.oversized++;
+    cg_log_warn("%s: line longer than %zu bytes skipped (%" PRIu64 " so far; WORKER_MAX_LINE_BYTES)",
+                rpc->log_name, rpc->line.max, rpc->stats.oversized);
+    rpc->skip_head_len = CG_MIN(rpc->line.len, sizeof(rpc->skip_head));
+    memcpy(rpc->skip_head, rpc->line.data, rpc->skip_head_len);
+    rpc->skip_tail_len = 0;
+    keep_tail(rpc, rpc->line.data, rpc->line.len);
+    keep_tail(rpc, more, n);
+    cg_buf_reset(&rpc->line);
+    rpc->skipping = true;
+}
+
+static void end_skipping(struct cg_rpc *rpc)
+{
+    rpc->skipping = false;
+    if (rpc->ops->oversized)
+        rpc->ops->oversized(rpc->owner, rpc->skip_head, rpc->skip_head_len, rpc->skip_tail,
+                            rpc->skip_tail_len);
+}
+
 void cg_rpc_feed(struct cg_rpc *rpc, const char *data, size_t len)
 {
     while (len > 0) {
         const char *nl = memchr(data, '\n', len);
         size_t take = nl ? (size_t)(nl - data) : len;
         if (rpc->skipping) {
+            keep_tail(rpc, data, take);
             if (nl)
-                rpc->skipping = false;
-        } else if (nl && rpc->line.len == 0) {
+                end_skipping(rpc);
+        } else if (nl && rpc->line.len == 0 && take <= rpc->line.max) {
             handle_line(rpc, data, take); /* whole line in this read: no copy */
         } else if (cg_buf_append(&rpc->line, data, take) != 0) {
-            rpc->stats.oversized++;
-            cg_log_warn("%s: line longer than %zu bytes skipped (%" PRIu64 " so far)",
-                        rpc->log_name, rpc->line.max, rpc->stats.oversized);
-            cg_buf_reset(&rpc->line);
-            rpc->skipping = nl == NULL;
+            start_skipping(rpc, data, take);
+            if (nl)
+                end_skipping(rpc);
         } else if (nl) {
             handle_line(rpc, rpc->line.data, rpc->line.len);
             cg_buf_reset(&rpc->line);

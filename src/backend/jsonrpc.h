@@ -27,6 +27,10 @@ enum {
     CG_RPC_ECLOSED = -32098,  /* the peer went away with the call pending */
 };
 
+/* Bytes kept from each end of an oversized line: enough for "method" at the start and the
+ * threadId/turnId that Codex writes after the (large) item. */
+#define CG_RPC_KEEP_BYTES 512
+
 /* `result` is borrowed (NULL on error); `err` is NULL on success. */
 typedef void (*cg_rpc_result_cb)(void *data, json_t *result, const struct cg_rpc_error *err);
 
@@ -37,6 +41,10 @@ struct cg_rpc_ops {
     void (*notification)(void *owner, const char *method, json_t *params);
     /* A request from the peer: answer with cg_rpc_respond*. `id` and `params` borrowed. */
     void (*request)(void *owner, json_t *id, const char *method, json_t *params);
+    /* A line over the limit was dropped; `head` and `tail` are its first and last bytes, so the
+     * owner can tell whose message was lost (may be NULL). */
+    void (*oversized)(void *owner, const char *head, size_t head_len, const char *tail,
+                      size_t tail_len);
 };
 
 struct cg_rpc_stats {
@@ -51,6 +59,10 @@ struct cg_rpc {
     void *owner;
     struct cg_buf line; /* partial line carried between reads */
     bool skipping;      /* inside an oversized line: drop bytes until '\n' */
+    char skip_head[CG_RPC_KEEP_BYTES];
+    size_t skip_head_len;
+    char skip_tail[CG_RPC_KEEP_BYTES];
+    size_t skip_tail_len;
     uint64_t next_id;
     struct cg_map pending; /* id → struct pending_call */
     struct cg_rpc_stats stats;

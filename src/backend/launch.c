@@ -205,7 +205,7 @@ static void build_argv(struct cg_launch *l, const struct cg_config *cfg)
 static bool env_dropped(const char *entry)
 {
     /* Our client keys never reach Codex; CODEX_HOME is set below. */
-    static const char *const dropped[] = {"PROXY_API_KEY=", "CODEX_HOME="};
+    static const char *const dropped[] = {"PROXY_API_KEY=", "CODEX_HOME=", "NO_COLOR="};
     for (size_t i = 0; i < CG_ARRAY_SIZE(dropped); i++) {
         if (strncmp(entry, dropped[i], strlen(dropped[i])) == 0)
             return true;
@@ -218,7 +218,7 @@ static void build_env(struct cg_launch *l, const struct cg_config *cfg)
     size_t count = 0;
     while (environ[count])
         count++;
-    l->env = cg_xcalloc(count + 3, sizeof(char *));
+    l->env = cg_xcalloc(count + 4, sizeof(char *));
     size_t n = 0;
     bool have_rust_log = false;
     for (size_t i = 0; i < count; i++) {
@@ -230,8 +230,10 @@ static void build_env(struct cg_launch *l, const struct cg_config *cfg)
     size_t len = strlen(cfg->codex_home) + 16;
     l->env[n] = cg_xmalloc(len);
     snprintf(l->env[n++], len, "CODEX_HOME=%s", cfg->codex_home);
+    /* Codex's warn lines come once per turn in normal operation; keep its errors only. */
     if (!have_rust_log)
-        l->env[n++] = cg_xstrdup("RUST_LOG=warn"); /* Codex's info lines would flood our log */
+        l->env[n++] = cg_xstrdup("RUST_LOG=error");
+    l->env[n++] = cg_xstrdup("NO_COLOR=1"); /* no ANSI escapes in our JSON log */
     l->env[n] = NULL;
 }
 

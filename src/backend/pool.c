@@ -148,8 +148,14 @@ static void on_lost(struct cg_worker *w, const char *reason, void *data)
     cg_sessions_lost(&pool_of(w)->sessions[w->id], reason);
 }
 
+static void on_oversized(struct cg_worker *w, const char *head, size_t head_len, const char *tail,
+                         size_t tail_len, void *data)
+{
+    cg_sessions_oversized(&pool_of(w)->sessions[w->id], head, head_len, tail, tail_len);
+}
+
 static const struct cg_worker_hooks hooks = {on_state_changed, on_notification, on_request,
-                                             on_lost};
+                                             on_lost, on_oversized};
 
 static void on_turn_done(struct cg_sessions *s, struct cg_turn *t, void *data)
 {

@@ -19,6 +19,7 @@ enum {
     STDERR_LINE_MAX_BYTES = 4096,
     STDERR_LOG_BYTES = 512,
     STDIN_QUEUE_MAX_BYTES = 64 * 1024 * 1024,
+    STDOUT_EOF_GRACE_MS = 1000,
 };
 
 struct write_req {
@@ -155,7 +156,16 @@ static void rpc_request(void *owner, json_t *id, const char *method, json_t *par
         cg_rpc_respond_error(&w->rpc, id, -32601, "not supported");
 }
 
-static const struct cg_rpc_ops rpc_ops = {rpc_send, rpc_notification, rpc_request};
+static void rpc_oversized(void *owner, const char *head, size_t head_len, const char *tail,
+                          size_t tail_len)
+{
+    struct cg_worker *w = owner;
+    if (w->hooks->oversized)
+        w->hooks->oversized(w, head, head_len, tail, tail_len, w->hooks_data);
+}
+
+static const struct cg_rpc_ops rpc_ops = {rpc_send, rpc_notification, rpc_request,
+                                          rpc_oversized};
 
 static void on_rpc_tick(uv_timer_t *t)
 {
@@ -311,8 +321,11 @@ static void on_stdout(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     }
     if (nread < 0) {
         uv_read_stop(s);
+        /* Usually the child is exiting and its exit callback follows at once; one that stays
+         * alive without stdout is useless and is killed after a moment. */
+        w->stdout_eof = true;
         if (child_alive(w) && w->state != CG_WORKER_STOPPING)
-            fail_child(w, "closed its stdout");
+            uv_timer_start(&w->state_timer, on_state_timer, STDOUT_EOF_GRACE_MS, 0);
     }
 }
 
@@ -326,7 +339,10 @@ static void stderr_line(struct cg_worker *w, const char *line, size_t len)
     char *slot = w->stderr_tail[w->stderr_next++ % CG_WORKER_STDERR_KEEP];
     memcpy(slot, line, keep);
     slot[keep] = '\0';
-    if (!cg_log_enabled(CG_LOG_INFO))
+    /* Codex writes "<time> ERROR <target>: ..."; keep its severity visible in ours. */
+    size_t probe = CG_MIN(len, 64);
+    enum cg_log_level level = memmem(line, probe, " ERROR ", 7) ? CG_LOG_WARN : CG_LOG_INFO;
+    if (!cg_log_enabled(level))
         return;
     struct cg_buf f;
     cg_buf_init(&f, STDERR_LOG_BYTES * 2 + 64);
@@ -334,7 +350,7 @@ static void stderr_line(struct cg_worker *w, const char *line, size_t len)
     if (!err)
         err = cg_json_string(&f, line, cg_json_utf8_boundary(line, CG_MIN(len, STDERR_LOG_BYTES)));
     if (!err)
-        cg_log_event(CG_LOG_INFO, LOG_COMPONENT, "worker_stderr", f.data);
+        cg_log_event(level, LOG_COMPONENT, "worker_stderr", f.data);
     cg_buf_dispose(&f);
 }
 
@@ -401,8 +417,11 @@ static void log_exit(struct cg_worker *w)
 {
     struct cg_buf f;
     cg_buf_init(&f, 8192);
-    int err = cg_buf_appendf(&f, "\"worker\":%u,\"pid\":%d,\"code\":%" PRId64 ",\"signal\":%d",
-                             w->id, w->pid, w->last_exit_code, w->last_exit_signal);
+    int err = w->last_exit_signal
+                  ? cg_buf_appendf(&f, "\"worker\":%u,\"pid\":%d,\"code\":null,\"signal\":%d", w->id,
+                                   w->pid, w->last_exit_signal)
+                  : cg_buf_appendf(&f, "\"worker\":%u,\"pid\":%d,\"code\":%" PRId64 ",\"signal\":null",
+                                   w->id, w->pid, w->last_exit_code);
     if (!err && w->last_error[0]) {
         err = cg_buf_append_str(&f, ",\"reason\":");
         if (!err)
@@ -490,6 +509,7 @@ static void spawn_child(struct cg_worker *w)
 {
     assert(w->child_handles == 0);
     w->exited = false;
+    w->stdout_eof = false;
     w->pid = 0;
     w->last_error[0] = '\0';
     w->stderr_next = 0;
@@ -547,6 +567,10 @@ static void spawn_child(struct cg_worker *w)
 static void on_state_timer(uv_timer_t *t)
 {
     struct cg_worker *w = t->data;
+    if (w->stdout_eof && child_alive(w) && w->state != CG_WORKER_STOPPING) {
+        fail_child(w, "closed its stdout but kept running");
+        return;
+    }
     switch (w->state) {
     case CG_WORKER_BACKOFF:
         if (w->child_handles == 0)
@@ -673,11 +697,11 @@ int cg_worker_status_json(const struct cg_worker *w, struct cg_buf *out)
         err = cg_buf_appendf(out, ",\"active_turns\":%zu,\"restarts\":%u,\"consecutive_failures\":%u",
                              w->active, w->restarts, w->consecutive_failures);
     if (!err && w->last_exit_at_ms) {
-        err = cg_buf_appendf(out, ",\"last_exit\":{\"code\":%" PRId64 ",\"signal\":",
-                             w->last_exit_code);
-        if (!err)
-            err = w->last_exit_signal ? cg_buf_appendf(out, "%d", w->last_exit_signal)
-                                      : cg_buf_append_str(out, "null");
+        err = w->last_exit_signal
+                  ? cg_buf_appendf(out, ",\"last_exit\":{\"code\":null,\"signal\":%d",
+                                   w->last_exit_signal)
+                  : cg_buf_appendf(out, ",\"last_exit\":{\"code\":%" PRId64 ",\"signal\":null",
+                                   w->last_exit_code);
         if (!err)
             err = append_time(out, "at", w->last_exit_at_ms);
         if (!err)

@@ -53,6 +53,9 @@ struct cg_worker_hooks {
                     void *data);
     /* The child is gone (exit, or a failed handshake): in-flight work must fail now. */
     void (*lost)(struct cg_worker *w, const char *reason, void *data);
+    /* A message too long to read was dropped (see cg_rpc_ops.oversized). */
+    void (*oversized)(struct cg_worker *w, const char *head, size_t head_len, const char *tail,
+                      size_t tail_len, void *data);
 };
 
 enum { CG_WORKER_STDERR_KEEP = 8, CG_WORKER_ERROR_BYTES = 256 };
@@ -79,6 +82,7 @@ struct cg_worker {
     enum cg_worker_state state;
     int pid;
     bool exited; /* exit callback seen for the current child */
+    bool stdout_eof;
     uint64_t started_at_ms;  /* wall clock */
     uint64_t ready_at_ms;    /* wall clock, 0 when not ready */
     uint64_t ready_mono_ms;

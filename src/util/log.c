@@ -14,11 +14,11 @@ enum { LOG_LINE_MAX_BYTES = 16384 };
 enum cg_log_level cg_log_threshold = CG_LOG_INFO;
 static int log_fd = STDERR_FILENO;
 
-static const char *const level_names[] = {"error", "warn", "info", "debug"};
+static const char *const level_names[] = {"notice", "error", "warn", "info", "debug"};
 
 bool cg_log_parse_level(const char *s, enum cg_log_level *out)
 {
-    for (size_t i = 0; i < CG_ARRAY_SIZE(level_names); i++) {
+    for (size_t i = 1; i < CG_ARRAY_SIZE(level_names); i++) {
         if (strcmp(s, level_names[i]) == 0) {
             *out = (enum cg_log_level)i;
             return true;
@@ -81,6 +81,8 @@ void cg_log_emit(enum cg_log_level level, const char *component, const char *fmt
 void cg_log_event(enum cg_log_level level, const char *component, const char *event,
                   const char *fields)
 {
+    if (!cg_log_enabled(level))
+        return;
     struct cg_buf b;
     cg_buf_init(&b, LOG_LINE_MAX_BYTES);
     begin(&b, level, component);

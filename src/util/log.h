@@ -9,15 +9,16 @@
 #include "util/common.h"
 
 enum cg_log_level {
-    CG_LOG_ERROR = 0,
-    CG_LOG_WARN = 1,
-    CG_LOG_INFO = 2,
-    CG_LOG_DEBUG = 3,
+    CG_LOG_NOTICE = 0, /* lifecycle facts (start, listening, stop): written at every level */
+    CG_LOG_ERROR = 1,
+    CG_LOG_WARN = 2,
+    CG_LOG_INFO = 3,
+    CG_LOG_DEBUG = 4,
 };
 
 extern enum cg_log_level cg_log_threshold;
 
-/* "error" | "warn" | "info" | "debug"; false for anything else. */
+/* "error" | "warn" | "info" | "debug"; false for anything else (notice cannot be chosen). */
 bool cg_log_parse_level(const char *s, enum cg_log_level *out);
 
 /* {"ts","level","component","msg":<formatted, escaped>} */
@@ -25,7 +26,8 @@ void cg_log_emit(enum cg_log_level level, const char *component, const char *fmt
     CG_PRINTF(3, 4);
 
 /* {"ts","level","component","event":event, <fields>}: `fields` is a JSON fragment of
- * `"key":value` pairs without braces, already escaped by the caller (may be NULL or ""). */
+ * `"key":value` pairs without braces, already escaped by the caller (may be NULL or "").
+ * Dropped when `level` is below the threshold. */
 void cg_log_event(enum cg_log_level level, const char *component, const char *event,
                   const char *fields);
 

@@ -898,6 +898,38 @@ static const struct {
 
 /* ---- entry points ----------------------------------------------------------------------- */
 
+/* A replayed conversation that ends in tool results (turn input empty, last injected item a
+ * function_call_output): like a model, answer from them: "Tool said: <out1>; <out2>". */
+static bool answer_tool_results(struct fc_turn *t, json_t *input)
+{
+    json_t *injected = t->thread->injected;
+    size_t n = json_array_size(injected);
+    if (json_array_size(input) > 0 || n == 0)
+        return false;
+    size_t first = n;
+    while (first > 0) {
+        const char *type =
+            json_string_value(json_object_get(json_array_get(injected, first - 1), "type"));
+        if (type == NULL || strcmp(type, "function_call_output") != 0)
+            break;
+        first--;
+    }
+    if (first == n)
+        return false;
+    struct fc_buf said = {0};
+    fc_buf_append(&said, "Tool said: ", 11);
+    for (size_t i = first; i < n; i++) {
+        json_t *out = json_object_get(json_array_get(injected, i), "output");
+        const char *o = json_is_string(out) ? json_string_value(out) : "";
+        if (i > first)
+            fc_buf_append(&said, "; ", 2);
+        fc_buf_append(&said, o, strlen(o));
+    }
+    answer_text(t, said.data);
+    fc_buf_dispose(&said);
+    return true;
+}
+
 static void build_response(struct fc_turn *t, json_t *params)
 {
     struct markers turn_m = {0};
@@ -929,6 +961,11 @@ static void build_response(struct fc_turn *t, json_t *params)
         fprintf(stderr, "fake-codex: ignoring bad usage marker (want usage=I,C,O[,R])\n");
     t->gap_ms = fc_cfg.delta_delay_ms;
 
+    if (strcmp(c.name, "echo") != 0 && answer_tool_results(t, input)) {
+        markers_dispose(&turn_m);
+        markers_dispose(&env_m);
+        return;
+    }
     bool found = false;
     for (size_t i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++) {
         if (strcmp(scenarios[i].name, c.name) == 0) {

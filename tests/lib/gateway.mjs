@@ -10,7 +10,8 @@ import { fileURLToPath } from 'node:url';
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const binDir = process.env.CG_BIN_DIR || path.join(repoRoot, 'build');
 export const gatewayBin = path.join(binDir, 'codex-gateway');
-export const fakeCodexBin = path.join(binDir, 'fake-codex');
+// The fake is a fixture: always the release build (ASan's quarantine would distort its RSS).
+export const fakeCodexBin = process.env.FAKE_CODEX_BIN || path.join(repoRoot, 'build', 'fake-codex');
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -243,3 +244,69 @@ export function assertOpenAIError(assert, body, { code, type, param } = {}) {
 }
 
 export { sleep };
+
+/** Reads a FAKE_CODEX_LOG file: one JSON object per line ({event:"start"|"recv", ...}). */
+export function readFakeLog(file) {
+  let text = '';
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch {
+    return [];
+  }
+  return text.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+}
+
+/** JSON-RPC methods the fake received, in order (from a FAKE_CODEX_LOG file). */
+export function fakeMethods(file) {
+  return readFakeLog(file)
+    .filter((e) => e.event === 'recv' && e.line && typeof e.line === 'object' && e.line.method)
+    .map((e) => e.line);
+}
+
+/**
+ * Splits an SSE body into its frames: {data} for `data:` lines (JSON-parsed when possible),
+ * {comment} for `:` lines.
+ */
+export function sseFrames(text) {
+  const frames = [];
+  for (const block of text.split('\n\n')) {
+    if (!block) continue;
+    for (const line of block.split('\n')) {
+      if (line.startsWith(':')) frames.push({ comment: line.slice(1).trim() });
+      else if (line.startsWith('data: ')) {
+        const d = line.slice(6);
+        let data = d;
+        try {
+          data = JSON.parse(d);
+        } catch {
+          data = d;
+        }
+        frames.push({ data });
+      }
+    }
+  }
+  return frames;
+}
+
+/** POSTs a chat completion with fetch; returns {status, headers, text, json}. */
+export function chat(gw, body, { headers = {}, path: p = '/v1/chat/completions', signal } = {}) {
+  return request(gw, p, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+    signal,
+  });
+}
+
+/** Health summary of the gateway's backend. */
+export async function backendHealth(gw, headers = {}) {
+  return (await request(gw, '/healthz', { headers })).json.backend;
+}
+
+/** RSS (kB) and open file descriptors of a process. */
+export function procStats(pid) {
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  const rss = Number(/VmRSS:\s+(\d+)/.exec(status)[1]);
+  const fds = fs.readdirSync(`/proc/${pid}/fd`).length;
+  return { rss, fds };
+}

@@ -25,7 +25,7 @@ static int load(struct cg_config *cfg, const char *const *pairs, char *err, size
 
 Test(config, defaults_are_safe)
 {
-    static const char *const none[] = {NULL};
+    static const char *const none[] = {"HOME", "/home/t", NULL};
     struct cg_config cfg;
     char err[256];
     cr_assert_eq(load(&cfg, none, err, sizeof(err)), 0);
@@ -41,7 +41,7 @@ Test(config, parses_values_and_splits_keys)
 {
     static const char *const env[] = {"PORT", "8080", "PROXY_API_KEY", " a , b,, c ",
                                       "PROXY_ENABLE_CORS", "YES", "PROXY_MAX_HEADERS", " 50 ",
-                                      NULL};
+                                      "HOME", "/home/t", NULL};
     struct cg_config cfg;
     char err[256];
     cr_assert_eq(load(&cfg, env, err, sizeof(err)), 0, "%s", err);
@@ -57,7 +57,7 @@ Test(config, parses_values_and_splits_keys)
 
 Test(config, empty_number_means_default)
 {
-    static const char *const env[] = {"PORT", "", NULL};
+    static const char *const env[] = {"PORT", "", "HOME", "/home/t", NULL};
     struct cg_config cfg;
     char err[256];
     cr_assert_eq(load(&cfg, env, err, sizeof(err)), 0);
@@ -76,7 +76,7 @@ Test(config, rejects_bad_values_naming_the_variable)
         {"PROXY_MAX_CONNECTIONS", "0", "PROXY_MAX_CONNECTIONS: expected an integer in 1..1000000"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        const char *env[] = {cases[i][0], cases[i][1], NULL};
+        const char *env[] = {cases[i][0], cases[i][1], "HOME", "/home/t", NULL};
         struct cg_config cfg;
         char err[256];
         cr_assert_eq(load(&cfg, env, err, sizeof(err)), -1, "%s=%s", cases[i][0], cases[i][1]);
@@ -87,7 +87,7 @@ Test(config, rejects_bad_values_naming_the_variable)
 Test(config, print_masks_keys_and_marks_defaults)
 {
     static const char *const env[] = {"PROXY_API_KEY", "sk-secret-1,sk-secret-2", "PORT", "1",
-                                      NULL};
+                                      "HOME", "/home/t", NULL};
     struct cg_config cfg;
     char err[256];
     cr_assert_eq(load(&cfg, env, err, sizeof(err)), 0);
@@ -104,4 +104,38 @@ Test(config, print_masks_keys_and_marks_defaults)
     cr_assert_not_null(strstr(out.data, "\"PORT\":1"));
     cg_buf_dispose(&out);
     cg_config_dispose(&cfg);
+}
+
+Test(config, paths_derive_from_the_state_dir)
+{
+    static const char *const env[] = {"HOME", "/home/t", NULL};
+    struct cg_config cfg;
+    char err[256];
+    cr_assert_eq(load(&cfg, env, err, sizeof(err)), 0, "%s", err);
+    cr_assert_str_eq(cfg.state_dir, "/home/t/.codex-gateway");
+    cr_assert_str_eq(cfg.codex_home, "/home/t/.codex-gateway/codex-home");
+    cr_assert_str_eq(cfg.codex_workdir, "/home/t/.codex-gateway/work");
+    cg_config_dispose(&cfg);
+    static const char *const set[] = {"PROXY_STATE_DIR", "/srv/gw", "CODEX_HOME", "/srv/home",
+                                      NULL};
+    cr_assert_eq(load(&cfg, set, err, sizeof(err)), 0, "%s", err);
+    cr_assert_str_eq(cfg.codex_home, "/srv/home");
+    cr_assert_str_eq(cfg.codex_workdir, "/srv/gw/work");
+    cg_config_dispose(&cfg);
+    static const char *const nohome[] = {NULL};
+    cr_assert_eq(load(&cfg, nohome, err, sizeof(err)), -1);
+    cr_assert_not_null(strstr(err, "PROXY_STATE_DIR"));
+}
+
+Test(config, cross_checks)
+{
+    static const char *const env[] = {"HOME", "/h", "WORKER_BACKOFF_INITIAL_MS", "9000",
+                                      "WORKER_BACKOFF_MAX_MS", "100", NULL};
+    struct cg_config cfg;
+    char err[256];
+    cr_assert_eq(load(&cfg, env, err, sizeof(err)), -1);
+    cr_assert(strncmp(err, "WORKER_BACKOFF_INITIAL_MS", 25) == 0, "%s", err);
+    static const char *const sandbox[] = {"HOME", "/h", "PROXY_SANDBOX_MODE", "yolo", NULL};
+    cr_assert_eq(load(&cfg, sandbox, err, sizeof(err)), -1);
+    cr_assert(strncmp(err, "PROXY_SANDBOX_MODE", 18) == 0, "%s", err);
 }

@@ -1,0 +1,228 @@
+// Shared setup of the real-Codex end-to-end suite: a mock Responses server, a CODEX_HOME whose
+// config.toml points the real `codex app-server` at it, and the gateway binary under test.
+import fs from 'node:fs';
+import path from 'node:path';
+import OpenAI from 'openai';
+import { repoRoot, request, startGateway, stopClean, tempDir, waitFor } from '../lib/gateway.mjs';
+import { startMockModel } from './mock-model.mjs';
+
+const modules = path.join(repoRoot, 'tests', 'node_modules', '@openai');
+/** The pinned native CLI (tests/package.json). */
+export const CODEX_NATIVE = path.join(modules, 'codex-linux-x64', 'vendor', 'x86_64-unknown-linux-musl',
+  'bin', 'codex');
+/** The npm launcher of the same release, which the gateway runs with node. */
+export const CODEX_LAUNCHER = path.join(modules, 'codex', 'bin', 'codex.js');
+
+export const MODEL = 'mock-model';
+/** Hang guards only: nothing here asserts how fast anything is. */
+export const START_TIMEOUT_MS = 60000;
+
+/** config.toml of a CODEX_HOME that talks to `mockUrl` as a custom provider with no key. */
+export function providerConfig(mockUrl) {
+  return [
+    'model_provider = "mock"',
+    '[model_providers.mock]',
+    'name = "Mock"',
+    `base_url = "${mockUrl}"`,
+    'wire_api = "responses"',
+    'request_max_retries = 0',
+    'stream_max_retries = 0',
+    'stream_idle_timeout_ms = 5000',
+    '',
+  ].join('\n');
+}
+
+/**
+ * Starts a mock model, a CODEX_HOME pointing at it, and the gateway with the real Codex, and
+ * waits until a worker is ready. `close(assert)` stops everything and checks the gateway exited
+ * cleanly (exit 0, no sanitizer report).
+ */
+export async function startCodexGateway({ env = {}, codexBin = CODEX_NATIVE } = {}) {
+  const mock = await startMockModel();
+  const home = tempDir('cg-codex-home-');
+  fs.writeFileSync(path.join(home.dir, 'config.toml'), providerConfig(mock.url));
+  let gw;
+  try {
+    gw = await startGateway({
+      env: { CODEX_BIN: codexBin, CODEX_HOME: home.dir, CODEX_MODEL: MODEL, ...env },
+      startTimeoutMs: START_TIMEOUT_MS,
+    });
+    await waitFor(async () => (await request(gw, '/readyz')).status === 200, START_TIMEOUT_MS,
+      `a ready Codex worker; gateway log:\n${(gw.raw || []).slice(-20).join('\n')}`);
+  } catch (err) {
+    if (gw) await gw.stop();
+    await mock.close();
+    home.remove();
+    throw err;
+  }
+  const client = new OpenAI({ apiKey: 'unused', baseURL: `${gw.url}/v1`, maxRetries: 0, timeout: 60000 });
+  return {
+    gw,
+    mock,
+    home: home.dir,
+    client,
+    async close(assert) {
+      try {
+        return await stopClean(assert, gw);
+      } finally {
+        await mock.close();
+        home.remove();
+      }
+    },
+  };
+}
+
+export async function health(gw) {
+  const r = await request(gw, '/healthz');
+  if (r.status !== 200 || !r.json) throw new Error(`/healthz answered ${r.status}: ${r.text}`);
+  return r.json;
+}
+
+/** Text of a Responses input message item. */
+export function itemText(item) {
+  if (!item || !Array.isArray(item.content)) return typeof item?.content === 'string' ? item.content : '';
+  return item.content.map((p) => (typeof p?.text === 'string' ? p.text : '')).join('');
+}
+
+/** The mock's record of the upstream request whose last user message contains `marker`. */
+export function upstreamFor(mock, marker) {
+  const found = mock.responsesRequests().filter((r) =>
+    r.body.input.some((it) => it.role === 'user' && itemText(it).includes(marker)));
+  if (found.length !== 1) {
+    throw new Error(`expected exactly one upstream request mentioning ${marker}, saw ${found.length}`);
+  }
+  return found[0];
+}
+
+/**
+ * POSTs `body` to /v1/chat/completions with fetch and reads the raw SSE stream frame by frame.
+ * `onFrame(frame, frames)` is awaited for every `data:` payload (parsed JSON, or the string
+ * '[DONE]'). Returns { status, headers, frames, comments }.
+ */
+export async function rawChatStream(gw, body, onFrame = () => {}) {
+  const res = await fetch(`${gw.url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+    signal: AbortSignal.timeout(60000),
+  });
+  const frames = [];
+  const comments = [];
+  if (!res.headers.get('content-type')?.startsWith('text/event-stream')) {
+    return { status: res.status, headers: res.headers, frames, comments, text: await res.text() };
+  }
+  const decoder = new TextDecoder();
+  let buf = '';
+  for await (const chunk of res.body) {
+    buf += decoder.decode(chunk, { stream: true });
+    let end;
+    while ((end = buf.indexOf('\n\n')) >= 0) {
+      const event = buf.slice(0, end);
+      buf = buf.slice(end + 2);
+      for (const line of event.split('\n')) {
+        if (line.startsWith(':')) comments.push(line);
+        else if (line.startsWith('data: ')) {
+          const data = line.slice(6);
+          const frame = data === '[DONE]' ? data : JSON.parse(data);
+          frames.push(frame);
+          await onFrame(frame, frames);
+        }
+      }
+    }
+  }
+  return { status: res.status, headers: res.headers, frames, comments, rest: buf };
+}
+
+/** Concatenated `delta.content` of choice 0 over raw or SDK chunks. */
+export function streamedText(chunks) {
+  return chunks
+    .filter((c) => c && typeof c === 'object' && Array.isArray(c.choices))
+    .map((c) => c.choices[0]?.delta?.content ?? '')
+    .join('');
+}
+
+/** The OpenAI usage object the gateway must report for one upstream usage (mock USAGE entry). */
+export function expectedUsage(u) {
+  return {
+    prompt_tokens: u.input_tokens,
+    cached_tokens: u.input_tokens_details.cached_tokens,
+    completion_tokens: u.output_tokens,
+    reasoning_tokens: u.output_tokens_details.reasoning_tokens,
+    total_tokens: u.input_tokens + u.output_tokens,
+  };
+}
+
+/** The same fields picked from an OpenAI usage object, for deepEqual. */
+export function usageOf(usage) {
+  return {
+    prompt_tokens: usage.prompt_tokens,
+    cached_tokens: usage.prompt_tokens_details?.cached_tokens,
+    completion_tokens: usage.completion_tokens,
+    reasoning_tokens: usage.completion_tokens_details?.reasoning_tokens,
+    total_tokens: usage.total_tokens,
+  };
+}
+
+export const SYSTEM_PROMPT = 'You are the e2e test assistant. Answer briefly.';
+
+export const WEATHER_TOOL = Object.freeze({
+  type: 'function',
+  function: {
+    name: 'get_weather',
+    description: 'Current weather for a city',
+    parameters: {
+      type: 'object',
+      properties: { city: { type: 'string', description: 'City name' } },
+      required: ['city'],
+      additionalProperties: false,
+    },
+  },
+});
+
+/**
+ * Remote "address:port" of every connected TCP/UDP socket the process holds (IPv4 and IPv6,
+ * from /proc). Listening and unconnected sockets are left out.
+ */
+export function workerSocketPeers(pid) {
+  const inodes = new Set();
+  for (const fd of fs.readdirSync(`/proc/${pid}/fd`)) {
+    let link = '';
+    try {
+      link = fs.readlinkSync(`/proc/${pid}/fd/${fd}`);
+    } catch {
+      continue;
+    }
+    const m = /^socket:\[(\d+)\]$/.exec(link);
+    if (m) inodes.add(m[1]);
+  }
+  const peers = [];
+  for (const proto of ['tcp', 'tcp6', 'udp', 'udp6']) {
+    let text = '';
+    try {
+      text = fs.readFileSync(`/proc/${pid}/net/${proto}`, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.trim().split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (!inodes.has(f[9])) continue;
+      const [hex, port] = f[2].split(':');
+      if (Number.parseInt(port, 16) === 0) continue;
+      peers.push(`${hexAddress(hex)}:${Number.parseInt(port, 16)}`);
+    }
+  }
+  return peers;
+}
+
+function hexAddress(hex) {
+  const bytes = Buffer.from(hex, 'hex');
+  const words = [];
+  for (let i = 0; i < bytes.length; i += 4) words.push(bytes.subarray(i, i + 4).reverse());
+  const b = Buffer.concat(words);
+  if (b.length === 4) return [...b].join('.');
+  // IPv4-mapped IPv6 (::ffff:a.b.c.d) reads as its IPv4 address.
+  if (b.subarray(0, 10).every((x) => x === 0) && b[10] === 0xff && b[11] === 0xff) return [...b.subarray(12)].join('.');
+  const groups = [];
+  for (let i = 0; i < 16; i += 2) groups.push(b.readUInt16BE(i).toString(16));
+  return groups.join(':');
+}
