@@ -43,6 +43,8 @@ static enum cg_err bad(struct parse *p, enum cg_err code, const char *param, con
 
 static const char *type_name(const json_t *v)
 {
+    if (v == NULL)
+        return "nothing";
     switch (json_typeof(v)) {
     case JSON_OBJECT:
         return "an object";

@@ -17,17 +17,22 @@ static struct cg_pool *pool_of(struct cg_worker *w)
     return w->hooks_data;
 }
 
-static struct cg_worker *pick(struct cg_pool *p)
+struct cg_worker *cg_pool_choose(struct cg_worker *workers, size_t count, size_t max_concurrency)
 {
     struct cg_worker *best = NULL;
-    for (size_t i = 0; i < p->count; i++) {
-        struct cg_worker *w = &p->workers[i];
-        if (!cg_worker_is_ready(w) || w->active >= p->cfg.max_concurrency)
+    for (size_t i = 0; i < count; i++) {
+        struct cg_worker *w = &workers[i];
+        if (!cg_worker_is_ready(w) || w->active >= max_concurrency)
             continue;
         if (best == NULL || w->active < best->active)
             best = w;
     }
     return best;
+}
+
+static struct cg_worker *pick(struct cg_pool *p)
+{
+    return cg_pool_choose(p->workers, p->count, p->cfg.max_concurrency);
 }
 
 static void begin_on(struct cg_pool *p, struct cg_worker *w, struct cg_turn *t)

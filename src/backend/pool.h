@@ -58,6 +58,10 @@ enum cg_err cg_pool_submit(struct cg_pool *p, struct cg_turn *turn, struct cg_er
 /* Takes a queued turn out of the queue, or cancels a started one. */
 void cg_pool_cancel(struct cg_pool *p, struct cg_turn *turn);
 
+/* The worker a new turn goes to: the ready one with the fewest active turns below
+ * `max_concurrency` (the first of equals); NULL when none. */
+struct cg_worker *cg_pool_choose(struct cg_worker *workers, size_t count, size_t max_concurrency);
+
 /* A worker can take turns now. */
 bool cg_pool_ready(const struct cg_pool *p);
 /* Some worker is up or will be retried (false once every worker gave up). */

@@ -1,0 +1,34 @@
+/* fuzz_chat_request.c: request bodies → the chat and legacy completions parsers (the
+ * validation and stateless-replay translation), exactly as the handlers call them. The first
+ * byte picks the parser. */
+#include <stdint.h>
+#include <stdlib.h>
+#include "api/chat_parse.h"
+#include "core/catalog.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static struct cg_catalog catalog;
+    static int ready;
+    if (!ready) {
+        if (cg_catalog_init(&catalog, "gpt-fuzz") != 0)
+            abort();
+        ready = 1;
+    }
+    if (size == 0)
+        return 0;
+    struct cg_chat_limits lim = {
+        .catalog = &catalog, .max_choices = 8, .ignore_system_prompt = data[0] & 2};
+    struct cg_request req;
+    struct cg_chat_opts opts;
+    struct cg_error err;
+    const char *body = (const char *)data + 1;
+    size_t len = size - 1;
+    enum cg_err e = (data[0] & 1) ? cg_completions_parse(body, len, &lim, &req, &opts, &err)
+                                  : cg_chat_parse(body, len, &lim, &req, &opts, &err);
+    if (e == CG_OK)
+        cg_request_dispose(&req);
+    return 0;
+}

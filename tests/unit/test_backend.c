@@ -1,0 +1,259 @@
+/* test_backend.c: the JSON-RPC reader, the backoff schedule, routing and error mapping, without
+ * processes or sockets. */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+#include "backend/appserver.h"
+#include "backend/jsonrpc.h"
+#include "backend/pool.h"
+#include "backend/worker.h"
+
+/* --- a recording peer -------------------------------------------------------------------- */
+
+struct rec {
+    char sent[8][512];
+    int nsent;
+    char notes[16][64];
+    int nnotes;
+    char requests[8][64];
+    int nrequests;
+    int oversized;
+    char over_tail[600];
+    int results;
+    int errors;
+    int64_t last_code;
+};
+
+static void rec_send(void *owner, char *line, size_t len)
+{
+    struct rec *r = owner;
+    if (r->nsent < 8)
+        snprintf(r->sent[r->nsent++], sizeof(r->sent[0]), "%.*s", (int)len, line);
+    free(line);
+}
+
+static void rec_note(void *owner, const char *method, json_t *params)
+{
+    struct rec *r = owner;
+    if (r->nnotes < 16)
+        snprintf(r->notes[r->nnotes++], sizeof(r->notes[0]), "%s", method);
+}
+
+static void rec_request(void *owner, json_t *id, const char *method, json_t *params)
+{
+    struct rec *r = owner;
+    if (r->nrequests < 8)
+        snprintf(r->requests[r->nrequests++], sizeof(r->requests[0]), "%s", method);
+}
+
+static void rec_oversized(void *owner, const char *head, size_t hl, const char *tail, size_t tl)
+{
+    struct rec *r = owner;
+    r->oversized++;
+    snprintf(r->over_tail, sizeof(r->over_tail), "%.*s", (int)tl, tail);
+}
+
+static const struct cg_rpc_ops ops = {rec_send, rec_note, rec_request, rec_oversized};
+
+static void on_result(void *data, json_t *result, const struct cg_rpc_error *err)
+{
+    struct rec *r = data;
+    if (err) {
+        r->errors++;
+        r->last_code = err->code;
+    } else {
+        r->results++;
+    }
+}
+
+static void feed(struct cg_rpc *rpc, const char *s)
+{
+    cg_rpc_feed(rpc, s, strlen(s));
+}
+
+Test(jsonrpc, classifies_messages_and_matches_responses)
+{
+    struct rec r = {0};
+    struct cg_rpc rpc;
+    cg_rpc_init(&rpc, &ops, &r, 1 << 20, "t");
+    uint64_t id = cg_rpc_call(&rpc, "initialize", json_pack("{s:i}", "a", 1), 1000, 0, on_result, &r);
+    cr_assert_eq(id, 1);
+    cr_assert_str_eq(r.sent[0], "{\"id\":1,\"method\":\"initialize\",\"params\":{\"a\":1}}\n");
+    feed(&rpc, "{\"method\":\"turn/started\",\"params\":{}}\n");
+    feed(&rpc, "{\"id\":0,\"method\":\"item/tool/call\",\"params\":{}}\n");
+    feed(&rpc, "{\"id\":1,\"result\":{\"ok\":true}}\n");
+    feed(&rpc, "{\"id\":1,\"result\":{}}\n"); /* again: unknown now */
+    cr_assert_eq(r.nnotes, 1);
+    cr_assert_str_eq(r.notes[0], "turn/started");
+    cr_assert_eq(r.nrequests, 1);
+    cr_assert_str_eq(r.requests[0], "item/tool/call");
+    cr_assert_eq(r.results, 1);
+    cr_assert_eq(rpc.stats.unknown, 1);
+    cr_assert_eq(cg_rpc_pending(&rpc), 0);
+    cg_rpc_dispose(&rpc);
+}
+
+Test(jsonrpc, reassembles_lines_split_across_reads)
+{
+    struct rec r = {0};
+    struct cg_rpc rpc;
+    cg_rpc_init(&rpc, &ops, &r, 1 << 20, "t");
+    const char *two = "{\"method\":\"a\"}\n{\"method\":\"bb\",\"params\":{\"x\":\"y\"}}\n";
+    for (size_t i = 0; two[i]; i++)
+        cg_rpc_feed(&rpc, two + i, 1);
+    cr_assert_eq(r.nnotes, 2);
+    cr_assert_str_eq(r.notes[1], "bb");
+    feed(&rpc, "{\"method\":\"c\"}\r\n\n   \n");
+    cr_assert_eq(r.nnotes, 3);
+    cg_rpc_dispose(&rpc);
+}
+
+Test(jsonrpc, counts_bad_lines_and_survives)
+{
+    struct rec r = {0};
+    struct cg_rpc rpc;
+    cg_rpc_init(&rpc, &ops, &r, 1 << 20, "t");
+    feed(&rpc, "not json\n[1,2]\n{}\n{\"id\":\"x\",\"result\":1}\n\"str\"\n{\"method\":\"ok\"}\n");
+    cr_assert_eq(rpc.stats.invalid, 4);
+    cr_assert_eq(rpc.stats.unknown, 1);
+    cr_assert_eq(r.nnotes, 1);
+    cg_rpc_dispose(&rpc);
+}
+
+Test(jsonrpc, skips_oversized_lines_and_reports_their_ends)
+{
+    struct rec r = {0};
+    struct cg_rpc rpc;
+    cg_rpc_init(&rpc, &ops, &r, 64, "t");
+    char big[300];
+    memset(big, 'x', sizeof(big));
+    feed(&rpc, "{\"method\":\"item/completed\",\"params\":{\"text\":\"");
+    cg_rpc_feed(&rpc, big, sizeof(big));
+    feed(&rpc, "\",\"threadId\":\"T1\"}}\n{\"method\":\"after\"}\n");
+    cr_assert_eq(rpc.stats.oversized, 1);
+    cr_assert_eq(r.oversized, 1);
+    cr_assert_not_null(strstr(r.over_tail, "\"threadId\":\"T1\""));
+    cr_assert_eq(r.nnotes, 1);
+    cr_assert_str_eq(r.notes[0], "after");
+    /* A whole oversized line in one read, too. */
+    char line[200];
+    memset(line, 'y', sizeof(line));
+    line[sizeof(line) - 1] = '\n';
+    cg_rpc_feed(&rpc, line, sizeof(line));
+    cr_assert_eq(rpc.stats.oversized, 2);
+    cg_rpc_dispose(&rpc);
+}
+
+Test(jsonrpc, errors_timeouts_and_close_settle_calls)
+{
+    struct rec r = {0};
+    struct cg_rpc rpc;
+    cg_rpc_init(&rpc, &ops, &r, 1 << 20, "t");
+    cg_rpc_call(&rpc, "a", NULL, 100, 0, on_result, &r);
+    cg_rpc_call(&rpc, "b", NULL, 5000, 0, on_result, &r);
+    cg_rpc_call(&rpc, "c", NULL, 5000, 0, on_result, &r);
+    feed(&rpc, "{\"id\":2,\"error\":{\"code\":-32600,\"message\":\"nope\"}}\n");
+    cr_assert_eq(r.errors, 1);
+    cr_assert_eq(r.last_code, -32600);
+    cr_assert_eq(cg_rpc_next_deadline(&rpc), 100);
+    cg_rpc_expire(&rpc, 99);
+    cr_assert_eq(r.errors, 1);
+    cg_rpc_expire(&rpc, 100);
+    cr_assert_eq(r.errors, 2);
+    cr_assert_eq(r.last_code, CG_RPC_ETIMEOUT);
+    uint64_t d = cg_rpc_call(&rpc, "d", NULL, 5000, 0, on_result, &r);
+    cg_rpc_forget(&rpc, d);
+    cg_rpc_dispose(&rpc); /* settles "c" as closed; "d" was forgotten */
+    cr_assert_eq(r.errors, 3);
+    cr_assert_eq(r.last_code, CG_RPC_ECLOSED);
+}
+
+Test(jsonrpc, answers_server_requests)
+{
+    struct rec r = {0};
+    struct cg_rpc rpc;
+    cg_rpc_init(&rpc, &ops, &r, 1 << 20, "t");
+    json_t *id = json_integer(7);
+    cg_rpc_respond(&rpc, id, json_pack("{s:s}", "decision", "decline"));
+    cg_rpc_respond_error(&rpc, id, -32601, "no");
+    json_decref(id);
+    cr_assert_str_eq(r.sent[0], "{\"id\":7,\"result\":{\"decision\":\"decline\"}}\n");
+    cr_assert_str_eq(r.sent[1], "{\"id\":7,\"error\":{\"code\":-32601,\"message\":\"no\"}}\n");
+    cg_rpc_dispose(&rpc);
+}
+
+/* --- supervision and routing ------------------------------------------------------------- */
+
+Test(worker, backoff_doubles_up_to_the_cap)
+{
+    struct cg_worker_config cfg = {.backoff_initial_ms = 500, .backoff_max_ms = 5000};
+    uint64_t want[] = {500, 1000, 2000, 4000, 5000, 5000};
+    for (unsigned i = 0; i < 6; i++)
+        cr_assert_eq(cg_worker_backoff_ms(&cfg, i + 1), want[i], "failure %u", i + 1);
+    /* Many failures never overflow: the doubling stops at the cap. */
+    struct cg_worker_config big = {.backoff_initial_ms = 1, .backoff_max_ms = UINT64_MAX / 2};
+    cr_assert_eq(cg_worker_backoff_ms(&big, 1000000), UINT64_MAX / 2);
+}
+
+Test(pool, chooses_the_ready_worker_with_the_fewest_turns)
+{
+    struct cg_worker w[4];
+    memset(w, 0, sizeof(w));
+    enum cg_worker_state states[] = {CG_WORKER_READY, CG_WORKER_READY, CG_WORKER_BACKOFF,
+                                     CG_WORKER_READY};
+    size_t active[] = {3, 1, 0, 1};
+    for (int i = 0; i < 4; i++) {
+        w[i].state = states[i];
+        w[i].active = active[i];
+    }
+    cr_assert_eq(cg_pool_choose(w, 4, 4), &w[1], "fewest active, first of equals, never a "
+                                                 "worker that is down");
+    w[1].active = 4;
+    w[3].active = 4;
+    cr_assert_eq(cg_pool_choose(w, 4, 4), &w[0]);
+    w[0].active = 4;
+    cr_assert_null(cg_pool_choose(w, 4, 4), "all ready workers full");
+    w[0].state = CG_WORKER_LOGIN_REQUIRED;
+    w[0].active = 0;
+    cr_assert_null(cg_pool_choose(w, 4, 4));
+}
+
+/* --- error mapping ----------------------------------------------------------------------- */
+
+static enum cg_err map(const char *json)
+{
+    json_t *v = json_loads(json, 0, NULL);
+    struct cg_error e;
+    cg_appserver_map_error(v, &e);
+    json_decref(v);
+    return e.code;
+}
+
+Test(appserver, maps_codex_errors_to_openai_codes)
+{
+    cr_assert_eq(map("{\"message\":\"m\",\"codexErrorInfo\":\"contextWindowExceeded\"}"),
+                 CG_ERR_CONTEXT_LENGTH);
+    cr_assert_eq(map("{\"message\":\"m\",\"codexErrorInfo\":\"usageLimitExceeded\"}"),
+                 CG_ERR_QUOTA_EXCEEDED);
+    cr_assert_eq(map("{\"message\":\"m\",\"codexErrorInfo\":\"unauthorized\"}"), CG_ERR_UPSTREAM_AUTH);
+    cr_assert_eq(map("{\"message\":\"m\",\"codexErrorInfo\":{\"responseTooManyFailedAttempts\":"
+                     "{\"httpStatusCode\":429}}}"),
+                 CG_ERR_UPSTREAM_RATE_LIMIT);
+    cr_assert_eq(map("{\"message\":\"m\",\"codexErrorInfo\":{\"httpConnectionFailed\":"
+                     "{\"httpStatusCode\":401}}}"),
+                 CG_ERR_UPSTREAM_AUTH);
+    cr_assert_eq(map("{\"message\":\"m\",\"codexErrorInfo\":{\"httpConnectionFailed\":"
+                     "{\"httpStatusCode\":null}}}"),
+                 CG_ERR_BACKEND_ERROR);
+    cr_assert_eq(map("{\"message\":\"m\",\"codexErrorInfo\":\"internalServerError\"}"),
+                 CG_ERR_BACKEND_ERROR);
+    cr_assert_eq(map("{\"message\":\"m\"}"), CG_ERR_BACKEND_ERROR);
+    cr_assert_eq(map("{}"), CG_ERR_BACKEND_ERROR);
+    json_t *v = json_loads("{\"message\":\"too long\",\"codexErrorInfo\":\"contextWindowExceeded\"}",
+                           0, NULL);
+    struct cg_error e;
+    cg_appserver_map_error(v, &e);
+    cr_assert_str_eq(e.message, "too long");
+    cr_assert_str_eq(e.param, "messages");
+    json_decref(v);
+}
