@@ -78,6 +78,10 @@
       "on stop, SIGTERM to SIGKILL delay for workers")                                             \
     X(WORKER_MAX_LINE_BYTES, worker_max_line_bytes, INT, "16777216", 4096, 1073741824,            \
       "longest JSON-RPC line accepted from a worker")                                              \
+    X(PROXY_CODEX_LOG_MAX_BYTES, codex_log_max_bytes, INT, "67108864", 0, 68719476736,            \
+      "Codex's own log database in CODEX_HOME is trimmed above this; 0 = never")                   \
+    X(PROXY_CODEX_HOME_CHECK_MS, codex_home_check_ms, INT, "300000", 100, 86400000,                \
+      "how often CODEX_HOME is measured (and its log trimmed)")                                    \
     X(PROXY_TIMEOUT_MS, timeout_ms, INT, "300000", 100, 86400000,                                  \
       "a model request ends with 504 (or an in-band error) after this long")                       \
     X(PROXY_SSE_KEEPALIVE_MS, sse_keepalive_ms, INT, "15000", 0, 3600000,                          \

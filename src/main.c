@@ -155,6 +155,9 @@ static int start_backend(struct gateway *g)
         .auth_path = g->launch.auth_path,
     };
     struct cg_pool_config pc = {
+        .codex_home = c->codex_home,
+        .codex_log_max_bytes = (uint64_t)c->codex_log_max_bytes,
+        .codex_home_check_ms = (uint64_t)c->codex_home_check_ms,
         .workers = (size_t)c->worker_count,
         .max_concurrency = (size_t)c->worker_max_concurrency,
         .queue_max = (size_t)c->queue_max,

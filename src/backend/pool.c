@@ -214,6 +214,8 @@ void cg_pool_start(struct cg_pool *p)
     for (size_t i = 0; i < p->count; i++)
         cg_worker_start(&p->workers[i]);
     uv_timer_start(&p->sweep_timer, on_sweep, SWEEP_MS, SWEEP_MS);
+    cg_home_start(&p->home, p->loop, p->cfg.codex_home, p->cfg.codex_log_max_bytes,
+                  p->cfg.codex_home_check_ms);
 }
 
 enum cg_err cg_pool_submit(struct cg_pool *p, struct cg_turn *t, struct cg_error *err)
@@ -320,8 +322,12 @@ int cg_pool_status_json(const struct cg_pool *p, struct cg_buf *out)
             err = cg_worker_status_json(&p->workers[i], out);
     }
     if (!err)
+        err = cg_buf_append_str(out, "],\"codex_home\":");
+    if (!err)
+        err = cg_home_status_json(&p->home, out);
+    if (!err)
         err = cg_buf_appendf(out,
-                             "],\"queue\":{\"waiting\":%zu,\"max\":%zu},\"turns\":{\"started\":%" PRIu64
+                             ",\"queue\":{\"waiting\":%zu,\"max\":%zu},\"turns\":{\"started\":%" PRIu64
                              ",\"queued\":%" PRIu64 ",\"rejected\":%" PRIu64
                              ",\"queue_timeouts\":%" PRIu64 "}}",
                              p->qlen, p->cfg.queue_max, p->stats.turns_started,
@@ -330,9 +336,9 @@ int cg_pool_status_json(const struct cg_pool *p, struct cg_buf *out)
     return err;
 }
 
-static void on_sweep_closed(uv_handle_t *h)
+static void on_home_closed(struct cg_home *h)
 {
-    struct cg_pool *p = h->data;
+    struct cg_pool *p = CG_CONTAINER_OF(h, struct cg_pool, home);
     for (size_t i = 0; i < p->count; i++)
         cg_sessions_dispose(&p->sessions[i]);
     free(p->sessions);
@@ -341,6 +347,12 @@ static void on_sweep_closed(uv_handle_t *h)
     p->workers = NULL;
     if (p->on_stopped)
         p->on_stopped(p);
+}
+
+static void on_sweep_closed(uv_handle_t *h)
+{
+    struct cg_pool *p = h->data;
+    cg_home_stop(&p->home, on_home_closed);
 }
 
 static void on_worker_stopped(struct cg_worker *w)

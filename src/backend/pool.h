@@ -10,11 +10,15 @@
 #include <stdint.h>
 #include <uv.h>
 #include "backend/appserver.h"
+#include "backend/home.h"
 #include "backend/worker.h"
 #include "core/errors.h"
 #include "util/buf.h"
 
 struct cg_pool_config {
+    const char *codex_home;
+    uint64_t codex_log_max_bytes;
+    uint64_t codex_home_check_ms;
     size_t workers;
     size_t max_concurrency;
     size_t queue_max;
@@ -39,6 +43,7 @@ struct cg_pool {
     struct cg_turn *qtail;
     size_t qlen;
     uv_timer_t sweep_timer;
+    struct cg_home home;
     bool stopping;
     size_t running; /* workers not yet stopped */
     void (*on_stopped)(struct cg_pool *p);

@@ -45,7 +45,7 @@ describe('worker supervision', { timeout: 120000 }, () => {
     const codexHome = path.join(log.dir, 'home');
     const work = path.join(log.dir, 'work', 'nested');
     const file = path.join(log.dir, 'fake.jsonl');
-    await withGateway({ FAKE_CODEX_LOG: file, CODEX_HOME: codexHome, PROXY_CODEX_WORKDIR: work, PROXY_API_KEY: 'k' }, async (gw) => {
+    await withGateway({ FAKE_CODEX_LOG: file, CODEX_HOME: codexHome, PROXY_CODEX_WORKDIR: work, PROXY_API_KEY: 'k', PROXY_CODEX_HOME_CHECK_MS: '100' }, async (gw) => {
       const start = readFakeLog(file).find((e) => e.event === 'start');
       assert.ok(start, 'the fake logged its start');
       assert.equal(start.cwd, work, 'cwd is PROXY_CODEX_WORKDIR (created)');
@@ -73,6 +73,12 @@ describe('worker supervision', { timeout: 120000 }, () => {
       const stderrLine = await gw.waitForLog((l) => l.event === 'worker_stderr' && /fake-codex: ready/.test(l.line));
       assert.equal(stderrLine.worker, 0);
       assert.ok(!JSON.stringify(readFakeLog(file)).includes('"k"'), 'client keys never reach the worker');
+      fs.writeFileSync(path.join(codexHome, 'blob'), Buffer.alloc(100000));
+      const auth = { Authorization: 'Bearer k' };
+      await waitFor(async () => (await backendHealth(gw, auth)).codex_home.bytes >= 100000, 10000, 'CODEX_HOME measured');
+      const home = (await backendHealth(gw, auth)).codex_home;
+      assert.equal(home.path, codexHome);
+      assert.equal(home.trims, 0);
     });
     log.remove();
   });
