@@ -48,15 +48,75 @@ static bool keepalive_wanted(const struct cg_exchange *ex)
     return v.ptr == NULL || !(cg_str_eq(v, CG_STR("1")) || cg_str_ieq(v, CG_STR("true")));
 }
 
-static void start(struct cg_exchange *ex, struct cg_api *api, struct cg_request *req,
-                  const struct cg_encoder_ops *ops, void *enc)
+/* What differs between the two endpoints of the family. */
+struct family {
+    enum cg_err (*parse)(const char *body, size_t len, const struct cg_chat_limits *lim,
+                         struct cg_request *req, struct cg_chat_opts *opts, struct cg_error *err);
+    const char *id_prefix;
+    const struct cg_encoder_ops *ops;
+    void *(*encoder)(const struct cg_api *api, const struct cg_request *req, const char *id,
+                     const struct cg_chat_opts *opts);
+};
+
+static void *chat_encoder(const struct cg_api *api, const struct cg_request *req, const char *id,
+                          const struct cg_chat_opts *opts)
 {
-    ex->model = cg_arena_strdup(&ex->arena, req->model_id);
+    struct cg_chat_encode_params p = {
+        .id = id,
+        .created = cg_clock_unix_s(),
+        .model = req->model_id,
+        .n = req->n,
+        .stream = req->stream,
+        .include_usage = req->include_usage,
+        .expose_reasoning = api->cfg->expose_reasoning,
+        .opts = opts,
+    };
+    return cg_chat_encoder_new(&p);
+}
+
+static void *completions_encoder(const struct cg_api *api, const struct cg_request *req,
+                                 const char *id, const struct cg_chat_opts *opts)
+{
+    struct cg_completions_encode_params p = {
+        .id = id,
+        .created = cg_clock_unix_s(),
+        .model = req->model_id,
+        .n = req->n,
+        .stream = req->stream,
+        .include_usage = req->include_usage,
+        .opts = opts,
+    };
+    return cg_completions_encoder_new(&p);
+}
+
+static const struct family chat_family = {cg_chat_parse, "chatcmpl-", &cg_chat_encoder_ops,
+                                          chat_encoder};
+static const struct family completions_family = {cg_completions_parse, "cmpl-",
+                                                 &cg_completions_encoder_ops, completions_encoder};
+
+static void handle(struct cg_exchange *ex, struct cg_api *api, const struct family *f)
+{
+    if (!admit(ex, api))
+        return;
+    struct cg_chat_limits lim = limits_of(api);
+    struct cg_request req;
+    struct cg_chat_opts *opts = cg_arena_calloc(&ex->arena, sizeof(*opts));
+    struct cg_error err;
+    if (f->parse(ex->body.data, ex->body.len, &lim, &req, opts, &err) != CG_OK) {
+        cg_exchange_fail(ex, &err);
+        return;
+    }
+    char id[RESPONSE_ID_BYTES];
+    cg_ids_make(id, sizeof(id), f->id_prefix, 29);
+    ex->model = cg_arena_strdup(&ex->arena, req.model_id);
+    /* The encoder keeps pointers to the id, the model and opts: the exchange's arena and the
+     * request both live as long as the run. */
+    void *enc = f->encoder(api, &req, cg_arena_strdup(&ex->arena, id), opts);
     struct cg_run_spec spec = {
         .api = api,
         .ex = ex,
-        .req = *req,
-        .enc_ops = ops,
+        .req = req,
+        .enc_ops = f->ops,
         .enc = enc,
         .keepalive = keepalive_wanted(ex),
     };
@@ -65,57 +125,10 @@ static void start(struct cg_exchange *ex, struct cg_api *api, struct cg_request 
 
 void cg_chat_handle(struct cg_exchange *ex, void *ctx)
 {
-    struct cg_api *api = ctx;
-    if (!admit(ex, api))
-        return;
-    struct cg_chat_limits lim = limits_of(api);
-    struct cg_request req;
-    struct cg_chat_opts *opts = cg_arena_calloc(&ex->arena, sizeof(*opts));
-    struct cg_error err;
-    if (cg_chat_parse(ex->body.data, ex->body.len, &lim, &req, opts, &err) != CG_OK) {
-        cg_exchange_fail(ex, &err);
-        return;
-    }
-    char id[RESPONSE_ID_BYTES];
-    cg_ids_make(id, sizeof(id), "chatcmpl-", 29);
-    struct cg_chat_encode_params p = {
-        .id = cg_arena_strdup(&ex->arena, id),
-        .created = cg_clock_unix_s(),
-        .model = req.model_id,
-        .n = req.n,
-        .stream = req.stream,
-        .include_usage = req.include_usage,
-        .expose_reasoning = api->cfg->expose_reasoning,
-        .opts = opts,
-    };
-    /* The encoder keeps pointers to id, model and opts: the exchange's arena and the request
-     * both live as long as the run. */
-    start(ex, api, &req, &cg_chat_encoder_ops, cg_chat_encoder_new(&p));
+    handle(ex, ctx, &chat_family);
 }
 
 void cg_completions_handle(struct cg_exchange *ex, void *ctx)
 {
-    struct cg_api *api = ctx;
-    if (!admit(ex, api))
-        return;
-    struct cg_chat_limits lim = limits_of(api);
-    struct cg_request req;
-    struct cg_chat_opts *opts = cg_arena_calloc(&ex->arena, sizeof(*opts));
-    struct cg_error err;
-    if (cg_completions_parse(ex->body.data, ex->body.len, &lim, &req, opts, &err) != CG_OK) {
-        cg_exchange_fail(ex, &err);
-        return;
-    }
-    char id[RESPONSE_ID_BYTES];
-    cg_ids_make(id, sizeof(id), "cmpl-", 29);
-    struct cg_completions_encode_params p = {
-        .id = cg_arena_strdup(&ex->arena, id),
-        .created = cg_clock_unix_s(),
-        .model = req.model_id,
-        .n = req.n,
-        .stream = req.stream,
-        .include_usage = req.include_usage,
-        .opts = opts,
-    };
-    start(ex, api, &req, &cg_completions_encoder_ops, cg_completions_encoder_new(&p));
+    handle(ex, ctx, &completions_family);
 }

@@ -976,6 +976,42 @@ static void init_parse(struct parse *p, const struct cg_chat_limits *lim, struct
     cg_error_init(err, CG_OK);
 }
 
+/* The fields every model endpoint shares. */
+static enum cg_err parse_common(struct parse *p, json_t *root)
+{
+    enum cg_err e = parse_model(p, root);
+    if (!e)
+        e = parse_stream(p, root);
+    if (!e)
+        e = parse_n(p, root);
+    if (!e)
+        e = check_ignored(p, root);
+    if (!e)
+        e = parse_stop(p, root);
+    return e;
+}
+
+static enum cg_err end_parse(struct parse *p, json_t *root, enum cg_err e)
+{
+    json_decref(root);
+    cg_buf_dispose(&p->base);
+    cg_buf_dispose(&p->developer);
+    if (e)
+        cg_request_dispose(p->req);
+    return e;
+}
+
+static enum cg_err parse_parallel(struct parse *p, json_t *root)
+{
+    json_t *ptc = json_object_get(root, "parallel_tool_calls");
+    if (ptc && !json_is_null(ptc) && !json_is_boolean(ptc))
+        return bad_type(p, "parallel_tool_calls", "a boolean", ptc);
+    if (json_is_false(ptc) || p->legacy_functions)
+        p->opts->parallel_tool_calls = false;
+    p->opts->legacy_functions = p->legacy_functions;
+    return CG_OK;
+}
+
 enum cg_err cg_chat_parse(const char *body, size_t len, const struct cg_chat_limits *lim,
                           struct cg_request *req, struct cg_chat_opts *opts, struct cg_error *err)
 {
@@ -983,33 +1019,17 @@ enum cg_err cg_chat_parse(const char *body, size_t len, const struct cg_chat_lim
     init_parse(&p, lim, req, opts, err);
     json_t *root = load_body(&p, body, len);
     json_t *tools = json_array();
-    enum cg_err e = root ? CG_OK : err->code;
-    if (!e)
-        e = parse_model(&p, root);
-    if (!e)
-        e = parse_stream(&p, root);
-    if (!e)
-        e = parse_n(&p, root);
+    enum cg_err e = root ? parse_common(&p, root) : err->code;
     if (!e)
         e = parse_effort(&p, root);
-    if (!e)
-        e = check_ignored(&p, root);
-    if (!e)
-        e = parse_stop(&p, root);
     if (!e)
         e = parse_response_format(&p, root);
     if (!e)
         e = parse_tools(&p, root, tools);
     if (!e)
         e = parse_tool_choice(&p, root, tools);
-    if (!e) {
-        json_t *ptc = json_object_get(root, "parallel_tool_calls");
-        if (ptc && !json_is_null(ptc) && !json_is_boolean(ptc))
-            e = bad_type(&p, "parallel_tool_calls", "a boolean", ptc);
-        else if (json_is_false(ptc) || p.legacy_functions)
-            opts->parallel_tool_calls = false;
-        opts->legacy_functions = p.legacy_functions;
-    }
+    if (!e)
+        e = parse_parallel(&p, root);
     if (!e)
         e = parse_messages(&p, root);
     if (!e) {
@@ -1018,12 +1038,44 @@ enum cg_err cg_chat_parse(const char *body, size_t len, const struct cg_chat_lim
         finish_instructions(&p);
     }
     json_decref(tools);
-    json_decref(root);
-    cg_buf_dispose(&p.base);
-    cg_buf_dispose(&p.developer);
-    if (e)
-        cg_request_dispose(req);
-    return e;
+    return end_parse(&p, root, e);
+}
+
+/* `prompt`: a string, or strings joined by newlines. */
+static enum cg_err parse_prompt(struct parse *p, json_t *root, struct cg_buf *out)
+{
+    json_t *pr = json_object_get(root, "prompt");
+    size_t count = json_is_string(pr) ? 1 : json_is_array(pr) ? json_array_size(pr) : 0;
+    if (count == 0)
+        return bad(p, CG_ERR_INVALID_REQUEST, "prompt",
+                   "'prompt' is required: a string or an array of strings.");
+    for (size_t i = 0; i < count; i++) {
+        json_t *s = json_is_string(pr) ? pr : json_array_get(pr, i);
+        if (!json_is_string(s))
+            return bad(p, CG_ERR_UNSUPPORTED_VALUE, "prompt",
+                       "'prompt' must be a string or an array of strings (token arrays are not "
+                       "supported).");
+        if ((i && cg_buf_append_char(out, '\n')) ||
+            cg_buf_append(out, json_string_value(s), json_string_length(s)))
+            return bad(p, CG_ERR_TOO_LARGE, "prompt", "The prompt is too large.");
+    }
+    return CG_OK;
+}
+
+static enum cg_err parse_legacy_extras(struct parse *p, json_t *root)
+{
+    json_t *suffix = json_object_get(root, "suffix");
+    json_t *best_of = json_object_get(root, "best_of");
+    json_t *echo = json_object_get(root, "echo");
+    if (suffix && !json_is_null(suffix))
+        return bad(p, CG_ERR_UNSUPPORTED_PARAM, "suffix", "'suffix' is not supported.");
+    if (json_is_integer(best_of) && json_integer_value(best_of) > (json_int_t)p->req->n)
+        return bad(p, CG_ERR_UNSUPPORTED_PARAM, "best_of",
+                   "'best_of' larger than 'n' is not supported.");
+    if (echo && !json_is_null(echo) && !json_is_boolean(echo))
+        return bad_type(p, "echo", "a boolean", echo);
+    p->opts->echo = json_is_true(echo);
+    return CG_OK;
 }
 
 enum cg_err cg_completions_parse(const char *body, size_t len, const struct cg_chat_limits *lim,
@@ -1033,61 +1085,13 @@ enum cg_err cg_completions_parse(const char *body, size_t len, const struct cg_c
     struct parse p;
     init_parse(&p, lim, req, opts, err);
     json_t *root = load_body(&p, body, len);
-    enum cg_err e = root ? CG_OK : err->code;
-    if (!e)
-        e = parse_model(&p, root);
-    if (!e)
-        e = parse_stream(&p, root);
-    if (!e)
-        e = parse_n(&p, root);
-    if (!e)
-        e = check_ignored(&p, root);
-    if (!e)
-        e = parse_stop(&p, root);
+    enum cg_err e = root ? parse_common(&p, root) : err->code;
     struct cg_buf prompt;
     cg_buf_init(&prompt, INSTRUCTIONS_MAX_BYTES);
-    if (!e) {
-        json_t *pr = json_object_get(root, "prompt");
-        if (json_is_string(pr)) {
-            e = cg_buf_append(&prompt, json_string_value(pr), json_string_length(pr))
-                    ? CG_ERR_TOO_LARGE
-                    : CG_OK;
-        } else if (json_is_array(pr) && json_array_size(pr) > 0) {
-            size_t i;
-            json_t *s;
-            json_array_foreach(pr, i, s)
-            {
-                if (!json_is_string(s)) {
-                    e = bad(&p, CG_ERR_UNSUPPORTED_VALUE, "prompt",
-                            "'prompt' must be a string or an array of strings (token arrays are "
-                            "not supported).");
-                    break;
-                }
-                if ((i && cg_buf_append_char(&prompt, '\n')) ||
-                    cg_buf_append(&prompt, json_string_value(s), json_string_length(s))) {
-                    e = CG_ERR_TOO_LARGE;
-                    break;
-                }
-            }
-        } else {
-            e = bad(&p, CG_ERR_INVALID_REQUEST, "prompt",
-                    "'prompt' is required: a string or an array of strings.");
-        }
-    }
-    if (!e) {
-        json_t *suffix = json_object_get(root, "suffix");
-        json_t *best_of = json_object_get(root, "best_of");
-        json_t *echo = json_object_get(root, "echo");
-        if (suffix && !json_is_null(suffix))
-            e = bad(&p, CG_ERR_UNSUPPORTED_PARAM, "suffix", "'suffix' is not supported.");
-        else if (json_is_integer(best_of) && json_integer_value(best_of) > (json_int_t)req->n)
-            e = bad(&p, CG_ERR_UNSUPPORTED_PARAM, "best_of",
-                    "'best_of' larger than 'n' is not supported.");
-        else if (echo && !json_is_null(echo) && !json_is_boolean(echo))
-            e = bad_type(&p, "echo", "a boolean", echo);
-        else
-            opts->echo = json_is_true(echo);
-    }
+    if (!e)
+        e = parse_prompt(&p, root, &prompt);
+    if (!e)
+        e = parse_legacy_extras(&p, root);
     if (!e) {
         req->history = json_array();
         req->input = json_array();
@@ -1097,15 +1101,8 @@ enum cg_err cg_completions_parse(const char *body, size_t len, const struct cg_c
         opts->prompt = json_string_value(json_object_get(json_array_get(req->input, 0), "text"));
         finish_instructions(&p);
     }
-    if (e == CG_ERR_TOO_LARGE && err->code == CG_OK)
-        bad(&p, CG_ERR_TOO_LARGE, "prompt", "The prompt is too large.");
     cg_buf_dispose(&prompt);
-    json_decref(root);
-    cg_buf_dispose(&p.base);
-    cg_buf_dispose(&p.developer);
-    if (e)
-        cg_request_dispose(req);
-    return e;
+    return end_parse(&p, root, e);
 }
 
 bool cg_chat_json_content_type(const char *value, size_t len)

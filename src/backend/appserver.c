@@ -188,26 +188,33 @@ static bool call(struct cg_turn *t, const char *method, json_t *params, cg_rpc_r
     return false;
 }
 
+/* The start of every step's callback: false when the sequence stops here (the turn ended
+ * meanwhile, or the call failed and the turn now fails). The callback still drops the call's
+ * reference. */
+static bool step_ok(struct cg_turn *t, const char *what, const struct cg_rpc_error *e)
+{
+    t->pending_call = 0;
+    if (t->state == CG_TURN_DONE)
+        return false;
+    if (e) {
+        fail_rpc(t, what, e);
+        return false;
+    }
+    return true;
+}
+
 static void on_turn_start(void *data, json_t *result, const struct cg_rpc_error *e)
 {
     struct cg_turn *t = data;
-    t->pending_call = 0;
-    if (t->state == CG_TURN_DONE) {
-        turn_put(t);
-        return;
+    if (step_ok(t, "turn/start", e)) {
+        const char *id = json_string_value(json_object_get(json_object_get(result, "turn"), "id"));
+        if (t->turn_id[0] == '\0' && id)
+            snprintf(t->turn_id, sizeof(t->turn_id), "%s", id);
+        if (t->state == CG_TURN_STARTING)
+            t->state = CG_TURN_RUNNING;
+        if (t->cancel_requested && t->state == CG_TURN_RUNNING)
+            interrupt(t);
     }
-    if (e) {
-        fail_rpc(t, "turn/start", e);
-        turn_put(t);
-        return;
-    }
-    const char *id = json_string_value(json_object_get(json_object_get(result, "turn"), "id"));
-    if (t->turn_id[0] == '\0' && id)
-        snprintf(t->turn_id, sizeof(t->turn_id), "%s", id);
-    if (t->state == CG_TURN_STARTING)
-        t->state = CG_TURN_RUNNING;
-    if (t->cancel_requested && t->state == CG_TURN_RUNNING)
-        interrupt(t);
     turn_put(t);
 }
 
@@ -232,30 +239,19 @@ static void start_turn(struct cg_turn *t)
 static void on_injected(void *data, json_t *result, const struct cg_rpc_error *e)
 {
     struct cg_turn *t = data;
-    t->pending_call = 0;
-    if (t->state == CG_TURN_DONE) {
-        turn_put(t);
-        return;
+    if (step_ok(t, "thread/inject_items", e)) {
+        if (t->cancel_requested)
+            finish_turn(t);
+        else
+            start_turn(t);
     }
-    if (e)
-        fail_rpc(t, "thread/inject_items", e);
-    else if (t->cancel_requested)
-        finish_turn(t);
-    else
-        start_turn(t);
     turn_put(t);
 }
 
 static void on_thread_start(void *data, json_t *result, const struct cg_rpc_error *e)
 {
     struct cg_turn *t = data;
-    t->pending_call = 0;
-    if (t->state == CG_TURN_DONE) {
-        turn_put(t);
-        return;
-    }
-    if (e) {
-        fail_rpc(t, "thread/start", e);
+    if (!step_ok(t, "thread/start", e)) {
         turn_put(t);
         return;
     }
