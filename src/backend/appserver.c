@@ -585,6 +585,34 @@ static struct cg_turn *turn_for(struct cg_sessions *s, json_t *params)
     return cg_map_get_str(&s->threads, json_string_value(tid), json_string_length(tid));
 }
 
+/* What cg_sessions_notification acts on, and for some methods a string the raw line must
+ * contain. Quotes inside JSON strings are escaped, so a raw `"type":"agentMessage"` is always the
+ * item's own type; user-message items and raw message items (the bulk of a turn) are skipped. */
+static const struct {
+    const char *method;
+    const char *needle;
+} handled[] = {
+    {"item/agentMessage/delta", NULL},
+    {"item/completed", "\"type\":\"agentMessage\""},
+    {"item/reasoning/summaryTextDelta", NULL},
+    {"rawResponseItem/completed", "\"function_call\""},
+    {"rawResponse/completed", NULL},
+    {"thread/tokenUsage/updated", NULL},
+    {"error", NULL},
+    {"turn/completed", NULL},
+};
+
+bool cg_sessions_wants(struct cg_str method, struct cg_str line)
+{
+    for (size_t i = 0; i < CG_ARRAY_SIZE(handled); i++) {
+        if (!cg_str_eq(method, cg_str_from(handled[i].method)))
+            continue;
+        const char *needle = handled[i].needle;
+        return needle == NULL || memmem(line.ptr, line.len, needle, strlen(needle)) != NULL;
+    }
+    return false;
+}
+
 void cg_sessions_notification(struct cg_sessions *s, const char *method, json_t *params)
 {
     struct cg_turn *t = turn_for(s, params);
@@ -598,11 +626,6 @@ void cg_sessions_notification(struct cg_sessions *s, const char *method, json_t 
         const char *type = json_string_value(json_object_get(item, "type"));
         if (type && strcmp(type, "agentMessage") == 0)
             on_message_completed(t, item);
-    } else if (strcmp(method, "item/started") == 0) {
-        json_t *item = json_object_get(params, "item");
-        const char *type = json_string_value(json_object_get(item, "type"));
-        if (type && strcmp(type, "agentMessage") == 0)
-            item_begin(t, json_string_value(json_object_get(item, "id")));
     } else if (strcmp(method, "item/reasoning/summaryTextDelta") == 0) {
         on_reasoning_delta(t, params);
     } else if (strcmp(method, "rawResponseItem/completed") == 0) {
@@ -611,10 +634,6 @@ void cg_sessions_notification(struct cg_sessions *s, const char *method, json_t 
         on_raw_completed(t, params);
     } else if (strcmp(method, "thread/tokenUsage/updated") == 0) {
         on_token_usage(t, params);
-    } else if (strcmp(method, "turn/started") == 0) {
-        const char *id = json_string_value(json_object_get(json_object_get(params, "turn"), "id"));
-        if (t->turn_id[0] == '\0' && id)
-            snprintf(t->turn_id, sizeof(t->turn_id), "%s", id);
     } else if (strcmp(method, "error") == 0) {
         on_error_notification(t, params);
     } else if (strcmp(method, "turn/completed") == 0) {

@@ -104,6 +104,9 @@ void cg_turn_fail(struct cg_turn *t, const struct cg_error *err);
 void cg_sessions_init(struct cg_sessions *s, struct cg_worker *w, uint64_t interrupt_timeout_ms);
 void cg_sessions_dispose(struct cg_sessions *s);
 void cg_sessions_notification(struct cg_sessions *s, const char *method, json_t *params);
+/* Whether cg_sessions_notification would act on this notification, judged from its method and
+ * raw line before parsing (an answer of true may still turn out to be of no use). */
+bool cg_sessions_wants(struct cg_str method, struct cg_str line);
 void cg_sessions_request(struct cg_sessions *s, json_t *id, const char *method, json_t *params);
 /* A message too long to read was dropped: the turn it belonged to (found by the threadId in
  * the message's first or last bytes) cannot complete and fails now instead of hanging. */

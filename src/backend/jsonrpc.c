@@ -173,6 +173,43 @@ static void handle_response(struct cg_rpc *rpc, json_t *msg, json_t *id)
     settle(pc, result ? result : json_null(), NULL);
 }
 
+/* A notification the owner does not want, judged from its first bytes only. Codex writes the
+ * method first; anything shaped otherwise is parsed as usual. */
+static bool unwanted(struct cg_rpc *rpc, const char *line, size_t len)
+{
+    static const char prefix[] = "{\"method\":\"";
+    size_t plen = sizeof(prefix) - 1;
+    if (rpc->ops->wanted == NULL || len <= plen || memcmp(line, prefix, plen) != 0)
+        return false;
+    const char *m = line + plen;
+    const char *end = memchr(m, '"', len - plen);
+    if (end == NULL || memchr(m, '\\', (size_t)(end - m)))
+        return false;
+    return !rpc->ops->wanted(rpc->owner, (struct cg_str){m, (size_t)(end - m)},
+                             (struct cg_str){line, len});
+}
+
+/* A response to a fire-and-forget call (no callback), judged from {"id":<n>, at the start:
+ * settled without parsing the rest. */
+static bool settled_unparsed(struct cg_rpc *rpc, const char *line, size_t len)
+{
+    static const char prefix[] = "{\"id\":";
+    size_t plen = sizeof(prefix) - 1;
+    if (len <= plen + 1 || memcmp(line, prefix, plen) != 0)
+        return false;
+    uint64_t id = 0;
+    size_t i = plen;
+    while (i < len && i < plen + 19 && line[i] >= '0' && line[i] <= '9')
+        id = id * 10 + (uint64_t)(line[i++] - '0');
+    if (i == plen || i >= len || line[i] != ',')
+        return false;
+    struct pending_call *pc = cg_map_get_int(&rpc->pending, id);
+    if (pc == NULL || pc->cb != NULL)
+        return false;
+    free(cg_map_remove_int(&rpc->pending, id));
+    return true;
+}
+
 static void handle_line(struct cg_rpc *rpc, const char *line, size_t len)
 {
     rpc->stats.lines++;
@@ -180,6 +217,10 @@ static void handle_line(struct cg_rpc *rpc, const char *line, size_t len)
         len--;
     if (len == 0)
         return;
+    if (unwanted(rpc, line, len) || settled_unparsed(rpc, line, len)) {
+        rpc->stats.skipped++;
+        return;
+    }
     json_error_t jerr;
     json_t *msg = json_loadb(line, len, JSON_ALLOW_NUL, &jerr);
     if (msg == NULL || !json_is_object(msg)) {

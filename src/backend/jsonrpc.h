@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include "util/buf.h"
 #include "util/map.h"
+#include "util/str.h"
 
 struct cg_rpc_error {
     int64_t code; /* the JSON-RPC error code, or one of the CG_RPC_E* below */
@@ -45,6 +46,11 @@ struct cg_rpc_ops {
      * owner can tell whose message was lost (may be NULL). */
     void (*oversized)(void *owner, const char *head, size_t head_len, const char *tail,
                       size_t tail_len);
+    /* May be NULL. Asked with a notification's method (and the whole raw line) before the line
+     * is parsed: false skips it unparsed (most of a turn's notifications are of no use to the
+     * gateway, and parsing is most of its cost). Only lines that begin {"method":" are asked,
+     * so server requests, which carry an id first, are always parsed. */
+    bool (*wanted)(void *owner, struct cg_str method, struct cg_str line);
 };
 
 struct cg_rpc_stats {
@@ -52,6 +58,7 @@ struct cg_rpc_stats {
     uint64_t invalid;   /* not JSON, or not an object */
     uint64_t oversized; /* longer than the limit, skipped */
     uint64_t unknown;   /* responses to ids we never sent or already settled */
+    uint64_t skipped;   /* notifications the owner did not want, skipped unparsed */
 };
 
 struct cg_rpc {

@@ -160,7 +160,7 @@ static void on_oversized(struct cg_worker *w, const char *head, size_t head_len,
 }
 
 static const struct cg_worker_hooks hooks = {on_state_changed, on_notification, on_request,
-                                             on_lost, on_oversized};
+                                             on_lost, on_oversized, cg_sessions_wants};
 
 static void on_turn_done(struct cg_sessions *s, struct cg_turn *t, void *data)
 {

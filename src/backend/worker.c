@@ -164,8 +164,14 @@ static void rpc_oversized(void *owner, const char *head, size_t head_len, const 
         w->hooks->oversized(w, head, head_len, tail, tail_len, w->hooks_data);
 }
 
-static const struct cg_rpc_ops rpc_ops = {rpc_send, rpc_notification, rpc_request,
-                                          rpc_oversized};
+static bool rpc_wanted(void *owner, struct cg_str method, struct cg_str line)
+{
+    struct cg_worker *w = owner;
+    return w->hooks->wanted == NULL || w->hooks->wanted(method, line);
+}
+
+static const struct cg_rpc_ops rpc_ops = {rpc_send, rpc_notification, rpc_request, rpc_oversized,
+                                          rpc_wanted};
 
 static void on_rpc_tick(uv_timer_t *t)
 {
@@ -716,10 +722,11 @@ int cg_worker_status_json(const struct cg_worker *w, struct cg_buf *out)
     if (!err)
         err = append_time(out, "next_retry", w->state == CG_WORKER_BACKOFF ? w->next_retry_ms : 0);
     if (!err && w->rpc_live)
-        err = cg_buf_appendf(out, ",\"rpc\":{\"pending\":%zu,\"bad_lines\":%" PRIu64
+        err = cg_buf_appendf(out, ",\"rpc\":{\"pending\":%zu,\"lines\":%" PRIu64
+                                  ",\"skipped_lines\":%" PRIu64 ",\"bad_lines\":%" PRIu64
                                   ",\"oversized_lines\":%" PRIu64 "}",
-                             cg_rpc_pending(&w->rpc), w->rpc.stats.invalid,
-                             w->rpc.stats.oversized);
+                             cg_rpc_pending(&w->rpc), w->rpc.stats.lines, w->rpc.stats.skipped,
+                             w->rpc.stats.invalid, w->rpc.stats.oversized);
     if (!err)
         err = cg_buf_append_char(out, '}');
     return err;

@@ -56,6 +56,8 @@ struct cg_worker_hooks {
     /* A message too long to read was dropped (see cg_rpc_ops.oversized). */
     void (*oversized)(struct cg_worker *w, const char *head, size_t head_len, const char *tail,
                       size_t tail_len, void *data);
+    /* Whether a notification method is of any use (see cg_rpc_ops.wanted); NULL = all. */
+    bool (*wanted)(struct cg_str method, struct cg_str line);
 };
 
 enum { CG_WORKER_STDERR_KEEP = 8, CG_WORKER_ERROR_BYTES = 256 };

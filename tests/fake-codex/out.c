@@ -27,6 +27,10 @@ static uv_poll_t writable;
 static bool writable_init;
 static bool writable_wait; /* stdout is full: on_writable will continue */
 
+/* Notification methods the client opted out of at initialize (as the real app-server honours
+ * capabilities.optOutNotificationMethods). */
+static json_t *opted_out;
+
 static void try_write(void);
 
 static int append_cb(const char *buffer, size_t size, void *data)
@@ -134,6 +138,7 @@ void fc_out_init(int argc, char **argv)
 
 void fc_out_dispose(void)
 {
+    fc_out_opt_out(NULL);
     fc_buf_dispose(&out);
     if (log_fd >= 0)
         close(log_fd);
@@ -223,8 +228,30 @@ void fc_out_error(json_t *id, int code, const char *message)
     json_decref(msg);
 }
 
+void fc_out_opt_out(json_t *methods)
+{
+    json_decref(opted_out);
+    opted_out = json_is_array(methods) ? json_deep_copy(methods) : NULL;
+}
+
+static bool is_opted_out(const char *method)
+{
+    size_t i;
+    json_t *m;
+    json_array_foreach(opted_out, i, m)
+    {
+        if (json_is_string(m) && strcmp(json_string_value(m), method) == 0)
+            return true;
+    }
+    return false;
+}
+
 void fc_out_notify(const char *method, json_t *params)
 {
+    if (opted_out && is_opted_out(method)) {
+        json_decref(params);
+        return;
+    }
     json_t *msg = json_object();
     json_object_set_new(msg, "method", json_string(method));
     json_object_set_new(msg, "params", params ? params : json_object());

@@ -33,6 +33,8 @@ void fc_out_result(json_t *id, json_t *result);
 void fc_out_error(json_t *id, int code, const char *message);
 /* {"method":m,"params":params,"emittedAtMs":now}; steals `params`. */
 void fc_out_notify(const char *method, json_t *params);
+/* Stops fc_out_notify from sending these methods (a JSON array of strings, borrowed). */
+void fc_out_opt_out(json_t *methods);
 /* {"id":id,"method":m,"params":params}; borrows `params`. */
 void fc_out_request(int64_t id, const char *method, json_t *params);
 /* item/agentMessage/delta written without building a JSON tree (the hot path). */

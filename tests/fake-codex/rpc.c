@@ -58,6 +58,7 @@ static void on_initialize(json_t *id, json_t *params)
     }
     json_t *caps = json_object_get(params, "capabilities");
     experimental = json_is_true(json_object_get(caps, "experimentalApi"));
+    fc_out_opt_out(json_object_get(caps, "optOutNotificationMethods"));
     initialized = true;
     fc_out_result(id,
                   json_pack("{s:s, s:s, s:s, s:s}", "userAgent", "fake-codex/0.169.0", "codexHome",

@@ -53,7 +53,12 @@ static void rec_oversized(void *owner, const char *head, size_t hl, const char *
     snprintf(r->over_tail, sizeof(r->over_tail), "%.*s", (int)tl, tail);
 }
 
-static const struct cg_rpc_ops ops = {rec_send, rec_note, rec_request, rec_oversized};
+static bool rec_wanted(void *owner, struct cg_str method, struct cg_str line)
+{
+    return !cg_str_eq(method, CG_STR("noise"));
+}
+
+static const struct cg_rpc_ops ops = {rec_send, rec_note, rec_request, rec_oversized, rec_wanted};
 
 static void on_result(void *data, json_t *result, const struct cg_rpc_error *err)
 {
@@ -256,4 +261,51 @@ Test(appserver, maps_codex_errors_to_openai_codes)
     cr_assert_str_eq(e.message, "too long");
     cr_assert_str_eq(e.param, "messages");
     json_decref(v);
+}
+
+Test(jsonrpc, unwanted_notifications_are_skipped_unparsed_but_requests_never)
+{
+    struct rec r = {0};
+    struct cg_rpc rpc;
+    cg_rpc_init(&rpc, &ops, &r, 1 << 20, "t");
+    feed(&rpc, "{\"method\":\"noise\",\"params\":{\"a\":not-even-json}}\n");
+    feed(&rpc, "{\"id\":3,\"method\":\"noise\",\"params\":{}}\n");
+    feed(&rpc, "{\"method\":\"keep\",\"params\":{}}\n");
+    feed(&rpc, "{\"params\":{},\"method\":\"noise\"}\n");
+    cr_assert_eq(rpc.stats.skipped, 1);
+    cr_assert_eq(r.nrequests, 1, "a request is never skipped");
+    cr_assert_eq(r.nnotes, 2, "method-first lines only are judged early");
+    cr_assert_str_eq(r.notes[0], "keep");
+    cr_assert_eq(rpc.stats.invalid, 0);
+    cg_rpc_dispose(&rpc);
+}
+
+Test(appserver, skips_notifications_it_would_not_use)
+{
+    cr_assert(cg_sessions_wants(CG_STR("item/agentMessage/delta"), CG_STR("{}")));
+    cr_assert_not(cg_sessions_wants(CG_STR("thread/status/changed"), CG_STR("{}")));
+    cr_assert(cg_sessions_wants(CG_STR("item/completed"),
+                                CG_STR("{\"item\":{\"type\":\"agentMessage\"}}")));
+    cr_assert_not(cg_sessions_wants(CG_STR("item/completed"),
+                                    CG_STR("{\"item\":{\"type\":\"userMessage\",\"text\":"
+                                           "\"\\\"type\\\":\\\"agentMessage\\\"\"}}")));
+    cr_assert(cg_sessions_wants(CG_STR("rawResponseItem/completed"),
+                                CG_STR("{\"item\":{\"type\":\"function_call\"}}")));
+    cr_assert_not(cg_sessions_wants(CG_STR("rawResponseItem/completed"),
+                                    CG_STR("{\"item\":{\"type\":\"message\"}}")));
+}
+
+Test(jsonrpc, responses_to_fire_and_forget_calls_are_settled_unparsed)
+{
+    struct rec r = {0};
+    struct cg_rpc rpc;
+    cg_rpc_init(&rpc, &ops, &r, 1 << 20, "t");
+    cg_rpc_call(&rpc, "thread/unsubscribe", NULL, 1000, 0, NULL, NULL);
+    cg_rpc_call(&rpc, "turn/start", NULL, 1000, 0, on_result, &r);
+    feed(&rpc, "{\"id\":1,\"result\":{\"status\":\"unsubscribed\"}}\n");
+    feed(&rpc, "{\"id\":2,\"result\":{\"turn\":{}}}\n");
+    cr_assert_eq(rpc.stats.skipped, 1);
+    cr_assert_eq(r.results, 1);
+    cr_assert_eq(cg_rpc_pending(&rpc), 0);
+    cg_rpc_dispose(&rpc);
 }
