@@ -94,7 +94,7 @@ static void emit_error(struct cg_turn *t, const struct cg_error *err)
 static void emit_usage(struct cg_turn *t)
 {
     struct cg_event ev = {.type = CG_EVENT_USAGE};
-    ev.usage = t->saw_raw_usage ? t->usage_raw : t->usage_notified;
+    ev.usage = t->usage;
     emit(t, &ev);
 }
 
@@ -518,22 +518,12 @@ static void on_raw_completed(struct cg_turn *t, json_t *params)
     if (json_is_object(u)) {
         struct cg_usage one;
         read_usage(u, &one);
-        cg_usage_add(&t->usage_raw, &one);
-        t->saw_raw_usage = true;
+        cg_usage_add(&t->usage, &one);
     }
     if (json_array_size(t->calls) > 0 && !t->tools_ready)
         deliver_tools(t);
 }
 
-static void on_token_usage(struct cg_turn *t, json_t *params)
-{
-    json_t *last = json_object_get(json_object_get(params, "tokenUsage"), "last");
-    if (!json_is_object(last))
-        return;
-    struct cg_usage one;
-    read_usage(last, &one);
-    cg_usage_add(&t->usage_notified, &one);
-}
 
 static void on_error_notification(struct cg_turn *t, json_t *params)
 {
@@ -597,7 +587,6 @@ static const struct {
     {"item/reasoning/summaryTextDelta", NULL},
     {"rawResponseItem/completed", "\"function_call\""},
     {"rawResponse/completed", NULL},
-    {"thread/tokenUsage/updated", NULL},
     {"error", NULL},
     {"turn/completed", NULL},
 };
@@ -632,8 +621,6 @@ void cg_sessions_notification(struct cg_sessions *s, const char *method, json_t 
         on_raw_item(t, json_object_get(params, "item"));
     } else if (strcmp(method, "rawResponse/completed") == 0) {
         on_raw_completed(t, params);
-    } else if (strcmp(method, "thread/tokenUsage/updated") == 0) {
-        on_token_usage(t, params);
     } else if (strcmp(method, "error") == 0) {
         on_error_notification(t, params);
     } else if (strcmp(method, "turn/completed") == 0) {

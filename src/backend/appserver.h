@@ -73,9 +73,9 @@ struct cg_turn {
     int summary_index;
 
     json_t *calls; /* [{call_id, name, arguments}] in model order */
-    struct cg_usage usage_raw;
-    struct cg_usage usage_notified;
-    bool saw_raw_usage;
+    /* Sum of rawResponse/completed usage: one per model response, and the only source that
+     * is complete for a tool-call turn (thread/tokenUsage/updated comes after the interrupt). */
+    struct cg_usage usage;
     struct cg_error error;
     bool have_error;
 };

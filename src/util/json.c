@@ -145,12 +145,22 @@ int cg_json_cstring(struct cg_buf *b, const char *s)
     return cg_json_string(b, s, strlen(s));
 }
 
-static int dump_cb(const char *buffer, size_t size, void *data)
-{
-    return cg_buf_append(data, buffer, size) ? -1 : 0;
-}
-
 int cg_json_dump(struct cg_buf *b, const json_t *v)
 {
-    return json_dump_callback(v, dump_cb, b, JSON_COMPACT | JSON_ENCODE_ANY) ? -1 : 0;
+    /* json_dumpb into spare room: jansson's callback form calls back once per token. */
+    enum { SPARE_BYTES = 4096 };
+    const size_t flags = JSON_COMPACT | JSON_ENCODE_ANY;
+    char *room = cg_buf_reserve(b, SPARE_BYTES);
+    if (room == NULL)
+        return -1;
+    size_t n = json_dumpb(v, room, SPARE_BYTES, flags);
+    if (n == 0)
+        return -1;
+    if (n > SPARE_BYTES) {
+        room = cg_buf_reserve(b, n);
+        if (room == NULL || json_dumpb(v, room, n, flags) != n)
+            return -1;
+    }
+    cg_buf_commit(b, n);
+    return 0;
 }
