@@ -87,13 +87,14 @@ static void begin_stream(struct run *r)
         cg_exchange_stream_write(r->ex, r->out.data, r->out.len);
 }
 
-/* Writes what the encoder produced; cuts off a client that has stopped reading. */
+/* Writes what the encoder produced, unless the client has let more than the per-stream bound
+ * pile up unread: then it is cut off (its turns interrupted) rather than buffered without end.
+ * The bound is checked before a write, so one large chunk still goes out whole. */
 static void flush(struct run *r)
 {
     if (r->out.len == 0)
         return;
-    size_t queued = cg_exchange_stream_write(r->ex, r->out.data, r->out.len);
-    cg_buf_reset(&r->out);
+    size_t queued = cg_exchange_queued(r->ex);
     if (queued > (size_t)r->api->cfg->stream_queue_max_bytes) {
         cg_log_warn("request %s: %zu bytes unsent to a client that stopped reading: closing it",
                     r->ex->request_id, queued);
@@ -102,7 +103,10 @@ static void flush(struct run *r)
         finish(r);
         cg_exchange_close(ex);
         cg_exchange_release(ex);
+        return;
     }
+    cg_exchange_stream_write(r->ex, r->out.data, r->out.len);
+    cg_buf_reset(&r->out);
 }
 
 static void complete(struct run *r)

@@ -2,6 +2,7 @@
 #include "http/server.h"
 #include <string.h>
 #include "http/conn.h"
+#include "util/alloc.h"
 #include "util/log.h"
 #define LOG_COMPONENT "http"
 
@@ -54,6 +55,8 @@ void cg_server_conn_closed(struct cg_server *s, struct cg_conn *c)
         s->rejected_open--;
     else
         s->conn_count--;
+    if (s->conn_count == 0)
+        cg_alloc_release_unused();
     maybe_stopped(s);
 }
 

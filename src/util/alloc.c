@@ -1,6 +1,8 @@
 /* alloc.c: malloc wrappers that abort on OOM (h2o's h2o_mem_alloc). */
 #include "util/alloc.h"
+#include <malloc.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -52,4 +54,14 @@ char *cg_xstrndup(const char *s, size_t n)
 char *cg_xstrdup(const char *s)
 {
     return cg_xstrndup(s, strlen(s));
+}
+
+void cg_alloc_release_unused(void)
+{
+    static time_t last;
+    time_t now = time(NULL);
+    if (now == last)
+        return;
+    last = now;
+    malloc_trim(0);
 }

@@ -11,4 +11,8 @@ void *cg_xrealloc(void *p, size_t n);
 char *cg_xstrdup(const char *s);
 char *cg_xstrndup(const char *s, size_t n);
 
+/* Gives freed heap memory back to the system (after a burst of connections has closed), at
+ * most once a second. */
+void cg_alloc_release_unused(void);
+
 #endif
