@@ -17,13 +17,15 @@ build: deps
 	@cmake --preset release >/dev/null
 	@cmake --build $(BUILD)/release -j $(JOBS)
 
-run: build
+run:
 	@scripts/install-deps codex
+	@cmake --preset release >/dev/null
+	@cmake --build $(BUILD)/release -j $(JOBS)
 	@exec scripts/run-gateway
 
 # The whole suite, as CI runs it: unit tests (release and sanitizers), black-box and
 # real-Codex end-to-end suites against the ASan+UBSan binary, then the fuzz targets.
-test: deps
+test:
 	@scripts/install-deps test
 	@cmake --preset release >/dev/null && cmake --build $(BUILD)/release -j $(JOBS)
 	@cmake --preset asan >/dev/null && cmake --build $(BUILD)/asan -j $(JOBS)
@@ -34,7 +36,7 @@ test: deps
 	CG_BIN_DIR=$(CURDIR)/$(BUILD)/asan node --test tests/e2e/
 	@$(MAKE) --no-print-directory fuzz-run FUZZ_SECONDS=$(FUZZ_SECONDS)
 
-fuzz: deps
+fuzz:
 	@scripts/install-deps test
 	@$(MAKE) --no-print-directory fuzz-run FUZZ_SECONDS=$(FUZZ_SECONDS)
 
