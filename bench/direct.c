@@ -17,11 +17,11 @@
 #include <unistd.h>
 #include <jansson.h>
 #include <uv.h>
+#include "samples.h"
 
 enum {
     SLOTS_MAX = 100000,
     LINE_MAX_BYTES = 16 << 20, /* longest JSON-RPC line accepted from the fake */
-    SAMPLES_MAX = 1 << 26,     /* per series and round; more are dropped (and counted) */
     ROUND_GRACE_MS = 30000,    /* a round still running this long past its end has hung */
     HANDSHAKE_TIMEOUT_MS = 10000,
     THREAD_ID_BYTES = 64,
@@ -33,13 +33,6 @@ enum call_kind { CALL_INIT = 0, CALL_THREAD_START = 1, CALL_TURN_START = 2, CALL
 #define SLOT_BITS 20
 
 enum slot_state { SLOT_IDLE, SLOT_THREAD_STARTING, SLOT_RUNNING };
-
-struct samples {
-    uint32_t *v; /* µs */
-    size_t len;
-    size_t cap;
-    size_t dropped;
-};
 
 struct slot {
     enum slot_state state;
@@ -106,57 +99,6 @@ static struct samples gaps; /* delta → next delta, same turn */
 static int exit_code;
 
 static void start_round(void);
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static void *xrealloc(void *p, size_t n)
-{
-    void *q = realloc(p, n);
-    if (q == NULL) {
-        fprintf(stderr, "direct: out of memory (%zu bytes)\n", n);
-        exit(1);
-    }
-    return q;
-}
-
-static void samples_add(struct samples *s, uint64_t ns)
-{
-    if (s->len == s->cap) {
-        if (s->cap >= SAMPLES_MAX) {
-            s->dropped++;
-            return;
-        }
-        s->cap = s->cap ? s->cap * 2 : 4096;
-        s->v = xrealloc(s->v, s->cap * sizeof(*s->v));
-    }
-    uint64_t us = ns / 1000u;
-    s->v[s->len++] = us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
-}
-
-static int cmp_u32(const void *a, const void *b)
-{
-    uint32_t x = *(const uint32_t *)a;
-    uint32_t y = *(const uint32_t *)b;
-    return (x > y) - (x < y);
-}
-
-/* Nearest-rank percentile of sorted samples; 0 when there are none. */
-static uint32_t pct(const struct samples *s, double p)
-{
-    if (s->len == 0)
-        return 0;
-    size_t rank = (size_t)ceil(p / 100.0 * (double)s->len);
-    if (rank < 1)
-        rank = 1;
-    if (rank > s->len)
-        rank = s->len;
-    return s->v[rank - 1];
-}
 
 static void die(const char *what)
 {
@@ -232,9 +174,9 @@ static void start_turn(size_t i)
 static void print_round(void)
 {
     double secs = (double)(last_done_ns - round_start_ns) / 1e9;
-    qsort(lat.v, lat.len, sizeof(*lat.v), cmp_u32);
-    qsort(ttfb.v, ttfb.len, sizeof(*ttfb.v), cmp_u32);
-    qsort(gaps.v, gaps.len, sizeof(*gaps.v), cmp_u32);
+    samples_sort(&lat);
+    samples_sort(&ttfb);
+    samples_sort(&gaps);
     printf("direct %s=%zu c=%zu turns=%zu failed=%zu secs=%.3f rps=%.1f p50_us=%" PRIu32
            " p90_us=%" PRIu32 " p99_us=%" PRIu32 " max_us=%" PRIu32 " ttfb_p50_us=%" PRIu32
            " ttfb_p99_us=%" PRIu32 " gaps=%zu gap_p50_us=%" PRIu32 " gap_p99_us=%" PRIu32

@@ -20,6 +20,7 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#include "samples.h"
 
 enum {
     CONNS_MAX = 60000,
@@ -29,7 +30,6 @@ enum {
     SSE_LINE_MAX_BYTES = 65536, /* one SSE line; longer is a failure */
     READ_BUF_BYTES = 65536,
     EVENTS_MAX = 256,
-    SAMPLES_MAX = 1 << 26,
     TICK_MS = 100, /* RSS sampling and stall checks */
     FD_RESERVE = 64,
 };
@@ -57,13 +57,6 @@ enum failure { FAIL_CONNECT, FAIL_STATUS, FAIL_ERROR_FRAME, FAIL_SHORT, FAIL_CHU
 
 static const char *const failure_names[FAIL_KINDS] = {"fail_connect", "fail_status", "fail_error",
                                                       "fail_short", "fail_chunks"};
-
-struct samples {
-    uint32_t *v; /* µs */
-    size_t len;
-    size_t cap;
-    size_t dropped;
-};
 
 struct conn {
     int fd;
@@ -148,57 +141,6 @@ struct rss {
 };
 static struct rss rss[PIDS_MAX];
 static bool rss_open_taken;
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static void *xrealloc(void *p, size_t n)
-{
-    void *q = realloc(p, n);
-    if (q == NULL) {
-        fprintf(stderr, "sse: out of memory (%zu bytes)\n", n);
-        exit(1);
-    }
-    return q;
-}
-
-static void samples_add(struct samples *s, uint64_t ns)
-{
-    if (s->len == s->cap) {
-        if (s->cap >= SAMPLES_MAX) {
-            s->dropped++;
-            return;
-        }
-        s->cap = s->cap ? s->cap * 2 : 4096;
-        s->v = xrealloc(s->v, s->cap * sizeof(*s->v));
-    }
-    uint64_t us = ns / 1000u;
-    s->v[s->len++] = us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
-}
-
-static int cmp_u32(const void *a, const void *b)
-{
-    uint32_t x = *(const uint32_t *)a;
-    uint32_t y = *(const uint32_t *)b;
-    return (x > y) - (x < y);
-}
-
-/* Nearest-rank percentile of sorted samples; 0 when there are none. */
-static uint32_t pct(const struct samples *s, double p)
-{
-    if (s->len == 0)
-        return 0;
-    size_t rank = (size_t)ceil(p / 100.0 * (double)s->len);
-    if (rank < 1)
-        rank = 1;
-    if (rank > s->len)
-        rank = s->len;
-    return s->v[rank - 1];
-}
 
 /* --- /proc sampling ----------------------------------------------------------------------- */
 
@@ -897,8 +839,8 @@ static void raise_fd_limit(void)
 static void report(void)
 {
     double secs = (double)(now_ns() - t0_ns) / 1e9;
-    qsort(ttfb.v, ttfb.len, sizeof(*ttfb.v), cmp_u32);
-    qsort(gaps.v, gaps.len, sizeof(*gaps.v), cmp_u32);
+    samples_sort(&ttfb);
+    samples_sort(&gaps);
     size_t failed = 0;
     for (size_t i = 0; i < FAIL_KINDS; i++)
         failed += failures[i];

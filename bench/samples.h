@@ -1,0 +1,78 @@
+/* samples.h: latency samples shared by the benchmark tools: a growable array of microsecond
+ * values (capped, overflow counted), the monotonic clock they are taken from, and nearest-rank
+ * percentiles. Header-only: each bench C file is its own program. */
+#ifndef CG_BENCH_SAMPLES_H
+#define CG_BENCH_SAMPLES_H
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+enum { SAMPLES_MAX = 1 << 26 }; /* per series and round; more are dropped (and counted) */
+
+struct samples {
+    uint32_t *v; /* µs */
+    size_t len;
+    size_t cap;
+    size_t dropped;
+};
+
+static inline uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static inline void *xrealloc(void *p, size_t n)
+{
+    void *q = realloc(p, n);
+    if (q == NULL) {
+        fprintf(stderr, "bench: out of memory (%zu bytes)\n", n);
+        exit(1);
+    }
+    return q;
+}
+
+static inline void samples_add(struct samples *s, uint64_t ns)
+{
+    if (s->len == s->cap) {
+        if (s->cap >= SAMPLES_MAX) {
+            s->dropped++;
+            return;
+        }
+        s->cap = s->cap ? s->cap * 2 : 4096;
+        s->v = xrealloc(s->v, s->cap * sizeof(*s->v));
+    }
+    uint64_t us = ns / 1000u;
+    s->v[s->len++] = us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
+}
+
+static inline int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a;
+    uint32_t y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+static inline void samples_sort(struct samples *s)
+{
+    qsort(s->v, s->len, sizeof(*s->v), cmp_u32);
+}
+
+/* Nearest-rank percentile of sorted samples; 0 when there are none. */
+static inline uint32_t pct(const struct samples *s, double p)
+{
+    if (s->len == 0)
+        return 0;
+    size_t rank = (size_t)ceil(p / 100.0 * (double)s->len);
+    if (rank < 1)
+        rank = 1;
+    if (rank > s->len)
+        rank = s->len;
+    return s->v[rank - 1];
+}
+
+#endif
