@@ -1,10 +1,12 @@
-/* samples.h: latency samples shared by the benchmark tools: a growable array of microsecond
- * values (capped, overflow counted), the monotonic clock they are taken from, and nearest-rank
- * percentiles. Header-only: each bench C file is its own program. */
+/* samples.h: what the benchmark tools share: latency samples (a growable array of microsecond
+ * values, capped, overflow counted), the monotonic clock they are taken from, nearest-rank
+ * percentiles, and option-value parsing. Header-only: each bench C file is its own program. */
 #ifndef CG_BENCH_SAMPLES_H
 #define CG_BENCH_SAMPLES_H
 
+#include <errno.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,6 +75,29 @@ static inline uint32_t pct(const struct samples *s, double p)
     if (rank > s->len)
         rank = s->len;
     return s->v[rank - 1];
+}
+
+/* An option value: an integer in min..max, or seconds in 0..86400. */
+static inline bool parse_size(const char *s, size_t min, size_t max, size_t *out)
+{
+    char *end = NULL;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s || *end != '\0' || v < min || v > max)
+        return false;
+    *out = (size_t)v;
+    return true;
+}
+
+static inline bool parse_secs(const char *s, double *out)
+{
+    char *end = NULL;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end != '\0' || !(v >= 0.0) || v > 86400.0)
+        return false;
+    *out = v;
+    return true;
 }
 
 #endif

@@ -729,28 +729,6 @@ static void usage(void)
     exit(2);
 }
 
-static bool parse_size(const char *s, size_t min, size_t max, size_t *out)
-{
-    char *end = NULL;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || end == s || *end != '\0' || v < min || v > max)
-        return false;
-    *out = (size_t)v;
-    return true;
-}
-
-static bool parse_secs(const char *s, double *out)
-{
-    char *end = NULL;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || *end != '\0' || !(v >= 0.0) || v > 86400.0)
-        return false;
-    *out = v;
-    return true;
-}
-
 static void parse_args(int argc, char **argv)
 {
     for (int i = 1; i < argc; i++) {
