@@ -58,7 +58,6 @@ static void finish(struct run *r)
         r->turns[i] = NULL;
     }
     r->ex->on_abort = NULL;
-    r->ex->on_drain = NULL;
     r->ex->handler_data = NULL;
     cg_exchange_release(r->ex);
     uv_close((uv_handle_t *)&r->deadline, on_handle_closed);

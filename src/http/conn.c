@@ -14,7 +14,7 @@
 #include "util/log.h"
 #define LOG_COMPONENT "http"
 
-/* Below this many queued bytes a paused stream is told to go on. */
+/* Below this many queued bytes, pipelined requests held back for the queue are parsed. */
 #define WRITE_QUEUE_LOW_BYTES (64 * 1024)
 #define READ_BUFFER_BYTES (64 * 1024)
 
@@ -46,12 +46,9 @@ static void on_write_done(uv_write_t *req, int status)
         return;
     }
     size_t queued = uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp);
-    if (queued < WRITE_QUEUE_LOW_BYTES) {
-        if (c->ex)
-            cg_exchange_drained(c->ex);
-        if (c->state == CG_CONN_IDLE && c->pending.len && !c->timer_is_deferral)
-            after_response(c); /* pipelined requests were held back for this queue */
-    }
+    if (queued < WRITE_QUEUE_LOW_BYTES && c->state == CG_CONN_IDLE && c->pending.len &&
+        !c->timer_is_deferral)
+        after_response(c); /* pipelined requests were held back for this queue */
 }
 
 static void sink_write(void *ctx, char *data, size_t len)

@@ -419,14 +419,6 @@ void cg_exchange_close(struct cg_exchange *ex)
         cg_exchange_abort(ex, CG_ERR_CLIENT_CLOSED);
 }
 
-void cg_exchange_drained(struct cg_exchange *ex)
-{
-    if (ex->drain_wanted && ex->on_drain) {
-        ex->drain_wanted = false;
-        ex->on_drain(ex);
-    }
-}
-
 enum cg_method cg_exchange_method_from(const char *name)
 {
     static const struct {

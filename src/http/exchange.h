@@ -52,9 +52,6 @@ struct cg_sink_ops {
  * stops; the handler should end its response now, in-band for a stream). */
 typedef void (*cg_exchange_abort_cb)(struct cg_exchange *ex, enum cg_err reason);
 
-/* Called when the sink's queue has drained below the low-water mark after being high. */
-typedef void (*cg_exchange_drain_cb)(struct cg_exchange *ex);
-
 enum cg_exchange_state {
     CG_EXCHANGE_READING,   /* request still arriving */
     CG_EXCHANGE_HANDLING,  /* request complete, no response bytes yet */
@@ -101,8 +98,6 @@ struct cg_exchange {
     /* Handler hooks. */
     void *handler_data;
     cg_exchange_abort_cb on_abort;
-    cg_exchange_drain_cb on_drain;
-    bool drain_wanted;
 };
 
 /* Creates an exchange with one reference (the creator's). */
@@ -152,8 +147,6 @@ bool cg_exchange_is_gone(const struct cg_exchange *ex); /* the client went away 
 
 /* For the connection and the server: the client is gone, or the server is stopping. */
 void cg_exchange_abort(struct cg_exchange *ex, enum cg_err reason);
-/* For the connection: its write queue drained. */
-void cg_exchange_drained(struct cg_exchange *ex);
 
 /* Method name → enum. */
 enum cg_method cg_exchange_method_from(const char *name);
