@@ -78,6 +78,9 @@ struct cg_exchange {
     bool peer_loopback;
     char request_id[CG_REQUEST_ID_MAX_BYTES + 1];
     uint64_t start_us;
+    /* Who the request was admitted as: the matched key's label (never the key), "loopback"
+     * for a keyless loopback client, NULL until admitted. Static or arena storage. */
+    const char *key_label;
 
     /* Response. */
     enum cg_exchange_state state;
