@@ -6,7 +6,7 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 FUZZ_SECONDS ?= 60
 BUILD := build
 
-.PHONY: all build run test test-unit test-blackbox test-e2e fuzz fuzz-run bench lint deps clean
+.PHONY: all build run test test-unit test-blackbox test-e2e fuzz fuzz-run bench lint valgrind deps clean
 
 all: build
 
@@ -43,6 +43,12 @@ fuzz:
 fuzz-run:
 	@cmake --preset fuzz >/dev/null && cmake --build $(BUILD)/fuzz -j $(JOBS)
 	@scripts/fuzz $(BUILD)/fuzz $(FUZZ_SECONDS)
+
+# The unit tests and the black-box suite under valgrind memcheck (release build; ~10 min).
+valgrind:
+	@scripts/install-deps valgrind
+	@cmake --preset release >/dev/null && cmake --build $(BUILD)/release -j $(JOBS)
+	@scripts/valgrind
 
 bench: build
 	@scripts/install-deps bench

@@ -12,6 +12,11 @@ export const binDir = process.env.CG_BIN_DIR || path.join(repoRoot, 'build');
 export const gatewayBin = path.join(binDir, 'codex-gateway');
 // The fake is a fixture: always the release build (ASan's quarantine would distort its RSS).
 export const fakeCodexBin = process.env.FAKE_CODEX_BIN || path.join(repoRoot, 'build', 'fake-codex');
+// CG_WRAP runs the gateway under a tool, e.g. `valgrind --error-exitcode=97` (make valgrind);
+// the tool execs the gateway in the same process, so pid and signals are the gateway's.
+const wrap = (process.env.CG_WRAP || '').split(/\s+/).filter(Boolean);
+// Under such a tool the gateway runs many times slower: every wait in the suites stretches.
+const slow = wrap.length ? 10 : 1;
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -27,7 +32,7 @@ export function tempDir(prefix = 'cg-test-') {
  */
 export async function startGateway({ env = {}, args = [], startTimeoutMs = 20000, waitReady = false } = {}) {
   const state = tempDir('cg-state-');
-  const proc = spawn(gatewayBin, args, {
+  const proc = spawn(wrap.length ? wrap[0] : gatewayBin, wrap.length ? [...wrap.slice(1), gatewayBin, ...args] : args, {
     env: {
       PATH: process.env.PATH,
       HOME: state.dir,
@@ -64,6 +69,7 @@ export async function startGateway({ env = {}, args = [], startTimeoutMs = 20000
   const exited = new Promise((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
 
   function waitForLog(pred, timeoutMs = 20000) {
+    timeoutMs *= slow;
     const found = logs.find(pred);
     if (found) return Promise.resolve(found);
     return new Promise((resolve, reject) => {
@@ -122,7 +128,7 @@ export async function startGateway({ env = {}, args = [], startTimeoutMs = 20000
 
 /** Polls `check` until it returns true; fails with `what` after `timeoutMs`. */
 export async function waitFor(check, timeoutMs = 20000, what = 'condition') {
-  const until = Date.now() + timeoutMs;
+  const until = Date.now() + timeoutMs * slow;
   for (;;) {
     if (await check()) return;
     if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
@@ -133,7 +139,7 @@ export async function waitFor(check, timeoutMs = 20000, what = 'condition') {
 /** Stops the gateway and checks it exited 0 with no sanitizer report. */
 export async function stopClean(assert, gw) {
   const r = await gw.stop();
-  const report = /ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:/.exec(r.stderr);
+  const report = /ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|==\d+== (Invalid|Conditional|Use of|Syscall param|Mismatched|Source and destination)|==\d+== .* are definitely lost/.exec(r.stderr);
   assert.equal(report, null, `sanitizer report in gateway stderr:\n${r.stderr.slice(-4000)}`);
   assert.equal(r.code, 0, `gateway exit code ${r.code} signal ${r.signal}\n${r.stderr.slice(-2000)}`);
   return r;
