@@ -36,6 +36,19 @@ struct cg_header {
 };
 
 struct cg_exchange;
+struct cg_route;
+
+/* Bytes held for clients across all connections: request bodies being buffered (counted by the
+ * parser, given back when the exchange is freed) and response bytes not yet written (counted by
+ * the connection). One per server; it must outlive every exchange that counts against it. */
+struct cg_client_budget {
+    size_t used;
+    size_t max;
+};
+
+/* Counts `n` more bytes; false (and nothing counted) when that would pass `max`. */
+bool cg_exchange_budget_take(struct cg_client_budget *b, size_t n) CG_MUST_CHECK;
+void cg_exchange_budget_give(struct cg_client_budget *b, size_t n);
 
 /* Where response bytes go. `write` takes ownership of a malloc'd buffer. `queued` reports
  * bytes accepted but not yet on the wire. `done` is called once when the response is complete
@@ -81,6 +94,11 @@ struct cg_exchange {
     /* Who the request was admitted as: the matched key's label (never the key), "loopback"
      * for a keyless loopback client, NULL until admitted. Static or arena storage. */
     const char *key_label;
+    /* The router's decision on the head (cg_router_admit): the route to run, or why not. */
+    const struct cg_route *admitted;
+    struct cg_error *refusal; /* arena */
+    struct cg_client_budget *budget; /* body bytes counted against it, given back on free */
+    size_t budget_bytes;
 
     /* Response. */
     enum cg_exchange_state state;
