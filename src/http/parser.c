@@ -45,6 +45,7 @@ static int on_message_begin(llhttp_t *ll)
     p->header_cap = 0;
     p->in_value = false;
     p->in_trailers = false;
+    p->at_chunk_header = false;
     p->crlf_pending = false;
     p->ext_line = 0;
     p->ext_total = 0;
@@ -299,10 +300,15 @@ static int on_chunk_extension_part_complete(llhttp_t *ll)
     return count_extension(parser_of(ll), 1); /* the ';' or '=' before it */
 }
 
+/* Pauses after every chunk-size line: llhttp 8.1 takes CR plus any byte as its end, so
+ * cg_parser_feed checks the two bytes before the pause (and, after the last chunk, scans the
+ * trailer section). */
 static int on_chunk_header(llhttp_t *ll)
 {
-    parser_of(ll)->ext_line = 0;
-    return 0;
+    struct cg_parser *p = parser_of(ll);
+    p->ext_line = 0;
+    p->at_chunk_header = true;
+    return HPE_PAUSED;
 }
 
 static int on_body(llhttp_t *ll, const char *at, size_t n)
@@ -417,11 +423,12 @@ struct cg_exchange *cg_parser_take_current(struct cg_parser *p)
     return ex;
 }
 
-/* Raw-byte view of the head, which llhttp 8.1 does not give: it accepts obs-fold (a line that
- * starts with SP or HTAB continues the previous field; RFC 9112 §5.2 says reject it), which two
- * parsers can read as two different requests. Returns how many bytes of data[0..len) come
- * before a fold (len when there is none). */
-enum { SCAN_START, SCAN_LINE, SCAN_LF, SCAN_LF_CR, SCAN_DONE };
+/* Raw-byte view of the head and the trailer section, which llhttp 8.1 does not give. It accepts
+ * obs-fold (a line that starts with SP or HTAB continues the previous field; RFC 9112 §5.2 says
+ * reject it) and a CR followed by any byte where CRLF belongs (§2.2: a bare CR is rejected),
+ * either of which two parsers can read as two different requests. Returns how many bytes of
+ * data[0..len) come before the first such byte (len when there is none). */
+enum { SCAN_START, SCAN_LINE, SCAN_CR, SCAN_LF, SCAN_LF_CR, SCAN_DONE };
 
 static size_t scan_head(struct cg_parser *p, const char *data, size_t len)
 {
@@ -433,8 +440,12 @@ static size_t scan_head(struct cg_parser *p, const char *data, size_t len)
                 p->head_scan = SCAN_LINE;
             break;
         case SCAN_LINE:
-            if (c == '\n')
-                p->head_scan = SCAN_LF;
+            p->head_scan = c == '\r' ? SCAN_CR : c == '\n' ? SCAN_LF : SCAN_LINE;
+            break;
+        case SCAN_CR:
+            if (c != '\n')
+                return i;
+            p->head_scan = SCAN_LF;
             break;
         case SCAN_LF:
             if (c == ' ' || c == '\t')
@@ -442,11 +453,32 @@ static size_t scan_head(struct cg_parser *p, const char *data, size_t len)
             p->head_scan = c == '\r' ? SCAN_LF_CR : c == '\n' ? SCAN_DONE : SCAN_LINE;
             break;
         case SCAN_LF_CR:
-            p->head_scan = c == '\n' ? SCAN_DONE : SCAN_LINE;
+            if (c != '\n')
+                return i;
+            p->head_scan = SCAN_DONE;
             break;
         }
     }
     return len;
+}
+
+/* The last two bytes fed, for a chunk-size line that ended right at the start of a read. */
+static void keep_tail(struct cg_parser *p, const char *data, size_t len)
+{
+    if (len >= 2) {
+        p->tail[0] = data[len - 2];
+        p->tail[1] = data[len - 1];
+    } else if (len == 1) {
+        p->tail[0] = p->tail[1];
+        p->tail[1] = data[0];
+    }
+}
+
+static bool crlf_before(const struct cg_parser *p, const char *data, size_t pos)
+{
+    char cr = pos >= 2 ? data[pos - 2] : pos == 1 ? p->tail[1] : p->tail[0];
+    char lf = pos >= 1 ? data[pos - 1] : p->tail[1];
+    return cr == '\r' && lf == '\n';
 }
 
 void cg_parser_feed(struct cg_parser *p, const char *data, size_t len,
@@ -457,12 +489,32 @@ void cg_parser_feed(struct cg_parser *p, const char *data, size_t len,
         report_error(p, res);
         return;
     }
-    size_t clean = scan_head(p, data, len);
-    p->feed_end = data + clean;
-    llhttp_errno_t e = llhttp_execute(&p->ll, data, clean);
-    p->feed_end = NULL;
+    size_t pos = 0;
+    size_t clean;
+    llhttp_errno_t e;
+    for (;;) {
+        clean = pos + scan_head(p, data + pos, len - pos);
+        p->feed_end = data + clean;
+        e = llhttp_execute(&p->ll, data + pos, clean - pos);
+        p->feed_end = NULL;
+        if (e != HPE_PAUSED || !p->at_chunk_header || p->failed)
+            break;
+        p->at_chunk_header = false;
+        pos = (size_t)(llhttp_get_error_pos(&p->ll) - data);
+        if (!crlf_before(p, data, pos)) {
+            fail(p, CG_ERR_BAD_REQUEST);
+            break;
+        }
+        /* After the last chunk comes the trailer section, scanned like a head from the start
+         * of its first line. */
+        if (p->ll.content_length == 0)
+            p->head_scan = SCAN_LF;
+        llhttp_resume(&p->ll);
+    }
     if (clean < len)
         fail(p, CG_ERR_BAD_REQUEST); /* the prefix gave llhttp the version to answer in */
+    if (e == HPE_OK)
+        keep_tail(p, data, len);
     if (p->failed) {
         report_error(p, res);
         return;

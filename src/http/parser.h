@@ -63,6 +63,8 @@ struct cg_parser {
     bool failed;
     bool in_trailers;  /* fields after the last chunk: counted, then dropped */
     bool crlf_pending; /* chunk data ended: the next bytes must be CRLF */
+    bool at_chunk_header; /* paused after a chunk-size line */
+    char tail[2];         /* the last two bytes of the previous feed */
     unsigned crlf_seen;
     unsigned head_scan; /* raw-byte state of the head (obs-fold detection) */
     size_t ext_line;    /* chunk-extension bytes on the current chunk line */

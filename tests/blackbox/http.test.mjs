@@ -147,6 +147,60 @@ describe('http framing and limits', { timeout: 60000 }, () => {
     }
   });
 
+  // RFC 9112 framing that llhttp 8.1 accepts: each is a way to hide a second request inside the
+  // first. Every one must be refused in the client's version and the connection closed, so the
+  // request hidden behind it is never answered.
+  const SMUGGLED = GET('/livez', 'X-Request-Id: smuggled\r\n');
+  const POST = 'POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n';
+  const smuggling = [
+    ['bytes other than CRLF after chunk data', `${POST}Transfer-Encoding: chunked\r\n\r\n2\r\n{}XX0\r\n\r\n`, 400],
+    ['a folded Transfer-Encoding', `${POST}Transfer-Encoding:\r\n chunked\r\n\r\n0\r\n\r\n`, 400],
+    ['a folded Content-Length', `${POST}Content-Length:\r\n 2\r\n\r\n{}`, 400],
+    ['an empty Transfer-Encoding next to Content-Length', `${POST}Transfer-Encoding: \r\nContent-Length: 2\r\n\r\n{}`, 400],
+    ['Transfer-Encoding: gzip, chunked', `${POST}Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n`, 501],
+    ['an HTTP/2.0 request line', 'GET /livez HTTP/2.0\r\nHost: x\r\n\r\n', 505],
+    ['no Host on HTTP/1.1', 'GET /livez HTTP/1.1\r\n\r\n', 400],
+    ['two Host fields', 'GET /livez HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n', 400],
+    ['an unbounded chunk extension', `${POST}Transfer-Encoding: chunked\r\n\r\n1;x=${'v'.repeat(3000)}\r\n{\r\n0\r\n\r\n`, 413],
+  ];
+  for (const [what, req, status] of smuggling) {
+    it(`refuses ${what} with ${status} and serves nothing behind it`, async () => {
+      const { data, closed } = await rawExchange(gw.port, [req + SMUGGLED]);
+      const rs = parseResponses(data);
+      assert.equal(rs.length, 1, `one response, got ${JSON.stringify(data.toString())}`);
+      assert.equal(rs[0].status, status);
+      assert.equal(rs[0].version, '1.1', 'answered in the version the client spoke');
+      assert.equal(rs[0].headers.connection, 'close');
+      assert.notEqual(rs[0].headers['x-request-id'], 'smuggled');
+      JSON.parse(rs[0].body);
+      assert.equal(closed, true);
+    });
+  }
+
+  it('ignores trailer fields (they never become headers)', async () => {
+    // A Content-Type only in the trailer, which would be a 415 as a header: the request is
+    // judged on its headers alone (no Content-Type is taken as JSON), so the body is read.
+    const req = 'POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n' +
+      'Connection: close\r\n\r\n2\r\n{}\r\n0\r\nContent-Type: text/plain\r\n\r\n';
+    const { data } = await rawExchange(gw.port, [req]);
+    const [r] = parseResponses(data);
+    assert.equal(r.status, 400);
+    assert.notEqual(JSON.parse(r.body).error.code, 'unsupported_media_type');
+  });
+
+  it('survives a client that resets while 3,000 pipelined answers are written', async () => {
+    for (let round = 0; round < 3; round++) {
+      const sock = net.connect(gw.port, '127.0.0.1');
+      sock.on('error', () => {});
+      await new Promise((r) => sock.on('connect', r));
+      sock.pause();
+      await new Promise((r) => sock.write(GET('/livez').repeat(3000), r));
+      sock.resetAndDestroy();
+    }
+    await sleep(200);
+    assert.equal((await request(gw, '/livez')).status, 200);
+  });
+
   it('times out a slow request head with 408 and closes (slowloris)', async () => {
     const { data, closed } = await rawExchange(
       gw.port,
@@ -280,5 +334,36 @@ describe('connection lifecycle', { timeout: 60000 }, () => {
       assert.equal(JSON.parse(r.body).object, 'list');
     }
     await stopClean(assert, gw);
+  });
+});
+
+describe('client buffer budget', { timeout: 60000 }, () => {
+  it('refuses a body with 503 once PROXY_CLIENT_BUFFER_MAX_BYTES are held, and serves again after', async () => {
+    const gw = await startGateway({ env: { PROXY_CLIENT_BUFFER_MAX_BYTES: '1048576', PROXY_HEADER_TIMEOUT_MS: '30000' } });
+    try {
+      const head = 'POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n' +
+        'Content-Length: 900000\r\n\r\n';
+      const first = net.connect(gw.port, '127.0.0.1');
+      first.on('error', () => {});
+      const firstData = [];
+      first.on('data', (d) => firstData.push(d));
+      await new Promise((r) => first.on('connect', r));
+      await new Promise((r) => first.write(head + 'x'.repeat(800000), r));
+      await sleep(300); // the gateway reads (and holds) the first body
+      const second = await rawExchange(gw.port, [head + 'y'.repeat(400000)], { untilMs: 10000 });
+      const [r] = parseResponses(second.data);
+      assert.equal(r.status, 503);
+      assertOpenAIError(assert, JSON.parse(r.body), { code: 'server_overloaded' });
+      assert.equal(second.closed, true);
+      await gw.waitForLog((l) => l.level === 'warn' && /PROXY_CLIENT_BUFFER_MAX_BYTES/.test(l.msg || ''));
+      const closed = new Promise((res) => first.on('close', res));
+      first.end('x'.repeat(100000));
+      await closed;
+      const [done] = parseResponses(Buffer.concat(firstData));
+      assert.equal(done.status, 400, 'the first body, once complete, is judged as usual');
+      assert.equal((await request(gw, '/livez')).status, 200);
+    } finally {
+      await stopClean(assert, gw);
+    }
   });
 });

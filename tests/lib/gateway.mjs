@@ -213,7 +213,7 @@ export function parseResponses(buf) {
       body = rest.slice(0, n);
       rest = rest.slice(n);
     }
-    out.push({ status, headers, body: Buffer.from(body, 'latin1').toString('utf8') });
+    out.push({ status, headers, body: Buffer.from(body, 'latin1').toString('utf8'), version: `1.${m[1]}` });
     s = rest;
   }
   return out;

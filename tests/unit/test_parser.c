@@ -140,6 +140,21 @@ Test(parser, framing_llhttp_is_lenient_about_is_refused)
     cr_assert_eq(error_of("GET / HTTP/1.1\r\nHost: h\r\nX-A: 1\r\n 2\r\n\r\n"),
                  CG_ERR_BAD_REQUEST);
     cr_assert_eq(error_of("GET / HTTP/1.1\r\n Host: h\r\n\r\n"), CG_ERR_BAD_REQUEST);
+    /* a CR followed by anything but LF: after a chunk size, in the head, after the trailers */
+    cr_assert_eq(error_of("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+                          "1\rXx\r\n0\r\n\r\n"),
+                 CG_ERR_BAD_REQUEST);
+    cr_assert_eq(error_of("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+                          "1\r\nx\r\n0\rX\r\n"),
+                 CG_ERR_BAD_REQUEST);
+    cr_assert_eq(error_of("GET / HTTP/1.1\r\nHost: h\r\n\rX"), CG_ERR_BAD_REQUEST);
+    cr_assert_eq(error_of("GET / HTTP/1.1\r\nHost: h\rX: y\r\n\r\n"), CG_ERR_BAD_REQUEST);
+    cr_assert_eq(error_of("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+                          "0\r\n\rX"),
+                 CG_ERR_BAD_REQUEST);
+    cr_assert_eq(error_of("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+                          "0\r\nT: 1\r\n t\r\n\r\n"),
+                 CG_ERR_BAD_REQUEST);
     /* an empty Transfer-Encoding next to Content-Length, or alone */
     cr_assert_eq(error_of("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: \r\n"
                           "Content-Length: 1\r\n\r\nx"),
