@@ -2,13 +2,12 @@
 import assert from 'node:assert/strict';
 import os from 'node:os';
 import { after, before, describe, it } from 'node:test';
-import net from 'node:net';
 import {
   assertOpenAIError,
+  continueExchange,
   parseResponses,
   rawExchange,
   request,
-  sleep,
   startGateway,
   stopClean,
 } from '../lib/gateway.mjs';
@@ -105,17 +104,14 @@ describe('access is decided on the head, before any body byte', { timeout: 60000
     assert.equal(parseResponses(refused.data)[0].status, 401);
     assert.equal(refused.closed, true);
 
-    const sock = net.connect(gw.port, '127.0.0.1');
-    let buf = '';
-    sock.on('data', (d) => (buf += d.toString()));
-    await new Promise((r) => sock.on('connect', r));
-    sock.write('POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n' +
-      'Authorization: Bearer key-two\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n');
-    while (!buf.includes('\r\n\r\n')) await sleep(10);
-    assert.match(buf, /^HTTP\/1\.1 100 Continue\r\n\r\n$/);
-    sock.write('{}');
-    while (!/HTTP\/1\.1 400/.test(buf)) await sleep(10);
-    sock.destroy();
+    const admitted = await continueExchange(
+      gw.port,
+      'POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n' +
+        'Authorization: Bearer key-two\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n',
+      '{}',
+      (t) => /HTTP\/1\.1 400/.test(t),
+    );
+    assert.match(admitted.interim, /^HTTP\/1\.1 100 Continue\r\n\r\n$/);
   });
 
   it('keeps the connection after a refusal that had no body', async () => {

@@ -4,6 +4,7 @@ import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import {
   assertOpenAIError,
+  continueExchange,
   parseResponses,
   rawExchange,
   request,
@@ -82,17 +83,14 @@ describe('http framing and limits', { timeout: 60000 }, () => {
   });
 
   it('sends 100 Continue before reading a body that asked for it', async () => {
-    const sock = net.connect(gw.port, '127.0.0.1');
-    let buf = '';
-    sock.on('data', (d) => (buf += d.toString()));
-    await new Promise((r) => sock.on('connect', r));
-    sock.write('POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n' +
-      'Content-Length: 5\r\nExpect: 100-continue\r\n\r\n');
-    while (!buf.includes('\r\n\r\n')) await sleep(10);
-    assert.match(buf, /^HTTP\/1\.1 100 Continue\r\n\r\n$/);
-    sock.write('hello');
-    while (!/HTTP\/1\.1 400/.test(buf)) await sleep(10);
-    sock.destroy();
+    const { interim } = await continueExchange(
+      gw.port,
+      'POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n' +
+        'Content-Length: 5\r\nExpect: 100-continue\r\n\r\n',
+      'hello',
+      (t) => /HTTP\/1\.1 400/.test(t),
+    );
+    assert.match(interim, /^HTTP\/1\.1 100 Continue\r\n\r\n$/);
   });
 
   it('rejects a too-long URL with 414', async () => {

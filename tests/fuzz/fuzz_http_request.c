@@ -144,9 +144,10 @@ static void check_accepted(const char *raw, size_t len)
             hosts++;
         if (name_is(name, "content-length")) {
             lengths++;
-            expect(value.n > 0 && value.n < 20);
+            expect(value.n > 0);
             for (size_t i = 0; i < value.n; i++) {
                 expect(value.p[i] >= '0' && value.p[i] <= '9');
+                expect(length <= UINT32_MAX); /* far above any body limit, no overflow */
                 length = length * 10 + (unsigned)(value.p[i] - '0');
             }
         }
