@@ -52,7 +52,9 @@ void cg_exchange_budget_give(struct cg_client_budget *b, size_t n);
 
 /* Where response bytes go. `write` takes ownership of a malloc'd buffer. `queued` reports
  * bytes accepted but not yet on the wire. `done` is called once when the response is complete
- * (or abandoned); the sink then drops its reference. `close` (may be NULL) drops the client. */
+ * (or abandoned); the sink then drops its reference. `close` (may be NULL) drops the client.
+ * Neither `write` nor `close` may free the exchange before returning: a connection that finds
+ * itself dead marks itself and closes when the loop unwinds. */
 struct cg_sink_ops {
     void (*write)(void *ctx, char *data, size_t len);
     size_t (*queued)(void *ctx);
@@ -156,8 +158,9 @@ void cg_exchange_stream_begin(struct cg_exchange *ex, const char *content_type);
 size_t cg_exchange_stream_write(struct cg_exchange *ex, const char *data, size_t len);
 void cg_exchange_stream_end(struct cg_exchange *ex);
 
-/* Drops the client's connection (a stream it does not read); the exchange is aborted with
- * CG_ERR_CLIENT_CLOSED as if the client had gone. */
+/* Drops the client's connection (a stream it does not read). Writes are discarded from now on;
+ * the exchange is aborted with CG_ERR_CLIENT_CLOSED, as if the client had gone, once the loop
+ * has unwound (never inside this call). */
 void cg_exchange_close(struct cg_exchange *ex);
 
 /* Bytes queued towards this client and not yet written. */

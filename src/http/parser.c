@@ -7,6 +7,9 @@
 
 enum { HEADERS_INITIAL_CAP = 16, HEADER_LINE_OVERHEAD = 4 /* ": " and CRLF */ };
 
+/* States of scan_head, the raw-byte view of a head or trailer section. */
+enum { SCAN_START, SCAN_LINE, SCAN_CR, SCAN_LF, SCAN_LF_CR, SCAN_DONE };
+
 static struct cg_parser *parser_of(llhttp_t *ll)
 {
     return ll->data;
@@ -202,16 +205,14 @@ static enum cg_err check_framing(const struct cg_exchange *ex)
                 break;
             rest = (struct cg_str){comma + 1, rest.len - n - 1};
         }
-        if (ex->headers[i].value.len == 0)
-            return CG_ERR_BAD_REQUEST;
     }
-    if (count_headers(ex, "transfer-encoding") == 0)
+    if (codings == 0)
         return CG_OK;
     if (lengths > 0 || ex->http_minor == 0)
         return CG_ERR_BAD_REQUEST;
     if (unknown)
         return CG_ERR_NOT_IMPLEMENTED;
-    return codings == 1 ? CG_OK : CG_ERR_BAD_REQUEST;
+    return codings == 1 ? CG_OK : CG_ERR_BAD_REQUEST; /* "chunked" twice */
 }
 
 static bool body_announced(const llhttp_t *ll)
@@ -337,7 +338,7 @@ static int on_message_complete(llhttp_t *ll)
 {
     struct cg_parser *p = parser_of(ll);
     p->done = true;
-    p->head_scan = 0; /* the next byte fed starts the next request */
+    p->head_scan = SCAN_START; /* the next byte fed starts the next request */
     return HPE_PAUSED;
 }
 
@@ -428,8 +429,6 @@ struct cg_exchange *cg_parser_take_current(struct cg_parser *p)
  * reject it) and a CR followed by any byte where CRLF belongs (§2.2: a bare CR is rejected),
  * either of which two parsers can read as two different requests. Returns how many bytes of
  * data[0..len) come before the first such byte (len when there is none). */
-enum { SCAN_START, SCAN_LINE, SCAN_CR, SCAN_LF, SCAN_LF_CR, SCAN_DONE };
-
 static size_t scan_head(struct cg_parser *p, const char *data, size_t len)
 {
     for (size_t i = 0; i < len && p->head_scan != SCAN_DONE; i++) {
