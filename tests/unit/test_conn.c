@@ -543,12 +543,11 @@ Test(conn, bodies_over_the_budget_get_503)
                                            "Bearer k-one\r\nContent-Length: 900000\r\n\r\n");
     memset(first + n, 'x', sizeof(first) - (size_t)n);
     struct client *a = client_start(first, sizeof(first));
-    a->reset_after_write = false;
     poll_start(body_held, send_second_body);
-    /* The first client waits for its body to be answered forever: it leaves once the second
-     * was refused, which closes the second connection. */
-    uv_run(&T.loop, UV_RUN_ONCE);
-    while (T.server.stats.client_buffer_refusals_total == 0)
+    /* The first client would wait for the rest of its body forever: it leaves once the second
+     * was refused (which closes the second connection). */
+    for (int turns = 0; turns < 100000 && T.server.stats.client_buffer_refusals_total == 0;
+         turns++)
         cr_assert(uv_run(&T.loop, UV_RUN_ONCE) != 0);
     client_close(a);
     run_dry();
