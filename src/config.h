@@ -32,6 +32,9 @@
     X(PROXY_MAX_HEADERS, max_headers, INT, "100", 8, 1000, "most request headers (431 above)")     \
     X(PROXY_MAX_URL_BYTES, max_url_bytes, INT, "8192", 256, 65536,                                 \
       "longest request target (414 above)")                                                        \
+    X(PROXY_CLIENT_BUFFER_MAX_BYTES, client_buffer_max_bytes, INT, "268435456", 1048576,           \
+      17179869184,                                                                                 \
+      "request bodies and unsent responses held for all clients together (503 / close above)")     \
     X(PROXY_HEADER_TIMEOUT_MS, header_timeout_ms, INT, "10000", 100, 600000,                       \
       "time to receive a request's headers, and the longest pause inside a body (408)")            \
     X(PROXY_KEEPALIVE_TIMEOUT_MS, keepalive_timeout_ms, INT, "5000", 0, 3600000,                   \

@@ -227,6 +227,7 @@ static int serve(void)
         .keepalive_timeout_ms = (uint64_t)g.cfg.keepalive_timeout_ms,
         .shutdown_grace_ms = (uint64_t)g.cfg.shutdown_grace_ms,
         .max_connections = (size_t)g.cfg.max_connections,
+        .client_buffer_max_bytes = (size_t)g.cfg.client_buffer_max_bytes,
     };
     if (cg_server_start(&g.server, g.loop, &sc, &g.router) != 0)
         return 1;

@@ -61,8 +61,14 @@
     X(BACKEND_ERROR, 502, "server_error", "backend_error", "The Codex backend reported an error.") \
     X(UPSTREAM_AUTH, 401, "invalid_request_error", "invalid_api_key",                              \
       "The upstream model provider rejected Codex's login; log Codex in again.")                   \
+    X(NOT_IMPLEMENTED, 501, "invalid_request_error", "unsupported_transfer_coding",                \
+      "Only the chunked transfer coding is supported for request bodies.")                         \
+    X(HTTP_VERSION, 505, "invalid_request_error", "http_version_not_supported",                    \
+      "Only HTTP/1.0 and HTTP/1.1 are served here.")                                               \
     X(OVERLOADED, 503, "server_error", "server_overloaded",                                        \
       "Too many connections; retry later.")                                                        \
+    X(BUFFERS_FULL, 503, "server_error", "server_overloaded",                                      \
+      "The gateway is holding too much client data right now; retry later.")                       \
     X(SHUTTING_DOWN, 503, "server_error", "shutting_down", "The gateway is shutting down.")        \
     X(BACKEND_UNAVAILABLE, 503, "server_error", "backend_unavailable",                             \
       "No Codex worker is ready.")                                                                 \

@@ -21,6 +21,16 @@
  * reading of pipelined requests. */
 #define CG_WRITE_QUEUE_HIGH_BYTES (1024 * 1024)
 
+/* Bytes held for all clients together (request bodies being buffered plus response bytes not
+ * yet written) are capped by PROXY_CLIENT_BUFFER_MAX_BYTES, whose range in config.h ends here:
+ * past it a body is refused (503) and a client with unsent output is closed, so the process
+ * never holds more for its clients however many connect. */
+#define CG_CLIENT_BUFFER_CEILING_BYTES (16ull * 1024 * 1024 * 1024)
+
+/* Chunk extensions (";name=value" after a chunk size) we skip per chunk line. Nothing reads
+ * them, and without a cap one chunk line could stream gigabytes that count as no body. */
+#define CG_CHUNK_EXTENSION_MAX_BYTES 1024
+
 /* Request Access-Control-Request-Headers we echo back at most. */
 #define CG_CORS_ECHO_MAX_BYTES 1024
 

@@ -30,16 +30,34 @@ bool cg_auth_key_equal(struct cg_str key, struct cg_str token)
     return diff == 0 && key.len == token.len;
 }
 
-enum cg_err cg_auth_check(const struct cg_auth *a, struct cg_str authorization,
-                          bool peer_loopback)
+enum cg_err cg_auth_identify(const struct cg_auth *a, struct cg_str authorization,
+                             bool peer_loopback, size_t *key_index)
 {
+    *key_index = CG_AUTH_NO_KEY;
     if (a->count == 0)
         return peer_loopback ? CG_OK : CG_ERR_LOOPBACK_ONLY;
     struct cg_str token;
     if (authorization.ptr == NULL || !cg_auth_parse_bearer(authorization, &token))
         return CG_ERR_MISSING_API_KEY;
-    bool match = false;
-    for (size_t i = 0; i < a->count; i++)
-        match |= cg_auth_key_equal(cg_str_from(a->keys[i]), token);
-    return match ? CG_OK : CG_ERR_INVALID_API_KEY;
+    size_t match = 0;
+    size_t index = 0;
+    for (size_t i = 0; i < a->count; i++) {
+        /* Masks instead of branches: the first match is kept without the loop's timing
+         * depending on where it was. */
+        size_t eq = cg_auth_key_equal(cg_str_from(a->keys[i]), token);
+        size_t take = (size_t)0 - (eq & (match ^ 1));
+        index = (index & ~take) | (i & take);
+        match |= eq;
+    }
+    if (!match)
+        return CG_ERR_INVALID_API_KEY;
+    *key_index = index;
+    return CG_OK;
+}
+
+enum cg_err cg_auth_check(const struct cg_auth *a, struct cg_str authorization,
+                          bool peer_loopback)
+{
+    size_t index;
+    return cg_auth_identify(a, authorization, peer_loopback, &index);
 }

@@ -22,6 +22,15 @@ void cg_auth_init(struct cg_auth *a, char *const *keys, size_t count);
 enum cg_err cg_auth_check(const struct cg_auth *a, struct cg_str authorization,
                           bool peer_loopback);
 
+/* cg_auth_identify's *key_index for a client admitted without a key (loopback, no keys set). */
+#define CG_AUTH_NO_KEY ((size_t)-1)
+
+/* As cg_auth_check, and says who was admitted: on CG_OK `*key_index` is the position (from 0)
+ * of the matching key in the configured list, or CG_AUTH_NO_KEY for a keyless loopback client.
+ * Still constant time over every key, whichever matched. */
+enum cg_err cg_auth_identify(const struct cg_auth *a, struct cg_str authorization,
+                             bool peer_loopback, size_t *key_index);
+
 /* Extracts the token of "Bearer <token>"; false for another scheme or an empty token. */
 bool cg_auth_parse_bearer(struct cg_str header, struct cg_str *token);
 

@@ -21,6 +21,7 @@
 struct write_req {
     uv_write_t req;
     char *data;
+    size_t counted; /* bytes held against the server's client budget */
 };
 
 static void process(struct cg_conn *c, const char *data, size_t len);
@@ -31,18 +32,48 @@ static void after_response(struct cg_conn *c);
 
 static const char continue_line[] = "HTTP/1.1 100 Continue\r\n\r\n";
 
+/* Every timer use of a connection goes through here: once it failed, the timer is the pending
+ * close and nothing may re-arm it. */
+static void start_timer(struct cg_conn *c, uv_timer_cb cb, uint64_t ms)
+{
+    if (c->failed)
+        return;
+    uv_timer_start(&c->timer, cb, ms, 0);
+}
+
+static void on_failed(uv_timer_t *t)
+{
+    cg_conn_close(t->data);
+}
+
+/* Redis's freeClientAsync: the write (or handler) that found the connection dead may be deep
+ * inside an exchange that closing would free, so the close waits for the loop to unwind. */
+static void conn_fail(struct cg_conn *c)
+{
+    if (c->failed || c->state == CG_CONN_CLOSING)
+        return;
+    if (c->reading) {
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        c->reading = false;
+    }
+    c->timer_is_deferral = false;
+    uv_timer_start(&c->timer, on_failed, 0, 0);
+    c->failed = true;
+}
+
 /* --- writes ------------------------------------------------------------------------------ */
 
 static void on_write_done(uv_write_t *req, int status)
 {
     struct write_req *wr = CG_CONTAINER_OF(req, struct write_req, req);
     struct cg_conn *c = req->data;
+    cg_exchange_budget_give(&c->server->budget, wr->counted);
     free(wr->data);
     free(wr);
-    if (c->state == CG_CONN_CLOSING)
+    if (c->state == CG_CONN_CLOSING || c->failed)
         return;
     if (status < 0) {
-        cg_conn_close(c);
+        conn_fail(c);
         return;
     }
     size_t queued = uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp);
@@ -54,7 +85,7 @@ static void on_write_done(uv_write_t *req, int status)
 static void sink_write(void *ctx, char *data, size_t len)
 {
     struct cg_conn *c = ctx;
-    if (c->state == CG_CONN_CLOSING || c->shutting) {
+    if (c->state == CG_CONN_CLOSING || c->shutting || c->failed) {
         free(data);
         return;
     }
@@ -67,26 +98,39 @@ static void sink_write(void *ctx, char *data, size_t len)
     }
     if (n < 0 && n != UV_EAGAIN) {
         free(data);
-        cg_conn_close(c);
+        conn_fail(c);
         return;
     }
     size_t off = n > 0 ? (size_t)n : 0;
+    size_t rest = len - off;
+    if (!cg_exchange_budget_take(&c->server->budget, rest)) {
+        c->server->stats.client_buffer_closes_total++;
+        cg_log_warn("client %s: %zu response bytes unsent and %zu held for all clients "
+                    "(PROXY_CLIENT_BUFFER_MAX_BYTES): closing it",
+                    c->parser.peer, uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) + rest,
+                    c->server->budget.used);
+        free(data);
+        conn_fail(c);
+        return;
+    }
     struct write_req *wr = cg_xmalloc(sizeof(*wr));
     wr->data = data;
+    wr->counted = rest;
     wr->req.data = c;
-    buf = uv_buf_init(data + off, (unsigned)(len - off));
+    buf = uv_buf_init(data + off, (unsigned)rest);
     int err = uv_write(&wr->req, (uv_stream_t *)&c->tcp, &buf, 1, on_write_done);
     if (err) {
+        cg_exchange_budget_give(&c->server->budget, rest);
         free(data);
         free(wr);
-        cg_conn_close(c);
+        conn_fail(c);
     }
 }
 
 static size_t sink_queued(void *ctx)
 {
     struct cg_conn *c = ctx;
-    if (c->state == CG_CONN_CLOSING)
+    if (c->state == CG_CONN_CLOSING || c->failed)
         return 0;
     return uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp);
 }
@@ -101,14 +145,14 @@ static void sink_done(void *ctx, struct cg_exchange *ex)
     c->response_done = true;
     if (!c->in_dispatch && c->state == CG_CONN_HANDLING) {
         /* Continue on a fresh stack: the handler that finished may still be unwinding. */
-        c->timer_is_deferral = true;
-        uv_timer_start(&c->timer, on_deferred, 0, 0);
+        c->timer_is_deferral = !c->failed;
+        start_timer(c, on_deferred, 0);
     }
 }
 
 static void sink_close(void *ctx)
 {
-    cg_conn_close(ctx);
+    conn_fail(ctx);
 }
 
 static const struct cg_sink_ops sink_ops = {sink_write, sink_queued, sink_done, sink_close};
@@ -157,22 +201,22 @@ static void on_shutdown(uv_shutdown_t *req, int status)
         return;
     }
     /* Everything is written and FIN sent: give the client a moment to read it. */
-    uv_timer_start(&c->timer, on_linger_timeout, CG_LINGER_MS, 0);
+    start_timer(c, on_linger_timeout, CG_LINGER_MS);
 }
 
 /* The response is queued; send FIN after it and read until EOF or the linger timeout. A client
  * that does not read what is queued gets the header timeout to do so. */
 static void begin_linger(struct cg_conn *c)
 {
-    if (c->state == CG_CONN_CLOSING || c->state == CG_CONN_LINGER)
+    if (c->state == CG_CONN_CLOSING || c->state == CG_CONN_LINGER || c->failed)
         return;
     c->state = CG_CONN_LINGER;
     c->timer_is_deferral = false;
-    uv_timer_start(&c->timer, on_linger_timeout, c->server->cfg.header_timeout_ms, 0);
+    start_timer(c, on_linger_timeout, c->server->cfg.header_timeout_ms);
     c->shutdown_req.data = c;
     c->shutting = true;
     if (uv_shutdown(&c->shutdown_req, (uv_stream_t *)&c->tcp, on_shutdown) != 0) {
-        cg_conn_close(c);
+        conn_fail(c);
         return;
     }
     if (!c->reading && uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0)
@@ -200,7 +244,7 @@ static void on_idle_timeout(uv_timer_t *t)
 static void arm_idle(struct cg_conn *c, uint64_t ms)
 {
     c->timer_is_deferral = false;
-    uv_timer_start(&c->timer, on_idle_timeout, ms, 0);
+    start_timer(c, on_idle_timeout, ms);
 }
 
 static void on_deferred(uv_timer_t *t)
@@ -228,7 +272,7 @@ static void stash(struct cg_conn *c, const char *data, size_t len)
     if (len == 0)
         return;
     if (cg_buf_append(&c->pending, data, len) != 0) {
-        cg_conn_close(c); /* cannot happen: reading stops before the cap */
+        conn_fail(c); /* cannot happen: reading stops before the cap */
         return;
     }
     if (c->pending.len >= CG_PIPELINE_BUFFER_MAX_BYTES && c->reading) {
@@ -240,7 +284,7 @@ static void stash(struct cg_conn *c, const char *data, size_t len)
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 {
     struct cg_conn *c = stream->data;
-    if (nread == 0)
+    if (nread == 0 || c->failed)
         return;
     if (nread < 0) {
         /* EOF or reset. A half-closed client cannot be told apart from a gone one, and a
@@ -271,7 +315,8 @@ static void dispatch(struct cg_conn *c, struct cg_exchange *ex)
     c->ex = ex;
     c->response_done = false;
     c->state = CG_CONN_HANDLING;
-    uv_timer_stop(&c->timer);
+    if (!c->failed)
+        uv_timer_stop(&c->timer);
     c->timer_is_deferral = false;
     c->requests++;
     c->server->stats.requests_total++;
@@ -299,9 +344,30 @@ static bool finish_exchange(struct cg_conn *c)
     return true;
 }
 
+/* A request that failed to parse, or that the access phase refused while its body was still to
+ * come: answer it and close without reading further. */
+static void answer_failed(struct cg_conn *c, const struct cg_parse_result *res)
+{
+    struct cg_exchange *ex = res->failed;
+    if (ex->refusal) {
+        cg_exchange_fail(ex, ex->refusal);
+    } else if (res->error == CG_ERR_BUFFERS_FULL) {
+        c->server->stats.client_buffer_refusals_total++;
+        cg_log_warn("client %s: request body refused, %zu bytes already held for clients "
+                    "(PROXY_CLIENT_BUFFER_MAX_BYTES)",
+                    c->parser.peer, c->server->budget.used);
+        cg_exchange_fail_code(ex, res->error);
+    } else if (res->error != CG_ERR_CLIENT_CLOSED) {
+        c->server->stats.bad_requests_total++;
+        cg_exchange_fail_code(ex, res->error);
+    }
+    cg_exchange_release(ex);
+    begin_linger(c);
+}
+
 static void process(struct cg_conn *c, const char *data, size_t len)
 {
-    while (len > 0 && (c->state == CG_CONN_IDLE || c->state == CG_CONN_READING)) {
+    while (len > 0 && !c->failed && (c->state == CG_CONN_IDLE || c->state == CG_CONN_READING)) {
         size_t queued = uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp);
         if (queued > CG_WRITE_QUEUE_HIGH_BYTES) {
             stash(c, data, len); /* the client is not reading its responses: wait */
@@ -325,12 +391,7 @@ static void process(struct cg_conn *c, const char *data, size_t len)
                        sizeof(continue_line) - 1);
             continue;
         case CG_PARSE_ERROR:
-            if (res.error != CG_ERR_CLIENT_CLOSED) {
-                c->server->stats.bad_requests_total++;
-                cg_exchange_fail_code(res.failed, res.error);
-            }
-            cg_exchange_release(res.failed);
-            begin_linger(c);
+            answer_failed(c, &res);
             return;
         case CG_PARSE_REQUEST:
             dispatch(c, res.exchange);
@@ -350,6 +411,8 @@ static void process(struct cg_conn *c, const char *data, size_t len)
 /* Called once an asynchronous response is done, or when held-back bytes can be parsed. */
 static void after_response(struct cg_conn *c)
 {
+    if (c->failed)
+        return;
     if (c->state == CG_CONN_HANDLING) {
         if (!finish_exchange(c))
             return;
@@ -412,6 +475,7 @@ struct cg_conn *cg_conn_accept(struct cg_server *s, bool rejected)
     bool loopback;
     describe_peer(c, peer, sizeof(peer), &loopback);
     cg_parser_init(&c->parser, &s->cfg.limits, &sink_ops, c, peer, loopback);
+    cg_parser_set_admission(&c->parser, s->router, &s->budget);
     if (rejected) {
         struct cg_exchange *ex = cg_parser_take_current(&c->parser);
         ex->path = CG_STR("-");

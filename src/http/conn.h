@@ -39,6 +39,8 @@ struct cg_conn {
     bool rejected;      /* over the connection cap: gets 503 and is closed */
     bool timer_is_deferral; /* the timer is a zero-delay "continue after response" */
     bool shutting;      /* uv_shutdown issued */
+    bool failed;        /* a write failed or the client was dropped: closes when the loop
+                         * unwinds, and writes until then are discarded */
     uint64_t requests;
 };
 
@@ -54,7 +56,9 @@ void cg_conn_stop(struct cg_conn *c);
 /* Server stop, grace period over: abort the in-flight response (handlers end streams in-band). */
 void cg_conn_abort(struct cg_conn *c);
 
-/* Closes immediately, aborting any response in flight. */
+/* Closes immediately, aborting any response in flight. Only from a fresh stack (a libuv
+ * callback of this connection or the server); code that may run under a handler, such as a
+ * write, marks the connection failed instead. */
 void cg_conn_close(struct cg_conn *c);
 
 #endif

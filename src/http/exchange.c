@@ -55,8 +55,12 @@ static const char *reason_phrase(int status)
         return "Bad Gateway";
     case 503:
         return "Service Unavailable";
+    case 501:
+        return "Not Implemented";
     case 504:
         return "Gateway Timeout";
+    case 505:
+        return "HTTP Version Not Supported";
     default:
         return "Unknown";
     }
@@ -98,11 +102,28 @@ void cg_exchange_hold(struct cg_exchange *ex)
     ex->refs++;
 }
 
+bool cg_exchange_budget_take(struct cg_client_budget *b, size_t n)
+{
+    size_t sum;
+    if (__builtin_add_overflow(b->used, n, &sum) || sum > b->max)
+        return false;
+    b->used = sum;
+    return true;
+}
+
+void cg_exchange_budget_give(struct cg_client_budget *b, size_t n)
+{
+    assert(b->used >= n);
+    b->used -= n;
+}
+
 void cg_exchange_release(struct cg_exchange *ex)
 {
     assert(ex->refs > 0);
     if (--ex->refs > 0)
         return;
+    if (ex->budget)
+        cg_exchange_budget_give(ex->budget, ex->budget_bytes);
     cg_arena_dispose(&ex->arena);
     cg_buf_dispose(&ex->body);
     cg_buf_dispose(&ex->extra_headers);

@@ -36,10 +36,25 @@ struct cg_header {
 };
 
 struct cg_exchange;
+struct cg_route;
+
+/* Bytes held for clients across all connections: request bodies being buffered (counted by the
+ * parser, given back when the exchange is freed) and response bytes not yet written (counted by
+ * the connection). One per server; it must outlive every exchange that counts against it. */
+struct cg_client_budget {
+    size_t used;
+    size_t max;
+};
+
+/* Counts `n` more bytes; false (and nothing counted) when that would pass `max`. */
+bool cg_exchange_budget_take(struct cg_client_budget *b, size_t n) CG_MUST_CHECK;
+void cg_exchange_budget_give(struct cg_client_budget *b, size_t n);
 
 /* Where response bytes go. `write` takes ownership of a malloc'd buffer. `queued` reports
  * bytes accepted but not yet on the wire. `done` is called once when the response is complete
- * (or abandoned); the sink then drops its reference. `close` (may be NULL) drops the client. */
+ * (or abandoned); the sink then drops its reference. `close` (may be NULL) drops the client.
+ * Neither `write` nor `close` may free the exchange before returning: a connection that finds
+ * itself dead marks itself and closes when the loop unwinds. */
 struct cg_sink_ops {
     void (*write)(void *ctx, char *data, size_t len);
     size_t (*queued)(void *ctx);
@@ -81,6 +96,11 @@ struct cg_exchange {
     /* Who the request was admitted as: the matched key's label (never the key), "loopback"
      * for a keyless loopback client, NULL until admitted. Static or arena storage. */
     const char *key_label;
+    /* The router's decision on the head (cg_router_admit): the route to run, or why not. */
+    const struct cg_route *admitted;
+    struct cg_error *refusal; /* arena */
+    struct cg_client_budget *budget; /* body bytes counted against it, given back on free */
+    size_t budget_bytes;
 
     /* Response. */
     enum cg_exchange_state state;
@@ -138,8 +158,9 @@ void cg_exchange_stream_begin(struct cg_exchange *ex, const char *content_type);
 size_t cg_exchange_stream_write(struct cg_exchange *ex, const char *data, size_t len);
 void cg_exchange_stream_end(struct cg_exchange *ex);
 
-/* Drops the client's connection (a stream it does not read); the exchange is aborted with
- * CG_ERR_CLIENT_CLOSED as if the client had gone. */
+/* Drops the client's connection (a stream it does not read). Writes are discarded from now on;
+ * the exchange is aborted with CG_ERR_CLIENT_CLOSED, as if the client had gone, once the loop
+ * has unwound (never inside this call). */
 void cg_exchange_close(struct cg_exchange *ex);
 
 /* Bytes queued towards this client and not yet written. */

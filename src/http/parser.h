@@ -1,8 +1,16 @@
 /* parser.h: turns bytes from a connection into exchanges, with llhttp doing the framing and this
- * file enforcing our limits (URL 414, head 431, body 413) and the strictness llhttp lacks
- * (whitespace before a header colon is a 400). One request at a time: after a complete request
- * the parser stops and the caller resumes it once the response is done (pipelining). A parser
- * that failed stays failed. */
+ * file enforcing our limits (URL 414, head 431, body 413) and the RFC 9112 strictness llhttp 8.1
+ * lacks: whitespace before a header colon, obs-fold, anything but CRLF after chunk data, a
+ * missing or repeated Host, Transfer-Encoding with Content-Length or an empty one (400), a
+ * transfer coding other than chunked (501), a version other than 1.x (505), and unbounded chunk
+ * extensions (413). Trailer fields are read and dropped. One request at a time: after a complete
+ * request the parser stops and the caller resumes it once the response is done (pipelining). A
+ * parser that failed stays failed.
+ *
+ * With a router set, each head is put through cg_router_admit as soon as it is complete: a
+ * refused request that announced a body fails here (CG_PARSE_ERROR, `failed->refusal` set) so
+ * the body is never read; a refused request without a body is handed over as usual and
+ * dispatch answers it. 100-continue is asked for only for admitted requests. */
 #ifndef CG_HTTP_PARSER_H
 #define CG_HTTP_PARSER_H
 
@@ -12,6 +20,7 @@
 #include <stdint.h>
 #include "core/errors.h"
 #include "http/exchange.h"
+#include "http/router.h"
 #include "util/buf.h"
 
 struct cg_http_limits {
@@ -25,7 +34,8 @@ enum cg_parse_status {
     CG_PARSE_MORE,     /* everything consumed; feed more bytes */
     CG_PARSE_REQUEST,  /* a complete request is in `exchange`; the rest is unconsumed */
     CG_PARSE_CONTINUE, /* headers asked for 100-continue: send it, then keep feeding */
-    CG_PARSE_ERROR,    /* `error` says which; answer it and close */
+    CG_PARSE_ERROR,    /* `error` says which; answer it (`failed->refusal` when the access phase
+                        * refused it) and close */
 };
 
 struct cg_parse_result {
@@ -51,9 +61,20 @@ struct cg_parser {
     bool done;          /* a complete request is waiting to be taken */
     bool want_continue; /* headers complete with Expect: 100-continue */
     bool failed;
+    bool in_trailers;  /* fields after the last chunk: counted, then dropped */
+    bool crlf_pending; /* chunk data ended: the next bytes must be CRLF */
+    bool at_chunk_header; /* paused after a chunk-size line */
+    char tail[2];         /* the last two bytes of the previous feed */
+    unsigned crlf_seen;
+    unsigned head_scan; /* raw-byte state of the head (obs-fold detection) */
+    size_t ext_line;    /* chunk-extension bytes on the current chunk line */
+    size_t ext_total;   /* ... in the whole request, counted with the body */
+    const char *feed_end;
     enum cg_err error;
     char peer[64];
     bool peer_loopback;
+    const struct cg_router *router; /* NULL: no access phase */
+    struct cg_client_budget *budget; /* NULL: bodies are not counted */
 };
 
 /* The sink and peer are stamped on each exchange the parser creates. */
@@ -61,6 +82,12 @@ void cg_parser_init(struct cg_parser *p, const struct cg_http_limits *limits,
                     const struct cg_sink_ops *sink, void *sink_ctx, const char *peer,
                     bool peer_loopback);
 void cg_parser_dispose(struct cg_parser *p);
+
+/* Turns on the access phase at headers-complete (`router`) and counting of body bytes against
+ * `budget` (CG_ERR_BUFFERS_FULL when a chunk would pass it). Either may be NULL. Both are
+ * borrowed and must outlive the parser and its exchanges. */
+void cg_parser_set_admission(struct cg_parser *p, const struct cg_router *router,
+                             struct cg_client_budget *budget);
 
 /* Parses as much of data[0..len) as it can. */
 void cg_parser_feed(struct cg_parser *p, const char *data, size_t len,

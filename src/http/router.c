@@ -66,6 +66,8 @@ struct cg_str cg_router_tail(const struct cg_exchange *ex, const char *prefix)
     return (struct cg_str){p.ptr + plen + 1, p.len - plen - 1};
 }
 
+enum { KEY_LABEL_BYTES = 24 };
+
 static enum cg_err check_access(const struct cg_router *r, const struct cg_route *rt,
                                 struct cg_exchange *ex)
 {
@@ -74,42 +76,81 @@ static enum cg_err check_access(const struct cg_router *r, const struct cg_route
     bool keys = r->auth->count > 0;
     if (rt->access == CG_ACCESS_MODELS && keys && !r->protect_models)
         return CG_OK;
-    return cg_auth_check(r->auth, cg_exchange_header(ex, "authorization"), ex->peer_loopback);
+    size_t index;
+    enum cg_err err = cg_auth_identify(r->auth, cg_exchange_header(ex, "authorization"),
+                                       ex->peer_loopback, &index);
+    if (err != CG_OK)
+        return err;
+    if (index == CG_AUTH_NO_KEY) {
+        ex->key_label = "loopback";
+        return CG_OK;
+    }
+    char *label = cg_arena_alloc(&ex->arena, KEY_LABEL_BYTES);
+    snprintf(label, KEY_LABEL_BYTES, "key%zu", index + 1);
+    ex->key_label = label;
+    return CG_OK;
+}
+
+static struct cg_error *refuse(struct cg_exchange *ex)
+{
+    ex->refusal = cg_arena_alloc(&ex->arena, sizeof(*ex->refusal));
+    return ex->refusal;
+}
+
+static void allow_for(const struct cg_route *rt, char *out, size_t size)
+{
+    allow_value(effective_methods(rt->methods), out, size);
+}
+
+bool cg_router_admit(const struct cg_router *r, struct cg_exchange *ex)
+{
+    if (ex->admitted)
+        return true;
+    if (ex->refusal)
+        return false;
+    cg_cors_apply(r->cors, ex);
+    const struct cg_route *rt = find(r, normalised_path(ex));
+    if (rt == NULL) {
+        cg_error_set(refuse(ex), CG_ERR_NOT_FOUND, NULL, "Unknown request URL: %s %.*s",
+                     ex->method_name, (int)CG_MIN(ex->path.len, 200), ex->path.ptr);
+        return false;
+    }
+    ex->route = rt->name;
+    if (ex->method == CG_METHOD_OPTIONS) {
+        ex->admitted = rt;
+        return true;
+    }
+    if (!(effective_methods(rt->methods) & ex->method)) {
+        char allow[ALLOW_HEADER_BYTES];
+        allow_for(rt, allow, sizeof(allow));
+        cg_exchange_add_header(ex, "Allow", allow);
+        cg_error_set(refuse(ex), CG_ERR_METHOD_NOT_ALLOWED, NULL,
+                     "%s is not allowed for %s; use %s", ex->method_name, rt->path, allow);
+        return false;
+    }
+    enum cg_err access = check_access(r, rt, ex);
+    if (access != CG_OK) {
+        cg_error_init(refuse(ex), access);
+        return false;
+    }
+    ex->admitted = rt;
+    return true;
 }
 
 void cg_router_dispatch(const struct cg_router *r, struct cg_exchange *ex)
 {
-    cg_cors_apply(r->cors, ex);
-    const struct cg_route *rt = find(r, normalised_path(ex));
-    if (rt == NULL) {
-        struct cg_error err;
-        cg_error_set(&err, CG_ERR_NOT_FOUND, NULL, "Unknown request URL: %s %.*s", ex->method_name,
-                     (int)CG_MIN(ex->path.len, 200), ex->path.ptr);
-        cg_exchange_fail(ex, &err);
+    if (!cg_router_admit(r, ex)) {
+        cg_exchange_fail(ex, ex->refusal);
         return;
     }
-    ex->route = rt->name;
-    unsigned methods = effective_methods(rt->methods);
-    char allow[ALLOW_HEADER_BYTES];
-    allow_value(methods, allow, sizeof(allow));
+    const struct cg_route *rt = ex->admitted;
     if (ex->method == CG_METHOD_OPTIONS) {
+        char allow[ALLOW_HEADER_BYTES];
+        allow_for(rt, allow, sizeof(allow));
         if (cg_cors_is_preflight(ex))
             cg_cors_preflight(r->cors, ex, allow);
         cg_exchange_add_header(ex, "Allow", allow);
         cg_exchange_no_content(ex);
-        return;
-    }
-    if (!(methods & ex->method)) {
-        cg_exchange_add_header(ex, "Allow", allow);
-        struct cg_error err;
-        cg_error_set(&err, CG_ERR_METHOD_NOT_ALLOWED, NULL, "%s is not allowed for %s; use %s",
-                     ex->method_name, rt->path, allow);
-        cg_exchange_fail(ex, &err);
-        return;
-    }
-    enum cg_err access = check_access(r, rt, ex);
-    if (access != CG_OK) {
-        cg_exchange_fail_code(ex, access);
         return;
     }
     rt->handler(ex, r->ctx);

@@ -1,6 +1,7 @@
 /* router.h: exact-path routing. For each request, in order: CORS headers and preflights,
  * 404 for an unknown path, 405 (with Allow) for a wrong method, the route's access rule (API key,
- * or loopback when no key is configured), then the handler. The table itself is built by
+ * or loopback when no key is configured), then the handler. Everything before the handler is
+ * decided on the head alone (cg_router_admit), so a refused request's body is never read. The table itself is built by
  * api/routes.c; this file knows no endpoint. */
 #ifndef CG_HTTP_ROUTER_H
 #define CG_HTTP_ROUTER_H
@@ -37,6 +38,18 @@ struct cg_router {
     void *ctx; /* passed to every handler */
 };
 
+/* The access phase: decides a request from its head alone, before any body byte is read. Applies
+ * CORS headers, finds the route, checks the method and the route's access rule. Returns true when
+ * the request may go on: `ex->admitted` is the route and `ex->key_label` says who was admitted
+ * ("key<N>" for the N-th key of PROXY_API_KEY counting from 1, "loopback" for a keyless loopback
+ * client, NULL on an open route). Returns false when it is refused: `ex->refusal` holds the
+ * 404, 405 (the Allow header is already added), 401 or 403 to answer, and nothing was sent.
+ * OPTIONS on a known path is admitted without an access check (CORS preflight). Deciding twice
+ * returns the first decision. */
+bool cg_router_admit(const struct cg_router *r, struct cg_exchange *ex);
+
+/* Runs the admitted request's handler, or answers its refusal. A request not yet admitted is
+ * admitted first (callers that parse without the access phase). */
 void cg_router_dispatch(const struct cg_router *r, struct cg_exchange *ex);
 
 /* For a prefix route: the part of the path after the route's prefix. */

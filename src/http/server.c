@@ -1,5 +1,6 @@
 /* server.c: listener, connection list and cap, graceful stop. */
 #include "http/server.h"
+#include <stdint.h>
 #include <string.h>
 #include "http/conn.h"
 #include "util/alloc.h"
@@ -88,6 +89,7 @@ int cg_server_start(struct cg_server *s, uv_loop_t *loop, const struct cg_server
     s->loop = loop;
     s->cfg = *cfg;
     s->router = router;
+    s->budget.max = cfg->client_buffer_max_bytes ? cfg->client_buffer_max_bytes : SIZE_MAX;
     struct sockaddr_storage addr;
     int err = uv_ip4_addr(cfg->host, cfg->port, (struct sockaddr_in *)&addr);
     if (err)

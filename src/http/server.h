@@ -26,6 +26,7 @@ struct cg_server_config {
     uint64_t keepalive_timeout_ms;
     uint64_t shutdown_grace_ms;
     size_t max_connections;
+    size_t client_buffer_max_bytes; /* PROXY_CLIENT_BUFFER_MAX_BYTES; 0 = no budget */
 };
 
 struct cg_server_stats {
@@ -34,6 +35,8 @@ struct cg_server_stats {
     uint64_t requests_total;
     uint64_t timeouts_total;
     uint64_t bad_requests_total;
+    uint64_t client_buffer_refusals_total; /* bodies refused with 503: budget full */
+    uint64_t client_buffer_closes_total;   /* clients closed: their unsent output did not fit */
 };
 
 struct cg_server {
@@ -53,6 +56,7 @@ struct cg_server {
     int handles_open;
     cg_server_stopped_cb on_stopped;
     struct cg_server_stats stats;
+    struct cg_client_budget budget; /* every connection's bodies and unsent output */
 };
 
 /* Binds and listens. Returns 0 or a negative UV_E* (the reason is logged). */

@@ -2,7 +2,15 @@
 import assert from 'node:assert/strict';
 import os from 'node:os';
 import { after, before, describe, it } from 'node:test';
-import { assertOpenAIError, request, startGateway, stopClean } from '../lib/gateway.mjs';
+import {
+  assertOpenAIError,
+  continueExchange,
+  parseResponses,
+  rawExchange,
+  request,
+  startGateway,
+  stopClean,
+} from '../lib/gateway.mjs';
 
 function nonLoopbackAddress() {
   for (const list of Object.values(os.networkInterfaces())) {
@@ -53,6 +61,72 @@ describe('api keys', { timeout: 60000 }, () => {
     const all = gw.raw.join('\n');
     for (const secret of ['key-one', 'key-two', 'wrong-key-xyz']) assert.ok(!all.includes(secret), secret);
     assert.ok(all.includes('(2 keys, hidden)'));
+  });
+});
+
+describe('access is decided on the head, before any body byte', { timeout: 60000 }, () => {
+  let gw;
+  before(async () => {
+    gw = await startGateway({ env: { PROXY_API_KEY: 'key-one,key-two', PROXY_HEADER_TIMEOUT_MS: '30000' } });
+  });
+  after(async () => {
+    await stopClean(assert, gw);
+  });
+
+  const head = (path, extra = '') =>
+    `POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 15000000\r\n${extra}\r\n`;
+
+  it('answers 401, 404 and 405 for an announced 15 MB body without waiting for it, then closes', async () => {
+    const cases = [
+      [head('/v1/chat/completions'), 401, 'invalid_api_key'],
+      [head('/v1/chat/completions', 'Authorization: Bearer wrong\r\n'), 401, 'invalid_api_key'],
+      [head('/v1/nothing', 'Authorization: Bearer key-one\r\n'), 404, 'unknown_url'],
+      [head('/v1/models', 'Authorization: Bearer key-one\r\n'), 405, 'method_not_allowed'],
+    ];
+    for (const [req, status, code] of cases) {
+      // Only the head and a few bytes of the body are ever sent: an answer proves nothing
+      // waited for the rest.
+      const { data, closed } = await rawExchange(gw.port, [req, 'x'.repeat(1000)], { untilMs: 10000 });
+      const rs = parseResponses(data);
+      assert.equal(rs.length, 1);
+      assert.equal(rs[0].status, status, req);
+      assertOpenAIError(assert, JSON.parse(rs[0].body), { code });
+      assert.equal(rs[0].headers.connection, 'close');
+      if (status === 401) assert.match(rs[0].headers['www-authenticate'], /^Bearer/);
+      if (status === 405) assert.equal(rs[0].headers.allow, 'GET, HEAD, OPTIONS');
+      assert.equal(closed, true, 'the connection closes instead of reading the body');
+    }
+  });
+
+  it('sends 100 Continue only to an admitted request', async () => {
+    const refused = await rawExchange(gw.port, [head('/v1/chat/completions', 'Authorization: Bearer nope\r\nExpect: 100-continue\r\n')]);
+    assert.doesNotMatch(refused.data.toString(), /100 Continue/);
+    assert.equal(parseResponses(refused.data)[0].status, 401);
+    assert.equal(refused.closed, true);
+
+    const admitted = await continueExchange(
+      gw.port,
+      'POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n' +
+        'Authorization: Bearer key-two\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n',
+      '{}',
+      (t) => /HTTP\/1\.1 400/.test(t),
+    );
+    assert.match(admitted.interim, /^HTTP\/1\.1 100 Continue\r\n\r\n$/);
+  });
+
+  it('keeps the connection after a refusal that had no body', async () => {
+    const { data } = await rawExchange(gw.port, [
+      'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer key-one\r\nConnection: close\r\n\r\n',
+    ]);
+    assert.deepEqual(parseResponses(data).map((r) => r.status), [401, 200]);
+  });
+
+  it('never honours a key sent in a chunked trailer', async () => {
+    const { data } = await rawExchange(gw.port, [
+      'POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n' +
+        '2\r\n{}\r\n0\r\nAuthorization: Bearer key-one\r\n\r\n',
+    ]);
+    assert.equal(parseResponses(data)[0].status, 401);
   });
 });
 

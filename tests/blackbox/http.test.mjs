@@ -4,12 +4,14 @@ import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import {
   assertOpenAIError,
+  continueExchange,
   parseResponses,
   rawExchange,
   request,
   sleep,
   startGateway,
   stopClean,
+  waitFor,
 } from '../lib/gateway.mjs';
 
 const GET = (path, extra = '') => `GET ${path} HTTP/1.1\r\nHost: x\r\n${extra}\r\n`;
@@ -68,11 +70,11 @@ describe('http framing and limits', { timeout: 60000 }, () => {
 
   it('reads chunked request bodies and answers HEAD without a body', async () => {
     const body = '{"a":1}';
-    const chunked = `POST /v1/models HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n` +
-      `${body.length.toString(16)}\r\n${body}\r\n0\r\n\r\n`;
+    const chunked = `POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n` +
+      `Transfer-Encoding: chunked\r\n\r\n${body.length.toString(16)}\r\n${body}\r\n0\r\n\r\n`;
     const { data } = await rawExchange(gw.port, [chunked + `HEAD /v1/models HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`]);
     const text = data.toString();
-    assert.match(text, /^HTTP\/1\.1 405 /);
+    assert.match(text, /^HTTP\/1\.1 400 /); // the body was read: the request was judged on it
     const headPart = text.slice(text.indexOf('HTTP/1.1 200'));
     assert.match(headPart, /Content-Length: (\d+)/);
     const len = Number(/Content-Length: (\d+)/.exec(headPart)[1]);
@@ -82,16 +84,14 @@ describe('http framing and limits', { timeout: 60000 }, () => {
   });
 
   it('sends 100 Continue before reading a body that asked for it', async () => {
-    const sock = net.connect(gw.port, '127.0.0.1');
-    let buf = '';
-    sock.on('data', (d) => (buf += d.toString()));
-    await new Promise((r) => sock.on('connect', r));
-    sock.write('POST /v1/models HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n');
-    while (!buf.includes('\r\n\r\n')) await sleep(10);
-    assert.match(buf, /^HTTP\/1\.1 100 Continue\r\n\r\n$/);
-    sock.write('hello');
-    while (!/HTTP\/1\.1 405/.test(buf)) await sleep(10);
-    sock.destroy();
+    const { interim } = await continueExchange(
+      gw.port,
+      'POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n' +
+        'Content-Length: 5\r\nExpect: 100-continue\r\n\r\n',
+      'hello',
+      (t) => /HTTP\/1\.1 400/.test(t),
+    );
+    assert.match(interim, /^HTTP\/1\.1 100 Continue\r\n\r\n$/);
   });
 
   it('rejects a too-long URL with 414', async () => {
@@ -121,7 +121,7 @@ describe('http framing and limits', { timeout: 60000 }, () => {
     assert.equal(a.status, 413);
     assertOpenAIError(assert, JSON.parse(a.body), { code: 'request_too_large' });
     const chunk = 'x'.repeat(1000);
-    let chunked = `POST /v1/models HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n`;
+    let chunked = `POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n`;
     for (let i = 0; i < 3; i++) chunked += `3e8\r\n${chunk}\r\n`;
     const byChunks = await rawExchange(gw.port, [chunked]);
     assert.equal(parseResponses(byChunks.data)[0].status, 413);
@@ -146,6 +146,60 @@ describe('http framing and limits', { timeout: 60000 }, () => {
     }
   });
 
+  // RFC 9112 framing that llhttp 8.1 accepts: each is a way to hide a second request inside the
+  // first. Every one must be refused in the client's version and the connection closed, so the
+  // request hidden behind it is never answered.
+  const SMUGGLED = GET('/livez', 'X-Request-Id: smuggled\r\n');
+  const POST = 'POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n';
+  const smuggling = [
+    ['bytes other than CRLF after chunk data', `${POST}Transfer-Encoding: chunked\r\n\r\n2\r\n{}XX0\r\n\r\n`, 400],
+    ['a folded Transfer-Encoding', `${POST}Transfer-Encoding:\r\n chunked\r\n\r\n0\r\n\r\n`, 400],
+    ['a folded Content-Length', `${POST}Content-Length:\r\n 2\r\n\r\n{}`, 400],
+    ['an empty Transfer-Encoding next to Content-Length', `${POST}Transfer-Encoding: \r\nContent-Length: 2\r\n\r\n{}`, 400],
+    ['Transfer-Encoding: gzip, chunked', `${POST}Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n`, 501],
+    ['an HTTP/2.0 request line', 'GET /livez HTTP/2.0\r\nHost: x\r\n\r\n', 505],
+    ['no Host on HTTP/1.1', 'GET /livez HTTP/1.1\r\n\r\n', 400],
+    ['two Host fields', 'GET /livez HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n', 400],
+    ['an unbounded chunk extension', `${POST}Transfer-Encoding: chunked\r\n\r\n1;x=${'v'.repeat(3000)}\r\n{\r\n0\r\n\r\n`, 413],
+  ];
+  for (const [what, req, status] of smuggling) {
+    it(`refuses ${what} with ${status} and serves nothing behind it`, async () => {
+      const { data, closed } = await rawExchange(gw.port, [req + SMUGGLED]);
+      const rs = parseResponses(data);
+      assert.equal(rs.length, 1, `one response, got ${JSON.stringify(data.toString())}`);
+      assert.equal(rs[0].status, status);
+      assert.equal(rs[0].version, '1.1', 'answered in the version the client spoke');
+      assert.equal(rs[0].headers.connection, 'close');
+      assert.notEqual(rs[0].headers['x-request-id'], 'smuggled');
+      JSON.parse(rs[0].body);
+      assert.equal(closed, true);
+    });
+  }
+
+  it('ignores trailer fields (they never become headers)', async () => {
+    // A Content-Type only in the trailer, which would be a 415 as a header: the request is
+    // judged on its headers alone (no Content-Type is taken as JSON), so the body is read.
+    const req = 'POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n' +
+      'Connection: close\r\n\r\n2\r\n{}\r\n0\r\nContent-Type: text/plain\r\n\r\n';
+    const { data } = await rawExchange(gw.port, [req]);
+    const [r] = parseResponses(data);
+    assert.equal(r.status, 400);
+    assert.notEqual(JSON.parse(r.body).error.code, 'unsupported_media_type');
+  });
+
+  it('survives a client that resets while 3,000 pipelined answers are written', async () => {
+    for (let round = 0; round < 3; round++) {
+      const sock = net.connect(gw.port, '127.0.0.1');
+      sock.on('error', () => {});
+      await new Promise((r) => sock.on('connect', r));
+      sock.pause();
+      await new Promise((r) => sock.write(GET('/livez').repeat(3000), r));
+      sock.resetAndDestroy();
+    }
+    await sleep(200);
+    assert.equal((await request(gw, '/livez')).status, 200);
+  });
+
   it('times out a slow request head with 408 and closes (slowloris)', async () => {
     const { data, closed } = await rawExchange(
       gw.port,
@@ -161,7 +215,7 @@ describe('http framing and limits', { timeout: 60000 }, () => {
   it('times out a body that stops arriving', async () => {
     const { data, closed } = await rawExchange(
       gw.port,
-      ['POST /v1/models HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n', 'partial'],
+      ['POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n', 'partial'],
       { untilMs: 10000 },
     );
     assert.equal(parseResponses(data)[0].status, 408);
@@ -279,5 +333,50 @@ describe('connection lifecycle', { timeout: 60000 }, () => {
       assert.equal(JSON.parse(r.body).object, 'list');
     }
     await stopClean(assert, gw);
+  });
+});
+
+describe('client buffer budget', { timeout: 60000 }, () => {
+  it('refuses a body with 503 once PROXY_CLIENT_BUFFER_MAX_BYTES are held, and serves again after', async () => {
+    const gw = await startGateway({ env: { PROXY_CLIENT_BUFFER_MAX_BYTES: '1048576' }, waitReady: true });
+    try {
+      // A slow stream holds its 800 kB request body until it ends: once its first bytes
+      // arrive, that body is counted.
+      const body = JSON.stringify({
+        model: 'codex-5',
+        stream: true,
+        messages: [{ role: 'user', content: `fake:slow=100,50 ${'p'.repeat(800000)}` }],
+      });
+      const first = net.connect(gw.port, '127.0.0.1');
+      first.on('error', () => {});
+      let firstText = '';
+      first.on('data', (d) => (firstText += d.toString()));
+      await new Promise((r) => first.on('connect', r));
+      first.write('POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n' +
+        `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+      while (!/^HTTP\/1\.1 200 /.test(firstText)) await sleep(10);
+      const second = await rawExchange(gw.port, [
+        'POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n' +
+          `Content-Length: 400000\r\n\r\n${'y'.repeat(400000)}`,
+      ], { untilMs: 10000 });
+      const [r] = parseResponses(second.data);
+      assert.equal(r.status, 503);
+      assertOpenAIError(assert, JSON.parse(r.body), { code: 'server_overloaded' });
+      assert.equal(second.closed, true);
+      await gw.waitForLog((l) => l.level === 'warn' && /PROXY_CLIENT_BUFFER_MAX_BYTES/.test(l.msg || ''));
+      const closed = new Promise((res) => first.on('close', res));
+      first.destroy();
+      await closed;
+      await waitFor(async () => {
+        const res = await rawExchange(gw.port, [
+          'POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n' +
+            `Content-Length: 400000\r\nConnection: close\r\n\r\n${'y'.repeat(400000)}`,
+        ]);
+        const [again] = parseResponses(res.data);
+        return again && again.status === 400;
+      }, 10000, 'the budget to free up once the stream is gone');
+    } finally {
+      await stopClean(assert, gw);
+    }
   });
 });

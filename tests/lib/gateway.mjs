@@ -180,6 +180,25 @@ export function rawExchange(port, chunks, { untilMs = 5000, endAfterWrite = fals
   });
 }
 
+/**
+ * Sends a request `head` that asks for 100-continue, waits for the first response head, then
+ * sends `body` and collects until `done(text)` holds. Returns { interim, text }: the first head
+ * the gateway sent, and everything received.
+ */
+export async function continueExchange(port, head, body, done) {
+  const sock = net.connect(port, '127.0.0.1');
+  let text = '';
+  sock.on('data', (d) => (text += d.toString()));
+  await new Promise((r) => sock.on('connect', r));
+  sock.write(head);
+  while (!text.includes('\r\n\r\n')) await sleep(10);
+  const interim = text;
+  sock.write(body);
+  while (!done(text)) await sleep(10);
+  sock.destroy();
+  return { interim, text };
+}
+
 /** Splits raw bytes into HTTP/1.1 responses (Content-Length or chunked bodies). */
 export function parseResponses(buf) {
   const out = [];
@@ -219,7 +238,7 @@ export function parseResponses(buf) {
       body = rest.slice(0, n);
       rest = rest.slice(n);
     }
-    out.push({ status, headers, body: Buffer.from(body, 'latin1').toString('utf8') });
+    out.push({ status, headers, body: Buffer.from(body, 'latin1').toString('utf8'), version: `1.${m[1]}` });
     s = rest;
   }
   return out;

@@ -1,0 +1,196 @@
+/* test_router.c: the access phase (route, method, key decided on the head alone) and the key
+ * label an admitted request carries, without sockets. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "http/parser.h"
+#include "http/router.h"
+
+static char out[4096];
+static size_t out_len;
+static int handled;
+
+static void sink_write(void *ctx, char *data, size_t len)
+{
+    size_t n = len < sizeof(out) - 1 - out_len ? len : sizeof(out) - 1 - out_len;
+    memcpy(out + out_len, data, n);
+    out_len += n;
+    out[out_len] = '\0';
+    free(data);
+}
+static size_t sink_queued(void *ctx)
+{
+    return 0;
+}
+static void sink_done(void *ctx, struct cg_exchange *ex)
+{
+}
+static const struct cg_sink_ops sink = {sink_write, sink_queued, sink_done, NULL};
+
+static void on_ok(struct cg_exchange *ex, void *ctx)
+{
+    handled++;
+    cg_exchange_send_json(ex, "{}", 2);
+}
+
+static const struct cg_route routes[] = {
+    {"/k", false, CG_METHOD_POST | CG_METHOD_GET, CG_ACCESS_KEY, "k", on_ok},
+    {"/open", false, CG_METHOD_GET, CG_ACCESS_OPEN, "open", on_ok},
+};
+
+static const struct cg_http_limits limits = {
+    .max_url_bytes = 256, .max_header_bytes = 2048, .max_headers = 16, .max_body_bytes = 1024};
+
+static struct cg_cors cors;
+static struct cg_auth auth;
+static struct cg_router router;
+static char *three_keys[] = {"alpha", "beta", "alpha"};
+
+static void setup(size_t key_count)
+{
+    char err[64];
+    cr_assert_eq(cg_cors_init(&cors, false, "*", err, sizeof(err)), 0);
+    cg_auth_init(&auth, three_keys, key_count);
+    router = (struct cg_router){routes, CG_ARRAY_SIZE(routes), &cors, &auth, false, NULL};
+    out_len = 0;
+    out[0] = '\0';
+    handled = 0;
+}
+
+/* Parses one bodiless request head (no access phase) and returns its exchange. */
+static struct cg_exchange *head(const char *req, bool loopback)
+{
+    struct cg_parser p;
+    cg_parser_init(&p, &limits, &sink, NULL, "peer", loopback);
+    struct cg_parse_result r;
+    cg_parser_feed(&p, req, strlen(req), &r);
+    cr_assert_eq(r.status, CG_PARSE_REQUEST, "%s", req);
+    cg_parser_dispose(&p);
+    return r.exchange;
+}
+
+static const char *label_of(const char *req, bool loopback, enum cg_err *refusal)
+{
+    static char label[32];
+    struct cg_exchange *ex = head(req, loopback);
+    bool ok = cg_router_admit(&router, ex);
+    cr_assert_eq(ok, ex->refusal == NULL);
+    *refusal = ok ? CG_OK : ex->refusal->code;
+    snprintf(label, sizeof(label), "%s", ex->key_label ? ex->key_label : "(null)");
+    cg_exchange_release(ex);
+    return label;
+}
+
+Test(router, admitted_requests_carry_the_label_of_their_key)
+{
+    setup(3);
+    enum cg_err e;
+    cr_assert_str_eq(label_of("GET /k HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer alpha\r\n\r\n",
+                              false, &e),
+                     "key1");
+    cr_assert_eq(e, CG_OK);
+    cr_assert_str_eq(label_of("GET /k HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer beta\r\n\r\n",
+                              true, &e),
+                     "key2");
+    cr_assert_str_eq(label_of("GET /open HTTP/1.1\r\nHost: h\r\n\r\n", false, &e), "(null)");
+    cr_assert_eq(e, CG_OK);
+    cr_assert_str_eq(label_of("GET /k HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer gamma\r\n\r\n",
+                              false, &e),
+                     "(null)");
+    cr_assert_eq(e, CG_ERR_INVALID_API_KEY);
+    cr_assert_str_eq(label_of("GET /k HTTP/1.1\r\nHost: h\r\n\r\n", true, &e), "(null)");
+    cr_assert_eq(e, CG_ERR_MISSING_API_KEY);
+}
+
+Test(router, a_keyless_loopback_client_is_labelled_loopback)
+{
+    setup(0);
+    enum cg_err e;
+    cr_assert_str_eq(label_of("GET /k HTTP/1.1\r\nHost: h\r\n\r\n", true, &e), "loopback");
+    cr_assert_eq(e, CG_OK);
+    label_of("GET /k HTTP/1.1\r\nHost: h\r\n\r\n", false, &e);
+    cr_assert_eq(e, CG_ERR_LOOPBACK_ONLY);
+}
+
+Test(router, auth_reports_the_first_matching_position)
+{
+    struct cg_auth a;
+    cg_auth_init(&a, three_keys, 3);
+    size_t index = 99;
+    cr_assert_eq(cg_auth_identify(&a, CG_STR("Bearer alpha"), false, &index), CG_OK);
+    cr_assert_eq(index, 0);
+    cr_assert_eq(cg_auth_identify(&a, CG_STR("Bearer beta"), false, &index), CG_OK);
+    cr_assert_eq(index, 1);
+    cr_assert_eq(cg_auth_identify(&a, CG_STR("Bearer alph"), false, &index),
+                 CG_ERR_INVALID_API_KEY);
+    cr_assert_eq(index, CG_AUTH_NO_KEY);
+}
+
+Test(router, unknown_path_and_wrong_method_are_refused_on_the_head)
+{
+    setup(3);
+    enum cg_err e;
+    label_of("GET /nope HTTP/1.1\r\nHost: h\r\n\r\n", true, &e);
+    cr_assert_eq(e, CG_ERR_NOT_FOUND);
+    struct cg_exchange *ex = head("DELETE /open HTTP/1.1\r\nHost: h\r\n\r\n", true);
+    cr_assert_not(cg_router_admit(&router, ex));
+    cr_assert_eq(ex->refusal->code, CG_ERR_METHOD_NOT_ALLOWED);
+    cr_assert_not(cg_router_admit(&router, ex), "the first decision stands");
+    cg_router_dispatch(&router, ex);
+    cr_assert(strncmp(out, "HTTP/1.1 405 ", 13) == 0, "%s", out);
+    cr_assert_not_null(strstr(out, "Allow: GET, HEAD, OPTIONS\r\n"));
+    cr_assert_eq(handled, 0);
+    cg_exchange_release(ex);
+}
+
+Test(router, options_is_admitted_without_a_key)
+{
+    setup(3);
+    struct cg_exchange *ex = head("OPTIONS /k HTTP/1.1\r\nHost: h\r\n\r\n", false);
+    cr_assert(cg_router_admit(&router, ex));
+    cg_router_dispatch(&router, ex);
+    cr_assert(strncmp(out, "HTTP/1.1 204 ", 13) == 0, "%s", out);
+    cr_assert_eq(handled, 0);
+    cg_exchange_release(ex);
+}
+
+/* With the access phase on, a refused request with a body fails at its head (nothing of the
+ * body read, no 100 Continue); one without a body completes and dispatch answers it. */
+Test(router, the_parser_refuses_a_body_at_its_head)
+{
+    setup(3);
+    struct cg_parser p;
+    cg_parser_init(&p, &limits, &sink, NULL, "peer", false);
+    cg_parser_set_admission(&p, &router, NULL);
+    static const char req[] = "POST /k HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n"
+                              "Expect: 100-continue\r\n\r\n";
+    struct cg_parse_result r;
+    cg_parser_feed(&p, req, sizeof(req) - 1, &r);
+    cr_assert_eq(r.status, CG_PARSE_ERROR);
+    cr_assert_eq(r.error, CG_ERR_MISSING_API_KEY);
+    cr_assert_not_null(r.failed->refusal);
+    cr_assert_eq(r.failed->body.len, 0);
+    cg_exchange_release(r.failed);
+    cg_parser_dispose(&p);
+
+    cg_parser_init(&p, &limits, &sink, NULL, "peer", false);
+    cg_parser_set_admission(&p, &router, NULL);
+    static const char bodiless[] = "GET /k HTTP/1.1\r\nHost: h\r\n\r\n";
+    cg_parser_feed(&p, bodiless, sizeof(bodiless) - 1, &r);
+    cr_assert_eq(r.status, CG_PARSE_REQUEST);
+    cg_router_dispatch(&router, r.exchange);
+    cr_assert(strncmp(out, "HTTP/1.1 401 ", 13) == 0, "%s", out);
+    cr_assert_null(strstr(out, "Connection: close"), "a bodiless refusal keeps the connection");
+    cg_exchange_release(r.exchange);
+
+    static const char good[] = "POST /k HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer beta\r\n"
+                               "Content-Length: 2\r\nExpect: 100-continue\r\n\r\n";
+    cg_parser_feed(&p, good, sizeof(good) - 1, &r);
+    cr_assert_eq(r.status, CG_PARSE_CONTINUE);
+    cg_parser_feed(&p, "{}", 2, &r);
+    cr_assert_eq(r.status, CG_PARSE_REQUEST);
+    cr_assert_str_eq(r.exchange->key_label, "key2");
+    cg_exchange_release(r.exchange);
+    cg_parser_dispose(&p);
+}
