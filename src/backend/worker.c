@@ -170,8 +170,15 @@ static bool rpc_wanted(void *owner, struct cg_str method, struct cg_str line)
     return w->hooks->wanted == NULL || w->hooks->wanted(method, line);
 }
 
-static const struct cg_rpc_ops rpc_ops = {rpc_send, rpc_notification, rpc_request, rpc_oversized,
-                                          rpc_wanted};
+static void rpc_late(void *owner, const char *method, json_t *result)
+{
+    struct cg_worker *w = owner;
+    if (w->hooks->late)
+        w->hooks->late(w, method, result, w->hooks_data);
+}
+
+static const struct cg_rpc_ops rpc_ops = {rpc_send,      rpc_notification, rpc_request,
+                                          rpc_oversized, rpc_wanted,       rpc_late};
 
 static void on_rpc_tick(uv_timer_t *t)
 {

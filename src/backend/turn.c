@@ -1,24 +1,23 @@
-/* appserver.c: a turn's JSON-RPC sequence and the translation of Codex notifications into
- * normalized events.
- *
- * Text: deltas are passed on as they arrive, but Codex's `item/completed` is authoritative: if it
- * holds more than was streamed, the rest is sent then. After a mid-stream retry (an `error`
- * notification with willRetry) Codex streams the whole message again in a new item; the part the
- * client already has is not sent twice.
+/* turn.c: a turn's JSON-RPC sequence, its ending, and the translation of Codex notifications
+ * into normalized events.
  *
  * References: the creator holds one until cg_turn_release; the session holds one from
  * cg_turn_begin until the Codex side is over; each pending call holds one. */
-#include "backend/appserver.h"
+#include "backend/turn.h"
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "backend/codex_error.h"
+#include "backend/sessions.h"
 #include "util/alloc.h"
 #include "util/clock.h"
 #include "util/log.h"
-#define LOG_COMPONENT "appserver"
+#define LOG_COMPONENT "turn"
 
 enum { TURN_TEXT_MAX_BYTES = 256 * 1024 * 1024 };
+
+static size_t live_turns;
 
 /* --- lifetime ---------------------------------------------------------------------------- */
 
@@ -32,19 +31,24 @@ static unsigned *refs_of(struct cg_turn *t)
     return &CG_CONTAINER_OF(t, struct turn_box, t)->refs;
 }
 
-static void turn_hold(struct cg_turn *t)
+void cg_turn_hold(struct cg_turn *t)
 {
     (*refs_of(t))++;
 }
 
-static void turn_put(struct cg_turn *t)
+void cg_turn_put(struct cg_turn *t)
 {
     if (--(*refs_of(t)) > 0)
         return;
-    cg_buf_dispose(&t->item_text);
-    cg_buf_dispose(&t->retry_text);
+    cg_reply_text_dispose(&t->text);
     json_decref(t->calls);
     free(CG_CONTAINER_OF(t, struct turn_box, t));
+    live_turns--;
+}
+
+size_t cg_turn_live(void)
+{
+    return live_turns;
 }
 
 struct cg_turn *cg_turn_new(const struct cg_request *req, unsigned choice, cg_turn_event_cb cb,
@@ -53,14 +57,14 @@ struct cg_turn *cg_turn_new(const struct cg_request *req, unsigned choice, cg_tu
     struct turn_box *box = cg_xcalloc(1, sizeof(*box));
     struct cg_turn *t = &box->t;
     box->refs = 1;
+    live_turns++;
     t->req = req;
     t->choice = choice;
     t->cb = cb;
     t->cb_data = data;
     t->state = CG_TURN_NEW;
     t->summary_index = -1;
-    cg_buf_init(&t->item_text, TURN_TEXT_MAX_BYTES);
-    cg_buf_init(&t->retry_text, TURN_TEXT_MAX_BYTES);
+    cg_reply_text_init(&t->text, TURN_TEXT_MAX_BYTES);
     t->calls = json_array();
     return t;
 }
@@ -77,11 +81,11 @@ static void emit(struct cg_turn *t, struct cg_event *ev)
     t->cb(t, ev, t->cb_data);
 }
 
-static void emit_text(struct cg_turn *t, enum cg_event_type type, const char *p, size_t n)
+static void emit_text(struct cg_turn *t, enum cg_event_type type, struct cg_str s)
 {
-    if (n == 0)
+    if (s.len == 0)
         return;
-    struct cg_event ev = {.type = type, .text = {p, n}};
+    struct cg_event ev = {.type = type, .text = s};
     emit(t, &ev);
 }
 
@@ -107,11 +111,6 @@ static void emit_finish(struct cg_turn *t, enum cg_finish f)
 
 /* --- ending ------------------------------------------------------------------------------ */
 
-static bool worker_alive(const struct cg_turn *t)
-{
-    return t->sess && t->sess->worker->rpc_live;
-}
-
 /* The Codex side of the turn is over (or abandoned): free the slot and the thread. */
 static void finish_turn(struct cg_turn *t)
 {
@@ -119,35 +118,36 @@ static void finish_turn(struct cg_turn *t)
         return;
     struct cg_sessions *s = t->sess;
     if (t->pending_call) {
-        cg_worker_forget(s->worker, t->pending_call);
+        cg_sessions_forget(s, t->pending_call);
         t->pending_call = 0;
-        turn_put(t); /* the forgotten call's reference */
+        cg_turn_put(t); /* the forgotten call's reference */
     }
     if (t->thread_id[0]) {
-        cg_map_remove_str(&s->threads, t->thread_id, strlen(t->thread_id));
-        if (worker_alive(t))
-            cg_worker_call(s->worker, "thread/unsubscribe",
-                           json_pack("{s:s}", "threadId", t->thread_id), NULL, NULL);
+        cg_sessions_remove(s, t);
+        cg_sessions_call(s, "thread/unsubscribe", json_pack("{s:s}", "threadId", t->thread_id),
+                         NULL, NULL);
     }
     t->state = CG_TURN_DONE;
     if (s->turn_done)
         s->turn_done(s, t, s->data);
-    turn_put(t); /* the session's reference */
+    cg_turn_put(t); /* the session's reference */
 }
 
 static void interrupt(struct cg_turn *t)
 {
     if (t->state == CG_TURN_INTERRUPTING || t->state == CG_TURN_DONE)
         return;
-    if (t->turn_id[0] == '\0' || !worker_alive(t)) {
+    if (t->turn_id[0] == '\0') {
         finish_turn(t);
+        return;
+    }
+    json_t *params = json_pack("{s:s,s:s}", "threadId", t->thread_id, "turnId", t->turn_id);
+    if (cg_sessions_call(t->sess, "turn/interrupt", params, NULL, NULL) == 0) {
+        finish_turn(t); /* the worker is gone */
         return;
     }
     t->state = CG_TURN_INTERRUPTING;
     t->interrupt_deadline_ms = cg_clock_mono_ms() + t->sess->interrupt_timeout_ms;
-    cg_worker_call(t->sess->worker, "turn/interrupt",
-                   json_pack("{s:s,s:s}", "threadId", t->thread_id, "turnId", t->turn_id), NULL,
-                   NULL);
 }
 
 /* An error before or during the turn: tell the client, then wind the Codex side down. */
@@ -176,14 +176,14 @@ static void fail_rpc(struct cg_turn *t, const char *what, const struct cg_rpc_er
 
 static bool call(struct cg_turn *t, const char *method, json_t *params, cg_rpc_result_cb cb)
 {
-    turn_hold(t);
-    t->pending_call = cg_worker_call(t->sess->worker, method, params, cb, t);
+    cg_turn_hold(t);
+    t->pending_call = cg_sessions_call(t->sess, method, params, cb, t);
     if (t->pending_call)
         return true;
-    turn_put(t);
+    cg_turn_put(t);
     struct cg_error err;
     cg_error_set(&err, CG_ERR_BACKEND_UNAVAILABLE, NULL, "Codex worker %u is not running",
-                 t->sess->worker->id);
+                 t->sess->worker_id);
     fail(t, &err);
     return false;
 }
@@ -215,7 +215,7 @@ static void on_turn_start(void *data, json_t *result, const struct cg_rpc_error 
         if (t->cancel_requested && t->state == CG_TURN_RUNNING)
             interrupt(t);
     }
-    turn_put(t);
+    cg_turn_put(t);
 }
 
 static void start_turn(struct cg_turn *t)
@@ -245,14 +245,14 @@ static void on_injected(void *data, json_t *result, const struct cg_rpc_error *e
         else
             start_turn(t);
     }
-    turn_put(t);
+    cg_turn_put(t);
 }
 
 static void on_thread_start(void *data, json_t *result, const struct cg_rpc_error *e)
 {
     struct cg_turn *t = data;
     if (!step_ok(t, "thread/start", e)) {
-        turn_put(t);
+        cg_turn_put(t);
         return;
     }
     const char *id = json_string_value(json_object_get(json_object_get(result, "thread"), "id"));
@@ -260,11 +260,11 @@ static void on_thread_start(void *data, json_t *result, const struct cg_rpc_erro
         struct cg_error err;
         cg_error_set(&err, CG_ERR_BACKEND_ERROR, NULL, "thread/start returned no usable thread id");
         fail(t, &err);
-        turn_put(t);
+        cg_turn_put(t);
         return;
     }
     snprintf(t->thread_id, sizeof(t->thread_id), "%s", id);
-    cg_map_put_str(&t->sess->threads, t->thread_id, strlen(t->thread_id), t);
+    cg_sessions_add(t->sess, t);
     if (t->cancel_requested) {
         finish_turn(t);
     } else if (t->req->history && json_array_size(t->req->history) > 0) {
@@ -275,7 +275,7 @@ static void on_thread_start(void *data, json_t *result, const struct cg_rpc_erro
     } else {
         start_turn(t);
     }
-    turn_put(t);
+    cg_turn_put(t);
 }
 
 void cg_turn_begin(struct cg_turn *t, struct cg_sessions *s)
@@ -283,7 +283,7 @@ void cg_turn_begin(struct cg_turn *t, struct cg_sessions *s)
     const struct cg_request *r = t->req;
     t->sess = s;
     t->state = CG_TURN_THREAD_STARTING;
-    turn_hold(t); /* the session's reference */
+    cg_turn_hold(t); /* the session's reference */
     json_t *params = json_pack("{s:s,s:b,s:b}", "model", r->model->target, "ephemeral", 1,
                                "experimentalRawEvents", 1);
     if (r->base_instructions)
@@ -310,119 +310,48 @@ void cg_turn_release(struct cg_turn *t)
 {
     t->released = true;
     t->cb = NULL;
+    t->cb_data = NULL;
     cg_turn_cancel(t);
-    turn_put(t);
+    t->req = NULL;
+    cg_turn_put(t);
 }
 
 void cg_turn_fail(struct cg_turn *t, const struct cg_error *err)
 {
-    turn_hold(t); /* the callback may release the turn */
+    cg_turn_hold(t); /* the callback may release the turn */
     t->state = CG_TURN_DONE;
     emit_error(t, err);
-    turn_put(t);
+    cg_turn_put(t);
 }
 
 /* --- text -------------------------------------------------------------------------------- */
 
-/* Sends text belonging to the current message item, with a blank line between items. */
-static void text_out(struct cg_turn *t, const char *p, size_t n, bool continuing_item)
+static void send_text(struct cg_turn *t, struct cg_reply_text_out out, const char *what)
 {
-    if (n == 0)
-        return;
-    if (!continuing_item) {
-        if (t->message_items > 0)
-            emit_text(t, CG_EVENT_TEXT, "\n\n", 2);
-        t->message_items++;
-    }
-    emit_text(t, CG_EVENT_TEXT, p, n);
-}
-
-static void item_begin(struct cg_turn *t, const char *id)
-{
-    snprintf(t->item_id, sizeof(t->item_id), "%s", id ? id : "");
-    cg_buf_reset(&t->item_text);
-    t->item_sent = 0;
-}
-
-/* Brings the client up to date with item_text, honouring a pending retry. */
-static void sync_item(struct cg_turn *t)
-{
-    const char *txt = t->item_text.data ? t->item_text.data : "";
-    size_t len = t->item_text.len;
-    if (t->retrying) {
-        const char *had = t->retry_text.data ? t->retry_text.data : "";
-        size_t hlen = t->retry_text.len;
-        size_t common = len < hlen ? len : hlen;
-        if (memcmp(txt, had, common) != 0) {
-            cg_log_warn("thread %s: text re-streamed after a retry differs from what was sent",
-                        t->thread_id);
-            t->retrying = false;
-            t->item_sent = hlen < len ? hlen : len;
-            text_out(t, txt + t->item_sent, len - t->item_sent, true);
-            t->item_sent = len;
-            return;
-        }
-        if (len <= hlen) {
-            t->item_sent = len; /* still repeating what the client has */
-            return;
-        }
-        t->retrying = false;
-        text_out(t, txt + hlen, len - hlen, true);
-        t->item_sent = len;
-        return;
-    }
-    if (len > t->item_sent) {
-        text_out(t, txt + t->item_sent, len - t->item_sent, t->item_sent > 0);
-        t->item_sent = len;
-    }
+    if (out.diverged)
+        cg_log_debug("thread %s: %s text differs from what was sent", t->thread_id, what);
+    emit_text(t, CG_EVENT_TEXT, out.sep);
+    emit_text(t, CG_EVENT_TEXT, out.text);
 }
 
 static void on_delta(struct cg_turn *t, json_t *params)
 {
-    const char *item = json_string_value(json_object_get(params, "itemId"));
     json_t *d = json_object_get(params, "delta");
     if (!json_is_string(d))
         return;
-    if (item && strcmp(item, t->item_id) != 0)
-        item_begin(t, item);
-    if (cg_buf_append(&t->item_text, json_string_value(d), json_string_length(d)) != 0)
-        return;
-    sync_item(t);
+    const char *item = json_string_value(json_object_get(params, "itemId"));
+    struct cg_str delta = {json_string_value(d), json_string_length(d)};
+    send_text(t, cg_reply_text_delta(&t->text, item, delta), "re-streamed");
 }
 
 static void on_message_completed(struct cg_turn *t, json_t *item)
 {
-    const char *id = json_string_value(json_object_get(item, "id"));
     json_t *text = json_object_get(item, "text");
     if (!json_is_string(text))
         return;
-    if (id && strcmp(id, t->item_id) != 0)
-        item_begin(t, id);
-    const char *full = json_string_value(text);
-    size_t flen = json_string_length(text);
-    size_t have = t->item_text.len;
-    if (flen >= have && memcmp(full, t->item_text.data ? t->item_text.data : "", have) == 0) {
-        if (cg_buf_append(&t->item_text, full + have, flen - have) == 0)
-            sync_item(t);
-    } else {
-        cg_log_debug("thread %s: completed text differs from the streamed deltas", t->thread_id);
-    }
-    t->retrying = false;
-    item_begin(t, NULL);
-}
-
-/* Codex gave up on the current item and will stream the message again. */
-static void on_retry(struct cg_turn *t)
-{
-    if (t->item_sent > 0 || t->retrying) {
-        if (!t->retrying) {
-            cg_buf_reset(&t->retry_text);
-            if (cg_buf_append(&t->retry_text, t->item_text.data, t->item_sent) != 0)
-                cg_buf_reset(&t->retry_text);
-        }
-        t->retrying = true;
-    }
-    item_begin(t, NULL);
+    const char *id = json_string_value(json_object_get(item, "id"));
+    struct cg_str full = {json_string_value(text), json_string_length(text)};
+    send_text(t, cg_reply_text_completed(&t->text, id, full), "completed");
 }
 
 static void on_reasoning_delta(struct cg_turn *t, json_t *params)
@@ -433,10 +362,10 @@ static void on_reasoning_delta(struct cg_turn *t, json_t *params)
     int index = (int)json_integer_value(json_object_get(params, "summaryIndex"));
     if (index != t->summary_index) {
         if (t->summary_index >= 0)
-            emit_text(t, CG_EVENT_REASONING, "\n\n", 2);
+            emit_text(t, CG_EVENT_REASONING, CG_STR("\n\n"));
         t->summary_index = index;
     }
-    emit_text(t, CG_EVENT_REASONING, json_string_value(d), json_string_length(d));
+    emit_text(t, CG_EVENT_REASONING, (struct cg_str){json_string_value(d), json_string_length(d)});
 }
 
 /* --- tools ------------------------------------------------------------------------------- */
@@ -502,7 +431,7 @@ static void deliver_tools(struct cg_turn *t)
     interrupt(t);
 }
 
-/* --- usage and completion ---------------------------------------------------------------- */
+/* --- usage, errors and completion -------------------------------------------------------- */
 
 static void read_usage(json_t *u, struct cg_usage *out)
 {
@@ -524,6 +453,14 @@ static void on_raw_completed(struct cg_turn *t, json_t *params)
         deliver_tools(t);
 }
 
+/* Codex's error as ours; an upstream 429 says when to retry (Codex's own text never does). */
+static void map_error(struct cg_turn *t, json_t *turn_error)
+{
+    cg_codex_error_map(turn_error, &t->error);
+    if (cg_codex_error_is_rate_limit(t->error.code))
+        t->error.retry_after_s = cg_sessions_retry_after_s(t->sess);
+    t->have_error = true;
+}
 
 static void on_error_notification(struct cg_turn *t, json_t *params)
 {
@@ -531,11 +468,10 @@ static void on_error_notification(struct cg_turn *t, json_t *params)
         const char *m = json_string_value(json_object_get(json_object_get(params, "error"),
                                                           "message"));
         cg_log_info("thread %s: Codex retries: %.120s", t->thread_id, m ? m : "");
-        on_retry(t);
+        cg_reply_text_retry(&t->text);
         return;
     }
-    cg_appserver_map_error(json_object_get(params, "error"), &t->error);
-    t->have_error = true;
+    map_error(t, json_object_get(params, "error"));
 }
 
 static void on_turn_completed(struct cg_turn *t, json_t *params)
@@ -544,12 +480,15 @@ static void on_turn_completed(struct cg_turn *t, json_t *params)
     const char *status = json_string_value(json_object_get(turn, "status"));
     if (status == NULL)
         status = "completed";
-    if (strcmp(status, "failed") == 0) {
+    if (t->released) {
+        /* Nobody listens any more: only the Codex side is left to end. */
+    } else if (strcmp(status, "failed") == 0) {
         json_t *terr = json_object_get(turn, "error");
-        if (json_is_object(terr))
-            cg_appserver_map_error(terr, &t->error);
-        else if (!t->have_error)
+        if (json_is_object(terr)) {
+            map_error(t, terr);
+        } else if (!t->have_error) {
             cg_error_set(&t->error, CG_ERR_BACKEND_ERROR, NULL, "The Codex turn failed");
+        }
         emit_error(t, &t->error);
     } else if (strcmp(status, "interrupted") == 0) {
         if (!t->tools_ready && !t->cancel_requested) {
@@ -565,49 +504,21 @@ static void on_turn_completed(struct cg_turn *t, json_t *params)
     finish_turn(t);
 }
 
-/* --- session dispatch -------------------------------------------------------------------- */
-
-static struct cg_turn *turn_for(struct cg_sessions *s, json_t *params)
+void cg_turn_notification(struct cg_turn *t, const char *method, json_t *params)
 {
-    json_t *tid = json_object_get(params, "threadId");
-    if (!json_is_string(tid))
-        return NULL;
-    return cg_map_get_str(&s->threads, json_string_value(tid), json_string_length(tid));
-}
-
-/* What cg_sessions_notification acts on, and for some methods a string the raw line must
- * contain. Quotes inside JSON strings are escaped, so a raw `"type":"agentMessage"` is always the
- * item's own type; user-message items and raw message items (the bulk of a turn) are skipped. */
-static const struct {
-    const char *method;
-    const char *needle;
-} handled[] = {
-    {"item/agentMessage/delta", NULL},
-    {"item/completed", "\"type\":\"agentMessage\""},
-    {"item/reasoning/summaryTextDelta", NULL},
-    {"rawResponseItem/completed", "\"function_call\""},
-    {"rawResponse/completed", NULL},
-    {"error", NULL},
-    {"turn/completed", NULL},
-};
-
-bool cg_sessions_wants(struct cg_str method, struct cg_str line)
-{
-    for (size_t i = 0; i < CG_ARRAY_SIZE(handled); i++) {
-        if (!cg_str_eq(method, cg_str_from(handled[i].method)))
-            continue;
-        const char *needle = handled[i].needle;
-        return needle == NULL || memmem(line.ptr, line.len, needle, strlen(needle)) != NULL;
+    if (t->state == CG_TURN_DONE)
+        return;
+    if (strcmp(method, "turn/completed") == 0) {
+        cg_turn_hold(t);
+        on_turn_completed(t, params);
+        cg_turn_put(t);
+        return;
     }
-    return false;
-}
-
-void cg_sessions_notification(struct cg_sessions *s, const char *method, json_t *params)
-{
-    struct cg_turn *t = turn_for(s, params);
-    if (t == NULL || t->state == CG_TURN_DONE)
-        return; /* other threads' leftovers, warnings, config notices */
-    turn_hold(t);
+    /* A released turn has no request to read and no one to tell; Codex may still be
+     * finishing a function call or a response it had begun. */
+    if (t->released)
+        return;
+    cg_turn_hold(t);
     if (strcmp(method, "item/agentMessage/delta") == 0) {
         on_delta(t, params);
     } else if (strcmp(method, "item/completed") == 0) {
@@ -623,181 +534,31 @@ void cg_sessions_notification(struct cg_sessions *s, const char *method, json_t 
         on_raw_completed(t, params);
     } else if (strcmp(method, "error") == 0) {
         on_error_notification(t, params);
-    } else if (strcmp(method, "turn/completed") == 0) {
-        on_turn_completed(t, params);
     }
-    turn_put(t);
+    cg_turn_put(t);
 }
 
-void cg_sessions_request(struct cg_sessions *s, json_t *id, const char *method, json_t *params)
+void cg_turn_abort(struct cg_turn *t, const struct cg_error *err, bool abandon)
 {
-    struct cg_turn *t = turn_for(s, params);
-    if (strcmp(method, "item/tool/call") == 0 && t && t->state != CG_TURN_DONE)
-        return; /* held: the turn is interrupted once the model response is complete */
-    if (strcmp(method, "item/commandExecution/requestApproval") == 0 ||
-        strcmp(method, "item/fileChange/requestApproval") == 0) {
-        cg_worker_respond(s->worker, id, json_pack("{s:s}", "decision", "decline"));
+    if (t->state == CG_TURN_DONE)
         return;
+    cg_turn_hold(t);
+    if (abandon) {
+        emit_error(t, err);
+        finish_turn(t);
+    } else {
+        fail(t, err);
     }
-    if (strcmp(method, "applyPatchApproval") == 0 || strcmp(method, "execCommandApproval") == 0) {
-        cg_worker_respond(s->worker, id, json_pack("{s:s}", "decision", "denied"));
+    cg_turn_put(t);
+}
+
+void cg_turn_sweep(struct cg_turn *t, uint64_t now_ms)
+{
+    if (t->state != CG_TURN_INTERRUPTING || now_ms < t->interrupt_deadline_ms)
         return;
-    }
-    /* User input, elicitation, token refresh, attestation, calls for finished turns: nobody
-     * here can answer, and an unanswered request would block the worker. */
-    cg_worker_respond_error(s->worker, id, -32601, "not supported by codex-gateway");
-}
-
-void cg_sessions_init(struct cg_sessions *s, struct cg_worker *w, uint64_t interrupt_timeout_ms)
-{
-    memset(s, 0, sizeof(*s));
-    s->worker = w;
-    cg_map_init(&s->threads);
-    s->interrupt_timeout_ms = interrupt_timeout_ms;
-}
-
-void cg_sessions_dispose(struct cg_sessions *s)
-{
-    cg_map_dispose(&s->threads);
-}
-
-/* Collects the running turns so callbacks may change the map while we walk the copy. */
-static size_t snapshot(struct cg_sessions *s, struct cg_turn ***out)
-{
-    size_t n = s->threads.count;
-    *out = n ? cg_xmalloc(n * sizeof(**out)) : NULL;
-    size_t it = 0;
-    size_t k = 0;
-    struct cg_turn *t;
-    while ((t = cg_map_next(&s->threads, &it)) && k < n) {
-        turn_hold(t);
-        (*out)[k++] = t;
-    }
-    return k;
-}
-
-void cg_sessions_lost(struct cg_sessions *s, const char *reason)
-{
-    struct cg_turn **turns;
-    size_t n = snapshot(s, &turns);
-    struct cg_error err;
-    cg_error_set(&err, CG_ERR_BACKEND_UNAVAILABLE, NULL, "%s", reason);
-    for (size_t i = 0; i < n; i++) {
-        emit_error(turns[i], &err);
-        finish_turn(turns[i]);
-        turn_put(turns[i]);
-    }
-    free(turns);
-}
-
-/* Finds "threadId":"<id>" in p[0..n) and looks the id up. */
-static struct cg_turn *turn_in_fragment(struct cg_sessions *s, const char *p, size_t n)
-{
-    static const char key[] = "\"threadId\":\"";
-    const char *hit = memmem(p, n, key, sizeof(key) - 1);
-    if (hit == NULL)
-        return NULL;
-    const char *id = hit + sizeof(key) - 1;
-    const char *end = memchr(id, '"', n - (size_t)(id - p));
-    if (end == NULL)
-        return NULL;
-    return cg_map_get_str(&s->threads, id, (size_t)(end - id));
-}
-
-void cg_sessions_oversized(struct cg_sessions *s, const char *head, size_t head_len,
-                           const char *tail, size_t tail_len)
-{
-    struct cg_turn *t = turn_in_fragment(s, tail, tail_len);
-    if (t == NULL)
-        t = turn_in_fragment(s, head, head_len);
-    if (t == NULL || t->state == CG_TURN_DONE)
-        return;
-    turn_hold(t);
-    struct cg_error err;
-    cg_error_set(&err, CG_ERR_BACKEND_ERROR, NULL,
-                 "Codex sent a message larger than WORKER_MAX_LINE_BYTES; the turn was abandoned.");
-    fail(t, &err);
-    turn_put(t);
-}
-
-void cg_sessions_sweep(struct cg_sessions *s, uint64_t now_ms)
-{
-    struct cg_turn **turns;
-    size_t n = snapshot(s, &turns);
-    for (size_t i = 0; i < n; i++) {
-        struct cg_turn *t = turns[i];
-        if (t->state == CG_TURN_INTERRUPTING && now_ms >= t->interrupt_deadline_ms) {
-            cg_log_warn("thread %s: no turn/completed after turn/interrupt; dropping the thread",
-                        t->thread_id);
-            finish_turn(t);
-        }
-        turn_put(t);
-    }
-    free(turns);
-}
-
-/* --- errors ------------------------------------------------------------------------------ */
-
-static enum cg_err map_info_string(const char *s)
-{
-    static const struct {
-        const char *info;
-        enum cg_err err;
-    } table[] = {
-        {"contextWindowExceeded", CG_ERR_CONTEXT_LENGTH},
-        {"usageLimitExceeded", CG_ERR_QUOTA_EXCEEDED},
-        {"sessionBudgetExceeded", CG_ERR_QUOTA_EXCEEDED},
-        {"rateLimitExceeded", CG_ERR_UPSTREAM_RATE_LIMIT},
-        {"serverOverloaded", CG_ERR_UPSTREAM_OVERLOADED},
-        {"flexUnavailable", CG_ERR_UPSTREAM_OVERLOADED},
-        {"policyCapacityUnavailable", CG_ERR_UPSTREAM_OVERLOADED},
-        {"modelNotFound", CG_ERR_MODEL_NOT_FOUND},
-        {"cyberPolicy", CG_ERR_CONTENT_POLICY},
-        {"misalignmentPolicyViolation", CG_ERR_CONTENT_POLICY},
-        {"inferenceHookDenied", CG_ERR_CONTENT_POLICY},
-        {"unauthorized", CG_ERR_UPSTREAM_AUTH},
-        {"badRequest", CG_ERR_UPSTREAM_BAD_REQUEST},
-    };
-    for (size_t i = 0; i < CG_ARRAY_SIZE(table); i++) {
-        if (strcmp(s, table[i].info) == 0)
-            return table[i].err;
-    }
-    return CG_ERR_BACKEND_ERROR;
-}
-
-static enum cg_err map_http_status(json_int_t status)
-{
-    if (status == 429)
-        return CG_ERR_UPSTREAM_RATE_LIMIT;
-    if (status == 401 || status == 403)
-        return CG_ERR_UPSTREAM_AUTH;
-    if (status == 400 || status == 422)
-        return CG_ERR_UPSTREAM_BAD_REQUEST;
-    if (status == 503)
-        return CG_ERR_UPSTREAM_OVERLOADED;
-    return CG_ERR_BACKEND_ERROR;
-}
-
-void cg_appserver_map_error(json_t *turn_error, struct cg_error *out)
-{
-    const char *message = json_string_value(json_object_get(turn_error, "message"));
-    json_t *info = json_object_get(turn_error, "codexErrorInfo");
-    enum cg_err code = CG_ERR_BACKEND_ERROR;
-    if (json_is_string(info)) {
-        code = map_info_string(json_string_value(info));
-    } else if (json_is_object(info)) {
-        const char *key;
-        json_t *v;
-        json_object_foreach(info, key, v)
-        {
-            json_t *st = json_object_get(v, "httpStatusCode");
-            if (json_is_integer(st))
-                code = map_http_status(json_integer_value(st));
-            break;
-        }
-    }
-    const char *param = code == CG_ERR_CONTEXT_LENGTH    ? "messages"
-                        : code == CG_ERR_MODEL_NOT_FOUND ? "model"
-                                                         : NULL;
-    cg_error_set(out, code, param, "%s", message && message[0] ? message : "The Codex turn failed");
+    cg_log_warn("thread %s: no turn/completed after turn/interrupt; dropping the thread",
+                t->thread_id);
+    cg_turn_hold(t);
+    finish_turn(t);
+    cg_turn_put(t);
 }
