@@ -466,8 +466,7 @@ static bool skip_unparsed(struct cg_rpc *rpc, const struct shape *s, const char 
 
 /* A response to a fire-and-forget call (no callback) needs nothing from its body; it is settled
  * unparsed when the line is certain to read as that response (strict_json). */
-static bool settle_unparsed(struct cg_rpc *rpc, const struct shape *s, const char *line,
-                            size_t len)
+static bool settle_unparsed(struct cg_rpc *rpc, const struct shape *s, const char *line, size_t len)
 {
     uint64_t id = 0;
     if (!s->ok || s->has_method || !s->has_id || !s->has_result || !raw_id(s->id, &id))

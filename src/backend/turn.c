@@ -465,8 +465,8 @@ static void map_error(struct cg_turn *t, json_t *turn_error)
 static void on_error_notification(struct cg_turn *t, json_t *params)
 {
     if (json_is_true(json_object_get(params, "willRetry"))) {
-        const char *m = json_string_value(json_object_get(json_object_get(params, "error"),
-                                                          "message"));
+        const char *m =
+            json_string_value(json_object_get(json_object_get(params, "error"), "message"));
         cg_log_info("thread %s: Codex retries: %.120s", t->thread_id, m ? m : "");
         cg_reply_text_retry(&t->text);
         return;
@@ -480,6 +480,7 @@ static void on_turn_completed(struct cg_turn *t, json_t *params)
     const char *status = json_string_value(json_object_get(turn, "status"));
     if (status == NULL)
         status = "completed";
+    t->turn_id[0] = '\0'; /* Codex's turn is over: nothing to interrupt if the client leaves */
     if (t->released) {
         /* Nobody listens any more: only the Codex side is left to end. */
     } else if (strcmp(status, "failed") == 0) {

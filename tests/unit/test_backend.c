@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "backend/codex_error.h"
+#include "backend/rate_limits.h"
 #include "backend/sessions.h"
 #include "backend/jsonrpc.h"
 #include "backend/pool.h"
@@ -384,4 +385,27 @@ Test(jsonrpc, responses_to_fire_and_forget_calls_are_settled_unparsed)
     cr_assert_eq(r.results, 1);
     cr_assert_eq(cg_rpc_pending(&rpc), 0);
     cg_rpc_dispose(&rpc);
+}
+
+/* --- rate limits ------------------------------------------------------------------------- */
+
+Test(rate_limits, retry_after_comes_from_a_used_up_window)
+{
+    struct cg_rate_limits l = {0};
+    cr_assert_eq(cg_rate_limits_retry_after_s(&l, 1000), 0, "nothing reported");
+    json_t *snap = json_loads("{\"primary\":{\"usedPercent\":40,\"resetsAt\":2000},"
+                              "\"secondary\":{\"usedPercent\":100,\"resetsAt\":1600}}",
+                              0, NULL);
+    cg_rate_limits_update(&l, snap);
+    json_decref(snap);
+    cr_assert_eq(cg_rate_limits_retry_after_s(&l, 1000), 600, "only the used-up window counts");
+    snap = json_loads("{\"primary\":null,\"secondary\":null}", 0, NULL);
+    cg_rate_limits_update(&l, snap);
+    json_decref(snap);
+    cr_assert_eq(cg_rate_limits_retry_after_s(&l, 1000), 600, "sparse updates keep the old");
+    cr_assert_eq(cg_rate_limits_retry_after_s(&l, 1600), 0, "a reset in the past says nothing");
+    snap = json_loads("{\"primary\":{\"usedPercent\":100,\"resetsAt\":1900}}", 0, NULL);
+    cg_rate_limits_update(&l, snap);
+    json_decref(snap);
+    cr_assert_eq(cg_rate_limits_retry_after_s(&l, 1000), 900, "the latest reset of the two");
 }
