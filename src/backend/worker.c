@@ -304,9 +304,9 @@ static void on_initialize(void *data, json_t *result, const struct cg_rpc_error 
 
 static void send_initialize(struct cg_worker *w)
 {
-    /* Notifications we never use, so the child does not spend time sending them. */
-    json_t *opt_out = json_pack("[s,s,s,s,s,s,s]", "account/rateLimits/updated",
-                                "thread/status/changed", "thread/started",
+    /* Notifications we never use, so the child does not spend time sending them
+     * (account/rateLimits/updated is used: it dates an upstream 429's Retry-After). */
+    json_t *opt_out = json_pack("[s,s,s,s,s,s]", "thread/status/changed", "thread/started",
                                 "remoteControl/status/changed", "turn/diff/updated",
                                 "turn/plan/updated", "thread/settings/updated");
     json_t *params = json_pack("{s:{s:s,s:s,s:s},s:{s:b,s:o}}", "clientInfo", "name",
