@@ -87,8 +87,8 @@ struct cg_rpc {
     size_t skip_tail_len;
     uint64_t next_id;
     struct cg_map pending; /* id → struct pending_call */
-    struct cg_rpc_late late[CG_RPC_LATE_MAX]; /* timed-out calls, a ring */
-    size_t late_next;
+    struct cg_rpc_late late[CG_RPC_LATE_MAX];
+    size_t late_next; /* the ring's oldest slot */
     struct cg_rpc_stats stats;
     const char *log_name; /* e.g. "worker 0" */
 };

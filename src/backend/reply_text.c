@@ -12,18 +12,16 @@ static void item_begin(struct cg_reply_text *rt, const char *id)
     rt->sent = 0;
 }
 
-/* A completed item is emptied lazily, once what it returned has been sent. */
-static void reopen(struct cg_reply_text *rt)
+/* Makes `id` (NULL: whichever is current) the current item. A completed item is emptied only
+ * here, once what it returned has been sent. */
+static void select_item(struct cg_reply_text *rt, const char *id)
 {
     if (rt->closed) {
         rt->closed = false;
         item_begin(rt, NULL);
     }
-}
-
-static bool is_current(const struct cg_reply_text *rt, const char *id)
-{
-    return id == NULL || strcmp(id, rt->item_id) == 0;
+    if (id && strcmp(id, rt->item_id) != 0)
+        item_begin(rt, id);
 }
 
 /* Text of the current item from `from` to its end; a new item's first text gets the separator. */
@@ -89,9 +87,7 @@ struct cg_reply_text_out cg_reply_text_delta(struct cg_reply_text *rt, const cha
                                              struct cg_str delta)
 {
     struct cg_reply_text_out out = {.sep = {"", 0}, .text = {"", 0}};
-    reopen(rt);
-    if (!is_current(rt, item_id))
-        item_begin(rt, item_id);
+    select_item(rt, item_id);
     if (cg_buf_append(&rt->item, delta.ptr, delta.len) == 0)
         sync_item(rt, &out);
     return out;
@@ -101,9 +97,7 @@ struct cg_reply_text_out cg_reply_text_completed(struct cg_reply_text *rt, const
                                                  struct cg_str full)
 {
     struct cg_reply_text_out out = {.sep = {"", 0}, .text = {"", 0}};
-    reopen(rt);
-    if (!is_current(rt, item_id))
-        item_begin(rt, item_id);
+    select_item(rt, item_id);
     size_t have = rt->item.len;
     if (full.len >= have && memcmp(full.ptr, rt->item.data ? rt->item.data : "", have) == 0) {
         if (cg_buf_append(&rt->item, full.ptr + have, full.len - have) == 0)
@@ -118,7 +112,7 @@ struct cg_reply_text_out cg_reply_text_completed(struct cg_reply_text *rt, const
 
 void cg_reply_text_retry(struct cg_reply_text *rt)
 {
-    reopen(rt);
+    select_item(rt, NULL);
     if (rt->sent > 0 || rt->retrying) {
         if (!rt->retrying) {
             cg_buf_reset(&rt->retry);

@@ -334,30 +334,38 @@ static void send_text(struct cg_turn *t, struct cg_reply_text_out out, const cha
     emit_text(t, CG_EVENT_TEXT, out.text);
 }
 
+/* The string member `key` of `obj` as bytes; false when there is none. */
+static bool string_member(json_t *obj, const char *key, struct cg_str *out)
+{
+    json_t *v = json_object_get(obj, key);
+    if (!json_is_string(v))
+        return false;
+    *out = (struct cg_str){json_string_value(v), json_string_length(v)};
+    return true;
+}
+
 static void on_delta(struct cg_turn *t, json_t *params)
 {
-    json_t *d = json_object_get(params, "delta");
-    if (!json_is_string(d))
+    struct cg_str delta;
+    if (!string_member(params, "delta", &delta))
         return;
     const char *item = json_string_value(json_object_get(params, "itemId"));
-    struct cg_str delta = {json_string_value(d), json_string_length(d)};
     send_text(t, cg_reply_text_delta(&t->text, item, delta), "re-streamed");
 }
 
 static void on_message_completed(struct cg_turn *t, json_t *item)
 {
-    json_t *text = json_object_get(item, "text");
-    if (!json_is_string(text))
+    struct cg_str full;
+    if (!string_member(item, "text", &full))
         return;
     const char *id = json_string_value(json_object_get(item, "id"));
-    struct cg_str full = {json_string_value(text), json_string_length(text)};
     send_text(t, cg_reply_text_completed(&t->text, id, full), "completed");
 }
 
 static void on_reasoning_delta(struct cg_turn *t, json_t *params)
 {
-    json_t *d = json_object_get(params, "delta");
-    if (!json_is_string(d))
+    struct cg_str delta;
+    if (!string_member(params, "delta", &delta))
         return;
     int index = (int)json_integer_value(json_object_get(params, "summaryIndex"));
     if (index != t->summary_index) {
@@ -365,7 +373,7 @@ static void on_reasoning_delta(struct cg_turn *t, json_t *params)
             emit_text(t, CG_EVENT_REASONING, CG_STR("\n\n"));
         t->summary_index = index;
     }
-    emit_text(t, CG_EVENT_REASONING, (struct cg_str){json_string_value(d), json_string_length(d)});
+    emit_text(t, CG_EVENT_REASONING, delta);
 }
 
 /* --- tools ------------------------------------------------------------------------------- */

@@ -19,8 +19,8 @@
 #define SLOW_MS_MAX      3600000u
 #define SLOW_DEFAULT_N   20u
 #define DELTAS_DEFAULT_N 8u
-#define RATELIMIT_RESET_DEFAULT_S 120u
-#define RATELIMIT_RESET_MAX_S     (7u * 24u * 3600u)
+#define RESET_DEFAULT_S  120u
+#define RESET_MAX_S      (7u * 24u * 3600u)
 
 /* What the markers of one text asked for. */
 struct markers {
@@ -720,7 +720,7 @@ static void sc_errorafter(struct ctx *c)
 static void sc_ratelimited(struct ctx *c)
 {
     uint64_t secs = 0;
-    if (!arg_u64(c->arg, RATELIMIT_RESET_DEFAULT_S, RATELIMIT_RESET_MAX_S, &secs)) {
+    if (!arg_u64(c->arg, RESET_DEFAULT_S, RESET_MAX_S, &secs)) {
         bad_scenario(c);
         return;
     }
@@ -728,8 +728,8 @@ static void sc_ratelimited(struct ctx *c)
     fc_turn_notify(c->t, "account/rateLimits/updated",
                    json_pack("{s:{s:s, s:n, s:{s:i, s:i, s:I}, s:n, s:n, s:n}}", "rateLimits",
                              "limitId", "codex", "limitName", "primary", "usedPercent", 100,
-                             "windowDurationMins", 300, "resetsAt", resets, "secondary",
-                             "credits", "planType"),
+                             "windowDurationMins", 300, "resetsAt", resets, "secondary", "credits",
+                             "planType"),
                    0);
     error_sequence(c->t, find_error("ratelimit"));
 }

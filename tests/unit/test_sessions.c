@@ -281,6 +281,15 @@ static void assert_all_over(void)
     cr_assert_eq(P.turns_done, (int)C.nturns);
 }
 
+/* Codex ends an interrupted turn: nobody hears of it, its thread is dropped, all is over. */
+static void end_interrupted(const char *thread, size_t unsubscribes)
+{
+    feed_turn_completed(thread, "interrupted", "null");
+    cr_assert_eq(C.events_after_release, 0);
+    cr_assert_eq(sent_count("thread/unsubscribe"), unsubscribes);
+    assert_all_over();
+}
+
 /* --- tests ------------------------------------------------------------------------------- */
 
 Test(sessions_sm, a_full_turn_streams_text_and_unsubscribes)
@@ -321,10 +330,7 @@ Test(sessions_sm, a_released_turn_reads_nothing_of_its_request)
     feed_delta("T0", "more");
     answer("turn/interrupt", "{}");
     cr_assert_eq(cg_turn_live(), 1);
-    feed_turn_completed("T0", "interrupted", "null");
-    cr_assert_eq(C.events_after_release, 0);
-    cr_assert_eq(sent_count("thread/unsubscribe"), 1);
-    assert_all_over();
+    end_interrupted("T0", 1);
 }
 
 /* A released turn whose turn/completed never comes is ended by the interrupt deadline. */
@@ -374,29 +380,32 @@ Test(sessions_sm, a_worker_request_with_the_id_of_our_pending_call_is_answered)
     assert_all_over();
 }
 
-Test(sessions_sm, cancelled_while_thread_start_is_pending)
+/* Released with thread/start (steps 0) or thread/inject_items (1) pending: the answer ends
+ * the turn, and no turn is started on the thread. */
+static void release_before_turn_start(int steps)
 {
+    static const char *const calls[][2] = {{"thread/start", "{\"thread\":{\"id\":\"T0\"}}"},
+                                           {"thread/inject_items", "{}"}};
     make_request(1);
     cg_turn_begin(C.turns[0], &P.sess);
-    cg_turn_cancel(C.turns[0]);
+    for (int i = 0; i < steps; i++)
+        answer(calls[i][0], calls[i][1]);
     release_all();
-    answer("thread/start", "{\"thread\":{\"id\":\"T0\"}}");
-    cr_assert_eq(sent_count("thread/inject_items"), 0);
+    answer(calls[steps][0], calls[steps][1]);
+    cr_assert_eq(sent_count("thread/inject_items"), (size_t)steps);
     cr_assert_eq(sent_count("turn/start"), 0);
     cr_assert_eq(sent_count("thread/unsubscribe"), 1);
     assert_all_over();
 }
 
+Test(sessions_sm, cancelled_while_thread_start_is_pending)
+{
+    release_before_turn_start(0);
+}
+
 Test(sessions_sm, cancelled_while_inject_is_pending)
 {
-    make_request(1);
-    cg_turn_begin(C.turns[0], &P.sess);
-    answer("thread/start", "{\"thread\":{\"id\":\"T0\"}}");
-    release_all();
-    answer("thread/inject_items", "{}");
-    cr_assert_eq(sent_count("turn/start"), 0);
-    cr_assert_eq(sent_count("thread/unsubscribe"), 1);
-    assert_all_over();
+    release_before_turn_start(1);
 }
 
 Test(sessions_sm, cancelled_while_turn_start_is_pending)
@@ -446,10 +455,7 @@ Test(sessions_sm, a_failing_choice_ends_its_sibling_safely)
     feed_function_call("T1", "call_9");
     feed_delta("T1", "c");
     feed_raw_completed("T1");
-    feed_turn_completed("T1", "interrupted", "null");
-    cr_assert_eq(C.events_after_release, 0);
-    cr_assert_eq(sent_count("thread/unsubscribe"), 2);
-    assert_all_over();
+    end_interrupted("T1", 2);
 }
 
 /* Bug 6: a thread/start answered after its deadline is unsubscribed, not left loaded. */
