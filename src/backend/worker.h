@@ -41,7 +41,8 @@ struct cg_worker_config {
     size_t max_line_bytes;
     const char *login_hint; /* how to log in, for logs and errors */
     const char *auth_path;  /* when this file appears, a worker without login restarts */
-    unsigned upstream_retry_after_s; /* Retry-After of an upstream 429 without a reset time */
+    /* Retry-After of an upstream 429 when Codex reported no reset time. */
+    unsigned upstream_retry_after_s;
 };
 
 struct cg_worker;
