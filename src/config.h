@@ -85,6 +85,8 @@
       "Codex's own log database in CODEX_HOME is trimmed above this; 0 = never")                   \
     X(PROXY_CODEX_HOME_CHECK_MS, codex_home_check_ms, INT, "300000", 100, 86400000,                \
       "how often CODEX_HOME is measured (and its log trimmed)")                                    \
+    X(PROXY_UPSTREAM_RETRY_AFTER_S, upstream_retry_after_s, INT, "30", 1, 86400,                   \
+      "Retry-After of an upstream 429 when Codex reported no rate-limit reset time")               \
     X(PROXY_TIMEOUT_MS, timeout_ms, INT, "300000", 100, 86400000,                                  \
       "a model request ends with 504 (or an in-band error) after this long")                       \
     X(PROXY_SSE_KEEPALIVE_MS, sse_keepalive_ms, INT, "15000", 0, 3600000,                          \

@@ -153,6 +153,7 @@ static int start_backend(struct gateway *g)
         .max_line_bytes = (size_t)c->worker_max_line_bytes,
         .login_hint = g->launch.login_hint,
         .auth_path = g->launch.auth_path,
+        .upstream_retry_after_s = (unsigned)c->upstream_retry_after_s,
     };
     struct cg_pool_config pc = {
         .codex_home = c->codex_home,

@@ -17,7 +17,7 @@ struct pending_call {
     uint64_t deadline_ms;
     cg_rpc_result_cb cb;
     void *data;
-    char method[48];
+    char method[CG_RPC_METHOD_BYTES];
 };
 
 void cg_rpc_init(struct cg_rpc *rpc, const struct cg_rpc_ops *ops, void *owner,
@@ -149,13 +149,41 @@ static bool our_id(json_t *id, uint64_t *out)
     return false;
 }
 
+static void remember_late(struct cg_rpc *rpc, const struct pending_call *pc)
+{
+    struct cg_rpc_late *l = &rpc->late[rpc->late_next];
+    rpc->late_next = (rpc->late_next + 1) % CG_ARRAY_SIZE(rpc->late);
+    l->id = pc->id;
+    memcpy(l->method, pc->method, sizeof(l->method));
+}
+
+/* A response to no pending call: a late one goes to the owner, anything else is counted. */
+static void handle_unmatched(struct cg_rpc *rpc, json_t *msg, bool ours, uint64_t key)
+{
+    for (size_t i = 0; ours && i < CG_ARRAY_SIZE(rpc->late); i++) {
+        struct cg_rpc_late *l = &rpc->late[i];
+        if (l->id != key)
+            continue;
+        l->id = 0;
+        rpc->stats.late++;
+        cg_log_info("%s: late answer to %s (id %" PRIu64 ")", rpc->log_name, l->method, key);
+        json_t *result = json_object_get(msg, "result");
+        json_t *error = json_object_get(msg, "error");
+        if (rpc->ops->late && result && (error == NULL || json_is_null(error)))
+            rpc->ops->late(rpc->owner, l->method, result);
+        return;
+    }
+    rpc->stats.unknown++;
+    cg_log_debug("%s: response to an unknown id", rpc->log_name);
+}
+
 static void handle_response(struct cg_rpc *rpc, json_t *msg, json_t *id)
 {
-    uint64_t key;
-    struct pending_call *pc = our_id(id, &key) ? cg_map_remove_int(&rpc->pending, key) : NULL;
+    uint64_t key = 0;
+    bool ours = our_id(id, &key);
+    struct pending_call *pc = ours ? cg_map_remove_int(&rpc->pending, key) : NULL;
     if (pc == NULL) {
-        rpc->stats.unknown++;
-        cg_log_debug("%s: response to an unknown id", rpc->log_name);
+        handle_unmatched(rpc, msg, ours, key);
         return;
     }
     json_t *error = json_object_get(msg, "error");
@@ -173,38 +201,278 @@ static void handle_response(struct cg_rpc *rpc, json_t *msg, json_t *id)
     settle(pc, result ? result : json_null(), NULL);
 }
 
-/* A notification the owner does not want, judged from its first bytes only. Codex writes the
- * method first; anything shaped otherwise is parsed as usual. */
-static bool unwanted(struct cg_rpc *rpc, const char *line, size_t len)
+/* --- judging a line from its raw bytes ---------------------------------------------------
+ *
+ * Most lines from a worker are notifications the gateway does not use, and parsing is most of
+ * the cost of reading them. Which kind a line is depends only on its top-level members, so a
+ * scan that skips over nested values (without building anything) finds them. The scan declines
+ * (`ok` false) whatever it does not judge exactly, and such a line is parsed in full: escaped
+ * keys, a repeated id/method/result/error, a method that is not a plain string, bytes after the
+ * object. A line that is not valid JSON may be skipped as a notification the owner does not want:
+ * the full parse would have dropped it as invalid. */
+
+struct shape {
+    bool ok;
+    bool has_method; /* a string without escapes: `method` holds its bytes */
+    bool has_id;
+    bool has_result; /* "result" or "error" */
+    struct cg_str method;
+    struct cg_str id; /* the raw value */
+};
+
+static const char *skip_ws(const char *p, const char *end)
 {
-    static const char prefix[] = "{\"method\":\"";
-    size_t plen = sizeof(prefix) - 1;
-    if (rpc->ops->wanted == NULL || len <= plen || memcmp(line, prefix, plen) != 0)
-        return false;
-    const char *m = line + plen;
-    const char *end = memchr(m, '"', len - plen);
-    if (end == NULL || memchr(m, '\\', (size_t)(end - m)))
-        return false;
-    return !rpc->ops->wanted(rpc->owner, (struct cg_str){m, (size_t)(end - m)},
-                             (struct cg_str){line, len});
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
+        p++;
+    return p;
 }
 
-/* A response to a fire-and-forget call (no callback), judged from {"id":<n>, at the start:
- * settled without parsing the rest. */
-static bool settled_unparsed(struct cg_rpc *rpc, const char *line, size_t len)
+/* `p` is at an opening quote: returns the byte after the closing one, NULL if there is none. */
+static const char *skip_string(const char *p, const char *end, bool *escaped)
 {
-    static const char prefix[] = "{\"id\":";
-    size_t plen = sizeof(prefix) - 1;
-    if (len <= plen + 1 || memcmp(line, prefix, plen) != 0)
+    const char *quote = NULL;
+    p++;
+    for (;;) {
+        if (quote == NULL || quote < p) {
+            quote = memchr(p, '"', (size_t)(end - p));
+            if (quote == NULL)
+                return NULL;
+        }
+        const char *bs = memchr(p, '\\', (size_t)(quote - p));
+        if (bs == NULL)
+            return quote + 1;
+        *escaped = true;
+        if (end - bs < 2)
+            return NULL;
+        p = bs + 2;
+    }
+}
+
+/* Skips one value without checking what is inside containers beyond their nesting. */
+static const char *skip_value(const char *p, const char *end)
+{
+    bool escaped = false;
+    if (p < end && *p == '"')
+        return skip_string(p, end, &escaped);
+    if (p < end && (*p == '{' || *p == '[')) {
+        size_t depth = 0;
+        while (p < end) {
+            char c = *p;
+            if (c == '"') {
+                p = skip_string(p, end, &escaped);
+                if (p == NULL)
+                    return NULL;
+                continue;
+            }
+            if (c == '{' || c == '[') {
+                depth++;
+            } else if (c == '}' || c == ']') {
+                if (--depth == 0)
+                    return p + 1;
+            }
+            p++;
+        }
+        return NULL;
+    }
+    const char *start = p;
+    while (p < end && *p != ',' && *p != '}' && *p != ']' && *p != ' ' && *p != '\t' &&
+           *p != '\r' && *p != '\n')
+        p++;
+    return p > start ? p : NULL;
+}
+
+static bool member_is(struct cg_str key, const char *name)
+{
+    return cg_str_eq(key, cg_str_from(name));
+}
+
+static void scan_line(const char *line, size_t len, struct shape *s)
+{
+    memset(s, 0, sizeof(*s));
+    const char *end = line + len;
+    const char *p = skip_ws(line, end);
+    if (p == end || *p != '{')
+        return;
+    p = skip_ws(p + 1, end);
+    if (p < end && *p == '}') {
+        s->ok = skip_ws(p + 1, end) == end;
+        return;
+    }
+    for (;;) {
+        bool escaped = false;
+        if (p == end || *p != '"')
+            return;
+        const char *kend = skip_string(p, end, &escaped);
+        if (kend == NULL || escaped)
+            return;
+        struct cg_str key = {p + 1, (size_t)(kend - p - 2)};
+        p = skip_ws(kend, end);
+        if (p == end || *p != ':')
+            return;
+        p = skip_ws(p + 1, end);
+        const char *vend = skip_value(p, end);
+        if (vend == NULL)
+            return;
+        struct cg_str value = {p, (size_t)(vend - p)};
+        if (member_is(key, "method")) {
+            if (s->has_method || value.len < 2 || *p != '"' || memchr(p, '\\', value.len))
+                return;
+            s->has_method = true;
+            s->method = (struct cg_str){p + 1, value.len - 2};
+        } else if (member_is(key, "id")) {
+            if (s->has_id)
+                return;
+            s->has_id = true;
+            s->id = value;
+        } else if (member_is(key, "result") || member_is(key, "error")) {
+            if (s->has_result)
+                return;
+            s->has_result = true;
+        }
+        p = skip_ws(vend, end);
+        if (p < end && *p == ',') {
+            p = skip_ws(p + 1, end);
+            continue;
+        }
+        if (p == end || *p != '}')
+            return;
+        s->ok = skip_ws(p + 1, end) == end;
+        return;
+    }
+}
+
+/* A strict subset of JSON that jansson reads exactly as written: strings of printable ASCII
+ * without escapes, integers of at most 15 digits, literals, shallow nesting. */
+enum { STRICT_DEPTH_MAX = 16, STRICT_DIGITS_MAX = 15 };
+
+static const char *strict_value(const char *p, const char *end, int depth);
+
+static const char *strict_string(const char *p, const char *end)
+{
+    if (p == end || *p != '"')
+        return NULL;
+    for (p++; p < end; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c == '"')
+            return p + 1;
+        if (c < 0x20 || c >= 0x7f || c == '\\')
+            return NULL;
+    }
+    return NULL;
+}
+
+static const char *strict_number(const char *p, const char *end)
+{
+    if (p < end && *p == '-')
+        p++;
+    const char *digits = p;
+    while (p < end && *p >= '0' && *p <= '9')
+        p++;
+    size_t n = (size_t)(p - digits);
+    if (n == 0 || n > STRICT_DIGITS_MAX || (n > 1 && *digits == '0'))
+        return NULL;
+    return p;
+}
+
+static const char *strict_literal(const char *p, const char *end)
+{
+    static const char *const words[] = {"true", "false", "null"};
+    for (size_t i = 0; i < CG_ARRAY_SIZE(words); i++) {
+        size_t n = strlen(words[i]);
+        if ((size_t)(end - p) >= n && memcmp(p, words[i], n) == 0)
+            return p + n;
+    }
+    return NULL;
+}
+
+/* The members or elements of a container, `p` just after its opening bracket. */
+static const char *strict_items(const char *p, const char *end, int depth, bool object)
+{
+    char close = object ? '}' : ']';
+    p = skip_ws(p, end);
+    if (p < end && *p == close)
+        return p + 1;
+    for (;;) {
+        if (object) {
+            p = strict_string(p, end);
+            if (p == NULL)
+                return NULL;
+            p = skip_ws(p, end);
+            if (p == end || *p != ':')
+                return NULL;
+            p = skip_ws(p + 1, end);
+        }
+        p = strict_value(p, end, depth + 1);
+        if (p == NULL)
+            return NULL;
+        p = skip_ws(p, end);
+        if (p < end && *p == ',') {
+            p = skip_ws(p + 1, end);
+            continue;
+        }
+        return p < end && *p == close ? p + 1 : NULL;
+    }
+}
+
+static const char *strict_value(const char *p, const char *end, int depth)
+{
+    if (p == end || depth > STRICT_DEPTH_MAX)
+        return NULL;
+    switch (*p) {
+    case '"':
+        return strict_string(p, end);
+    case '{':
+        return strict_items(p + 1, end, depth, true);
+    case '[':
+        return strict_items(p + 1, end, depth, false);
+    case 't':
+    case 'f':
+    case 'n':
+        return strict_literal(p, end);
+    default:
+        return strict_number(p, end);
+    }
+}
+
+static bool strict_json(const char *line, size_t len)
+{
+    const char *end = line + len;
+    const char *p = strict_value(skip_ws(line, end), end, 0);
+    return p != NULL && skip_ws(p, end) == end;
+}
+
+/* An id as we write them: 1 to 15 decimal digits, no sign or leading zero. */
+static bool raw_id(struct cg_str v, uint64_t *out)
+{
+    if (v.len == 0 || v.len > STRICT_DIGITS_MAX || v.ptr[0] == '0')
         return false;
     uint64_t id = 0;
-    size_t i = plen;
-    while (i < len && i < plen + 19 && line[i] >= '0' && line[i] <= '9')
-        id = id * 10 + (uint64_t)(line[i++] - '0');
-    if (i == plen || i >= len || line[i] != ',')
+    for (size_t i = 0; i < v.len; i++) {
+        if (v.ptr[i] < '0' || v.ptr[i] > '9')
+            return false;
+        id = id * 10 + (uint64_t)(v.ptr[i] - '0');
+    }
+    *out = id;
+    return true;
+}
+
+/* A notification the owner does not want. */
+static bool skip_unparsed(struct cg_rpc *rpc, const struct shape *s, const char *line, size_t len)
+{
+    if (!s->ok || !s->has_method || s->has_id || rpc->ops->wanted == NULL)
+        return false;
+    return !rpc->ops->wanted(rpc->owner, s->method, (struct cg_str){line, len});
+}
+
+/* A response to a fire-and-forget call (no callback) needs nothing from its body; it is settled
+ * unparsed when the line is certain to read as that response (strict_json). */
+static bool settle_unparsed(struct cg_rpc *rpc, const struct shape *s, const char *line, size_t len)
+{
+    uint64_t id = 0;
+    if (!s->ok || s->has_method || !s->has_id || !s->has_result || !raw_id(s->id, &id))
         return false;
     struct pending_call *pc = cg_map_get_int(&rpc->pending, id);
-    if (pc == NULL || pc->cb != NULL)
+    if (pc == NULL || pc->cb != NULL || !strict_json(line, len))
         return false;
     free(cg_map_remove_int(&rpc->pending, id));
     return true;
@@ -217,7 +485,9 @@ static void handle_line(struct cg_rpc *rpc, const char *line, size_t len)
         len--;
     if (len == 0)
         return;
-    if (unwanted(rpc, line, len) || settled_unparsed(rpc, line, len)) {
+    struct shape shape;
+    scan_line(line, len, &shape);
+    if (skip_unparsed(rpc, &shape, line, len) || settle_unparsed(rpc, &shape, line, len)) {
         rpc->stats.skipped++;
         return;
     }
@@ -325,6 +595,8 @@ void cg_rpc_expire(struct cg_rpc *rpc, uint64_t now_ms)
         struct cg_rpc_error e = {.code = CG_RPC_ETIMEOUT};
         snprintf(e.message, sizeof(e.message), "%s timed out", pc->method);
         cg_log_warn("%s: %s (id %" PRIu64 ") timed out", rpc->log_name, pc->method, pc->id);
+        if (pc->cb)
+            remember_late(rpc, pc);
         settle(pc, NULL, &e);
     }
 }

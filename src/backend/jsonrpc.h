@@ -4,7 +4,8 @@
  * testable and fuzzable as a pure function of its input.
  *
  * Ids are ours (integers from 1). Each call has a deadline; a response is matched by id; a
- * message with a method and no id is a notification, with both a server request. Lines longer
+ * message with a method and no id is a notification, with both a server request. A response
+ * that comes after its call timed out goes to the owner's `late` hook. Lines longer
  * than the limit, invalid JSON and messages of no known shape are counted and logged, never
  * fatal. */
 #ifndef CG_BACKEND_JSONRPC_H
@@ -48,9 +49,14 @@ struct cg_rpc_ops {
                       size_t tail_len);
     /* May be NULL. Asked with a notification's method (and the whole raw line) before the line
      * is parsed: false skips it unparsed (most of a turn's notifications are of no use to the
-     * gateway, and parsing is most of its cost). Only lines that begin {"method":" are asked,
-     * so server requests, which carry an id first, are always parsed. */
+     * gateway, and parsing is most of its cost). Asked only for a line whose top-level members,
+     * read from the raw bytes, include a string "method" and no "id": a server request is
+     * always parsed and handed to `request`, whatever order its members are in. */
     bool (*wanted)(void *owner, struct cg_str method, struct cg_str line);
+    /* May be NULL. A successful response to a call that had already timed out (its callback
+     * got CG_RPC_ETIMEOUT): whatever the call created (a thread) is the owner's to release.
+     * `result` borrowed. Only the last CG_RPC_LATE_MAX timed-out calls are remembered. */
+    void (*late)(void *owner, const char *method, json_t *result);
 };
 
 struct cg_rpc_stats {
@@ -59,6 +65,15 @@ struct cg_rpc_stats {
     uint64_t oversized; /* longer than the limit, skipped */
     uint64_t unknown;   /* responses to ids we never sent or already settled */
     uint64_t skipped;   /* notifications the owner did not want, skipped unparsed */
+    uint64_t late;      /* responses to calls that had timed out */
+};
+
+/* How many timed-out calls are remembered for their late answers. */
+enum { CG_RPC_LATE_MAX = 64, CG_RPC_METHOD_BYTES = 48 };
+
+struct cg_rpc_late {
+    uint64_t id; /* 0 = free slot */
+    char method[CG_RPC_METHOD_BYTES];
 };
 
 struct cg_rpc {
@@ -72,6 +87,8 @@ struct cg_rpc {
     size_t skip_tail_len;
     uint64_t next_id;
     struct cg_map pending; /* id → struct pending_call */
+    struct cg_rpc_late late[CG_RPC_LATE_MAX];
+    size_t late_next; /* the ring's oldest slot */
     struct cg_rpc_stats stats;
     const char *log_name; /* e.g. "worker 0" */
 };

@@ -159,8 +159,14 @@ static void on_oversized(struct cg_worker *w, const char *head, size_t head_len,
     cg_sessions_oversized(&pool_of(w)->sessions[w->id], head, head_len, tail, tail_len);
 }
 
+static void on_late(struct cg_worker *w, const char *method, json_t *result, void *data)
+{
+    cg_sessions_late(&pool_of(w)->sessions[w->id], method, result);
+}
+
 static const struct cg_worker_hooks hooks = {on_state_changed, on_notification, on_request,
-                                             on_lost, on_oversized, cg_sessions_wants};
+                                             on_lost,          on_oversized,    cg_sessions_wants,
+                                             on_late};
 
 static void on_turn_done(struct cg_sessions *s, struct cg_turn *t, void *data)
 {

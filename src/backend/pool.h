@@ -9,7 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
-#include "backend/appserver.h"
+#include "backend/sessions.h"
+#include "backend/turn.h"
 #include "backend/home.h"
 #include "backend/worker.h"
 #include "core/errors.h"

@@ -170,8 +170,15 @@ static bool rpc_wanted(void *owner, struct cg_str method, struct cg_str line)
     return w->hooks->wanted == NULL || w->hooks->wanted(method, line);
 }
 
-static const struct cg_rpc_ops rpc_ops = {rpc_send, rpc_notification, rpc_request, rpc_oversized,
-                                          rpc_wanted};
+static void rpc_late(void *owner, const char *method, json_t *result)
+{
+    struct cg_worker *w = owner;
+    if (w->hooks->late)
+        w->hooks->late(w, method, result, w->hooks_data);
+}
+
+static const struct cg_rpc_ops rpc_ops = {rpc_send,      rpc_notification, rpc_request,
+                                          rpc_oversized, rpc_wanted,       rpc_late};
 
 static void on_rpc_tick(uv_timer_t *t)
 {
@@ -297,9 +304,9 @@ static void on_initialize(void *data, json_t *result, const struct cg_rpc_error 
 
 static void send_initialize(struct cg_worker *w)
 {
-    /* Notifications we never use, so the child does not spend time sending them. */
-    json_t *opt_out = json_pack("[s,s,s,s,s,s,s]", "account/rateLimits/updated",
-                                "thread/status/changed", "thread/started",
+    /* Notifications we never use, so the child does not spend time sending them
+     * (account/rateLimits/updated is used: it dates an upstream 429's Retry-After). */
+    json_t *opt_out = json_pack("[s,s,s,s,s,s]", "thread/status/changed", "thread/started",
                                 "remoteControl/status/changed", "turn/diff/updated",
                                 "turn/plan/updated", "thread/settings/updated");
     json_t *params = json_pack("{s:{s:s,s:s,s:s},s:{s:b,s:o}}", "clientInfo", "name",

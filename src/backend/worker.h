@@ -41,6 +41,8 @@ struct cg_worker_config {
     size_t max_line_bytes;
     const char *login_hint; /* how to log in, for logs and errors */
     const char *auth_path;  /* when this file appears, a worker without login restarts */
+    /* Retry-After of an upstream 429 when Codex reported no reset time. */
+    unsigned upstream_retry_after_s;
 };
 
 struct cg_worker;
@@ -58,6 +60,8 @@ struct cg_worker_hooks {
                       size_t tail_len, void *data);
     /* Whether a notification method is of any use (see cg_rpc_ops.wanted); NULL = all. */
     bool (*wanted)(struct cg_str method, struct cg_str line);
+    /* A call answered after it timed out (see cg_rpc_ops.late); may be NULL. */
+    void (*late)(struct cg_worker *w, const char *method, json_t *result, void *data);
 };
 
 enum { CG_WORKER_STDERR_KEEP = 8, CG_WORKER_ERROR_BYTES = 256 };

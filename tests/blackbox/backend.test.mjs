@@ -349,6 +349,56 @@ describe('turn sessions', { timeout: 120000 }, () => {
     });
   });
 
+  it('a client that leaves while Codex is still emitting a function call: the gateway stays up', async () => {
+    const t = tempDir('cg-tail-');
+    const file = path.join(t.dir, 'fake.jsonl');
+    // Real Codex keeps writing the response it had under way after turn/interrupt: the rest of
+    // the message, the function call and the end of the response reach a turn already released.
+    await withGateway({ FAKE_CODEX_LOG: file, FAKE_CODEX_INTERRUPT_TAIL: '100', FAKE_CODEX_DELTA_DELAY_MS: '40' }, async (gw) => {
+      const tools = [{ type: 'function', function: { name: 'get_weather', parameters: { type: 'object', properties: {} } } }];
+      for (let round = 0; round < 3; round++) {
+        const ctrl = new AbortController();
+        const res = await fetch(`${gw.url}/v1/chat/completions`, {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json', 'X-No-Keepalive': '1' },
+          body: JSON.stringify({ ...stream('fake:tooltext'), tools }),
+          signal: ctrl.signal,
+        });
+        assert.equal(res.status, 200);
+        const reader = res.body.getReader();
+        const dec = new TextDecoder();
+        let text = '';
+        while (!text.includes('"content":"Let')) {
+          const { value, done } = await reader.read();
+          assert.equal(done, false, 'stream ended before the first delta');
+          text += dec.decode(value);
+        }
+        ctrl.abort();
+        await waitFor(async () => fakeMethods(file).filter((m) => m.method === 'thread/unsubscribe').length === round + 1, 10000, 'the turn wound down');
+        assert.ok(fakeMethods(file).some((m) => m.method === 'turn/interrupt'));
+        await waitFor(async () => (await backendHealth(gw)).workers[0].active_turns === 0, 10000, 'slot freed');
+      }
+      const ok = await chat(gw, user('still here?'));
+      assert.equal(ok.status, 200);
+      assert.equal(ok.json.choices[0].message.content, 'Hello from fake-codex.');
+      assert.equal((await backendHealth(gw)).workers[0].restarts, 0);
+    });
+    t.remove();
+  });
+
+  it('an upstream 429 gets Retry-After: the reported reset time, else PROXY_UPSTREAM_RETRY_AFTER_S', async () => {
+    await withGateway({ PROXY_UPSTREAM_RETRY_AFTER_S: '17' }, async (gw) => {
+      const plain = await chat(gw, user('fake:error=ratelimit'));
+      assert.equal(plain.status, 429);
+      assertOpenAIError(assert, plain.json, { code: 'rate_limit_exceeded' });
+      assert.equal(plain.headers.get('retry-after'), '17', 'the default without a reported reset');
+      const reset = await chat(gw, user('fake:ratelimited=600'));
+      assert.equal(reset.status, 429);
+      const after = Number(reset.headers.get('retry-after'));
+      assert.ok(after >= 595 && after <= 600, `Retry-After ${reset.headers.get('retry-after')}`);
+    });
+  });
+
   it('after a mid-stream retry the client gets the message once', async () => {
     await withGateway({}, async (gw) => {
       const s = await chat(gw, stream('fake:retry'));

@@ -19,6 +19,7 @@
 #define LINE_MAX_BYTES   (512u * 1024u * 1024u)
 #define READ_CHUNK_BYTES (64u * 1024u)
 #define MS_MAX           (24ull * 3600ull * 1000ull * 365ull)
+#define TAIL_OPS_MAX     1000000ull
 #define THREAD_BYTES_MAX (1024ull * 1024ull * 1024ull)
 /* How long an exiting fake waits for the client to take its last output. */
 #define EXIT_DRAIN_MS 5000
@@ -343,6 +344,7 @@ static void load_env(void)
     fc_cfg.thread_bytes = fc_env_u64("FAKE_CODEX_THREAD_BYTES", 262144, THREAD_BYTES_MAX);
     fc_cfg.delta_delay_ms = fc_env_u64("FAKE_CODEX_DELTA_DELAY_MS", 0, MS_MAX);
     fc_cfg.interrupt_delay_ms = fc_env_u64("FAKE_CODEX_INTERRUPT_DELAY_MS", 5, MS_MAX);
+    fc_cfg.interrupt_tail = fc_env_u64("FAKE_CODEX_INTERRUPT_TAIL", 0, TAIL_OPS_MAX);
     const char *auth = getenv("FAKE_CODEX_REQUIRES_AUTH");
     fc_cfg.requires_auth = auth && strcmp(auth, "1") == 0;
     const char *sc = getenv("FAKE_CODEX_SCENARIO");

@@ -23,6 +23,7 @@ struct fc_config {
     uint64_t thread_bytes;       /* heap held by each loaded thread */
     uint64_t delta_delay_ms;     /* pause between deltas in every scenario */
     uint64_t interrupt_delay_ms; /* turn/interrupt -> turn/completed */
+    uint64_t interrupt_tail;     /* output ops still sent after turn/interrupt */
     bool requires_auth;
     const char *scenario;   /* FAKE_CODEX_SCENARIO, or NULL */
     const char *codex_home; /* $CODEX_HOME or "" */

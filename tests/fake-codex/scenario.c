@@ -19,6 +19,8 @@
 #define SLOW_MS_MAX      3600000u
 #define SLOW_DEFAULT_N   20u
 #define DELTAS_DEFAULT_N 8u
+#define RESET_DEFAULT_S  120u
+#define RESET_MAX_S      (7u * 24u * 3600u)
 
 /* What the markers of one text asked for. */
 struct markers {
@@ -714,6 +716,24 @@ static void sc_errorafter(struct ctx *c)
     error_sequence(c->t, e);
 }
 
+/* An upstream 429 after Codex saw the account's primary window used up until now + SECONDS. */
+static void sc_ratelimited(struct ctx *c)
+{
+    uint64_t secs = 0;
+    if (!arg_u64(c->arg, RESET_DEFAULT_S, RESET_MAX_S, &secs)) {
+        bad_scenario(c);
+        return;
+    }
+    json_int_t resets = (json_int_t)(fc_now_ms() / 1000 + (int64_t)secs);
+    fc_turn_notify(c->t, "account/rateLimits/updated",
+                   json_pack("{s:{s:s, s:n, s:{s:i, s:i, s:I}, s:n, s:n, s:n}}", "rateLimits",
+                             "limitId", "codex", "limitName", "primary", "usedPercent", 100,
+                             "windowDurationMins", 300, "resetsAt", resets, "secondary", "credits",
+                             "planType"),
+                   0);
+    error_sequence(c->t, find_error("ratelimit"));
+}
+
 static void sc_retry(struct ctx *c)
 {
     struct fc_turn *t = c->t;
@@ -893,7 +913,7 @@ static const struct {
     {"echo", sc_echo},           {"error", sc_error},     {"errorafter", sc_errorafter},
     {"retry", sc_retry},         {"hang", sc_hang},       {"stuck", sc_stuck},
     {"crash", sc_crash},         {"garbage", sc_garbage}, {"hugeline", sc_hugeline},
-    {"approval", sc_approval},   {"askuser", sc_askuser},
+    {"approval", sc_approval},   {"askuser", sc_askuser}, {"ratelimited", sc_ratelimited},
 };
 
 /* ---- entry points ----------------------------------------------------------------------- */

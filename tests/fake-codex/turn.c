@@ -62,6 +62,32 @@ static void truncate_ops(struct fc_turn *t)
     t->nops = t->pc;
 }
 
+/* On turn/interrupt, real Codex still finishes writing what the model response had under way.
+ * Keeps up to `n` output ops of the current response (up to where the turn would wait for an
+ * answer, halt or end), with the pauses between them; drops server requests, usage and the
+ * rest. */
+static void keep_tail(struct fc_turn *t, uint64_t n)
+{
+    size_t w = t->pc;
+    size_t i = t->pc;
+    for (; i < t->nops && n > 0; i++) {
+        struct fc_op *op = &t->ops[i];
+        enum fc_op_kind k = op->kind;
+        if (k == FC_OP_WAIT || k == FC_OP_HALT || k == FC_OP_COMPLETE || k == FC_OP_EXIT)
+            break;
+        if (k == FC_OP_REQUEST || k == FC_OP_USAGE) {
+            op_release(op);
+            continue;
+        }
+        if (k != FC_OP_DELAY)
+            n--;
+        t->ops[w++] = *op;
+    }
+    for (; i < t->nops; i++)
+        op_release(&t->ops[i]);
+    t->nops = w;
+}
+
 static void forget_request(struct fc_call *call)
 {
     if (!call->sent || call->answered)
@@ -499,7 +525,7 @@ void fc_turn_interrupt(struct fc_turn *t)
         return;
     t->ending = true;
     uv_timer_stop(t->timer);
-    truncate_ops(t);
+    keep_tail(t, fc_cfg.interrupt_tail);
     t->cont = NULL;
     t->waiting = false;
     fc_turn_delay(t, fc_cfg.interrupt_delay_ms);

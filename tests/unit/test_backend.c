@@ -3,7 +3,9 @@
 #include <criterion/criterion.h>
 #include <stdlib.h>
 #include <string.h>
-#include "backend/appserver.h"
+#include "backend/codex_error.h"
+#include "backend/rate_limits.h"
+#include "backend/sessions.h"
 #include "backend/jsonrpc.h"
 #include "backend/pool.h"
 #include "backend/worker.h"
@@ -58,7 +60,8 @@ static bool rec_wanted(void *owner, struct cg_str method, struct cg_str line)
     return !cg_str_eq(method, CG_STR("noise"));
 }
 
-static const struct cg_rpc_ops ops = {rec_send, rec_note, rec_request, rec_oversized, rec_wanted};
+static const struct cg_rpc_ops ops = {rec_send,      rec_note,   rec_request,
+                                      rec_oversized, rec_wanted, NULL};
 
 static void on_result(void *data, json_t *result, const struct cg_rpc_error *err)
 {
@@ -229,12 +232,12 @@ static enum cg_err map(const char *json)
 {
     json_t *v = json_loads(json, 0, NULL);
     struct cg_error e;
-    cg_appserver_map_error(v, &e);
+    cg_codex_error_map(v, &e);
     json_decref(v);
     return e.code;
 }
 
-Test(appserver, maps_codex_errors_to_openai_codes)
+Test(codex_error, maps_codex_errors_to_openai_codes)
 {
     cr_assert_eq(map("{\"message\":\"m\",\"codexErrorInfo\":\"contextWindowExceeded\"}"),
                  CG_ERR_CONTEXT_LENGTH);
@@ -257,7 +260,7 @@ Test(appserver, maps_codex_errors_to_openai_codes)
     json_t *v = json_loads("{\"message\":\"too long\",\"codexErrorInfo\":\"contextWindowExceeded\"}",
                            0, NULL);
     struct cg_error e;
-    cg_appserver_map_error(v, &e);
+    cg_codex_error_map(v, &e);
     cr_assert_str_eq(e.message, "too long");
     cr_assert_str_eq(e.param, "messages");
     json_decref(v);
@@ -270,17 +273,92 @@ Test(jsonrpc, unwanted_notifications_are_skipped_unparsed_but_requests_never)
     cg_rpc_init(&rpc, &ops, &r, 1 << 20, "t");
     feed(&rpc, "{\"method\":\"noise\",\"params\":{\"a\":not-even-json}}\n");
     feed(&rpc, "{\"id\":3,\"method\":\"noise\",\"params\":{}}\n");
+    feed(&rpc, "{\"method\":\"noise\",\"id\":4,\"params\":{}}\n");
     feed(&rpc, "{\"method\":\"keep\",\"params\":{}}\n");
-    feed(&rpc, "{\"params\":{},\"method\":\"noise\"}\n");
-    cr_assert_eq(rpc.stats.skipped, 1);
-    cr_assert_eq(r.nrequests, 1, "a request is never skipped");
-    cr_assert_eq(r.nnotes, 2, "method-first lines only are judged early");
+    feed(&rpc, " { \"params\" : {\"id\":1} , \"method\" : \"noise\" } \n");
+    cr_assert_eq(rpc.stats.skipped, 2, "notifications in any member order");
+    cr_assert_eq(r.nrequests, 2, "a request is never skipped, whatever its member order");
+    cr_assert_eq(r.nnotes, 1);
     cr_assert_str_eq(r.notes[0], "keep");
+    /* What the raw scan cannot judge exactly is parsed: a repeated method (the last one
+     * counts), an escaped key. */
+    feed(&rpc, "{\"method\":\"noise\",\"method\":\"keep2\"}\n");
+    feed(&rpc, "{\"\\u006dethod\":\"noise\"}\n");
+    cr_assert_eq(rpc.stats.skipped, 2);
+    cr_assert_eq(r.nnotes, 3);
+    cr_assert_str_eq(r.notes[1], "keep2");
+    cr_assert_str_eq(r.notes[2], "noise");
     cr_assert_eq(rpc.stats.invalid, 0);
     cg_rpc_dispose(&rpc);
 }
 
-Test(appserver, skips_notifications_it_would_not_use)
+/* Codex numbers its own requests from 0 and writes the id first: a request whose id equals
+ * one of our pending fire-and-forget calls is still a request, and the call stays pending. */
+Test(jsonrpc, a_server_request_with_the_id_of_our_pending_call_is_a_request)
+{
+    struct rec r = {0};
+    struct cg_rpc rpc;
+    cg_rpc_init(&rpc, &ops, &r, 1 << 20, "t");
+    uint64_t id = cg_rpc_call(&rpc, "turn/interrupt", NULL, 1000, 0, NULL, NULL);
+    cr_assert_eq(id, 1);
+    feed(&rpc, "{\"id\":1,\"method\":\"item/tool/call\",\"params\":{\"threadId\":\"T\"}}\n");
+    feed(&rpc, "{\"id\":1,\"params\":{},\"method\":\"item/tool/requestUserInput\"}\n");
+    cr_assert_eq(r.nrequests, 2);
+    cr_assert_str_eq(r.requests[0], "item/tool/call");
+    cr_assert_eq(cg_rpc_pending(&rpc), 1, "our call is still waiting for its answer");
+    feed(&rpc, "{\"id\":1,\"result\":{},\"method\":\"x\"}\n"); /* a request, oddly shaped */
+    cr_assert_eq(r.nrequests, 3);
+    cr_assert_eq(cg_rpc_pending(&rpc), 1);
+    feed(&rpc, "{\"id\":1,\"result\":{}}\n");
+    cr_assert_eq(cg_rpc_pending(&rpc), 0);
+    cr_assert_eq(rpc.stats.skipped, 1, "the answer itself is settled unparsed");
+    cg_rpc_dispose(&rpc);
+}
+
+static int lates;
+static char late_method[32];
+
+static void rec_late(void *owner, const char *method, json_t *result)
+{
+    lates++;
+    snprintf(late_method, sizeof(late_method), "%s", method);
+}
+
+static const struct cg_rpc_ops late_ops = {rec_send,      rec_note,   rec_request,
+                                           rec_oversized, rec_wanted, rec_late};
+
+Test(jsonrpc, a_late_answer_goes_to_the_owner_once)
+{
+    struct rec r = {0};
+    struct cg_rpc rpc;
+    cg_rpc_init(&rpc, &late_ops, &r, 1 << 20, "t");
+    cg_rpc_call(&rpc, "thread/start", NULL, 100, 0, on_result, &r);
+    cg_rpc_call(&rpc, "thread/unsubscribe", NULL, 100, 0, NULL, NULL);
+    cg_rpc_expire(&rpc, 100);
+    cr_assert_eq(r.errors, 1);
+    feed(&rpc, "{\"id\":1,\"result\":{\"thread\":{\"id\":\"T\"}}}\n");
+    feed(&rpc, "{\"id\":1,\"result\":{\"thread\":{\"id\":\"T\"}}}\n");
+    feed(&rpc, "{\"id\":2,\"result\":{}}\n");
+    cr_assert_eq(lates, 1);
+    cr_assert_str_eq(late_method, "thread/start");
+    cr_assert_eq(rpc.stats.late, 1);
+    cr_assert_eq(rpc.stats.unknown, 2, "a repeat and an answer to a fire-and-forget call");
+    cr_assert_eq(r.errors, 1, "the callback ran once, with the timeout");
+    /* Only the last CG_RPC_LATE_MAX are remembered. */
+    for (int i = 0; i < CG_RPC_LATE_MAX + 1; i++)
+        cg_rpc_call(&rpc, "thread/start", NULL, 100, 200, on_result, &r);
+    while (cg_rpc_pending(&rpc) > 0)
+        cg_rpc_expire(&rpc, 300); /* ids 3 .. 3 + CG_RPC_LATE_MAX */
+    for (int i = 0; i < CG_RPC_LATE_MAX + 1; i++) {
+        char line[64];
+        snprintf(line, sizeof(line), "{\"id\":%d,\"result\":{}}\n", 3 + i);
+        feed(&rpc, line);
+    }
+    cr_assert_eq(lates, 1 + CG_RPC_LATE_MAX, "the oldest timed-out call was forgotten");
+    cg_rpc_dispose(&rpc);
+}
+
+Test(sessions, skips_notifications_it_would_not_use)
 {
     cr_assert(cg_sessions_wants(CG_STR("item/agentMessage/delta"), CG_STR("{}")));
     cr_assert_not(cg_sessions_wants(CG_STR("thread/status/changed"), CG_STR("{}")));
@@ -308,4 +386,27 @@ Test(jsonrpc, responses_to_fire_and_forget_calls_are_settled_unparsed)
     cr_assert_eq(r.results, 1);
     cr_assert_eq(cg_rpc_pending(&rpc), 0);
     cg_rpc_dispose(&rpc);
+}
+
+/* --- rate limits ------------------------------------------------------------------------- */
+
+Test(rate_limits, retry_after_comes_from_a_used_up_window)
+{
+    struct cg_rate_limits l = {0};
+    cr_assert_eq(cg_rate_limits_retry_after_s(&l, 1000), 0, "nothing reported");
+    json_t *snap = json_loads("{\"primary\":{\"usedPercent\":40,\"resetsAt\":2000},"
+                              "\"secondary\":{\"usedPercent\":100,\"resetsAt\":1600}}",
+                              0, NULL);
+    cg_rate_limits_update(&l, snap);
+    json_decref(snap);
+    cr_assert_eq(cg_rate_limits_retry_after_s(&l, 1000), 600, "only the used-up window counts");
+    snap = json_loads("{\"primary\":null,\"secondary\":null}", 0, NULL);
+    cg_rate_limits_update(&l, snap);
+    json_decref(snap);
+    cr_assert_eq(cg_rate_limits_retry_after_s(&l, 1000), 600, "sparse updates keep the old");
+    cr_assert_eq(cg_rate_limits_retry_after_s(&l, 1600), 0, "a reset in the past says nothing");
+    snap = json_loads("{\"primary\":{\"usedPercent\":100,\"resetsAt\":1900}}", 0, NULL);
+    cg_rate_limits_update(&l, snap);
+    json_decref(snap);
+    cr_assert_eq(cg_rate_limits_retry_after_s(&l, 1000), 900, "the latest reset of the two");
 }

@@ -1,0 +1,255 @@
+/* sessions.c: the thread → turn table of one worker, and everything the worker says that is not
+ * an answer to a turn's own call. */
+#include "backend/sessions.h"
+#include <stdlib.h>
+#include <string.h>
+#include "backend/turn.h"
+#include "backend/worker.h"
+#include "util/alloc.h"
+#include "util/clock.h"
+#include "util/common.h"
+#include "util/log.h"
+#define LOG_COMPONENT "sessions"
+
+/* --- the worker as the peer -------------------------------------------------------------- */
+
+static uint64_t worker_call(void *peer, const char *method, json_t *params, cg_rpc_result_cb cb,
+                            void *data)
+{
+    return cg_worker_call(peer, method, params, cb, data);
+}
+
+static void worker_forget(void *peer, uint64_t id)
+{
+    cg_worker_forget(peer, id);
+}
+
+static void worker_respond(void *peer, json_t *id, json_t *result)
+{
+    cg_worker_respond(peer, id, result);
+}
+
+static void worker_respond_error(void *peer, json_t *id, int64_t code, const char *message)
+{
+    cg_worker_respond_error(peer, id, code, message);
+}
+
+static const struct cg_sessions_ops worker_ops = {worker_call, worker_forget, worker_respond,
+                                                  worker_respond_error};
+
+void cg_sessions_init_peer(struct cg_sessions *s, const struct cg_sessions_ops *ops, void *peer,
+                           unsigned worker_id, uint64_t interrupt_timeout_ms,
+                           unsigned retry_after_default_s)
+{
+    memset(s, 0, sizeof(*s));
+    s->ops = ops;
+    s->peer = peer;
+    s->worker_id = worker_id;
+    cg_map_init(&s->threads);
+    s->interrupt_timeout_ms = interrupt_timeout_ms;
+    s->retry_after_default_s = retry_after_default_s;
+}
+
+void cg_sessions_init(struct cg_sessions *s, struct cg_worker *w, uint64_t interrupt_timeout_ms)
+{
+    cg_sessions_init_peer(s, &worker_ops, w, w->id, interrupt_timeout_ms,
+                          w->cfg ? w->cfg->upstream_retry_after_s : 0);
+    s->worker = w;
+}
+
+void cg_sessions_dispose(struct cg_sessions *s)
+{
+    cg_map_dispose(&s->threads);
+}
+
+/* --- for turns --------------------------------------------------------------------------- */
+
+uint64_t cg_sessions_call(struct cg_sessions *s, const char *method, json_t *params,
+                          cg_rpc_result_cb cb, void *data)
+{
+    return s->ops->call(s->peer, method, params, cb, data);
+}
+
+void cg_sessions_forget(struct cg_sessions *s, uint64_t id)
+{
+    s->ops->forget(s->peer, id);
+}
+
+void cg_sessions_add(struct cg_sessions *s, struct cg_turn *t)
+{
+    cg_map_put_str(&s->threads, t->thread_id, strlen(t->thread_id), t);
+}
+
+void cg_sessions_remove(struct cg_sessions *s, struct cg_turn *t)
+{
+    if (cg_map_get_str(&s->threads, t->thread_id, strlen(t->thread_id)) == t)
+        cg_map_remove_str(&s->threads, t->thread_id, strlen(t->thread_id));
+}
+
+unsigned cg_sessions_retry_after_s(const struct cg_sessions *s)
+{
+    unsigned reset = cg_rate_limits_retry_after_s(&s->limits, (int64_t)(cg_clock_wall_ms() / 1000));
+    return reset ? reset : s->retry_after_default_s;
+}
+
+/* --- from the worker --------------------------------------------------------------------- */
+
+static struct cg_turn *turn_for(struct cg_sessions *s, json_t *params)
+{
+    json_t *tid = json_object_get(params, "threadId");
+    if (!json_is_string(tid))
+        return NULL;
+    return cg_map_get_str(&s->threads, json_string_value(tid), json_string_length(tid));
+}
+
+/* Notifications of no use to the gateway, from the transcripts and the v2 schema; for some, no
+ * use unless the raw line contains `needle`. Quotes inside JSON strings are escaped, so a raw
+ * `"type":"agentMessage"` is always an item's own type: user-message items and raw message items
+ * (the bulk of a turn) are skipped. Anything not listed is parsed. */
+static const struct {
+    const char *method;
+    const char *needle; /* NULL: always skipped */
+} skipped[] = {
+    {"item/completed", "\"type\":\"agentMessage\""},
+    {"rawResponseItem/completed", "\"function_call\""},
+    {"item/started", NULL},
+    {"thread/status/changed", NULL},
+    {"thread/tokenUsage/updated", NULL},
+    {"turn/started", NULL},
+    {"thread/started", NULL},
+    {"thread/closed", NULL},
+    {"thread/settings/updated", NULL},
+    {"item/reasoning/textDelta", NULL},
+    {"item/reasoning/summaryPartAdded", NULL},
+    {"item/commandExecution/outputDelta", NULL},
+    {"item/fileChange/outputDelta", NULL},
+    {"item/plan/delta", NULL},
+    {"turn/diff/updated", NULL},
+    {"turn/plan/updated", NULL},
+    {"serverRequest/resolved", NULL},
+    {"warning", NULL},
+    {"configWarning", NULL},
+    {"remoteControl/status/changed", NULL},
+    {"mcpServer/startupStatus/updated", NULL},
+};
+
+bool cg_sessions_wants(struct cg_str method, struct cg_str line)
+{
+    for (size_t i = 0; i < CG_ARRAY_SIZE(skipped); i++) {
+        if (!cg_str_eq(method, cg_str_from(skipped[i].method)))
+            continue;
+        const char *needle = skipped[i].needle;
+        return needle && memmem(line.ptr, line.len, needle, strlen(needle)) != NULL;
+    }
+    return true;
+}
+
+void cg_sessions_notification(struct cg_sessions *s, const char *method, json_t *params)
+{
+    if (strcmp(method, "account/rateLimits/updated") == 0) {
+        cg_rate_limits_update(&s->limits, json_object_get(params, "rateLimits"));
+        return;
+    }
+    struct cg_turn *t = turn_for(s, params);
+    if (t)
+        cg_turn_notification(t, method, params);
+    /* else: other threads' leftovers, warnings, config notices */
+}
+
+void cg_sessions_request(struct cg_sessions *s, json_t *id, const char *method, json_t *params)
+{
+    struct cg_turn *t = turn_for(s, params);
+    if (strcmp(method, "item/tool/call") == 0 && t && t->state != CG_TURN_DONE)
+        return; /* held: the turn is interrupted once the model response is complete */
+    if (strcmp(method, "item/commandExecution/requestApproval") == 0 ||
+        strcmp(method, "item/fileChange/requestApproval") == 0) {
+        s->ops->respond(s->peer, id, json_pack("{s:s}", "decision", "decline"));
+        return;
+    }
+    if (strcmp(method, "applyPatchApproval") == 0 || strcmp(method, "execCommandApproval") == 0) {
+        s->ops->respond(s->peer, id, json_pack("{s:s}", "decision", "denied"));
+        return;
+    }
+    /* User input, elicitation, token refresh, attestation, calls for finished turns: nobody
+     * here can answer, and an unanswered request would block the worker. */
+    s->ops->respond_error(s->peer, id, -32601, "not supported by codex-gateway");
+}
+
+void cg_sessions_late(struct cg_sessions *s, const char *method, json_t *result)
+{
+    if (strcmp(method, "thread/start") != 0)
+        return;
+    json_t *id = json_object_get(json_object_get(result, "thread"), "id");
+    if (!json_is_string(id))
+        return;
+    /* Its turn failed with a timeout and never learnt of the thread. */
+    cg_log_info("thread %s: started after its deadline; unsubscribing", json_string_value(id));
+    cg_sessions_call(s, "thread/unsubscribe", json_pack("{s:O}", "threadId", id), NULL, NULL);
+}
+
+/* Collects the running turns so callbacks may change the map while we walk the copy. */
+static size_t snapshot(struct cg_sessions *s, struct cg_turn ***out)
+{
+    size_t n = s->threads.count;
+    *out = n ? cg_xmalloc(n * sizeof(**out)) : NULL;
+    size_t it = 0;
+    size_t k = 0;
+    struct cg_turn *t;
+    while ((t = cg_map_next(&s->threads, &it)) && k < n) {
+        cg_turn_hold(t);
+        (*out)[k++] = t;
+    }
+    return k;
+}
+
+void cg_sessions_lost(struct cg_sessions *s, const char *reason)
+{
+    struct cg_turn **turns;
+    size_t n = snapshot(s, &turns);
+    struct cg_error err;
+    cg_error_set(&err, CG_ERR_BACKEND_UNAVAILABLE, NULL, "%s", reason);
+    for (size_t i = 0; i < n; i++) {
+        cg_turn_abort(turns[i], &err, true);
+        cg_turn_put(turns[i]);
+    }
+    free(turns);
+}
+
+/* Finds "threadId":"<id>" in p[0..n) and looks the id up. */
+static struct cg_turn *turn_in_fragment(struct cg_sessions *s, const char *p, size_t n)
+{
+    static const char key[] = "\"threadId\":\"";
+    const char *hit = memmem(p, n, key, sizeof(key) - 1);
+    if (hit == NULL)
+        return NULL;
+    const char *id = hit + sizeof(key) - 1;
+    const char *end = memchr(id, '"', n - (size_t)(id - p));
+    if (end == NULL)
+        return NULL;
+    return cg_map_get_str(&s->threads, id, (size_t)(end - id));
+}
+
+void cg_sessions_oversized(struct cg_sessions *s, const char *head, size_t head_len,
+                           const char *tail, size_t tail_len)
+{
+    struct cg_turn *t = turn_in_fragment(s, tail, tail_len);
+    if (t == NULL)
+        t = turn_in_fragment(s, head, head_len);
+    if (t == NULL)
+        return;
+    struct cg_error err;
+    cg_error_set(&err, CG_ERR_BACKEND_ERROR, NULL,
+                 "Codex sent a message larger than WORKER_MAX_LINE_BYTES; the turn was abandoned.");
+    cg_turn_abort(t, &err, false);
+}
+
+void cg_sessions_sweep(struct cg_sessions *s, uint64_t now_ms)
+{
+    struct cg_turn **turns;
+    size_t n = snapshot(s, &turns);
+    for (size_t i = 0; i < n; i++) {
+        cg_turn_sweep(turns[i], now_ms);
+        cg_turn_put(turns[i]);
+    }
+    free(turns);
+}
