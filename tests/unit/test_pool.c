@@ -44,6 +44,7 @@ static struct fixture {
     size_t expected; /* turns that must end before the pool is stopped */
     bool started;
     bool finishing;
+    bool hold; /* set by a test until what it waits for has happened */
     int pool_stopped;
     /* Test hooks. */
     void (*start)(void);
@@ -59,6 +60,7 @@ static void setup(void)
 {
     memset(&fx, 0, sizeof(fx));
     cg_log_threshold = CG_LOG_ERROR;
+    signal(SIGPIPE, SIG_IGN); /* as the gateway does: a dead child's pipe is an error, not death */
     cr_assert_eq(uv_loop_init(&fx.loop), 0);
     snprintf(fx.home, sizeof(fx.home), "/tmp/cg-pool-test-XXXXXX");
     cr_assert_not_null(mkdtemp(fx.home));
@@ -180,7 +182,7 @@ static void on_poll(uv_timer_t *t)
     }
     if (fx.on_poll)
         fx.on_poll();
-    if (fx.finishing || fx.ended < fx.expected)
+    if (fx.finishing || fx.hold || fx.ended < fx.expected)
         return;
     /* Outside every pool callback: release the turns, then stop. */
     fx.finishing = true;
@@ -284,6 +286,59 @@ Test(pool_workers, long_queue_drains_without_recursion_after_a_kill, .timeout = 
     run_pool();
     cr_assert(killed);
     assert_queue_survived();
+}
+
+/* --- a worker that stops reading its stdin ---------------------------------------------- */
+
+static size_t flood_calls;
+static size_t flood_settled;
+static char flood_reason[CG_WORKER_ERROR_BYTES];
+
+static void on_flood_answer(void *data, json_t *result, const struct cg_rpc_error *err)
+{
+    flood_settled++;
+}
+
+static void start_flood(void)
+{
+    struct cg_worker *w = &fx.pool.workers[0];
+    kill_worker(0, SIGSTOP);
+    enum { PAD_BYTES = 1 << 20, CALLS_MAX = 100 };
+    char *pad = malloc(PAD_BYTES);
+    cr_assert_not_null(pad);
+    memset(pad, 'a', PAD_BYTES - 1);
+    pad[PAD_BYTES - 1] = '\0';
+    for (size_t i = 0; i < CALLS_MAX && w->kill_reason[0] == '\0'; i++) {
+        if (cg_worker_call(w, "thread/loaded/list", json_pack("{s:s}", "pad", pad),
+                           on_flood_answer, NULL))
+            flood_calls++;
+    }
+    free(pad);
+    snprintf(flood_reason, sizeof(flood_reason), "%s", w->kill_reason);
+    cr_assert(strstr(flood_reason, "not reading its stdin") != NULL, "kill reason: %s",
+              flood_reason);
+    cr_assert(!cg_worker_is_ready(w), "a worker being killed takes no turns");
+    fx.hold = true;
+}
+
+static void wait_for_backoff(void)
+{
+    struct cg_worker *w = &fx.pool.workers[0];
+    if (!fx.hold || w->state != CG_WORKER_BACKOFF)
+        return;
+    cr_assert_eq(w->last_exit_signal, SIGKILL);
+    cr_assert_str_eq(w->last_error, flood_reason, "the reason, not \"exited on signal 9\"");
+    fx.hold = false;
+}
+
+Test(pool_workers, worker_killed_for_not_reading_its_stdin_keeps_the_reason)
+{
+    fx.pcfg.workers = 1;
+    fx.start = start_flood;
+    fx.on_poll = wait_for_backoff;
+    run_pool();
+    cr_assert_gt(flood_calls, 0);
+    cr_assert_eq(flood_settled, flood_calls, "every call settled once (at the exit)");
 }
 
 /* --- a frozen worker ---------------------------------------------------------------------- */
