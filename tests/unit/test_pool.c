@@ -17,7 +17,10 @@
 
 #ifdef CG_FAKE_CODEX
 
-enum { TURNS_MAX = 2100, POLL_MS = 5, SCENARIOS_MAX = 4 };
+/* Each test's hard bound. Not Criterion's .timeout: with parallel jobs its runner leaks an
+ * allocation per timed test (LeakSanitizer then fails the whole run). SIGALRM's default action
+ * ends the test process, which Criterion reports as a crash. */
+enum { TURNS_MAX = 2100, POLL_MS = 5, SCENARIOS_MAX = 4, TEST_BOUND_S = 120 };
 
 struct outcome {
     int finishes;
@@ -56,11 +59,31 @@ static const char *const fake_argv[] = {CG_FAKE_CODEX, "app-server", NULL};
 static const char *const fake_env[] = {"FAKE_CODEX_THREAD_BYTES=0", "FAKE_CODEX_UNLOAD_DELAY_MS=50",
                                        NULL};
 
+static void kill_fakes(void)
+{
+    if (fx.pool.workers == NULL)
+        return;
+    for (size_t i = 0; i < fx.pool.count; i++) {
+        if (fx.pool.workers[i].pid > 0 && !fx.pool.workers[i].exited)
+            kill(fx.pool.workers[i].pid, SIGKILL);
+    }
+}
+
+/* Past the bound: no frozen fake may outlive the test. */
+static void on_alarm(int sig)
+{
+    kill_fakes();
+    signal(SIGALRM, SIG_DFL);
+    raise(SIGALRM);
+}
+
 static void setup(void)
 {
     memset(&fx, 0, sizeof(fx));
     cg_log_threshold = CG_LOG_ERROR;
     signal(SIGPIPE, SIG_IGN); /* as the gateway does: a dead child's pipe is an error, not death */
+    signal(SIGALRM, on_alarm);
+    alarm(TEST_BOUND_S);
     cr_assert_eq(uv_loop_init(&fx.loop), 0);
     snprintf(fx.home, sizeof(fx.home), "/tmp/cg-pool-test-XXXXXX");
     cr_assert_not_null(mkdtemp(fx.home));
@@ -93,12 +116,7 @@ static void setup(void)
 static void teardown(void)
 {
     /* A failed test may leave a stopped fake behind: never leave it frozen. */
-    if (fx.pool.workers) {
-        for (size_t i = 0; i < fx.pool.count; i++) {
-            if (fx.pool.workers[i].pid > 0 && !fx.pool.workers[i].exited)
-                kill(fx.pool.workers[i].pid, SIGKILL);
-        }
-    }
+    kill_fakes();
     for (size_t i = 0; i < fx.nreq; i++)
         cg_request_dispose(&fx.req[i]);
     rmdir(fx.home);
@@ -213,7 +231,7 @@ static void kill_worker(unsigned id, int sig)
     cr_assert_eq(kill(w->pid, sig), 0);
 }
 
-TestSuite(pool_workers, .init = setup, .fini = teardown, .timeout = 60);
+TestSuite(pool_workers, .init = setup, .fini = teardown);
 
 /* --- a worker dies with a full queue ------------------------------------------------------ */
 
@@ -276,7 +294,7 @@ static void start_long_queue(void)
     start_busy_then_queue(2000);
 }
 
-Test(pool_workers, long_queue_drains_without_recursion_after_a_kill, .timeout = 120)
+Test(pool_workers, long_queue_drains_without_recursion_after_a_kill)
 {
     running_turns = 8;
     fx.pcfg.max_concurrency = 4;
