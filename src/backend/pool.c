@@ -138,8 +138,8 @@ static void on_state_changed(struct cg_worker *w, void *data)
     bool hope = false;
     for (size_t i = 0; i < p->count; i++) {
         enum cg_worker_state s = p->workers[i].state;
-        hope = hope || s == CG_WORKER_READY || s == CG_WORKER_STARTING ||
-               s == CG_WORKER_BACKOFF || s == CG_WORKER_UNHEALTHY;
+        hope = hope || s == CG_WORKER_READY || s == CG_WORKER_STARTING || s == CG_WORKER_BACKOFF ||
+               s == CG_WORKER_UNHEALTHY;
     }
     if (!hope && p->qhead) {
         struct cg_error err;

@@ -355,8 +355,8 @@ static void on_ping(void *data, json_t *result, const struct cg_rpc_error *err)
 /* A cheap call both Codex and the fake answer from memory, without touching the network. */
 static void start_ping(struct cg_worker *w, uint64_t timeout_ms)
 {
-    w->ping_call = call_within(w, "thread/loaded/list", json_pack("{s:i}", "limit", 1),
-                               timeout_ms, on_ping, w);
+    w->ping_call = call_within(w, "thread/loaded/list", json_pack("{s:i}", "limit", 1), timeout_ms,
+                               on_ping, w);
 }
 
 static void on_ping_timer(uv_timer_t *t)

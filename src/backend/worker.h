@@ -94,14 +94,14 @@ struct cg_worker {
     int pid;
     bool exited; /* exit callback seen for the current child */
     bool stdout_eof;
-    uint64_t started_at_ms;   /* wall clock (compared with file times) */
+    uint64_t started_at_ms; /* wall clock (compared with file times) */
     uint64_t started_mono_ms;
-    uint64_t ready_at_ms;     /* wall clock, 0 when not ready */
+    uint64_t ready_at_ms; /* wall clock, 0 when not ready */
     uint64_t ready_mono_ms;
-    uint64_t state_since_ms;  /* wall clock, for display */
+    uint64_t state_since_ms;     /* wall clock, for display */
     uint64_t next_retry_mono_ms; /* monotonic, when in backoff */
-    uint64_t heard_mono_ms;   /* last bytes from the child's stdout */
-    uint64_t ping_call;       /* the liveness call in flight, 0 = none */
+    uint64_t heard_mono_ms;      /* last bytes from the child's stdout */
+    uint64_t ping_call;          /* the liveness call in flight, 0 = none */
     unsigned restarts;
     unsigned consecutive_failures;
     bool planned_restart; /* the next exit is ours, not a failure */

@@ -126,8 +126,8 @@ static void teardown(void)
 static const struct cg_request *scenario(const char *marker)
 {
     for (size_t i = 0; i < fx.nreq; i++) {
-        const char *text = json_string_value(
-            json_object_get(json_array_get(fx.req[i].input, 0), "text"));
+        const char *text =
+            json_string_value(json_object_get(json_array_get(fx.req[i].input, 0), "text"));
         if (strcmp(text, marker) == 0)
             return &fx.req[i];
     }
@@ -327,8 +327,8 @@ static void start_flood(void)
     memset(pad, 'a', PAD_BYTES - 1);
     pad[PAD_BYTES - 1] = '\0';
     for (size_t i = 0; i < CALLS_MAX && w->kill_reason[0] == '\0'; i++) {
-        if (cg_worker_call(w, "thread/loaded/list", json_pack("{s:s}", "pad", pad),
-                           on_flood_answer, NULL))
+        if (cg_worker_call(w, "thread/loaded/list", json_pack("{s:s}", "pad", pad), on_flood_answer,
+                           NULL))
             flood_calls++;
     }
     free(pad);
