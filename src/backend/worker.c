@@ -19,7 +19,6 @@ enum {
     LOGIN_RECHECK_MS = 15000,
     STDERR_LINE_MAX_BYTES = 4096,
     STDERR_LOG_BYTES = 512,
-    STDIN_QUEUE_MAX_BYTES = 64 * 1024 * 1024,
     STDOUT_EOF_GRACE_MS = 1000,
 };
 
@@ -140,11 +139,12 @@ static void rpc_send(void *owner, char *line, size_t len)
         free(line);
         return;
     }
-    if (uv_stream_get_write_queue_size((uv_stream_t *)&w->stdin_pipe) > STDIN_QUEUE_MAX_BYTES) {
+    size_t max = w->cfg->stdin_queue_max_bytes ? w->cfg->stdin_queue_max_bytes
+                                               : CG_WORKER_STDIN_QUEUE_MAX_BYTES;
+    if (uv_stream_get_write_queue_size((uv_stream_t *)&w->stdin_pipe) > max) {
         free(line);
         char why[CG_WORKER_ERROR_BYTES];
-        snprintf(why, sizeof(why), "not reading its stdin (more than %d bytes queued)",
-                 STDIN_QUEUE_MAX_BYTES);
+        snprintf(why, sizeof(why), "not reading its stdin (more than %zu bytes queued)", max);
         fail_child(w, why);
         return;
     }

@@ -46,6 +46,9 @@ struct cg_worker_config {
     uint64_t unhealthy_grace_ms;
     unsigned restart_max;
     size_t max_line_bytes;
+    /* A child with more than this queued for its stdin is not reading it and is killed;
+     * 0 = CG_WORKER_STDIN_QUEUE_MAX_BYTES. */
+    size_t stdin_queue_max_bytes;
     const char *login_hint; /* how to log in, for logs and errors */
     const char *auth_path;  /* when this file appears, a worker without login restarts */
 };
@@ -67,7 +70,11 @@ struct cg_worker_hooks {
     bool (*wanted)(struct cg_str method, struct cg_str line);
 };
 
-enum { CG_WORKER_STDERR_KEEP = 8, CG_WORKER_ERROR_BYTES = 256 };
+enum {
+    CG_WORKER_STDERR_KEEP = 8,
+    CG_WORKER_ERROR_BYTES = 256,
+    CG_WORKER_STDIN_QUEUE_MAX_BYTES = 64 * 1024 * 1024,
+};
 
 struct cg_worker {
     unsigned id;

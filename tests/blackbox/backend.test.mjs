@@ -431,7 +431,7 @@ describe('a failing worker next to a healthy one', { timeout: 120000 }, () => {
   it('a frozen worker (SIGSTOP) is unhealthy, gets no new turns, and is killed and restarted after the grace', async () => {
     await withGateway({
       WORKER_COUNT: '2', WORKER_MAX_CONCURRENCY: '4', WORKER_BACKOFF_INITIAL_MS: '50',
-      WORKER_PING_INTERVAL_MS: '200', WORKER_PING_TIMEOUT_MS: '300', WORKER_UNHEALTHY_GRACE_MS: '3000',
+      WORKER_PING_INTERVAL_MS: '200', WORKER_PING_TIMEOUT_MS: '1000', WORKER_UNHEALTHY_GRACE_MS: '3000',
     }, async (gw) => {
       await waitFor(async () => (await backendHealth(gw)).workers.every((w) => w.state === 'ready'), 10000, 'both ready');
       const pid0 = (await backendHealth(gw)).workers[0].pid;
@@ -445,7 +445,7 @@ describe('a failing worker next to a healthy one', { timeout: 120000 }, () => {
         assert.equal(ready.status, 200, 'worker 1 still serves');
         assert.deepEqual(ready.json, { ready: true, unhealthy_workers: [0] });
         const h = await backendHealth(gw);
-        assert.match(h.workers[0].last_error, /did not answer a liveness ping within 300 ms/);
+        assert.match(h.workers[0].last_error, /did not answer a liveness ping within 1000 ms/);
         assert.equal(h.workers[0].pid, pid0);
         // A turn given to the frozen worker could only fail: this one must run on worker 1.
         const other = await chat(gw, user('hi'));
@@ -460,7 +460,7 @@ describe('a failing worker next to a healthy one', { timeout: 120000 }, () => {
       }
       const exit = await gw.waitForLog((l) => l.event === 'worker_exit' && l.pid === pid0);
       assert.equal(exit.killed_by_gateway, true);
-      assert.match(exit.reason, /^unhealthy: no answer to a liveness ping for 3300 ms$/);
+      assert.match(exit.reason, /^unhealthy: no answer to a liveness ping for 4000 ms$/);
       assert.ok(gw.logs.some((l) => l.event === 'worker_state' && l.worker === 0 && l.to === 'unhealthy'));
       await waitFor(async () => (await backendHealth(gw)).workers.every((w) => w.state === 'ready'), 10000, 'restarted');
       const after = (await backendHealth(gw)).workers[0];
@@ -474,7 +474,7 @@ describe('a failing worker next to a healthy one', { timeout: 120000 }, () => {
 
   it('the only worker frozen: readyz 503 unhealthy, requests fail fast; SIGCONT within the grace recovers it', async () => {
     await withGateway({
-      WORKER_PING_INTERVAL_MS: '200', WORKER_PING_TIMEOUT_MS: '300', WORKER_UNHEALTHY_GRACE_MS: '60000',
+      WORKER_PING_INTERVAL_MS: '200', WORKER_PING_TIMEOUT_MS: '1000', WORKER_UNHEALTHY_GRACE_MS: '60000',
     }, async (gw) => {
       const pid = (await backendHealth(gw)).workers[0].pid;
       process.kill(pid, 'SIGSTOP');

@@ -321,7 +321,7 @@ static void start_flood(void)
 {
     struct cg_worker *w = &fx.pool.workers[0];
     kill_worker(0, SIGSTOP);
-    enum { PAD_BYTES = 1 << 20, CALLS_MAX = 100 };
+    enum { PAD_BYTES = 256 << 10, CALLS_MAX = 100 };
     char *pad = malloc(PAD_BYTES);
     cr_assert_not_null(pad);
     memset(pad, 'a', PAD_BYTES - 1);
@@ -352,6 +352,7 @@ static void wait_for_backoff(void)
 Test(pool_workers, worker_killed_for_not_reading_its_stdin_keeps_the_reason)
 {
     fx.pcfg.workers = 1;
+    fx.wcfg.stdin_queue_max_bytes = 4 << 20;
     fx.start = start_flood;
     fx.on_poll = wait_for_backoff;
     run_pool();
@@ -408,8 +409,8 @@ static void watch_health(void)
 Test(pool_workers, frozen_worker_is_found_killed_and_its_turn_fails_in_band)
 {
     fx.wcfg.ping_interval_ms = 100;
-    fx.wcfg.ping_timeout_ms = 200;
-    fx.wcfg.unhealthy_grace_ms = 300;
+    fx.wcfg.ping_timeout_ms = 500;
+    fx.wcfg.unhealthy_grace_ms = 500;
     fx.start = start_two_streams;
     fx.on_delta = freeze_worker0_on_its_first_delta;
     fx.on_poll = watch_health;
@@ -426,7 +427,7 @@ Test(pool_workers, frozen_worker_is_found_killed_and_its_turn_fails_in_band)
 Test(pool_workers, frozen_worker_that_thaws_within_the_grace_takes_turns_again)
 {
     fx.wcfg.ping_interval_ms = 100;
-    fx.wcfg.ping_timeout_ms = 200;
+    fx.wcfg.ping_timeout_ms = 500;
     fx.wcfg.unhealthy_grace_ms = 5000;
     thaw = true;
     fx.start = start_two_streams;
