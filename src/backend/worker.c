@@ -808,7 +808,7 @@ void cg_worker_stop(struct cg_worker *w, void (*on_stopped)(struct cg_worker *w)
     uv_timer_stop(&w->state_timer);
     uv_timer_stop(&w->ping_timer);
     if (child_alive(w)) {
-        snprintf(w->kill_reason, sizeof(w->kill_reason), "stopped by the gateway (SIGTERM)");
+        snprintf(w->kill_reason, sizeof(w->kill_reason), "shutting down (SIGTERM)");
         char fields[96];
         snprintf(fields, sizeof(fields), "\"worker\":%u,\"pid\":%d", w->id, w->pid);
         cg_log_event(CG_LOG_INFO, LOG_COMPONENT, "worker_stopping", fields);
