@@ -45,7 +45,8 @@
       "on SIGTERM, how long in-flight responses may finish")                                       \
     X(PROXY_LOG_LEVEL, log_level, LEVEL, "info", 0, 0, "error, warn, info or debug")           \
     X(CODEX_BIN, codex_bin, STR, "codex", 0, 0,                                                    \
-      "the Codex CLI: a name on PATH, a path, or a .js launcher (run with node)")                  \
+      "the Codex CLI: a name on PATH or a path (relative to the gateway's directory), or a .js "  \
+      "launcher (run with node); checked at start")                                                \
     X(PROXY_STATE_DIR, state_dir, STR, "", 0, 0,                                                   \
       "the gateway's own files (model catalog for Codex); empty = $HOME/.codex-gateway")           \
     X(CODEX_HOME, codex_home, STR, "", 0, 0,                                                       \
@@ -79,6 +80,12 @@
       "a worker ready this long starts counting failures from zero again")                         \
     X(WORKER_SHUTDOWN_GRACE_MS, worker_shutdown_grace_ms, INT, "5000", 0, 600000,                  \
       "on stop, SIGTERM to SIGKILL delay for workers")                                             \
+    X(WORKER_PING_INTERVAL_MS, worker_ping_interval_ms, INT, "10000", 0, 3600000,                \
+      "a worker quiet this long gets a liveness ping; 0 = never")                                  \
+    X(WORKER_PING_TIMEOUT_MS, worker_ping_timeout_ms, INT, "10000", 100, 600000,                  \
+      "a worker that misses a ping this long is unhealthy: no new turns")                          \
+    X(WORKER_UNHEALTHY_GRACE_MS, worker_unhealthy_grace_ms, INT, "20000", 100, 3600000,            \
+      "an unhealthy worker still silent this long is killed and restarted")                        \
     X(WORKER_MAX_LINE_BYTES, worker_max_line_bytes, INT, "16777216", 4096, 1073741824,            \
       "longest JSON-RPC line accepted from a worker")                                              \
     X(PROXY_CODEX_LOG_MAX_BYTES, codex_log_max_bytes, INT, "67108864", 0, 68719476736,            \

@@ -76,6 +76,15 @@ static int check_config(int argc, char **argv)
             cg_buf_dispose(&out);
             return EXIT_CONFIG;
         }
+        char err[512];
+        char *bin = cg_launch_resolve_bin(cfg.codex_bin, getenv("PATH"), err, sizeof(err));
+        if (bin == NULL) {
+            fprintf(stderr, "codex-gateway: %s\n", err);
+            cg_config_dispose(&cfg);
+            cg_buf_dispose(&out);
+            return EXIT_CONFIG;
+        }
+        free(bin);
         rc = cg_config_print(&cfg, &out);
         cg_config_dispose(&cfg);
     }
@@ -131,13 +140,8 @@ static void on_server_stopped(struct cg_server *s)
     cg_pool_stop(&g->pool, on_pool_stopped);
 }
 
-static int start_backend(struct gateway *g)
+static void start_backend(struct gateway *g)
 {
-    char err[512];
-    if (cg_launch_init(&g->launch, &g->cfg, &g->catalog, err, sizeof(err)) != 0) {
-        fprintf(stderr, "codex-gateway: %s\n", err);
-        return -1;
-    }
     const struct cg_config *c = &g->cfg;
     g->worker_cfg = (struct cg_worker_config){
         .argv = (const char *const *)g->launch.argv,
@@ -149,6 +153,9 @@ static int start_backend(struct gateway *g)
         .backoff_max_ms = (uint64_t)c->worker_backoff_max_ms,
         .stable_ms = (uint64_t)c->worker_stable_ms,
         .shutdown_grace_ms = (uint64_t)c->worker_shutdown_grace_ms,
+        .ping_interval_ms = (uint64_t)c->worker_ping_interval_ms,
+        .ping_timeout_ms = (uint64_t)c->worker_ping_timeout_ms,
+        .unhealthy_grace_ms = (uint64_t)c->worker_unhealthy_grace_ms,
         .restart_max = (unsigned)c->worker_restart_max,
         .max_line_bytes = (size_t)c->worker_max_line_bytes,
         .login_hint = g->launch.login_hint,
@@ -167,7 +174,6 @@ static int start_backend(struct gateway *g)
     };
     cg_pool_init(&g->pool, g->loop, &pc);
     g->api.pool = &g->pool;
-    return 0;
 }
 
 static void on_signal(uv_signal_t *sig, int signum)
@@ -198,6 +204,12 @@ static int serve(void)
         fprintf(stderr, "codex-gateway: %s\n", err);
         return EXIT_CONFIG;
     }
+    /* Before the first log line, so a bad CODEX_BIN is the one line a failed start prints. */
+    if (cg_launch_init(&g.launch, &g.cfg, &g.catalog, err, sizeof(err)) != 0) {
+        fprintf(stderr, "codex-gateway: %s\n", err);
+        cg_launch_dispose(&g.launch);
+        return EXIT_CONFIG;
+    }
     signal(SIGPIPE, SIG_IGN);
     g.loop = uv_default_loop();
     cg_auth_init(&g.auth, g.cfg.api_keys, g.cfg.api_key_count);
@@ -211,8 +223,7 @@ static int serve(void)
     g.router.protect_models = g.cfg.protect_models;
     log_start(&g);
     raise_fd_limit((size_t)g.cfg.max_connections + 64 + 4 * (size_t)g.cfg.worker_count);
-    if (start_backend(&g) != 0)
-        return EXIT_CONFIG;
+    start_backend(&g);
 
     struct cg_server_config sc = {
         .host = g.cfg.host,

@@ -10,7 +10,7 @@
 #include "util/clock.h"
 #include "util/json.h"
 
-enum { HEALTH_BODY_MAX_BYTES = 64 * 1024 };
+enum { HEALTH_BODY_MAX_BYTES = 64 * 1024, READYZ_IDS_MAX = 64 };
 
 /* Not live once every worker has given up: restarting the process is the only way back. */
 void cg_health_livez(struct cg_exchange *ex, void *ctx)
@@ -25,18 +25,35 @@ void cg_health_livez(struct cg_exchange *ex, void *ctx)
     cg_exchange_send_json(ex, body, sizeof(body) - 1);
 }
 
+/* Ready while one worker can take turns; workers that missed a liveness ping are named even
+ * then, so a probe sees a degraded pool before it is down. */
 void cg_health_readyz(struct cg_exchange *ex, void *ctx)
 {
     const struct cg_api *api = ctx;
     const char *reason = api->pool ? cg_pool_reason(api->pool) : "no_backend";
-    char body[128];
-    if (strcmp(reason, "ready") == 0) {
-        int n = snprintf(body, sizeof(body), "{\"ready\":true}");
-        cg_exchange_send_json(ex, body, (size_t)n);
-        return;
+    bool ready = strcmp(reason, "ready") == 0;
+    struct cg_buf b;
+    cg_buf_init(&b, HEALTH_BODY_MAX_BYTES);
+    int err = ready ? cg_buf_append_str(&b, "{\"ready\":true")
+                    : cg_buf_appendf(&b, "{\"ready\":false,\"reason\":\"%s\"", reason);
+    unsigned ids[READYZ_IDS_MAX];
+    size_t n = api->pool ? cg_pool_unhealthy(api->pool, ids, CG_ARRAY_SIZE(ids)) : 0;
+    if (!err && n > 0) {
+        err = cg_buf_append_str(&b, ",\"unhealthy_workers\":[");
+        for (size_t i = 0; i < CG_MIN(n, CG_ARRAY_SIZE(ids)) && !err; i++)
+            err = cg_buf_appendf(&b, "%s%u", i ? "," : "", ids[i]);
+        if (!err)
+            err = cg_buf_append_char(&b, ']');
     }
-    int n = snprintf(body, sizeof(body), "{\"ready\":false,\"reason\":\"%s\"}", reason);
-    cg_exchange_send_json_as(ex, CG_ERR_BACKEND_UNAVAILABLE, body, (size_t)n);
+    if (!err)
+        err = cg_buf_append_char(&b, '}');
+    if (err)
+        cg_exchange_fail_code(ex, CG_ERR_INTERNAL);
+    else if (ready)
+        cg_exchange_send_json(ex, b.data, b.len);
+    else
+        cg_exchange_send_json_as(ex, CG_ERR_BACKEND_UNAVAILABLE, b.data, b.len);
+    cg_buf_dispose(&b);
 }
 
 void cg_health_healthz(struct cg_exchange *ex, void *ctx)

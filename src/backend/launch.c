@@ -1,9 +1,11 @@
 /* launch.c: worker command line, environment and model catalog. The override list was measured
- * against Codex CLI 0.169.0 with a mock model server: with it, the upstream request carries
- * only the client's tools and the client's instructions. */
+ * against Codex CLI 0.169.0 with a mock model server (and a mock ChatGPT backend for a ChatGPT
+ * login): with it, the upstream request carries only the client's tools and the client's
+ * instructions. Every features.* key is one `codex features list` of that release knows. */
 #include "backend/launch.h"
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,11 +15,12 @@
 #include "util/buf.h"
 #include "util/json.h"
 #include "util/log.h"
+#include "util/str.h"
 #define LOG_COMPONENT "launch"
 
 extern char **environ;
 
-enum { ARGV_MAX = 96, CATALOG_MAX_BYTES = 1 << 20 };
+enum { ARGV_MAX = 96, CATALOG_MAX_BYTES = 1 << 20, PATH_DIRS_MAX = 256 };
 
 /* Switched off in model mode: Codex's own tools and the context it adds to every request. */
 static const char *const model_mode_overrides[] = {
@@ -33,6 +36,11 @@ static const char *const model_mode_overrides[] = {
     "skills.include_instructions=false",
     "skills.bundled.enabled=false",
     "features.memories=false",
+    /* A ChatGPT login brings the apps connector: MCP resource tools and image_gen in every
+     * request, and calls to the ChatGPT backend's MCP endpoint. */
+    "features.apps=false",
+    "features.image_generation=false",
+    "features.tool_suggest=false",
 };
 
 /* Always: no network calls of Codex's own, no login-shell snapshots, bounded connection
@@ -171,14 +179,68 @@ static bool ends_with(const char *s, const char *suffix)
     return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
+static bool is_launcher(const char *bin)
+{
+    return ends_with(bin, ".js") || ends_with(bin, ".mjs");
+}
+
+/* realpath() of an existing file we may run: NULL with the reason in errbuf otherwise. */
+static char *usable_file(const char *bin, const char *path, char *errbuf, size_t errlen)
+{
+    char resolved[PATH_MAX];
+    if (realpath(path, resolved) == NULL) {
+        snprintf(errbuf, errlen, "CODEX_BIN: %.200s: %s", bin, strerror(errno));
+        return NULL;
+    }
+    struct stat st;
+    if (stat(resolved, &st) != 0 || !S_ISREG(st.st_mode)) {
+        snprintf(errbuf, errlen, "CODEX_BIN: %.200s is not a file", bin);
+        return NULL;
+    }
+    if (access(resolved, is_launcher(resolved) ? R_OK : X_OK) != 0) {
+        snprintf(errbuf, errlen, "CODEX_BIN: %.200s is not %s", bin,
+                 is_launcher(resolved) ? "readable" : "executable");
+        return NULL;
+    }
+    return cg_xstrdup(resolved);
+}
+
+char *cg_launch_resolve_bin(const char *bin, const char *path_env, char *errbuf, size_t errlen)
+{
+    if (bin == NULL || bin[0] == '\0') {
+        snprintf(errbuf, errlen, "CODEX_BIN: empty; set it to the Codex CLI");
+        return NULL;
+    }
+    if (strchr(bin, '/'))
+        return usable_file(bin, bin, errbuf, errlen);
+    struct cg_str rest = cg_str_from(path_env ? path_env : "");
+    for (size_t i = 0; i < PATH_DIRS_MAX && rest.len > 0; i++) {
+        struct cg_str dir = cg_str_split(&rest, ':');
+        char cand[PATH_MAX];
+        int n = snprintf(cand, sizeof(cand), "%.*s/%s", dir.len ? (int)dir.len : 1,
+                         dir.len ? dir.ptr : ".", bin);
+        if (n < 0 || (size_t)n >= sizeof(cand))
+            continue;
+        struct stat st;
+        if (stat(cand, &st) == 0 && S_ISREG(st.st_mode) &&
+            access(cand, is_launcher(bin) ? R_OK : X_OK) == 0)
+            return usable_file(bin, cand, errbuf, errlen);
+    }
+    snprintf(errbuf, errlen,
+             "CODEX_BIN: %.200s was not found on PATH; install the Codex CLI or set CODEX_BIN to "
+             "its path",
+             bin);
+    return NULL;
+}
+
 static void build_argv(struct cg_launch *l, const struct cg_config *cfg)
 {
     size_t n = 0;
     l->argv = cg_xcalloc(ARGV_MAX, sizeof(char *));
 #define ARG(x) (l->argv[n++] = (x))
-    if (ends_with(cfg->codex_bin, ".js") || ends_with(cfg->codex_bin, ".mjs"))
+    if (is_launcher(l->codex_bin))
         ARG(cg_xstrdup("node"));
-    ARG(cg_xstrdup(cfg->codex_bin));
+    ARG(cg_xstrdup(l->codex_bin));
     ARG(cg_xstrdup("app-server"));
     ARG(cg_xstrdup("-c"));
     ARG(toml_string("model_catalog_json", l->catalog_path));
@@ -241,6 +303,9 @@ int cg_launch_init(struct cg_launch *l, const struct cg_config *cfg,
                    const struct cg_catalog *cat, char *errbuf, size_t errlen)
 {
     memset(l, 0, sizeof(*l));
+    l->codex_bin = cg_launch_resolve_bin(cfg->codex_bin, getenv("PATH"), errbuf, errlen);
+    if (l->codex_bin == NULL)
+        return -1;
     if (mkdir_p(cfg->state_dir, 0700, errbuf, errlen, "PROXY_STATE_DIR") != 0 ||
         mkdir_p(cfg->codex_home, 0700, errbuf, errlen, "CODEX_HOME") != 0 ||
         mkdir_p(cfg->codex_workdir, 0700, errbuf, errlen, "PROXY_CODEX_WORKDIR") != 0)
@@ -274,6 +339,7 @@ static void free_list(char **list)
 
 void cg_launch_dispose(struct cg_launch *l)
 {
+    free(l->codex_bin);
     free_list(l->argv);
     free_list(l->env);
     free(l->catalog_path);

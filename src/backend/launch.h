@@ -10,18 +10,27 @@
 #include "util/common.h"
 
 struct cg_launch {
-    char **argv; /* NULL-terminated */
+    char *codex_bin; /* CODEX_BIN, resolved to an absolute path */
+    char **argv;     /* NULL-terminated */
     char **env;  /* NULL-terminated */
     char *catalog_path;
     char *auth_path; /* CODEX_HOME/auth.json: its appearance ends a login-required state */
     char *login_hint;
 };
 
-/* Creates PROXY_STATE_DIR, CODEX_HOME and PROXY_CODEX_WORKDIR if missing, checks CODEX_HOME,
- * writes the model catalog and builds argv/env. -1 with one line in errbuf on failure. */
+/* Resolves CODEX_BIN, creates PROXY_STATE_DIR, CODEX_HOME and PROXY_CODEX_WORKDIR if missing,
+ * checks CODEX_HOME, writes the model catalog and builds argv/env. -1 with one line in errbuf
+ * on failure. */
 int cg_launch_init(struct cg_launch *l, const struct cg_config *cfg,
                    const struct cg_catalog *cat, char *errbuf, size_t errlen) CG_MUST_CHECK;
 void cg_launch_dispose(struct cg_launch *l);
+
+/* Resolves CODEX_BIN once, so the workers' own directory (PROXY_CODEX_WORKDIR) never changes
+ * what it means: a value with a '/' is taken relative to the gateway's working directory, a
+ * bare name is looked up on `path_env` (PATH). Returns a malloc'd absolute path, or NULL with
+ * one line naming CODEX_BIN in errbuf when it is missing or cannot be run (a .js launcher,
+ * run with node, need only be readable). */
+char *cg_launch_resolve_bin(const char *bin, const char *path_env, char *errbuf, size_t errlen);
 
 /* The Codex model catalog JSON for `cat` (every distinct target slug, default first). */
 int cg_launch_catalog_json(const struct cg_catalog *cat, struct cg_buf *out) CG_MUST_CHECK;

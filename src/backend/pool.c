@@ -56,16 +56,23 @@ static void unlink_turn(struct cg_pool *p, struct cg_turn *t)
     p->qlen--;
 }
 
+/* Starting a turn can end another one at once (and that one's end calls us again): the nested
+ * call returns and this loop goes on, so the stack stays flat however long the queue is. Each
+ * pass takes one turn off the queue, which bounds the loop. */
 static void drain_queue(struct cg_pool *p)
 {
+    if (p->draining)
+        return;
+    p->draining = true;
     while (p->qhead && !p->stopping) {
         struct cg_worker *w = pick(p);
         if (w == NULL)
-            return;
+            break;
         struct cg_turn *t = p->qhead;
         unlink_turn(p, t);
         begin_on(p, w, t);
     }
+    p->draining = false;
 }
 
 static void fail_queued(struct cg_pool *p, const struct cg_error *err)
@@ -95,14 +102,17 @@ static void unavailable(const struct cg_pool *p, struct cg_error *err)
         cg_error_set(err, CG_ERR_BACKEND_UNAVAILABLE, NULL,
                      "No Codex worker is ready yet: worker %u is starting", w->id);
         break;
-    case CG_WORKER_BACKOFF: {
-        uint64_t now = cg_clock_wall_ms();
-        uint64_t in = w->next_retry_ms > now ? w->next_retry_ms - now : 0;
+    case CG_WORKER_BACKOFF:
         cg_error_set(err, CG_ERR_BACKEND_UNAVAILABLE, NULL,
                      "No Codex worker is ready: worker %u %s; restarting in %" PRIu64 " ms", w->id,
-                     w->last_error[0] ? w->last_error : "failed", in);
+                     w->last_error[0] ? w->last_error : "failed", cg_worker_retry_in_ms(w));
         break;
-    }
+    case CG_WORKER_UNHEALTHY:
+    case CG_WORKER_READY: /* ready in name, but its child is dying */
+        cg_error_set(err, CG_ERR_BACKEND_UNAVAILABLE, NULL,
+                     "No Codex worker is ready: worker %u %s", w->id,
+                     w->last_error[0] ? w->last_error : "is not answering");
+        break;
     case CG_WORKER_FAILED:
         cg_error_set(err, CG_ERR_BACKEND_UNAVAILABLE, NULL,
                      "No Codex worker is running: worker %u gave up after %u failures (%s)",
@@ -128,7 +138,8 @@ static void on_state_changed(struct cg_worker *w, void *data)
     bool hope = false;
     for (size_t i = 0; i < p->count; i++) {
         enum cg_worker_state s = p->workers[i].state;
-        hope = hope || s == CG_WORKER_READY || s == CG_WORKER_STARTING || s == CG_WORKER_BACKOFF;
+        hope = hope || s == CG_WORKER_READY || s == CG_WORKER_STARTING || s == CG_WORKER_BACKOFF ||
+               s == CG_WORKER_UNHEALTHY;
     }
     if (!hope && p->qhead) {
         struct cg_error err;
@@ -280,6 +291,19 @@ bool cg_pool_ready(const struct cg_pool *p)
     return false;
 }
 
+size_t cg_pool_unhealthy(const struct cg_pool *p, unsigned *ids, size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < p->count; i++) {
+        if (p->workers[i].state != CG_WORKER_UNHEALTHY)
+            continue;
+        if (n < max)
+            ids[n] = p->workers[i].id;
+        n++;
+    }
+    return n;
+}
+
 bool cg_pool_live(const struct cg_pool *p)
 {
     for (size_t i = 0; i < p->count; i++) {
@@ -297,6 +321,7 @@ const char *cg_pool_reason(const struct cg_pool *p)
         return "ready";
     bool starting = false;
     bool restarting = false;
+    bool unhealthy = false;
     for (size_t i = 0; i < p->count; i++) {
         switch (p->workers[i].state) {
         case CG_WORKER_LOGIN_REQUIRED:
@@ -306,7 +331,11 @@ const char *cg_pool_reason(const struct cg_pool *p)
             starting = true;
             break;
         case CG_WORKER_BACKOFF:
+        case CG_WORKER_READY: /* dying: its exit is being handled */
             restarting = true;
+            break;
+        case CG_WORKER_UNHEALTHY:
+            unhealthy = true;
             break;
         default:
             break;
@@ -314,7 +343,7 @@ const char *cg_pool_reason(const struct cg_pool *p)
     }
     if (p->stopping)
         return "shutting_down";
-    return starting ? "starting" : restarting ? "restarting" : "failed";
+    return unhealthy ? "unhealthy" : starting ? "starting" : restarting ? "restarting" : "failed";
 }
 
 int cg_pool_status_json(const struct cg_pool *p, struct cg_buf *out)

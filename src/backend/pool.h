@@ -46,6 +46,7 @@ struct cg_pool {
     uv_timer_t sweep_timer;
     struct cg_home home;
     bool stopping;
+    bool draining; /* drain_queue is on the stack */
     size_t running; /* workers not yet stopped */
     void (*on_stopped)(struct cg_pool *p);
     struct cg_pool_stats stats;
@@ -70,10 +71,12 @@ struct cg_worker *cg_pool_choose(struct cg_worker *workers, size_t count, size_t
 
 /* A worker can take turns now. */
 bool cg_pool_ready(const struct cg_pool *p);
+/* How many workers are unhealthy (missed a liveness ping); their ids go to `ids[0..max)`. */
+size_t cg_pool_unhealthy(const struct cg_pool *p, unsigned *ids, size_t max);
 /* Some worker is up or will be retried (false once every worker gave up). */
 bool cg_pool_live(const struct cg_pool *p);
 /* Why turns cannot run now ("ready" when they can): no_workers, starting,
- * codex_login_required, restarting, failed. */
+ * codex_login_required, unhealthy, restarting, failed. */
 const char *cg_pool_reason(const struct cg_pool *p);
 
 /* {"ready","reason","workers":[...],"queue":{...}} for /healthz. */

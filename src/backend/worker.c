@@ -3,6 +3,7 @@
 #include <assert.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +19,6 @@ enum {
     LOGIN_RECHECK_MS = 15000,
     STDERR_LINE_MAX_BYTES = 4096,
     STDERR_LOG_BYTES = 512,
-    STDIN_QUEUE_MAX_BYTES = 64 * 1024 * 1024,
     STDOUT_EOF_GRACE_MS = 1000,
 };
 
@@ -29,6 +29,7 @@ struct write_req {
 
 static void on_state_timer(uv_timer_t *t);
 static void spawn_child(struct cg_worker *w);
+static void start_ping(struct cg_worker *w, uint64_t timeout_ms);
 
 const char *cg_worker_state_name(enum cg_worker_state s)
 {
@@ -39,6 +40,8 @@ const char *cg_worker_state_name(enum cg_worker_state s)
         return "starting";
     case CG_WORKER_READY:
         return "ready";
+    case CG_WORKER_UNHEALTHY:
+        return "unhealthy";
     case CG_WORKER_LOGIN_REQUIRED:
         return "login_required";
     case CG_WORKER_BACKOFF:
@@ -70,13 +73,27 @@ static void set_state(struct cg_worker *w, enum cg_worker_state s)
         return;
     enum cg_worker_state old = w->state;
     w->state = s;
+    w->state_since_ms = cg_clock_wall_ms();
     char fields[256];
     snprintf(fields, sizeof(fields), "\"worker\":%u,\"from\":\"%s\",\"to\":\"%s\",\"pid\":%d", w->id,
              cg_worker_state_name(old), cg_worker_state_name(s), w->pid);
-    cg_log_event(s == CG_WORKER_FAILED ? CG_LOG_ERROR : CG_LOG_INFO, LOG_COMPONENT, "worker_state",
-                 fields);
+    cg_log_event(s == CG_WORKER_FAILED     ? CG_LOG_ERROR
+                 : s == CG_WORKER_UNHEALTHY ? CG_LOG_WARN
+                                            : CG_LOG_INFO,
+                 LOG_COMPONENT, "worker_state", fields);
     if (w->hooks->state_changed)
         w->hooks->state_changed(w, w->hooks_data);
+}
+
+static void set_error(struct cg_worker *w, const char *fmt, ...) CG_PRINTF(2, 3);
+
+static void set_error(struct cg_worker *w, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(w->last_error, sizeof(w->last_error), fmt, ap);
+    va_end(ap);
+    w->last_error_at_ms = cg_clock_wall_ms();
 }
 
 static void kill_child(struct cg_worker *w, int sig)
@@ -88,6 +105,18 @@ static void kill_child(struct cg_worker *w, int sig)
         uv_kill(w->pid, sig);
 }
 
+/* Something is wrong with this child: record why and kill it; the exit path fails its turns
+ * and restarts it. The first reason given for a child is the one kept. */
+static void fail_child(struct cg_worker *w, const char *why)
+{
+    if (!child_alive(w))
+        return;
+    if (w->kill_reason[0] == '\0')
+        snprintf(w->kill_reason, sizeof(w->kill_reason), "%s", why);
+    cg_log_error("%s: %s: killing it", w->name, why);
+    kill_child(w, SIGKILL);
+}
+
 /* --- RPC plumbing ------------------------------------------------------------------------ */
 
 static void on_stdin_written(uv_write_t *req, int status)
@@ -97,8 +126,9 @@ static void on_stdin_written(uv_write_t *req, int status)
     free(wr->data);
     free(wr);
     if (status < 0 && status != UV_ECANCELED && child_alive(w)) {
-        cg_log_warn("%s: write to stdin failed: %s", w->name, uv_strerror(status));
-        kill_child(w, SIGKILL);
+        char why[CG_WORKER_ERROR_BYTES];
+        snprintf(why, sizeof(why), "writing to its stdin failed: %s", uv_strerror(status));
+        fail_child(w, why);
     }
 }
 
@@ -109,12 +139,13 @@ static void rpc_send(void *owner, char *line, size_t len)
         free(line);
         return;
     }
-    if (uv_stream_get_write_queue_size((uv_stream_t *)&w->stdin_pipe) > STDIN_QUEUE_MAX_BYTES) {
+    size_t max = w->cfg->stdin_queue_max_bytes ? w->cfg->stdin_queue_max_bytes
+                                               : CG_WORKER_STDIN_QUEUE_MAX_BYTES;
+    if (uv_stream_get_write_queue_size((uv_stream_t *)&w->stdin_pipe) > max) {
         free(line);
-        snprintf(w->last_error, sizeof(w->last_error), "not reading its stdin");
-        cg_log_error("%s: more than %d bytes queued for its stdin: killing it", w->name,
-                     STDIN_QUEUE_MAX_BYTES);
-        kill_child(w, SIGKILL);
+        char why[CG_WORKER_ERROR_BYTES];
+        snprintf(why, sizeof(why), "not reading its stdin (more than %zu bytes queued)", max);
+        fail_child(w, why);
         return;
     }
     uv_buf_t buf = uv_buf_init(line, (unsigned)len);
@@ -126,17 +157,22 @@ static void rpc_send(void *owner, char *line, size_t len)
     size_t off = n > 0 ? (size_t)n : 0;
     if (n < 0 && n != UV_EAGAIN) {
         free(line);
-        kill_child(w, SIGKILL);
+        char why[CG_WORKER_ERROR_BYTES];
+        snprintf(why, sizeof(why), "writing to its stdin failed: %s", uv_strerror(n));
+        fail_child(w, why);
         return;
     }
     struct write_req *wr = cg_xmalloc(sizeof(*wr));
     wr->data = line;
     wr->req.data = w;
     buf = uv_buf_init(line + off, (unsigned)(len - off));
-    if (uv_write(&wr->req, (uv_stream_t *)&w->stdin_pipe, &buf, 1, on_stdin_written) != 0) {
+    int err = uv_write(&wr->req, (uv_stream_t *)&w->stdin_pipe, &buf, 1, on_stdin_written);
+    if (err != 0) {
         free(line);
         free(wr);
-        kill_child(w, SIGKILL);
+        char why[CG_WORKER_ERROR_BYTES];
+        snprintf(why, sizeof(why), "writing to its stdin failed: %s", uv_strerror(err));
+        fail_child(w, why);
     }
 }
 
@@ -189,19 +225,25 @@ static void on_rpc_tick(uv_timer_t *t)
         uv_timer_stop(t);
 }
 
-uint64_t cg_worker_call(struct cg_worker *w, const char *method, json_t *params,
-                        cg_rpc_result_cb cb, void *data)
+static uint64_t call_within(struct cg_worker *w, const char *method, json_t *params,
+                            uint64_t timeout_ms, cg_rpc_result_cb cb, void *data)
 {
     if (!w->rpc_live || !child_alive(w)) {
         json_decref(params);
         return 0;
     }
-    uint64_t timeout = w->state == CG_WORKER_STARTING ? w->cfg->handshake_timeout_ms
-                                                      : w->cfg->request_timeout_ms;
-    uint64_t id = cg_rpc_call(&w->rpc, method, params, timeout, cg_clock_mono_ms(), cb, data);
+    uint64_t id = cg_rpc_call(&w->rpc, method, params, timeout_ms, cg_clock_mono_ms(), cb, data);
     if (!uv_is_active((uv_handle_t *)&w->rpc_timer))
         uv_timer_start(&w->rpc_timer, on_rpc_tick, RPC_TICK_MS, RPC_TICK_MS);
     return id;
+}
+
+uint64_t cg_worker_call(struct cg_worker *w, const char *method, json_t *params,
+                        cg_rpc_result_cb cb, void *data)
+{
+    uint64_t timeout = w->state == CG_WORKER_STARTING ? w->cfg->handshake_timeout_ms
+                                                      : w->cfg->request_timeout_ms;
+    return call_within(w, method, params, timeout, cb, data);
 }
 
 void cg_worker_forget(struct cg_worker *w, uint64_t id)
@@ -235,14 +277,6 @@ void cg_worker_respond_error(struct cg_worker *w, json_t *id, int64_t code, cons
 }
 
 /* --- handshake --------------------------------------------------------------------------- */
-
-/* Something is wrong with this child: record why and kill it; the exit path restarts. */
-static void fail_child(struct cg_worker *w, const char *why)
-{
-    snprintf(w->last_error, sizeof(w->last_error), "%s", why);
-    cg_log_error("%s: %s", w->name, why);
-    kill_child(w, SIGKILL);
-}
 
 static void on_account(void *data, json_t *result, const struct cg_rpc_error *err);
 
@@ -281,10 +315,65 @@ static void on_account(void *data, json_t *result, const struct cg_rpc_error *er
         w->ready_mono_ms = cg_clock_mono_ms();
         char fields[160];
         snprintf(fields, sizeof(fields), "\"worker\":%u,\"pid\":%d,\"startup_ms\":%" PRIu64, w->id,
-                 w->pid, w->ready_at_ms - w->started_at_ms);
+                 w->pid, w->ready_mono_ms - w->started_mono_ms);
         cg_log_event(CG_LOG_INFO, LOG_COMPONENT, "worker_ready", fields);
         set_state(w, CG_WORKER_READY);
     }
+}
+
+/* --- liveness ---------------------------------------------------------------------------- */
+
+static bool pinging(const struct cg_worker *w)
+{
+    return w->state == CG_WORKER_READY || w->state == CG_WORKER_UNHEALTHY;
+}
+
+static void on_ping(void *data, json_t *result, const struct cg_rpc_error *err)
+{
+    struct cg_worker *w = data;
+    w->ping_call = 0;
+    if (!child_alive(w) || !pinging(w) || w->kill_reason[0])
+        return;
+    if (err && err->code == CG_RPC_ECLOSED)
+        return;
+    if (err == NULL || err->code != CG_RPC_ETIMEOUT) {
+        /* Any answer, an error included, shows the child reads and writes again. */
+        if (w->state == CG_WORKER_UNHEALTHY) {
+            cg_log_info("%s: answers again: taking turns again", w->name);
+            set_state(w, CG_WORKER_READY);
+        }
+        return;
+    }
+    if (w->state == CG_WORKER_READY) {
+        set_error(w, "did not answer a liveness ping within %" PRIu64 " ms",
+                  w->cfg->ping_timeout_ms);
+        cg_log_warn("%s: %s: no new turns; killed if still silent in %" PRIu64 " ms", w->name,
+                    w->last_error, w->cfg->unhealthy_grace_ms);
+        set_state(w, CG_WORKER_UNHEALTHY);
+        start_ping(w, w->cfg->unhealthy_grace_ms);
+        return;
+    }
+    char why[CG_WORKER_ERROR_BYTES];
+    snprintf(why, sizeof(why), "unhealthy: no answer to a liveness ping for %" PRIu64 " ms",
+             w->cfg->ping_timeout_ms + w->cfg->unhealthy_grace_ms);
+    fail_child(w, why);
+}
+
+/* A cheap call both Codex and the fake answer from memory, without touching the network. */
+static void start_ping(struct cg_worker *w, uint64_t timeout_ms)
+{
+    w->ping_call = call_within(w, "thread/loaded/list", json_pack("{s:i}", "limit", 1), timeout_ms,
+                               on_ping, w);
+}
+
+static void on_ping_timer(uv_timer_t *t)
+{
+    struct cg_worker *w = t->data;
+    if (!pinging(w) || w->ping_call || !child_alive(w))
+        return;
+    if (cg_clock_mono_ms() - w->heard_mono_ms < w->cfg->ping_interval_ms)
+        return;
+    start_ping(w, w->cfg->ping_timeout_ms);
 }
 
 static void on_initialize(void *data, json_t *result, const struct cg_rpc_error *err)
@@ -329,6 +418,7 @@ static void on_stdout(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
     struct cg_worker *w = s->data;
     if (nread > 0) {
+        w->heard_mono_ms = cg_clock_mono_ms();
         cg_rpc_feed(&w->rpc, buf->base, (size_t)nread);
         return;
     }
@@ -412,7 +502,7 @@ static void on_child_handle_closed(uv_handle_t *h)
         return;
     }
     /* A restart that came due while handles were closing starts now. */
-    if (w->state == CG_WORKER_BACKOFF && w->next_retry_ms <= cg_clock_wall_ms())
+    if (w->state == CG_WORKER_BACKOFF && w->next_retry_mono_ms <= cg_clock_mono_ms())
         spawn_child(w);
 }
 
@@ -435,10 +525,14 @@ static void log_exit(struct cg_worker *w)
                                    w->pid, w->last_exit_signal)
                   : cg_buf_appendf(&f, "\"worker\":%u,\"pid\":%d,\"code\":%" PRId64 ",\"signal\":null",
                                    w->id, w->pid, w->last_exit_code);
-    if (!err && w->last_error[0]) {
+    bool ours = w->kill_reason[0] != '\0';
+    const char *why = ours ? w->kill_reason : w->state == CG_WORKER_STOPPING ? NULL : w->last_error;
+    if (!err)
+        err = cg_buf_appendf(&f, ",\"killed_by_gateway\":%s", ours ? "true" : "false");
+    if (!err && why && why[0]) {
         err = cg_buf_append_str(&f, ",\"reason\":");
         if (!err)
-            err = cg_json_cstring(&f, w->last_error);
+            err = cg_json_cstring(&f, why);
     }
     if (!err)
         err = cg_buf_append_str(&f, ",\"stderr_tail\":[");
@@ -463,7 +557,7 @@ static void schedule_restart(struct cg_worker *w)
     uint64_t now = cg_clock_mono_ms();
     if (w->planned_restart) {
         w->planned_restart = false;
-        w->next_retry_ms = cg_clock_wall_ms();
+        w->next_retry_mono_ms = now;
         set_state(w, CG_WORKER_BACKOFF);
         uv_timer_start(&w->state_timer, on_state_timer, 0, 0);
         return;
@@ -476,12 +570,12 @@ static void schedule_restart(struct cg_worker *w)
     if (w->consecutive_failures > w->cfg->restart_max) {
         cg_log_error("%s: %u consecutive failures: giving up (WORKER_RESTART_MAX=%u)", w->name,
                      w->consecutive_failures, w->cfg->restart_max);
-        w->next_retry_ms = 0;
+        w->next_retry_mono_ms = 0;
         set_state(w, CG_WORKER_FAILED);
         return;
     }
     uint64_t delay = cg_worker_backoff_ms(w->cfg, w->consecutive_failures);
-    w->next_retry_ms = cg_clock_wall_ms() + delay;
+    w->next_retry_mono_ms = now + delay;
     set_state(w, CG_WORKER_BACKOFF);
     uv_timer_start(&w->state_timer, on_state_timer, delay, 0);
 }
@@ -493,15 +587,25 @@ static void on_child_exit(uv_process_t *proc, int64_t status, int term_signal)
     w->last_exit_code = status;
     w->last_exit_signal = term_signal;
     w->last_exit_at_ms = cg_clock_wall_ms();
-    if (w->last_error[0] == '\0' || w->state == CG_WORKER_READY) {
-        if (term_signal)
-            snprintf(w->last_error, sizeof(w->last_error), "exited on signal %d", term_signal);
+    uv_timer_stop(&w->ping_timer);
+    w->ping_call = 0;
+    bool ours = w->kill_reason[0] != '\0';
+    if (w->state != CG_WORKER_STOPPING) {
+        if (ours)
+            set_error(w, "%s", w->kill_reason);
+        else if (term_signal)
+            set_error(w, "exited on signal %d", term_signal);
         else
-            snprintf(w->last_error, sizeof(w->last_error), "exited with code %" PRId64, status);
+            set_error(w, "exited with code %" PRId64, status);
     }
     log_exit(w);
-    char reason[CG_WORKER_ERROR_BYTES + 32];
-    snprintf(reason, sizeof(reason), "Codex worker %u %s", w->id, w->last_error);
+    char reason[CG_WORKER_ERROR_BYTES + 64];
+    if (ours)
+        snprintf(reason, sizeof(reason), "Codex worker %u was killed by the gateway: %s", w->id,
+                 w->kill_reason);
+    else
+        snprintf(reason, sizeof(reason), "Codex worker %u %s", w->id,
+                 w->state == CG_WORKER_STOPPING ? "stopped" : w->last_error);
     /* Pending calls first (their callbacks see the error), then every turn still open. */
     if (w->rpc_live) {
         cg_rpc_fail_all(&w->rpc, CG_RPC_ECLOSED, reason);
@@ -524,7 +628,8 @@ static void spawn_child(struct cg_worker *w)
     w->exited = false;
     w->stdout_eof = false;
     w->pid = 0;
-    w->last_error[0] = '\0';
+    w->kill_reason[0] = '\0';
+    w->ping_call = 0;
     w->stderr_next = 0;
     cg_buf_reset(&w->stderr_line);
     uv_pipe_init(w->loop, &w->stdin_pipe, 0);
@@ -550,11 +655,11 @@ static void spawn_child(struct cg_worker *w)
     };
     w->proc.data = w;
     w->started_at_ms = cg_clock_wall_ms();
+    w->started_mono_ms = cg_clock_mono_ms();
     int err = uv_spawn(w->loop, &w->proc, &opt);
     w->child_handles = 4;
     if (err) {
-        snprintf(w->last_error, sizeof(w->last_error), "cannot start %s: %s", w->cfg->argv[0],
-                 uv_strerror(err));
+        set_error(w, "cannot start %s: %s", w->cfg->argv[0], uv_strerror(err));
         cg_log_error("%s: %s", w->name, w->last_error);
         w->exited = true;
         w->last_exit_code = -1;
@@ -566,14 +671,29 @@ static void spawn_child(struct cg_worker *w)
         return;
     }
     w->pid = w->proc.pid;
+    w->heard_mono_ms = w->started_mono_ms;
     cg_rpc_init(&w->rpc, &rpc_ops, w, w->cfg->max_line_bytes, w->name);
     w->rpc_live = true;
-    uv_read_start((uv_stream_t *)&w->stdout_pipe, on_alloc, on_stdout);
-    uv_read_start((uv_stream_t *)&w->stderr_pipe, on_alloc, on_stderr);
     char fields[128];
     snprintf(fields, sizeof(fields), "\"worker\":%u,\"pid\":%d", w->id, w->pid);
     cg_log_event(CG_LOG_INFO, LOG_COMPONENT, "worker_spawned", fields);
     set_state(w, CG_WORKER_STARTING);
+    /* A child we cannot read is no worker: kill it, and the exit path restarts it. */
+    err = uv_read_start((uv_stream_t *)&w->stdout_pipe, on_alloc, on_stdout);
+    const char *which = "stdout";
+    if (err == 0) {
+        err = uv_read_start((uv_stream_t *)&w->stderr_pipe, on_alloc, on_stderr);
+        which = "stderr";
+    }
+    if (err != 0) {
+        char why[CG_WORKER_ERROR_BYTES];
+        snprintf(why, sizeof(why), "cannot read its %s: %s", which, uv_strerror(err));
+        fail_child(w, why);
+        return;
+    }
+    if (w->cfg->ping_interval_ms > 0)
+        uv_timer_start(&w->ping_timer, on_ping_timer, w->cfg->ping_interval_ms,
+                       w->cfg->ping_interval_ms);
     send_initialize(w);
 }
 
@@ -606,8 +726,10 @@ static void on_state_timer(uv_timer_t *t)
     }
     case CG_WORKER_STOPPING:
         if (child_alive(w)) {
-            cg_log_warn("%s: still running %" PRIu64 " ms after SIGTERM: SIGKILL", w->name,
-                        w->cfg->shutdown_grace_ms);
+            snprintf(w->kill_reason, sizeof(w->kill_reason),
+                     "still running %" PRIu64 " ms after SIGTERM at stop: SIGKILL",
+                     w->cfg->shutdown_grace_ms);
+            cg_log_warn("%s: %s", w->name, w->kill_reason);
             kill_child(w, SIGKILL);
         }
         return;
@@ -633,8 +755,11 @@ void cg_worker_init(struct cg_worker *w, unsigned id, uv_loop_t *loop,
     cg_buf_init(&w->stderr_line, STDERR_LINE_MAX_BYTES);
     uv_timer_init(loop, &w->state_timer);
     uv_timer_init(loop, &w->rpc_timer);
+    uv_timer_init(loop, &w->ping_timer);
     w->state_timer.data = w;
     w->rpc_timer.data = w;
+    w->ping_timer.data = w;
+    w->timers_open = 3;
 }
 
 void cg_worker_start(struct cg_worker *w)
@@ -645,26 +770,38 @@ void cg_worker_start(struct cg_worker *w)
 
 bool cg_worker_is_ready(const struct cg_worker *w)
 {
-    return w->state == CG_WORKER_READY;
+    /* From its exit callback on (or once we decided to kill it) a child takes no new turns,
+     * even before the state leaves READY: its own dying turns must not hand queued ones back
+     * to it. */
+    return w->state == CG_WORKER_READY && !w->exited && w->kill_reason[0] == '\0';
+}
+
+uint64_t cg_worker_retry_in_ms(const struct cg_worker *w)
+{
+    uint64_t now = cg_clock_mono_ms();
+    if (w->state != CG_WORKER_BACKOFF || w->next_retry_mono_ms <= now)
+        return 0;
+    return w->next_retry_mono_ms - now;
 }
 
 static void on_timer_closed(uv_handle_t *h)
 {
     struct cg_worker *w = h->data;
-    if (h == (uv_handle_t *)&w->rpc_timer) {
-        w->timers_closed = true;
-        cg_buf_dispose(&w->stderr_line);
-        if (w->on_stopped)
-            w->on_stopped(w);
-    }
+    if (--w->timers_open > 0)
+        return;
+    cg_buf_dispose(&w->stderr_line);
+    if (w->on_stopped)
+        w->on_stopped(w);
 }
 
 static void maybe_stopped(struct cg_worker *w)
 {
-    if (w->child_handles > 0 || w->timers_closed || uv_is_closing((uv_handle_t *)&w->rpc_timer))
+    if (w->child_handles > 0 || w->timers_closing)
         return;
-    uv_close((uv_handle_t *)&w->state_timer, NULL);
+    w->timers_closing = true;
+    uv_close((uv_handle_t *)&w->state_timer, on_timer_closed);
     uv_close((uv_handle_t *)&w->rpc_timer, on_timer_closed);
+    uv_close((uv_handle_t *)&w->ping_timer, on_timer_closed);
 }
 
 void cg_worker_stop(struct cg_worker *w, void (*on_stopped)(struct cg_worker *w))
@@ -674,8 +811,11 @@ void cg_worker_stop(struct cg_worker *w, void (*on_stopped)(struct cg_worker *w)
     if (was == CG_WORKER_STOPPING)
         return;
     w->state = CG_WORKER_STOPPING;
+    w->state_since_ms = cg_clock_wall_ms();
     uv_timer_stop(&w->state_timer);
+    uv_timer_stop(&w->ping_timer);
     if (child_alive(w)) {
+        snprintf(w->kill_reason, sizeof(w->kill_reason), "shutting down (SIGTERM)");
         char fields[96];
         snprintf(fields, sizeof(fields), "\"worker\":%u,\"pid\":%d", w->id, w->pid);
         cg_log_event(CG_LOG_INFO, LOG_COMPONENT, "worker_stopping", fields);
@@ -705,6 +845,8 @@ int cg_worker_status_json(const struct cg_worker *w, struct cg_buf *out)
     if (!err)
         err = child_alive(w) ? cg_buf_appendf(out, "%d", w->pid) : cg_buf_append_str(out, "null");
     if (!err)
+        err = append_time(out, "state_since", w->state_since_ms);
+    if (!err)
         err = append_time(out, "ready_since", w->ready_at_ms);
     if (!err)
         err = cg_buf_appendf(out, ",\"active_turns\":%zu,\"restarts\":%u,\"consecutive_failures\":%u",
@@ -727,7 +869,12 @@ int cg_worker_status_json(const struct cg_worker *w, struct cg_buf *out)
     if (!err)
         err = cg_json_cstring(out, w->last_error[0] ? w->last_error : NULL);
     if (!err)
-        err = append_time(out, "next_retry", w->state == CG_WORKER_BACKOFF ? w->next_retry_ms : 0);
+        err = append_time(out, "last_error_at", w->last_error_at_ms);
+    /* Scheduled on the monotonic clock; shown as wall time. */
+    uint64_t retry_at = w->state == CG_WORKER_BACKOFF ? cg_clock_wall_ms() + cg_worker_retry_in_ms(w)
+                                                      : 0;
+    if (!err)
+        err = append_time(out, "next_retry", retry_at);
     if (!err && w->rpc_live)
         err = cg_buf_appendf(out, ",\"rpc\":{\"pending\":%zu,\"lines\":%" PRIu64
                                   ",\"skipped_lines\":%" PRIu64 ",\"bad_lines\":%" PRIu64

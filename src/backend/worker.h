@@ -4,6 +4,9 @@
  * exit and the last stderr lines, tells its owner (so in-flight turns fail in-band), and
  * restarts after an exponential backoff; after WORKER_RESTART_MAX consecutive failures it gives
  * up. A worker that stayed ready for WORKER_STABLE_MS starts counting failures from zero again.
+ * A worker quiet for WORKER_PING_INTERVAL_MS gets a cheap call (`thread/loaded/list`); one that
+ * does not answer it within WORKER_PING_TIMEOUT_MS is unhealthy (no new turns), and one still
+ * silent WORKER_UNHEALTHY_GRACE_MS later is killed and restarted like a crashed one.
  * Its stderr goes to our log, line by line, tagged with the worker id. */
 #ifndef CG_BACKEND_WORKER_H
 #define CG_BACKEND_WORKER_H
@@ -20,6 +23,7 @@ enum cg_worker_state {
     CG_WORKER_STOPPED,        /* not started yet, or stopped on shutdown */
     CG_WORKER_STARTING,       /* spawned; handshake in progress */
     CG_WORKER_READY,          /* takes turns */
+    CG_WORKER_UNHEALTHY,      /* missed a liveness ping: no new turns; killed after the grace */
     CG_WORKER_LOGIN_REQUIRED, /* up, but Codex has no login: turns would only fail */
     CG_WORKER_BACKOFF,        /* exited or failed; restarting at next_retry */
     CG_WORKER_FAILED,         /* restart cap reached; stays down */
@@ -37,8 +41,14 @@ struct cg_worker_config {
     uint64_t backoff_max_ms;
     uint64_t stable_ms;
     uint64_t shutdown_grace_ms;
+    uint64_t ping_interval_ms; /* 0 = no liveness pings */
+    uint64_t ping_timeout_ms;
+    uint64_t unhealthy_grace_ms;
     unsigned restart_max;
     size_t max_line_bytes;
+    /* A child with more than this queued for its stdin is not reading it and is killed;
+     * 0 = CG_WORKER_STDIN_QUEUE_MAX_BYTES. */
+    size_t stdin_queue_max_bytes;
     const char *login_hint; /* how to log in, for logs and errors */
     const char *auth_path;  /* when this file appears, a worker without login restarts */
     /* Retry-After of an upstream 429 when Codex reported no reset time. */
@@ -64,7 +74,11 @@ struct cg_worker_hooks {
     void (*late)(struct cg_worker *w, const char *method, json_t *result, void *data);
 };
 
-enum { CG_WORKER_STDERR_KEEP = 8, CG_WORKER_ERROR_BYTES = 256 };
+enum {
+    CG_WORKER_STDERR_KEEP = 8,
+    CG_WORKER_ERROR_BYTES = 256,
+    CG_WORKER_STDIN_QUEUE_MAX_BYTES = 64 * 1024 * 1024,
+};
 
 struct cg_worker {
     unsigned id;
@@ -80,8 +94,10 @@ struct cg_worker {
     uv_pipe_t stderr_pipe;
     uv_timer_t state_timer; /* handshake deadline, backoff, login re-check, stop grace */
     uv_timer_t rpc_timer;   /* call deadlines */
+    uv_timer_t ping_timer;  /* liveness */
     int child_handles;      /* process and pipes not yet closed */
-    bool timers_closed;
+    int timers_open;
+    bool timers_closing;
 
     struct cg_rpc rpc;
     bool rpc_live;
@@ -89,17 +105,26 @@ struct cg_worker {
     int pid;
     bool exited; /* exit callback seen for the current child */
     bool stdout_eof;
-    uint64_t started_at_ms;  /* wall clock */
-    uint64_t ready_at_ms;    /* wall clock, 0 when not ready */
+    uint64_t started_at_ms; /* wall clock (compared with file times) */
+    uint64_t started_mono_ms;
+    uint64_t ready_at_ms; /* wall clock, 0 when not ready */
     uint64_t ready_mono_ms;
-    uint64_t next_retry_ms;  /* wall clock, when in backoff */
+    uint64_t state_since_ms;     /* wall clock, for display */
+    uint64_t next_retry_mono_ms; /* monotonic, when in backoff */
+    uint64_t heard_mono_ms;      /* last bytes from the child's stdout */
+    uint64_t ping_call;          /* the liveness call in flight, 0 = none */
     unsigned restarts;
     unsigned consecutive_failures;
     bool planned_restart; /* the next exit is ours, not a failure */
     int64_t last_exit_code;
     int last_exit_signal;
     uint64_t last_exit_at_ms; /* wall clock, 0 = never exited */
+    /* Why the gateway is killing the current child; empty when it is not. It becomes
+     * last_error on exit, so the log says why rather than "signal 9". */
+    char kill_reason[CG_WORKER_ERROR_BYTES];
+    /* The newest problem, kept across restarts until a newer one replaces it. */
     char last_error[CG_WORKER_ERROR_BYTES];
+    uint64_t last_error_at_ms; /* wall clock, 0 = none */
     struct cg_buf stderr_line;
     char stderr_tail[CG_WORKER_STDERR_KEEP][160];
     unsigned stderr_next;
@@ -118,7 +143,10 @@ void cg_worker_start(struct cg_worker *w);
  * `on_stopped` runs once all are closed. */
 void cg_worker_stop(struct cg_worker *w, void (*on_stopped)(struct cg_worker *w));
 
+/* Ready and its child alive with no kill pending: a turn given to it now can start. */
 bool cg_worker_is_ready(const struct cg_worker *w);
+/* Milliseconds until the next restart (0 when not in backoff or already due). */
+uint64_t cg_worker_retry_in_ms(const struct cg_worker *w);
 const char *cg_worker_state_name(enum cg_worker_state s);
 
 /* JSON-RPC towards the child; valid only while the child runs. `params` stolen. Returns the call

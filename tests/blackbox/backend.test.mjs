@@ -1,6 +1,7 @@
 // The Codex backend: worker supervision, the pool, turn sessions and the JSON-RPC client,
 // driven over HTTP against the deterministic fake app-server.
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
@@ -8,7 +9,9 @@ import {
   assertOpenAIError,
   backendHealth,
   chat,
+  fakeCodexBin,
   fakeMethods,
+  gatewayBin,
   procStats,
   readFakeLog,
   request,
@@ -19,6 +22,14 @@ import {
   tempDir,
   waitFor,
 } from '../lib/gateway.mjs';
+
+/** Runs the gateway binary to its exit; {code, stdout, stderr}. */
+function runGateway(args, env) {
+  return new Promise((resolve) => {
+    execFile(gatewayBin, args, { env: { PATH: process.env.PATH, PORT: '0', ...env }, timeout: 20000 },
+      (err, stdout, stderr) => resolve({ code: err ? err.code : 0, stdout, stderr }));
+  });
+}
 
 const user = (content) => ({ model: 'codex-5', messages: [{ role: 'user', content }] });
 const stream = (content) => ({ ...user(content), stream: true });
@@ -406,5 +417,175 @@ describe('turn sessions', { timeout: 120000 }, () => {
       const n = await chat(gw, user('fake:retry'));
       assert.equal(n.json.choices[0].message.content, 'Hello after retry.');
     });
+  });
+});
+
+/** Starts a streaming chat and resolves once its first content delta arrived; `rest` then
+ * resolves with the whole SSE text. */
+async function openStream(gw, content) {
+  const res = await fetch(`${gw.url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify(stream(content)),
+  });
+  assert.equal(res.status, 200);
+  const reader = res.body.getReader();
+  const dec = new TextDecoder();
+  let text = '';
+  while (!text.includes('"content":"s0 "')) {
+    const { value, done } = await reader.read();
+    assert.equal(done, false, `stream ended before the first delta: ${text}`);
+    text += dec.decode(value);
+  }
+  const rest = (async () => {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return text;
+      text += dec.decode(value);
+    }
+  })();
+  return { rest };
+}
+
+const inBandError = (text) => {
+  const f = sseFrames(text).find((x) => x.data && x.data.error);
+  return f ? f.data.error : null;
+};
+
+describe('a failing worker next to a healthy one', { timeout: 120000 }, () => {
+  it('kill -9 of one of two workers with a full queue: the queued requests complete on the other', async () => {
+    // The killed worker restarts only after 5 s: the queue has to go to the other one.
+    await withGateway({ WORKER_COUNT: '2', WORKER_MAX_CONCURRENCY: '2', WORKER_BACKOFF_INITIAL_MS: '5000' }, async (gw) => {
+      await waitFor(async () => (await backendHealth(gw)).workers.every((w) => w.state === 'ready'), 10000, 'both ready');
+      const pid0 = (await backendHealth(gw)).workers[0].pid;
+      const streams = await Promise.all([1, 2, 3, 4].map(() => openStream(gw, 'fake:slow=50,20')));
+      assert.deepEqual((await backendHealth(gw)).workers.map((w) => w.active_turns), [2, 2]);
+      const queued = Array.from({ length: 10 }, () => chat(gw, user('hi')));
+      await waitFor(async () => (await backendHealth(gw)).queue.waiting === 10, 10000, '10 queued');
+      process.kill(pid0, 'SIGKILL');
+      const answers = await Promise.all(queued);
+      for (const a of answers) {
+        assert.equal(a.status, 200, `a queued request failed: ${a.text}`);
+        assert.equal(a.json.choices[0].message.content, 'Hello from fake-codex.');
+      }
+      const texts = await Promise.all(streams.map((s) => s.rest));
+      const errors = texts.map(inBandError).filter(Boolean);
+      assert.equal(errors.length, 2, 'the two streams on the killed worker fail in-band');
+      for (const e of errors) assert.match(e.message, /worker 0 exited on signal 9/);
+      const h = await backendHealth(gw);
+      assert.equal(h.workers[0].state, 'backoff', 'worker 0 had not restarted yet');
+      assert.equal(h.workers[0].last_error, 'exited on signal 9');
+    });
+  });
+
+  it('a frozen worker (SIGSTOP) is unhealthy, gets no new turns, and is killed and restarted after the grace', async () => {
+    await withGateway({
+      WORKER_COUNT: '2', WORKER_MAX_CONCURRENCY: '4', WORKER_BACKOFF_INITIAL_MS: '50',
+      WORKER_PING_INTERVAL_MS: '200', WORKER_PING_TIMEOUT_MS: '1000', WORKER_UNHEALTHY_GRACE_MS: '3000',
+    }, async (gw) => {
+      await waitFor(async () => (await backendHealth(gw)).workers.every((w) => w.state === 'ready'), 10000, 'both ready');
+      const pid0 = (await backendHealth(gw)).workers[0].pid;
+      const s = await openStream(gw, 'fake:slow=100,300');
+      const h0 = await backendHealth(gw);
+      assert.deepEqual(h0.workers.map((w) => w.active_turns), [1, 0]);
+      process.kill(pid0, 'SIGSTOP');
+      try {
+        await waitFor(async () => (await backendHealth(gw)).workers[0].state === 'unhealthy', 10000, 'worker 0 unhealthy');
+        const ready = await request(gw, '/readyz');
+        assert.equal(ready.status, 200, 'worker 1 still serves');
+        assert.deepEqual(ready.json, { ready: true, unhealthy_workers: [0] });
+        const h = await backendHealth(gw);
+        assert.match(h.workers[0].last_error, /did not answer a liveness ping within 1000 ms/);
+        assert.equal(h.workers[0].pid, pid0);
+        // A turn given to the frozen worker could only fail: this one must run on worker 1.
+        const other = await chat(gw, user('hi'));
+        assert.equal(other.status, 200, other.text);
+        assert.equal(other.json.choices[0].message.content, 'Hello from fake-codex.');
+        const e = inBandError(await s.rest);
+        assert.ok(e, 'the frozen worker\'s stream ends with an in-band error');
+        assert.equal(e.code, 'backend_unavailable');
+        assert.match(e.message, /worker 0 was killed by the gateway: unhealthy/);
+      } finally {
+        try { process.kill(pid0, 'SIGCONT'); } catch { /* already gone */ }
+      }
+      const exit = await gw.waitForLog((l) => l.event === 'worker_exit' && l.pid === pid0);
+      assert.equal(exit.killed_by_gateway, true);
+      assert.match(exit.reason, /^unhealthy: no answer to a liveness ping for 4000 ms$/);
+      assert.ok(gw.logs.some((l) => l.event === 'worker_state' && l.worker === 0 && l.to === 'unhealthy'));
+      await waitFor(async () => (await backendHealth(gw)).workers.every((w) => w.state === 'ready'), 10000, 'restarted');
+      const after = (await backendHealth(gw)).workers[0];
+      assert.notEqual(after.pid, pid0);
+      assert.equal(after.restarts, 1);
+      assert.match(after.last_error, /^unhealthy: /, 'the last error outlives the restart');
+      assert.equal(typeof after.last_error_at, 'string');
+      assert.equal(typeof after.state_since, 'string');
+    });
+  });
+
+  it('the only worker frozen: readyz 503 unhealthy, requests fail fast; SIGCONT within the grace recovers it', async () => {
+    await withGateway({
+      WORKER_PING_INTERVAL_MS: '200', WORKER_PING_TIMEOUT_MS: '1000', WORKER_UNHEALTHY_GRACE_MS: '60000',
+    }, async (gw) => {
+      const pid = (await backendHealth(gw)).workers[0].pid;
+      process.kill(pid, 'SIGSTOP');
+      try {
+        await waitFor(async () => (await request(gw, '/readyz')).status === 503, 10000, 'readyz 503');
+        const ready = await request(gw, '/readyz');
+        assert.deepEqual(ready.json, { ready: false, reason: 'unhealthy', unhealthy_workers: [0] });
+        const r = await chat(gw, user('hi'));
+        assert.equal(r.status, 503);
+        assertOpenAIError(assert, r.json, { code: 'backend_unavailable' });
+        assert.match(r.json.error.message, /liveness ping/);
+      } finally {
+        process.kill(pid, 'SIGCONT');
+      }
+      await waitFor(async () => (await request(gw, '/readyz')).status === 200, 10000, 'ready again');
+      const w = (await backendHealth(gw)).workers[0];
+      assert.equal(w.pid, pid, 'the same process: not restarted');
+      assert.equal(w.restarts, 0);
+      assert.equal((await chat(gw, user('hi'))).json.choices[0].message.content, 'Hello from fake-codex.');
+    });
+  });
+});
+
+describe('CODEX_BIN', { timeout: 60000 }, () => {
+  it('a relative CODEX_BIN is relative to the gateway\'s directory, not PROXY_CODEX_WORKDIR', async () => {
+    const work = tempDir('cg-work-');
+    const rel = path.relative(process.cwd(), fakeCodexBin);
+    assert.ok(!path.isAbsolute(rel) && rel.includes('/'), rel);
+    try {
+      await withGateway({ CODEX_BIN: rel, PROXY_CODEX_WORKDIR: work.dir }, async (gw) => {
+        const r = await chat(gw, user('hi'));
+        assert.equal(r.status, 200, r.text);
+        assert.equal(r.json.choices[0].message.content, 'Hello from fake-codex.');
+      });
+    } finally {
+      work.remove();
+    }
+  });
+
+  it('a missing or unusable CODEX_BIN stops the start (and check-config) with one line naming it', async () => {
+    const state = tempDir('cg-bin-');
+    const notExec = path.join(state.dir, 'codex');
+    fs.writeFileSync(notExec, '#!/bin/sh\n', { mode: 0o644 });
+    const cases = [
+      ['/nonexistent/codex', /^codex-gateway: CODEX_BIN: \/nonexistent\/codex: No such file or directory$/],
+      ['no-such-codex-cli', /^codex-gateway: CODEX_BIN: no-such-codex-cli was not found on PATH/],
+      [notExec, /^codex-gateway: CODEX_BIN: .* is not executable$/],
+    ];
+    try {
+      for (const args of [[], ['check-config']]) {
+        for (const [bin, re] of cases) {
+          const r = await runGateway(args, { CODEX_BIN: bin, PROXY_STATE_DIR: state.dir, HOME: state.dir });
+          assert.equal(r.code, 2, `${args} ${bin}: ${r.stderr}`);
+          const lines = r.stderr.trim().split('\n');
+          assert.equal(lines.length, 1, r.stderr);
+          assert.match(lines[0], re);
+          assert.equal(r.stdout, '');
+        }
+      }
+    } finally {
+      state.remove();
+    }
   });
 });

@@ -4,7 +4,7 @@ import { execFile } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import OpenAI from 'openai';
-import { assertOpenAIError, gatewayBin, request, startGateway, stopClean } from '../lib/gateway.mjs';
+import { assertOpenAIError, fakeCodexBin, gatewayBin, request, startGateway, stopClean } from '../lib/gateway.mjs';
 
 const run = promisify(execFile);
 
@@ -65,7 +65,8 @@ describe('models', { timeout: 60000 }, () => {
 
 describe('probes', { timeout: 60000 }, () => {
   it('readyz is 503 with a reason while no worker can run, livez stays 200', async () => {
-    const gw = await startGateway({ env: { CODEX_BIN: '/nonexistent/codex', WORKER_BACKOFF_INITIAL_MS: '50' } });
+    // A binary that exits at once: the worker never gets ready (a missing one stops the start).
+    const gw = await startGateway({ env: { CODEX_BIN: '/bin/false', WORKER_BACKOFF_INITIAL_MS: '50' } });
     try {
       const live = await request(gw, '/livez');
       assert.equal(live.status, 200);
@@ -105,7 +106,7 @@ describe('probes', { timeout: 60000 }, () => {
 });
 
 describe('configuration', { timeout: 60000 }, () => {
-  const env = (extra) => ({ env: { PATH: process.env.PATH, HOME: '/nonexistent-home', ...extra } });
+  const env = (extra) => ({ env: { PATH: process.env.PATH, HOME: '/nonexistent-home', CODEX_BIN: fakeCodexBin, ...extra } });
 
   it('check-config prints every setting with secrets masked', async () => {
     const { stdout } = await run(gatewayBin, ['check-config'], env({ PROXY_API_KEY: 'sk-aaa,sk-bbb', PORT: '9999' }));

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import OpenAI from 'openai';
 import { repoRoot, request, startGateway, stopClean, tempDir, waitFor } from '../lib/gateway.mjs';
-import { startMockModel } from './mock-model.mjs';
+import { CHATGPT_ACCOUNT_ID, chatgptTokens, startMockModel, unsignedJwt } from './mock-model.mjs';
 
 const modules = path.join(repoRoot, 'tests', 'node_modules', '@openai');
 /** The pinned native CLI (tests/package.json). */
@@ -33,18 +33,53 @@ export function providerConfig(mockUrl) {
 }
 
 /**
+ * config.toml of a CODEX_HOME logged in with ChatGPT whose backend is the mock at `base`: a
+ * provider that needs the OpenAI (ChatGPT) login, and `chatgpt_base_url` for everything else
+ * Codex asks the ChatGPT backend.
+ */
+export function chatgptConfig(base) {
+  return [
+    'model_provider = "chatgpt-mock"',
+    `chatgpt_base_url = "${base}/backend-api/"`,
+    '[model_providers.chatgpt-mock]',
+    'name = "ChatGPT mock"',
+    `base_url = "${base}/backend-api/codex"`,
+    'wire_api = "responses"',
+    'requires_openai_auth = true',
+    'request_max_retries = 0',
+    'stream_max_retries = 0',
+    'stream_idle_timeout_ms = 5000',
+    '',
+  ].join('\n');
+}
+
+/** auth.json of a fake ChatGPT login whose access token expired: Codex refreshes it at start. */
+export function chatgptAuth() {
+  const tokens = chatgptTokens('rt-0');
+  tokens.access_token = unsignedJwt({ exp: Math.floor(Date.now() / 1000) - 60 });
+  return { OPENAI_API_KEY: null, tokens: { ...tokens, account_id: CHATGPT_ACCOUNT_ID }, last_refresh: new Date().toISOString() };
+}
+
+/**
  * Starts a mock model, a CODEX_HOME pointing at it, and the gateway with the real Codex, and
- * waits until a worker is ready. `close(assert)` stops everything and checks the gateway exited
+ * waits until a worker is ready. With `chatgpt`, the home holds a fake ChatGPT login and the
+ * mock plays the ChatGPT backend, token refreshes included (CODEX_REFRESH_TOKEN_URL_OVERRIDE),
+ * so nothing leaves 127.0.0.1. `close(assert)` stops everything and checks the gateway exited
  * cleanly (exit 0, no sanitizer report).
  */
-export async function startCodexGateway({ env = {}, codexBin = CODEX_NATIVE } = {}) {
+export async function startCodexGateway({ env = {}, codexBin = CODEX_NATIVE, chatgpt = false } = {}) {
   const mock = await startMockModel();
   const home = tempDir('cg-codex-home-');
-  fs.writeFileSync(path.join(home.dir, 'config.toml'), providerConfig(mock.url));
+  fs.writeFileSync(path.join(home.dir, 'config.toml'), chatgpt ? chatgptConfig(mock.base) : providerConfig(mock.url));
+  const login = {};
+  if (chatgpt) {
+    fs.writeFileSync(path.join(home.dir, 'auth.json'), JSON.stringify(chatgptAuth()), { mode: 0o600 });
+    login.CODEX_REFRESH_TOKEN_URL_OVERRIDE = `${mock.base}/oauth/token`;
+  }
   let gw;
   try {
     gw = await startGateway({
-      env: { CODEX_BIN: codexBin, CODEX_HOME: home.dir, CODEX_MODEL: MODEL, ...env },
+      env: { CODEX_BIN: codexBin, CODEX_HOME: home.dir, CODEX_MODEL: MODEL, ...login, ...env },
       startTimeoutMs: START_TIMEOUT_MS,
     });
     await waitFor(async () => (await request(gw, '/readyz')).status === 200, START_TIMEOUT_MS,

@@ -27,6 +27,14 @@
 //
 // Every request (method, path, headers, parsed body) is appended to
 // `requests`, including 404s and malformed bodies.
+//
+// It also plays the ChatGPT backend a ChatGPT-login Codex talks to (provider with
+// `requires_openai_auth = true`, `chatgpt_base_url` = `${base}/backend-api/`):
+// `POST /backend-api/codex/responses` is served like `/v1/responses`,
+// `POST /oauth/token` (CODEX_REFRESH_TOKEN_URL_OVERRIDE) rotates fake tokens, and
+// `GET /backend-api/wham/usage` returns a usage snapshot. Anything else under
+// /backend-api (models, accounts/check, settings, the apps connector's ps/mcp) is
+// recorded and answered 404, which Codex treats as "not available".
 
 import http from 'node:http';
 import zlib from 'node:zlib';
@@ -89,6 +97,33 @@ export function codexUsage(u) {
     cacheWriteInputTokens: 0,
     outputTokens: u.output_tokens,
     reasoningOutputTokens: u.output_tokens_details.reasoning_tokens,
+  };
+}
+
+const RESPONSES_PATHS = ['/v1/responses', '/backend-api/codex/responses'];
+
+/** An unsigned JWT (`alg: none`) carrying `claims`: Codex reads ChatGPT tokens without
+ * verifying them. */
+export function unsignedJwt(claims) {
+  const b64 = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  return `${b64({ alg: 'none', typ: 'JWT' })}.${b64(claims)}.sig`;
+}
+
+export const CHATGPT_ACCOUNT_ID = 'acct-e2e';
+
+/** id/access/refresh tokens of a fake ChatGPT Plus login, valid for a day. */
+export function chatgptTokens(refreshToken = 'rt-0') {
+  const exp = Math.floor(Date.now() / 1000) + 86400;
+  const auth = {
+    chatgpt_plan_type: 'plus',
+    chatgpt_account_id: CHATGPT_ACCOUNT_ID,
+    chatgpt_user_id: 'user-e2e',
+    user_id: 'user-e2e',
+  };
+  return {
+    id_token: unsignedJwt({ email: 'e2e@example.invalid', exp, 'https://api.openai.com/auth': auth }),
+    access_token: unsignedJwt({ exp, rt: refreshToken, 'https://api.openai.com/auth': auth }),
+    refresh_token: refreshToken,
   };
 }
 
@@ -370,6 +405,7 @@ function finalResponse(events) {
 export async function startMockModel({ port = 0, host = '127.0.0.1', onRequest } = {}) {
   const requests = [];
   let seq = 0;
+  let refreshes = 0;
 
   const server = http.createServer((req, res) => {
     const chunks = [];
@@ -400,7 +436,23 @@ export async function startMockModel({ port = 0, host = '127.0.0.1', onRequest }
       try { onRequest(rec); } catch { /* ignore */ }
     }
 
-    if (req.method !== 'POST' || path !== '/v1/responses') {
+    if (req.method === 'POST' && path === '/oauth/token') {
+      refreshes++;
+      sendJson(res, 200, chatgptTokens(`rt-${refreshes}`));
+      return;
+    }
+    if (req.method === 'GET' && path === '/backend-api/wham/usage') {
+      sendJson(res, 200, {
+        plan_type: 'plus',
+        rate_limit: {
+          allowed: true, limit_reached: false,
+          primary_window: { used_percent: 40, limit_window_seconds: 18000, reset_after_seconds: 3600, reset_at: 1796152963 },
+          secondary_window: { used_percent: 10, limit_window_seconds: 604800, reset_after_seconds: 86400, reset_at: 1796487763 },
+        },
+      });
+      return;
+    }
+    if (req.method !== 'POST' || !RESPONSES_PATHS.includes(path)) {
       sendJson(res, 404, { error: { message: `mock: no route for ${req.method} ${path}`, type: 'invalid_request_error', code: 'not_found' } });
       return;
     }
@@ -449,10 +501,12 @@ export async function startMockModel({ port = 0, host = '127.0.0.1', onRequest }
   const actualPort = server.address().port;
   return {
     url: `http://${host}:${actualPort}/v1`,
+    /** The origin, for the ChatGPT backend endpoints. */
+    base: `http://${host}:${actualPort}`,
     port: actualPort,
     requests,
-    /** Requests to POST /v1/responses with a parsed body. */
-    responsesRequests: () => requests.filter((r) => r.path === '/v1/responses' && r.body),
+    /** Requests for a model response (either path) with a parsed body. */
+    responsesRequests: () => requests.filter((r) => RESPONSES_PATHS.includes(r.path) && r.body),
     close: () =>
       new Promise((resolve) => {
         server.close(() => resolve());
