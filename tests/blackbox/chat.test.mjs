@@ -289,6 +289,20 @@ describe('chat completions: tools', { timeout: 120000 }, () => {
     assert.equal(answered.length, 0, 'no tool result was ever sent to Codex');
   });
 
+  it('tool names of 61 and 62 characters that would share a cut alias each come back as sent', async () => {
+    // The 62-character name is cut to "fn_" + 52 characters + "_" + its FNV-1a hash; the
+    // 61-character name below spells exactly that cut form.
+    const long = 'a'.repeat(62);
+    let h = 2166136261;
+    for (const b of Buffer.from(long)) h = Math.imul(h ^ b, 16777619) >>> 0;
+    const shaped = `${long.slice(0, 52)}_${h.toString(16).padStart(8, '0')}`;
+    assert.equal(shaped.length, 61);
+    const tool = (name) => ({ type: 'function', function: { name, parameters: { type: 'object', properties: {} } } });
+    const r = await client.chat.completions.create({ model: 'codex-5', messages: [{ role: 'user', content: 'fake:tools=2' }], tools: [tool(long), tool(shaped)] });
+    assert.equal(r.choices[0].finish_reason, 'tool_calls');
+    assert.deepEqual(r.choices[0].message.tool_calls.map((c) => c.function.name), [long, shaped]);
+  });
+
   it('parallel_tool_calls: false returns only the first call; legacy functions get function_call', async () => {
     const single = await client.chat.completions.create({ model: 'codex-5', parallel_tool_calls: false, messages: [{ role: 'user', content: 'fake:tools=3' }], tools: [weatherTool] });
     assert.equal(single.choices[0].message.tool_calls.length, 1);
@@ -329,6 +343,7 @@ describe('chat completions: errors', { timeout: 120000 }, () => {
     ['bad response_format', { model: 'codex-5', response_format: { type: 'xml' }, messages: [{ role: 'user', content: 'x' }] }, 400, 'unsupported_value', 'response_format.type'],
     ['json_schema without schema', { model: 'codex-5', response_format: { type: 'json_schema', json_schema: { name: 'x' } }, messages: [{ role: 'user', content: 'x' }] }, 400, 'invalid_request_error', 'response_format.json_schema.schema'],
     ['unsupported content part', { model: 'codex-5', messages: [{ role: 'user', content: [{ type: 'input_audio', input_audio: {} }] }] }, 400, 'unsupported_value', 'messages[0].content[0]'],
+    ['modalities not an array', { model: 'codex-5', modalities: 'text', messages: [{ role: 'user', content: 'x' }] }, 400, 'invalid_request_error', 'modalities'],
     ['image with a bad url', { model: 'codex-5', messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'file:///etc/passwd' } }] }] }, 400, 'invalid_request_error', 'messages[0].content[0]'],
   ];
   for (const [name, body, status, code, param] of cases) {
@@ -507,6 +522,12 @@ describe('legacy completions', { timeout: 60000 }, () => {
     assert.equal(usage.prompt_tokens, 21);
     const e2 = await chat(gw, { model: 'codex-5', prompt: 'fake:deltas=1 ', echo: true }, { path: '/v1/completions', headers: gw.auth });
     assert.equal(e2.json.choices[0].text, 'fake:deltas=1 w0 ');
+  });
+
+  it('rejects a best_of that is not an integer, naming it', async () => {
+    const r = await chat(gw, { model: 'codex-5', prompt: 'x', best_of: '2' }, { path: '/v1/completions', headers: gw.auth });
+    assert.equal(r.status, 400);
+    assertOpenAIError(assert, r.json, { code: 'invalid_request_error', param: 'best_of' });
   });
 
   it('rejects a missing prompt and token-array prompts', async () => {

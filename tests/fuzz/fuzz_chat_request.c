@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include "api/chat_parse.h"
+#include "api/completions_parse.h"
 #include "core/catalog.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
