@@ -48,6 +48,10 @@ before(async () => {
 after(async () => {
   await stopClean(assert, gw);
   logDir.remove();
+  // Every run reports its outcome exactly once, whichever way it ended.
+  const seen = new Map();
+  for (const l of gw.logs.filter((x) => x.event === 'usage')) seen.set(l.req_id, (seen.get(l.req_id) || 0) + 1);
+  assert.deepEqual([...seen].filter(([, n]) => n !== 1), [], 'a run reported more than once');
 });
 
 const post = (body, headers = {}) => chat(gw, body, { headers: { ...gw.auth, ...headers } });
@@ -499,6 +503,110 @@ describe('chat completions: timing, keepalive, disconnects, load', { timeout: 18
       assert.equal(r.text, Array.from({ length: n }, (_, k) => `w${k} `).join(''));
       assert.equal(r.finish, 'stop');
     }
+  });
+});
+
+describe('chat completions: stop sequences end the turn', { timeout: 60000 }, () => {
+  // fake:slow=1000,30 would stream for 30 s; each test gives up after 10 s.
+  for (const stream of [false, true]) {
+    it(`a stop sequence that matches early ends the response and interrupts the turn (stream: ${stream})`, { timeout: 10000 }, async () => {
+      const before = fakeMethods(fakeLog).length;
+      const id = `stop-early-${stream}`;
+      const r = await post({ model: 'codex-5', stream, stop: ['s1'], messages: [{ role: 'user', content: 'fake:slow=1000,30' }] }, { 'X-Request-Id': id });
+      assert.equal(r.status, 200);
+      if (stream) {
+        const chunks = sseFrames(r.text).filter((f) => f.data?.choices).map((f) => f.data.choices[0]);
+        assert.equal(chunks.map((c) => c.delta.content || '').join(''), 's0 ');
+        assert.deepEqual(chunks.filter((c) => c.finish_reason).map((c) => c.finish_reason), ['stop']);
+        assert.equal(sseFrames(r.text).pop().data, '[DONE]');
+      } else {
+        assert.equal(r.json.choices[0].message.content, 's0 ');
+        assert.equal(r.json.choices[0].finish_reason, 'stop');
+      }
+      await waitFor(async () => fakeMethods(fakeLog).slice(before).some((m) => m.method === 'turn/interrupt'), 8000, 'turn/interrupt');
+      await waitFor(async () => (await backendHealth(gw, gw.auth)).workers.every((w) => w.active_turns === 0), 8000, 'slot freed');
+      const line = await gw.waitForLog((l) => l.event === 'usage' && l.req_id === id, 8000);
+      assert.deepEqual([line.status, line.error], [200, null]);
+    });
+  }
+});
+
+describe('chat completions: usage outcome', { timeout: 60000 }, () => {
+  const usageOf = (id) => gw.waitForLog((l) => l.event === 'usage' && l.req_id === id, 10000);
+
+  it('the usage log line carries the usage the response reported', async () => {
+    const r = await post({ model: 'codex-5', messages: [{ role: 'user', content: 'fake:reasoning fake:usage=1000,600,250,200' }] }, { 'X-Request-Id': 'usage-body-1' });
+    assert.equal(r.status, 200);
+    const line = await usageOf('usage-body-1');
+    const u = r.json.usage;
+    assert.deepEqual(
+      [line.input_tokens, line.cached_tokens, line.output_tokens, line.reasoning_tokens, line.total_tokens],
+      [u.prompt_tokens, u.prompt_tokens_details.cached_tokens, u.completion_tokens, u.completion_tokens_details.reasoning_tokens, u.total_tokens],
+    );
+    assert.equal(line.total_tokens, 1250);
+    assert.deepEqual([line.route, line.model, line.status, line.error, line.stream], ['chat', 'codex-5', 200, null, false]);
+    assert.equal(typeof line.ms, 'number');
+    assert.ok('key' in line, 'the key label field is present (null until admission sets it)');
+    const text = JSON.stringify(line);
+    assert.equal(/fake:reasoning|sk-test/.test(text), false, 'no prompt text, no key');
+  });
+
+  it('a stream with n=2 reports the usage of both turns', async () => {
+    const r = await post({ model: 'codex-5', n: 2, stream: true, stream_options: { include_usage: true }, messages: [{ role: 'user', content: 'fake:deltas=2' }] }, { 'X-Request-Id': 'usage-stream-1' });
+    const usage = sseFrames(r.text).find((f) => f.data?.usage).data.usage;
+    const line = await usageOf('usage-stream-1');
+    assert.deepEqual([line.input_tokens, line.output_tokens, line.stream], [usage.prompt_tokens, usage.completion_tokens, true]);
+    assert.equal(line.input_tokens, 42);
+  });
+
+  it('failures report their status and error code: before the first byte and in-band', async () => {
+    const a = await post({ model: 'codex-5', messages: [{ role: 'user', content: 'fake:error=ratelimit' }] }, { 'X-Request-Id': 'usage-fail-1' });
+    assert.equal(a.status, 429);
+    const la = await usageOf('usage-fail-1');
+    assert.deepEqual([la.status, la.error], [429, 'rate_limit_exceeded']);
+    const b = await post({ model: 'codex-5', stream: true, messages: [{ role: 'user', content: 'fake:errorafter=ratelimit' }] }, { 'X-Request-Id': 'usage-fail-2', 'X-No-Keepalive': '1' });
+    assert.equal(b.status, 200);
+    const lb = await usageOf('usage-fail-2');
+    assert.deepEqual([lb.status, lb.error, lb.stream], [200, 'rate_limit_exceeded', true]);
+  });
+
+  it('a client that goes away is reported as client_closed', async () => {
+    const ctrl = new AbortController();
+    const res = await fetch(`${gw.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { ...gw.auth, 'Content-Type': 'application/json', 'X-Request-Id': 'usage-gone-1' },
+      body: JSON.stringify({ model: 'codex-5', stream: true, messages: [{ role: 'user', content: 'fake:slow=100,50' }] }),
+      signal: ctrl.signal,
+    });
+    const reader = res.body.getReader();
+    let got = '';
+    while (!got.includes('s1 ')) got += new TextDecoder().decode((await reader.read()).value);
+    ctrl.abort();
+    const line = await usageOf('usage-gone-1');
+    assert.deepEqual([line.error, line.stream], ['client_closed', true]);
+  });
+
+  it('legacy completions report under their own route', async () => {
+    const r = await chat(gw, { model: 'codex-5', prompt: 'fake:deltas=1' }, { path: '/v1/completions', headers: { ...gw.auth, 'X-Request-Id': 'usage-legacy-1' } });
+    assert.equal(r.status, 200);
+    const line = await usageOf('usage-legacy-1');
+    assert.deepEqual([line.route, line.input_tokens, line.output_tokens], ['completions', r.json.usage.prompt_tokens, r.json.usage.completion_tokens]);
+  });
+
+  it('timeouts report 504 before the first byte and timeout in-band after it', async () => {
+    const g2 = await startGateway({ env: { PROXY_TIMEOUT_MS: '300', PROXY_SSE_KEEPALIVE_MS: '100' }, waitReady: true });
+    try {
+      const n = await chat(g2, { model: 'codex-5', messages: [{ role: 'user', content: 'fake:hang' }] }, { headers: { 'X-Request-Id': 'usage-timeout-1' } });
+      assert.equal(n.status, 504);
+      const s = await chat(g2, { model: 'codex-5', stream: true, messages: [{ role: 'user', content: 'fake:hang' }] }, { headers: { 'X-Request-Id': 'usage-timeout-2' } });
+      assert.equal(s.status, 200);
+      const ln = await g2.waitForLog((l) => l.event === 'usage' && l.req_id === 'usage-timeout-1');
+      const ls = await g2.waitForLog((l) => l.event === 'usage' && l.req_id === 'usage-timeout-2');
+      assert.deepEqual([ln.status, ln.error, ls.status, ls.error], [504, 'timeout', 200, 'timeout']);
+    } finally {
+      await stopClean(assert, g2);
+    }
+    assert.equal(g2.logs.filter((l) => l.event === 'usage').length, 2, 'one line per run');
   });
 });
 
