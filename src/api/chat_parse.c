@@ -136,8 +136,8 @@ static enum cg_err parse_effort(struct cg_chat_parse *p, const json_t *root)
     if (!e && r)
         e = cg_params_effort(p->err, json_object_get(r, "effort"), "reasoning.effort", p->req);
     if (!e)
-        e = cg_params_effort(p->err, json_object_get(root, "reasoning_effort"),
-                             "reasoning_effort", p->req);
+        e = cg_params_effort(p->err, json_object_get(root, "reasoning_effort"), "reasoning_effort",
+                             p->req);
     return e;
 }
 
@@ -194,8 +194,8 @@ static enum cg_err parse_tools(struct cg_chat_parse *p, const json_t *root, stru
     json_t *v;
     enum cg_err e = cg_params_array(p->err, root, "tools", &tools);
     if (!e && json_array_size(tools) > TOOLS_MAX)
-        e = cg_params_fail(p->err, CG_ERR_INVALID_REQUEST, "tools",
-                           "At most %d tools are allowed.", TOOLS_MAX);
+        e = cg_params_fail(p->err, CG_ERR_INVALID_REQUEST, "tools", "At most %d tools are allowed.",
+                           TOOLS_MAX);
     json_array_foreach(e ? NULL : tools, i, v)
     {
         snprintf(param, sizeof(param), "tools[%zu]", i);

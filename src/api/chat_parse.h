@@ -23,8 +23,8 @@ struct cg_chat_limits {
 
 /* Parses a /v1/chat/completions body. On error fills `err` (and the request is disposed). */
 enum cg_err cg_chat_parse(const char *body, size_t len, const struct cg_chat_limits *lim,
-                          struct cg_request *req, struct cg_chat_opts *opts, struct cg_error *err)
-    CG_MUST_CHECK;
+                          struct cg_request *req, struct cg_chat_opts *opts,
+                          struct cg_error *err) CG_MUST_CHECK;
 
 /* One chat-family parse in progress. */
 struct cg_chat_parse {

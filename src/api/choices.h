@@ -43,8 +43,8 @@ void cg_choices_dispose(struct cg_choices *c);
 /* TEXT (through the stop filter; a match finishes the choice with "stop"), USAGE (summed) and
  * FINISH (the held tail released; tool_calls without a kept call becomes stop). Other events
  * are left to the encoder. */
-int cg_choices_event(struct cg_choices *c, const struct cg_event *ev, struct cg_buf *out)
-    CG_MUST_CHECK;
+int cg_choices_event(struct cg_choices *c, const struct cg_event *ev,
+                     struct cg_buf *out) CG_MUST_CHECK;
 
 /* Did choice `i` end on a stop sequence? Its turn may still be generating. */
 bool cg_choices_stopped(const struct cg_choices *c, unsigned i);

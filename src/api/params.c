@@ -75,8 +75,8 @@ enum cg_err cg_params_number(struct cg_error *err, const json_t *obj, const char
     return CG_OK;
 }
 
-enum cg_err cg_params_int(struct cg_error *err, const json_t *obj, const char *key,
-                          json_int_t lo, json_int_t *out)
+enum cg_err cg_params_int(struct cg_error *err, const json_t *obj, const char *key, json_int_t lo,
+                          json_int_t *out)
 {
     json_t *v = json_object_get(obj, key);
     if (!cg_params_present(v))
@@ -85,8 +85,8 @@ enum cg_err cg_params_int(struct cg_error *err, const json_t *obj, const char *k
         return cg_params_bad_type(err, key, "an integer", v);
     if (json_integer_value(v) < lo)
         return cg_params_fail(err, CG_ERR_INVALID_REQUEST, key,
-                              "Invalid value for '%s': expected an integer of at least %lld.",
-                              key, (long long)lo);
+                              "Invalid value for '%s': expected an integer of at least %lld.", key,
+                              (long long)lo);
     if (out)
         *out = json_integer_value(v);
     return CG_OK;
@@ -130,14 +130,12 @@ static enum cg_err get_typed(struct cg_error *err, const json_t *obj, const char
     return CG_OK;
 }
 
-enum cg_err cg_params_object(struct cg_error *err, const json_t *obj, const char *key,
-                             json_t **out)
+enum cg_err cg_params_object(struct cg_error *err, const json_t *obj, const char *key, json_t **out)
 {
     return get_typed(err, obj, key, JSON_OBJECT, "an object", out);
 }
 
-enum cg_err cg_params_array(struct cg_error *err, const json_t *obj, const char *key,
-                            json_t **out)
+enum cg_err cg_params_array(struct cg_error *err, const json_t *obj, const char *key, json_t **out)
 {
     return get_typed(err, obj, key, JSON_ARRAY, "an array", out);
 }
@@ -187,9 +185,8 @@ enum cg_err cg_params_ignore(struct cg_error *err, const json_t *obj,
             e = cg_params_number(err, obj, p->key, p->lo, p->hi, NULL);
             break;
         case CG_PARAMS_INT:
-            e = cg_params_int(err, obj, p->key, p->lo <= (double)INT64_MIN ? INT64_MIN
-                                                                           : (json_int_t)p->lo,
-                              NULL);
+            e = cg_params_int(err, obj, p->key,
+                              p->lo <= (double)INT64_MIN ? INT64_MIN : (json_int_t)p->lo, NULL);
             break;
         case CG_PARAMS_BOOL:
             e = cg_params_bool(err, obj, p->key, NULL);

@@ -25,10 +25,10 @@ bool cg_params_present(const json_t *v);
 enum cg_err cg_params_number(struct cg_error *err, const json_t *obj, const char *key, double lo,
                              double hi, double *out) CG_MUST_CHECK;
 /* An integer of at least `lo`. */
-enum cg_err cg_params_int(struct cg_error *err, const json_t *obj, const char *key,
-                          json_int_t lo, json_int_t *out) CG_MUST_CHECK;
-enum cg_err cg_params_bool(struct cg_error *err, const json_t *obj, const char *key, bool *out)
-    CG_MUST_CHECK;
+enum cg_err cg_params_int(struct cg_error *err, const json_t *obj, const char *key, json_int_t lo,
+                          json_int_t *out) CG_MUST_CHECK;
+enum cg_err cg_params_bool(struct cg_error *err, const json_t *obj, const char *key,
+                           bool *out) CG_MUST_CHECK;
 /* *out borrows the string from `obj`. */
 enum cg_err cg_params_string(struct cg_error *err, const json_t *obj, const char *key,
                              const char **out) CG_MUST_CHECK;
@@ -65,8 +65,7 @@ json_t *cg_params_load(const char *body, size_t len, struct cg_error *err);
 
 /* `model` (required): sets req->model, req->model_id and the model's default effort. */
 enum cg_err cg_params_model(struct cg_error *err, const json_t *obj,
-                            const struct cg_catalog *catalog, struct cg_request *req)
-    CG_MUST_CHECK;
+                            const struct cg_catalog *catalog, struct cg_request *req) CG_MUST_CHECK;
 /* A reasoning effort value (`v` may be absent) named `param`: sets req->effort. */
 enum cg_err cg_params_effort(struct cg_error *err, const json_t *v, const char *param,
                              struct cg_request *req) CG_MUST_CHECK;

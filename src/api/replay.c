@@ -13,8 +13,8 @@ enum role { ROLE_SYSTEM, ROLE_DEVELOPER, ROLE_USER, ROLE_ASSISTANT, ROLE_TOOL, R
 
 static bool parse_role(const char *s, enum role *out)
 {
-    static const char *const names[] = {"system", "developer", "user",
-                                        "assistant", "tool", "function"};
+    static const char *const names[] = {"system",    "developer", "user",
+                                        "assistant", "tool",      "function"};
     for (size_t i = 0; i < CG_ARRAY_SIZE(names); i++) {
         if (strcmp(s, names[i]) == 0) {
             *out = (enum role)i;
@@ -30,7 +30,8 @@ enum cg_err cg_replay_content_text(struct cg_replay *p, const json_t *content, c
     if (content == NULL || json_is_null(content)) {
         if (allow_null)
             return CG_OK;
-        return cg_params_fail(p->err, CG_ERR_INVALID_REQUEST, param, "'%s' must not be null.", param);
+        return cg_params_fail(p->err, CG_ERR_INVALID_REQUEST, param, "'%s' must not be null.",
+                              param);
     }
     if (json_is_string(content))
         return cg_buf_append(out, json_string_value(content), json_string_length(content))
@@ -52,9 +53,10 @@ enum cg_err cg_replay_content_text(struct cg_replay *p, const json_t *content, c
             text = json_object_get(part, "refusal");
         else
             return cg_params_fail(p->err, CG_ERR_INVALID_REQUEST, sub,
-                       "Invalid content part: only 'text' parts are allowed here.");
+                                  "Invalid content part: only 'text' parts are allowed here.");
         if (!json_is_string(text))
-            return cg_params_fail(p->err, CG_ERR_INVALID_REQUEST, sub, "A text part needs a 'text' string.");
+            return cg_params_fail(p->err, CG_ERR_INVALID_REQUEST, sub,
+                                  "A text part needs a 'text' string.");
         if (cg_buf_append(out, json_string_value(text), json_string_length(text)) != 0)
             return cg_params_fail(p->err, CG_ERR_TOO_LARGE, param, "Message too large.");
     }
@@ -67,9 +69,8 @@ enum cg_err cg_replay_user_parts(struct cg_replay *p, const json_t *content, con
     if (json_is_string(content)) {
         const char *s = json_string_value(content);
         if (history_parts)
-            json_array_append_new(history_parts,
-                                  json_pack("{s:s,s:s%}", "type", "input_text", "text", s,
-                                            json_string_length(content)));
+            json_array_append_new(history_parts, json_pack("{s:s,s:s%}", "type", "input_text",
+                                                           "text", s, json_string_length(content)));
         if (turn_items)
             json_array_append_new(turn_items,
                                   json_pack("{s:s,s:s%,s:[]}", "type", "text", "text", s,
@@ -77,7 +78,8 @@ enum cg_err cg_replay_user_parts(struct cg_replay *p, const json_t *content, con
         return CG_OK;
     }
     if (content == NULL || json_is_null(content))
-        return cg_params_fail(p->err, CG_ERR_INVALID_REQUEST, param, "'%s' must not be null.", param);
+        return cg_params_fail(p->err, CG_ERR_INVALID_REQUEST, param, "'%s' must not be null.",
+                              param);
     if (!json_is_array(content))
         return cg_params_bad_type(p->err, param, "a string or an array of content parts", content);
     size_t i;
@@ -90,7 +92,8 @@ enum cg_err cg_replay_user_parts(struct cg_replay *p, const json_t *content, con
         if (type && strcmp(type, "text") == 0) {
             json_t *text = json_object_get(part, "text");
             if (!json_is_string(text))
-                return cg_params_fail(p->err, CG_ERR_INVALID_REQUEST, sub, "A text part needs a 'text' string.");
+                return cg_params_fail(p->err, CG_ERR_INVALID_REQUEST, sub,
+                                      "A text part needs a 'text' string.");
             enum cg_err e = cg_replay_user_parts(p, text, sub, history_parts, turn_items);
             if (e)
                 return e;
@@ -99,22 +102,22 @@ enum cg_err cg_replay_user_parts(struct cg_replay *p, const json_t *content, con
             json_t *url = json_is_object(iu) ? json_object_get(iu, "url") : iu;
             if (!json_is_string(url))
                 return cg_params_fail(p->err, CG_ERR_INVALID_REQUEST, sub,
-                           "An image_url part needs 'image_url.url'.");
+                                      "An image_url part needs 'image_url.url'.");
             const char *u = json_string_value(url);
             if (strncmp(u, "http://", 7) != 0 && strncmp(u, "https://", 8) != 0 &&
                 strncmp(u, "data:image/", 11) != 0)
                 return cg_params_fail(p->err, CG_ERR_INVALID_REQUEST, sub,
-                           "image_url.url must be an http(s) URL or a data:image/ URL.");
+                                      "image_url.url must be an http(s) URL or a data:image/ URL.");
             if (history_parts)
-                json_array_append_new(history_parts, json_pack("{s:s,s:s}", "type",
-                                                               "input_image", "image_url", u));
+                json_array_append_new(
+                    history_parts, json_pack("{s:s,s:s}", "type", "input_image", "image_url", u));
             if (turn_items)
-                json_array_append_new(turn_items, json_pack("{s:s,s:s}", "type", "image", "url",
-                                                            u));
+                json_array_append_new(turn_items,
+                                      json_pack("{s:s,s:s}", "type", "image", "url", u));
         } else {
             return cg_params_fail(p->err, CG_ERR_UNSUPPORTED_VALUE, sub,
-                       "Unsupported content part type '%.40s': use text or image_url.",
-                       type ? type : "(none)");
+                                  "Unsupported content part type '%.40s': use text or image_url.",
+                                  type ? type : "(none)");
         }
     }
     return CG_OK;
@@ -123,15 +126,15 @@ enum cg_err cg_replay_user_parts(struct cg_replay *p, const json_t *content, con
 json_t *cg_replay_message_item(const char *role, const char *part_type, const char *text,
                                size_t len)
 {
-    return json_pack("{s:s,s:s,s:[{s:s,s:s%}]}", "type", "message", "role", role, "content",
-                     "type", part_type, "text", text, len);
+    return json_pack("{s:s,s:s,s:[{s:s,s:s%}]}", "type", "message", "role", role, "content", "type",
+                     part_type, "text", text, len);
 }
 
 /* Tool-call bookkeeping: OpenAI requires every assistant tool call to be answered by a tool
  * message before the conversation goes on, and every tool message to answer one. */
 struct calls {
-    json_t *open; /* call ids awaiting a tool message */
-    json_t *all;  /* every call id seen (object used as a set) */
+    json_t *open;        /* call ids awaiting a tool message */
+    json_t *all;         /* every call id seen (object used as a set) */
     json_t *legacy_open; /* legacy function_call: [{name, call_id}] awaiting a function msg */
 };
 
@@ -141,11 +144,12 @@ static enum cg_err require_answered(struct cg_replay *p, struct calls *c, size_t
         return CG_OK;
     char param[32];
     snprintf(param, sizeof(param), "messages[%zu]", at);
-    return cg_params_fail(p->err, CG_ERR_INVALID_REQUEST, param,
-               "An assistant message with 'tool_calls' must be followed by tool messages "
-               "responding to each 'tool_call_id'. The following tool_call_ids did not have "
-               "response messages: %.120s",
-               json_string_value(json_array_get(c->open, 0)));
+    return cg_params_fail(
+        p->err, CG_ERR_INVALID_REQUEST, param,
+        "An assistant message with 'tool_calls' must be followed by tool messages "
+        "responding to each 'tool_call_id'. The following tool_call_ids did not have "
+        "response messages: %.120s",
+        json_string_value(json_array_get(c->open, 0)));
 }
 
 static enum cg_err assistant_items(struct cg_replay *p, json_t *msg, size_t i, json_t *history,
@@ -157,8 +161,8 @@ static enum cg_err assistant_items(struct cg_replay *p, json_t *msg, size_t i, j
     cg_buf_init(&text, TEXT_MAX_BYTES);
     enum cg_err e = cg_replay_content_text(p, json_object_get(msg, "content"), param, &text, true);
     if (!e && text.len)
-        json_array_append_new(history, cg_replay_message_item("assistant", "output_text", text.data,
-                                                    text.len));
+        json_array_append_new(
+            history, cg_replay_message_item("assistant", "output_text", text.data, text.len));
     cg_buf_dispose(&text);
     if (e)
         return e;
@@ -176,16 +180,16 @@ static enum cg_err assistant_items(struct cg_replay *p, json_t *msg, size_t i, j
             json_t *fn = json_object_get(tc, "function");
             json_t *name = json_object_get(fn, "name");
             json_t *args = json_object_get(fn, "arguments");
-            if (!json_is_string(id) || !json_is_string(name) ||
-                (args && !json_is_string(args)))
-                return cg_params_fail(p->err, CG_ERR_INVALID_REQUEST, param,
-                           "A tool call needs 'id', 'function.name' and 'function.arguments' "
-                           "strings.");
+            if (!json_is_string(id) || !json_is_string(name) || (args && !json_is_string(args)))
+                return cg_params_fail(
+                    p->err, CG_ERR_INVALID_REQUEST, param,
+                    "A tool call needs 'id', 'function.name' and 'function.arguments' "
+                    "strings.");
             const char *alias = cg_request_tool_alias(p->req, json_string_value(name));
-            json_array_append_new(
-                history, json_pack("{s:s,s:s,s:s,s:s}", "type", "function_call", "call_id",
-                                   json_string_value(id), "name", alias, "arguments",
-                                   args ? json_string_value(args) : "{}"));
+            json_array_append_new(history,
+                                  json_pack("{s:s,s:s,s:s,s:s}", "type", "function_call", "call_id",
+                                            json_string_value(id), "name", alias, "arguments",
+                                            args ? json_string_value(args) : "{}"));
             json_array_append(c->open, id);
             json_object_set_new(c->all, json_string_value(id), json_true());
         }
@@ -196,7 +200,8 @@ static enum cg_err assistant_items(struct cg_replay *p, json_t *msg, size_t i, j
         json_t *args = json_object_get(fc, "arguments");
         snprintf(param, sizeof(param), "messages[%zu].function_call", i);
         if (!json_is_string(name))
-            return cg_params_fail(p->err, CG_ERR_INVALID_REQUEST, param, "function_call needs a 'name' string.");
+            return cg_params_fail(p->err, CG_ERR_INVALID_REQUEST, param,
+                                  "function_call needs a 'name' string.");
         char call_id[48];
         snprintf(call_id, sizeof(call_id), "call_legacy_%zu", i);
         const char *alias = cg_request_tool_alias(p->req, json_string_value(name));
@@ -204,9 +209,9 @@ static enum cg_err assistant_items(struct cg_replay *p, json_t *msg, size_t i, j
                               json_pack("{s:s,s:s,s:s,s:s}", "type", "function_call", "call_id",
                                         call_id, "name", alias, "arguments",
                                         json_is_string(args) ? json_string_value(args) : "{}"));
-        json_array_append_new(c->legacy_open,
-                              json_pack("{s:s,s:s}", "name", json_string_value(name), "call_id",
-                                        call_id));
+        json_array_append_new(
+            c->legacy_open,
+            json_pack("{s:s,s:s}", "name", json_string_value(name), "call_id", call_id));
     }
     return CG_OK;
 }
@@ -231,15 +236,16 @@ static enum cg_err tool_item(struct cg_replay *p, json_t *msg, size_t i, enum ro
         if (!json_is_string(id)) {
             cg_buf_dispose(&text);
             return cg_params_fail(p->err, CG_ERR_INVALID_REQUEST, param,
-                       "A message with role 'tool' needs a 'tool_call_id' string.");
+                                  "A message with role 'tool' needs a 'tool_call_id' string.");
         }
         call_id = json_string_value(id);
         if (json_object_get(c->all, call_id) == NULL) {
             cg_buf_dispose(&text);
-            return cg_params_fail(p->err, CG_ERR_INVALID_REQUEST, param,
-                       "Messages with role 'tool' must be a response to a preceding message "
-                       "with 'tool_calls'; '%.80s' is not one of its ids.",
-                       call_id);
+            return cg_params_fail(
+                p->err, CG_ERR_INVALID_REQUEST, param,
+                "Messages with role 'tool' must be a response to a preceding message "
+                "with 'tool_calls'; '%.80s' is not one of its ids.",
+                call_id);
         }
         for (size_t k = 0; k < json_array_size(c->open); k++) {
             if (strcmp(json_string_value(json_array_get(c->open, k)), call_id) == 0) {
@@ -262,18 +268,19 @@ static enum cg_err tool_item(struct cg_replay *p, json_t *msg, size_t i, enum ro
         if (pick == n) {
             cg_buf_dispose(&text);
             snprintf(param, sizeof(param), "messages[%zu]", i);
-            return cg_params_fail(p->err, CG_ERR_INVALID_REQUEST, param,
-                       "A message with role 'function' must follow an assistant function_call.");
+            return cg_params_fail(
+                p->err, CG_ERR_INVALID_REQUEST, param,
+                "A message with role 'function' must follow an assistant function_call.");
         }
-        snprintf(legacy_id, sizeof(legacy_id), "%s",
-                 json_string_value(json_object_get(json_array_get(c->legacy_open, pick),
-                                                   "call_id")));
+        snprintf(
+            legacy_id, sizeof(legacy_id), "%s",
+            json_string_value(json_object_get(json_array_get(c->legacy_open, pick), "call_id")));
         json_array_remove(c->legacy_open, pick);
         call_id = legacy_id;
     }
-    json_array_append_new(history, json_pack("{s:s,s:s,s:s%}", "type", "function_call_output",
-                                             "call_id", call_id, "output",
-                                             text.data ? text.data : "", text.len));
+    json_array_append_new(history,
+                          json_pack("{s:s,s:s,s:s%}", "type", "function_call_output", "call_id",
+                                    call_id, "output", text.data ? text.data : "", text.len));
     cg_buf_dispose(&text);
     return CG_OK;
 }
@@ -281,13 +288,14 @@ static enum cg_err tool_item(struct cg_replay *p, json_t *msg, size_t i, enum ro
 enum cg_err cg_replay_messages(struct cg_replay *p, const json_t *msgs)
 {
     if (msgs == NULL || json_is_null(msgs))
-        return cg_params_fail(p->err, CG_ERR_INVALID_REQUEST, "messages", "'messages' is required.");
+        return cg_params_fail(p->err, CG_ERR_INVALID_REQUEST, "messages",
+                              "'messages' is required.");
     if (!json_is_array(msgs))
         return cg_params_bad_type(p->err, "messages", "an array", msgs);
     size_t n = json_array_size(msgs);
     if (n == 0)
         return cg_params_fail(p->err, CG_ERR_INVALID_REQUEST, "messages",
-                   "'messages' must contain at least one message.");
+                              "'messages' must contain at least one message.");
     enum role *roles = cg_xmalloc(n * sizeof(*roles));
     char param[CG_ERROR_PARAM_BYTES];
     enum cg_err e = CG_OK;
@@ -301,10 +309,11 @@ enum cg_err cg_replay_messages(struct cg_replay *p, const json_t *msgs)
         json_t *role = json_object_get(m, "role");
         snprintf(param, sizeof(param), "messages[%zu].role", i);
         if (!json_is_string(role) || !parse_role(json_string_value(role), &roles[i]))
-            e = cg_params_fail(p->err, CG_ERR_INVALID_REQUEST, param,
-                    "Invalid value for '%s': expected one of system, developer, user, assistant, "
-                    "tool, function.",
-                    param);
+            e = cg_params_fail(
+                p->err, CG_ERR_INVALID_REQUEST, param,
+                "Invalid value for '%s': expected one of system, developer, user, assistant, "
+                "tool, function.",
+                param);
     }
     json_t *history = json_array();
     json_t *turn_input = json_array();
@@ -318,11 +327,12 @@ enum cg_err cg_replay_messages(struct cg_replay *p, const json_t *msgs)
         size_t before = p->base->len;
         if (before > 0)
             e = cg_buf_append(p->base, "\n\n", 2)
-                    ? cg_params_fail(p->err, CG_ERR_TOO_LARGE, param, "The instructions are too large.")
+                    ? cg_params_fail(p->err, CG_ERR_TOO_LARGE, param,
+                                     "The instructions are too large.")
                     : CG_OK;
         if (!e)
-            e = cg_replay_content_text(p, json_object_get(json_array_get(msgs, i), "content"), param,
-                             p->base, false);
+            e = cg_replay_content_text(p, json_object_get(json_array_get(msgs, i), "content"),
+                                       param, p->base, false);
     }
     for (; !e && i < n; i++) {
         json_t *m = json_array_get(msgs, i);
@@ -335,8 +345,8 @@ enum cg_err cg_replay_messages(struct cg_replay *p, const json_t *msgs)
             e = cg_replay_content_text(p, json_object_get(m, "content"), param, &t, false);
             /* Mid-conversation system text goes in as developer text: Codex drops "system". */
             if (!e && t.len && !p->ignore_system_prompt)
-                json_array_append_new(history,
-                                      cg_replay_message_item("developer", "input_text", t.data, t.len));
+                json_array_append_new(
+                    history, cg_replay_message_item("developer", "input_text", t.data, t.len));
             cg_buf_dispose(&t);
             break;
         }
@@ -351,8 +361,8 @@ enum cg_err cg_replay_messages(struct cg_replay *p, const json_t *msgs)
             json_t *parts = json_array();
             e = cg_replay_user_parts(p, json_object_get(m, "content"), param, parts, NULL);
             if (!e)
-                json_array_append_new(history, json_pack("{s:s,s:s,s:o}", "type", "message",
-                                                         "role", "user", "content", parts));
+                json_array_append_new(history, json_pack("{s:s,s:s,s:o}", "type", "message", "role",
+                                                         "user", "content", parts));
             else
                 json_decref(parts);
             break;
@@ -383,4 +393,3 @@ enum cg_err cg_replay_messages(struct cg_replay *p, const json_t *msgs)
     p->req->input = turn_input;
     return CG_OK;
 }
-

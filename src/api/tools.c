@@ -84,14 +84,13 @@ enum cg_err cg_tools_add(struct cg_tools *t, const json_t *fn, const char *param
         return cg_params_fail(t->err, CG_ERR_INVALID_REQUEST, param,
                               "Duplicate function name '%.80s'.", n);
     const char *alias = cg_request_tool_alias(t->req, n);
-    json_t *schema = json_is_object(params) ? json_incref(params)
-                                            : json_pack("{s:s,s:{}}", "type", "object",
-                                                        "properties");
-    json_array_append_new(t->list,
-                          json_pack("{s:s,s:s,s:s,s:o,s:s}", "type", "function", "name", alias,
-                                    "description",
-                                    json_is_string(desc) ? json_string_value(desc) : "",
-                                    "inputSchema", schema, "client_name", n));
+    json_t *schema = json_is_object(params)
+                         ? json_incref(params)
+                         : json_pack("{s:s,s:{}}", "type", "object", "properties");
+    json_array_append_new(t->list, json_pack("{s:s,s:s,s:s,s:o,s:s}", "type", "function", "name",
+                                             alias, "description",
+                                             json_is_string(desc) ? json_string_value(desc) : "",
+                                             "inputSchema", schema, "client_name", n));
     return CG_OK;
 }
 

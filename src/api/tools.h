@@ -13,7 +13,7 @@
 #include "util/buf.h"
 
 struct cg_tools {
-    struct cg_request *req;  /* gets the alias table and, at the end, dynamic_tools */
+    struct cg_request *req; /* gets the alias table and, at the end, dynamic_tools */
     struct cg_error *err;
     struct cg_buf *developer; /* gateway instructions (tool_choice) are appended here */
     json_t *list;             /* [{type, name: alias, description, inputSchema, client_name}] */
