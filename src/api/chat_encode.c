@@ -1,6 +1,8 @@
 /* chat_encode.c: chat.completion(.chunk) JSON, written by hand on the per-token path. */
 #include "api/chat_encode.h"
+#include <assert.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include "api/choices.h"
@@ -16,12 +18,14 @@ struct extra {
 };
 
 struct chat_encoder {
+    struct cg_choices choices; /* first: the cg_choices_* encoder ops take the encoder */
     struct cg_chat_encode_params p;
     struct cg_buf prefix; /* {"id":..,"object":"chat.completion.chunk","created":..,"model":.. */
     struct cg_buf scratch;
-    struct cg_choices choices;
     struct extra *extras;
 };
+static_assert(offsetof(struct chat_encoder, choices) == 0, "cg_choices_* ops cast the encoder");
+
 
 static int text_chunk_content(void *enc, unsigned choice, const char *p, size_t n,
                               struct cg_buf *out);
@@ -227,18 +231,6 @@ static int stream_end(void *enc, struct cg_buf *out)
                                  true, out);
 }
 
-static int stream_error(void *enc, const struct cg_error *err, struct cg_buf *out)
-{
-    (void)enc;
-    return cg_choices_stream_error(err, out);
-}
-
-static bool stopped(void *enc, unsigned choice)
-{
-    struct chat_encoder *e = enc;
-    return cg_choices_stopped(&e->choices, choice);
-}
-
 static int message_json(struct chat_encoder *e, unsigned i, struct cg_buf *out)
 {
     const struct cg_choice *c = &e->choices.v[i];
@@ -306,8 +298,8 @@ const struct cg_encoder_ops cg_chat_encoder_ops = {
     .stream_begin = stream_begin,
     .event = on_event,
     .stream_end = stream_end,
-    .stream_error = stream_error,
+    .stream_error = cg_choices_stream_error,
     .body = body,
-    .stopped = stopped,
+    .stopped = cg_choices_stopped,
     .free = encoder_free,
 };

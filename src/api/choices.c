@@ -121,9 +121,10 @@ int cg_choices_event(struct cg_choices *c, const struct cg_event *ev, struct cg_
     }
 }
 
-bool cg_choices_stopped(const struct cg_choices *c, unsigned i)
+bool cg_choices_stopped(void *enc, unsigned choice)
 {
-    return i < c->n && c->v[i].stop.stopped;
+    const struct cg_choices *c = enc;
+    return choice < c->n && c->v[choice].stop.stopped;
 }
 
 int cg_choices_finish_json(const char *finish, struct cg_buf *out)
@@ -153,8 +154,9 @@ int cg_choices_stream_end(const struct cg_choices *c, const char *head, size_t h
     return err;
 }
 
-int cg_choices_stream_error(const struct cg_error *err, struct cg_buf *out)
+int cg_choices_stream_error(void *enc, const struct cg_error *err, struct cg_buf *out)
 {
+    (void)enc;
     int rc = cg_buf_append_str(out, "data: ");
     if (!rc)
         rc = cg_error_to_json(err, out);

@@ -46,8 +46,6 @@ void cg_choices_dispose(struct cg_choices *c);
 int cg_choices_event(struct cg_choices *c, const struct cg_event *ev,
                      struct cg_buf *out) CG_MUST_CHECK;
 
-/* Did choice `i` end on a stop sequence? Its turn may still be generating. */
-bool cg_choices_stopped(const struct cg_choices *c, unsigned i);
 
 /* `"<finish>"`, or null when `finish` is NULL. */
 int cg_choices_finish_json(const char *finish, struct cg_buf *out) CG_MUST_CHECK;
@@ -57,7 +55,11 @@ int cg_choices_finish_json(const char *finish, struct cg_buf *out) CG_MUST_CHECK
 int cg_choices_stream_end(const struct cg_choices *c, const char *head, size_t head_len,
                           bool include_usage, bool details, struct cg_buf *out) CG_MUST_CHECK;
 
-/* An error once a stream has begun: data: {"error":{...}} and data: [DONE]. */
-int cg_choices_stream_error(const struct cg_error *err, struct cg_buf *out) CG_MUST_CHECK;
+/* Encoder ops (encoder.h) for an encoder whose struct begins with its struct cg_choices. */
+/* stream_error: data: {"error":{...}} and data: [DONE]. */
+int cg_choices_stream_error(void *enc, const struct cg_error *err, struct cg_buf *out)
+    CG_MUST_CHECK;
+/* stopped: did the choice end on a stop sequence? Its turn may still be generating. */
+bool cg_choices_stopped(void *enc, unsigned choice);
 
 #endif

@@ -1,6 +1,8 @@
 /* completions_encode.c: text_completion JSON. */
 #include "api/completions_encode.h"
+#include <assert.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include "api/choices.h"
@@ -10,9 +12,11 @@
 enum { TEXT_MAX_BYTES = 256 * 1024 * 1024 };
 
 struct completions_encoder {
+    struct cg_choices choices; /* first: the cg_choices_* encoder ops take the encoder */
     struct cg_completions_encode_params p;
-    struct cg_choices choices;
 };
+static_assert(offsetof(struct completions_encoder, choices) == 0, "cg_choices_* ops cast the encoder");
+
 
 static int text_chunk(void *enc, unsigned choice, const char *p, size_t n, struct cg_buf *out);
 static int finish_chunk(void *enc, unsigned choice, enum cg_finish f, struct cg_buf *out);
@@ -112,18 +116,6 @@ static int stream_end(void *enc, struct cg_buf *out)
     return err;
 }
 
-static int stream_error(void *enc, const struct cg_error *err, struct cg_buf *out)
-{
-    (void)enc;
-    return cg_choices_stream_error(err, out);
-}
-
-static bool stopped(void *enc, unsigned choice)
-{
-    struct completions_encoder *e = enc;
-    return cg_choices_stopped(&e->choices, choice);
-}
-
 static int body(void *enc, struct cg_buf *out)
 {
     struct completions_encoder *e = enc;
@@ -160,8 +152,8 @@ const struct cg_encoder_ops cg_completions_encoder_ops = {
     .stream_begin = stream_begin,
     .event = on_event,
     .stream_end = stream_end,
-    .stream_error = stream_error,
+    .stream_error = cg_choices_stream_error,
     .body = body,
-    .stopped = stopped,
+    .stopped = cg_choices_stopped,
     .free = encoder_free,
 };
