@@ -32,7 +32,8 @@ struct cg_run_outcome {
     const char *model;     /* as the client asked */
     const char *key_label; /* who was admitted (never the key); NULL when not known */
     struct cg_usage usage; /* what Codex reported, summed over the run's turns */
-    int status;            /* the HTTP status sent (a stream's stays 200); 499: client gone */
+    int status;            /* the HTTP status sent; a stream's stays 200 however it ends; 499:
+                            * the client left before any response */
     enum cg_err error;     /* CG_OK, or what the run ended with (in-band once streaming) */
     uint64_t latency_ms;   /* from the request's arrival to the end of the run */
     bool stream;

@@ -479,6 +479,8 @@ describe('chat completions: timing, keepalive, disconnects, load', { timeout: 18
       await waitFor(async () => (await backendHealth(g2)).workers[0].active_turns === 0, 10000, 'slot freed');
       assert.equal(h.workers[0].restarts, 0);
       assert.equal((await chat(g2, { model: 'codex-5', messages: [{ role: 'user', content: 'x' }] })).status, 200);
+      const cut = g2.logs.filter((l) => l.event === 'usage' && l.error === 'client_closed');
+      assert.equal(cut.length, 1, 'the cut-off stream reports its outcome once');
     } finally {
       await stopClean(assert, g2);
     }
@@ -607,6 +609,22 @@ describe('chat completions: usage outcome', { timeout: 60000 }, () => {
       await stopClean(assert, g2);
     }
     assert.equal(g2.logs.filter((l) => l.event === 'usage').length, 2, 'one line per run');
+  });
+
+  it('a shutdown reports the runs it ends, once each', async () => {
+    const g2 = await startGateway({ env: { PROXY_SHUTDOWN_GRACE_MS: '300' }, waitReady: true });
+    const inflight = [
+      chat(g2, { model: 'codex-5', stream: true, messages: [{ role: 'user', content: 'fake:slow=100,50' }] }, { headers: { 'X-Request-Id': 'usage-stop-1' } }),
+      chat(g2, { model: 'codex-5', messages: [{ role: 'user', content: 'fake:hang' }] }, { headers: { 'X-Request-Id': 'usage-stop-2' } }),
+    ];
+    await waitFor(async () => (await backendHealth(g2)).workers[0].active_turns === 2, 10000, 'two turns');
+    await stopClean(assert, g2);
+    await Promise.all(inflight);
+    const lines = g2.logs.filter((l) => l.event === 'usage');
+    assert.deepEqual(lines.map((l) => [l.req_id, l.status, l.error]).sort(), [
+      ['usage-stop-1', 200, 'shutting_down'],
+      ['usage-stop-2', 503, 'shutting_down'],
+    ]);
   });
 });
 
