@@ -4,6 +4,7 @@
 #define CG_API_API_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include "config.h"
 #include "core/catalog.h"
@@ -11,6 +12,12 @@
 struct cg_server;
 struct cg_router;
 struct cg_pool;
+struct cg_run_outcome;
+
+/* Hears of every finished model request, once (api/run.h). */
+typedef void (*cg_run_outcome_cb)(const struct cg_run_outcome *o, void *data);
+
+enum { CG_API_CONSUMERS_MAX = 4 };
 
 struct cg_api {
     const struct cg_config *cfg;
@@ -18,9 +25,17 @@ struct cg_api {
     const struct cg_server *server;
     struct cg_pool *pool; /* NULL: no backend (model routes answer 503) */
     uint64_t started_ms;  /* monotonic */
+    /* The consumers of run outcomes (the usage log line, the usage ledger, metrics), called in
+     * order; added with cg_run_subscribe. */
+    struct {
+        cg_run_outcome_cb cb;
+        void *data;
+    } consumers[CG_API_CONSUMERS_MAX];
+    size_t consumer_count;
 };
 
-/* Fills `router` with the route table (static storage) and `api` as handler context. */
+/* Fills `router` with the route table (static storage) and `api` as handler context, and
+ * subscribes the usage log line to run outcomes. */
 void cg_routes_init(struct cg_router *router, struct cg_api *api);
 
 #endif

@@ -5,7 +5,9 @@
 #include "api/api.h"
 #include "api/chat_encode.h"
 #include "api/chat_parse.h"
+#include "api/completions_parse.h"
 #include "api/completions_encode.h"
+#include "api/params.h"
 #include "api/run.h"
 #include "util/clock.h"
 #include "util/ids.h"
@@ -18,7 +20,7 @@ enum { RESPONSE_ID_BYTES = 48 };
 static bool admit(struct cg_exchange *ex, const struct cg_api *api)
 {
     struct cg_str ct = cg_exchange_header(ex, "content-type");
-    if (!cg_chat_json_content_type(ct.ptr, ct.len)) {
+    if (!cg_params_json_content_type(ct.ptr, ct.len)) {
         cg_exchange_fail_code(ex, CG_ERR_UNSUPPORTED_MEDIA);
         return false;
     }

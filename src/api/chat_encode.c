@@ -1,50 +1,37 @@
 /* chat_encode.c: chat.completion(.chunk) JSON, written by hand on the per-token path. */
 #include "api/chat_encode.h"
+#include <assert.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-#include "api/stopseq.h"
+#include "api/choices.h"
 #include "util/alloc.h"
 #include "util/json.h"
 
-enum { CHOICES_MAX = 128, TEXT_MAX_BYTES = 256 * 1024 * 1024 };
+enum { TEXT_MAX_BYTES = 256 * 1024 * 1024 };
 
-struct choice {
-    struct cg_buf content;   /* whole-body mode */
+/* What a chat choice keeps beyond the common bookkeeping. */
+struct extra {
     struct cg_buf reasoning; /* whole-body mode */
     json_t *calls;           /* [{id, type, function:{name, arguments}}] */
-    struct cg_stopseq stop;
-    enum cg_finish finish;
-    bool finished;
-    bool any_call;
 };
 
 struct chat_encoder {
+    struct cg_choices choices; /* first: the cg_choices_* encoder ops take the encoder */
     struct cg_chat_encode_params p;
     struct cg_buf prefix; /* {"id":..,"object":"chat.completion.chunk","created":..,"model":.. */
     struct cg_buf scratch;
-    struct cg_usage usage;
-    struct choice *choices;
+    struct extra *extras;
 };
+static_assert(offsetof(struct chat_encoder, choices) == 0, "cg_choices_* ops cast the encoder");
 
-int cg_encoder_usage_json(const struct cg_usage *u, bool details, struct cg_buf *out)
-{
-    int err = cg_buf_appendf(out,
-                             "{\"prompt_tokens\":%" PRId64 ",\"completion_tokens\":%" PRId64
-                             ",\"total_tokens\":%" PRId64,
-                             u->input, u->output, u->input + u->output);
-    if (!err && details)
-        err = cg_buf_appendf(out,
-                             ",\"prompt_tokens_details\":{\"cached_tokens\":%" PRId64
-                             ",\"audio_tokens\":0},\"completion_tokens_details\":{"
-                             "\"reasoning_tokens\":%" PRId64
-                             ",\"audio_tokens\":0,\"accepted_prediction_tokens\":0,"
-                             "\"rejected_prediction_tokens\":0}",
-                             u->cached, u->reasoning);
-    if (!err)
-        err = cg_buf_append_char(out, '}');
-    return err;
-}
+
+static int text_chunk_content(void *enc, unsigned choice, const char *p, size_t n,
+                              struct cg_buf *out);
+static int finish_chunk(void *enc, unsigned choice, enum cg_finish f, struct cg_buf *out);
+
+static const struct cg_choices_ops choices_ops = {text_chunk_content, finish_chunk};
 
 void *cg_chat_encoder_new(const struct cg_chat_encode_params *p)
 {
@@ -62,12 +49,11 @@ void *cg_chat_encoder_new(const struct cg_chat_encode_params *p)
     if (!err)
         err = cg_json_cstring(&e->prefix, p->model);
     (void)err; /* bounded inputs: the id is ours, the model id a catalog entry's length */
-    e->choices = cg_xcalloc(p->n, sizeof(*e->choices));
+    cg_choices_init(&e->choices, p->n, p->stream, p->opts, &choices_ops, e);
+    e->extras = cg_xcalloc(p->n ? p->n : 1, sizeof(*e->extras));
     for (unsigned i = 0; i < p->n; i++) {
-        cg_buf_init(&e->choices[i].content, TEXT_MAX_BYTES);
-        cg_buf_init(&e->choices[i].reasoning, TEXT_MAX_BYTES);
-        e->choices[i].calls = json_array();
-        cg_stopseq_init(&e->choices[i].stop, p->opts);
+        cg_buf_init(&e->extras[i].reasoning, TEXT_MAX_BYTES);
+        e->extras[i].calls = json_array();
     }
     return e;
 }
@@ -76,12 +62,11 @@ static void encoder_free(void *enc)
 {
     struct chat_encoder *e = enc;
     for (unsigned i = 0; i < e->p.n; i++) {
-        cg_buf_dispose(&e->choices[i].content);
-        cg_buf_dispose(&e->choices[i].reasoning);
-        json_decref(e->choices[i].calls);
-        cg_stopseq_dispose(&e->choices[i].stop);
+        cg_buf_dispose(&e->extras[i].reasoning);
+        json_decref(e->extras[i].calls);
     }
-    free(e->choices);
+    free(e->extras);
+    cg_choices_dispose(&e->choices);
     cg_buf_dispose(&e->prefix);
     cg_buf_dispose(&e->scratch);
     free(e);
@@ -99,8 +84,11 @@ static int chunk(struct chat_encoder *e, unsigned choice, const char *delta, siz
     if (!err)
         err = cg_buf_append(out, delta, dlen);
     if (!err)
-        err = cg_buf_appendf(out, ",\"logprobs\":null,\"finish_reason\":%s%s%s}]", finish ? "\"" : "",
-                             finish ? finish : "null", finish ? "\"" : "");
+        err = cg_buf_append_str(out, ",\"logprobs\":null,\"finish_reason\":");
+    if (!err)
+        err = cg_choices_finish_json(finish, out);
+    if (!err)
+        err = cg_buf_append_str(out, "}]");
     if (!err && e->p.include_usage)
         err = cg_buf_append_str(out, ",\"usage\":null");
     if (!err)
@@ -123,6 +111,25 @@ static int text_chunk(struct chat_encoder *e, unsigned choice, const char *key, 
     return err;
 }
 
+static int text_chunk_content(void *enc, unsigned choice, const char *p, size_t n,
+                              struct cg_buf *out)
+{
+    return text_chunk(enc, choice, "content", p, n, out);
+}
+
+static const char *finish_name(const struct chat_encoder *e, enum cg_finish f)
+{
+    if (f == CG_FINISH_TOOL_CALLS && e->p.opts && e->p.opts->legacy_functions)
+        return "function_call";
+    return cg_finish_name(f);
+}
+
+static int finish_chunk(void *enc, unsigned choice, enum cg_finish f, struct cg_buf *out)
+{
+    struct chat_encoder *e = enc;
+    return chunk(e, choice, "{}", 2, finish_name(e, f), out);
+}
+
 static int stream_begin(void *enc, struct cg_buf *out)
 {
     struct chat_encoder *e = enc;
@@ -133,62 +140,16 @@ static int stream_begin(void *enc, struct cg_buf *out)
     return err;
 }
 
-/* Content that passed the stop-sequence filter. */
-static int release_text(struct chat_encoder *e, unsigned i, const char *p, size_t n,
-                        struct cg_buf *out)
-{
-    if (n == 0)
-        return 0;
-    if (!e->p.stream)
-        return cg_buf_append(&e->choices[i].content, p, n);
-    return text_chunk(e, i, "content", p, n, out);
-}
-
-static const char *finish_name(const struct chat_encoder *e, enum cg_finish f)
-{
-    if (f == CG_FINISH_TOOL_CALLS && e->p.opts && e->p.opts->legacy_functions)
-        return "function_call";
-    return cg_finish_name(f);
-}
-
-static int finish_choice(struct chat_encoder *e, unsigned i, enum cg_finish f, struct cg_buf *out)
-{
-    struct choice *c = &e->choices[i];
-    if (c->finished)
-        return 0;
-    c->finished = true;
-    c->finish = f;
-    if (!e->p.stream)
-        return 0;
-    return chunk(e, i, "{}", 2, finish_name(e, f), out);
-}
-
-static int on_text(struct chat_encoder *e, const struct cg_event *ev, struct cg_buf *out)
-{
-    struct choice *c = &e->choices[ev->choice];
-    if (c->finished || c->stop.stopped)
-        return 0;
-    struct cg_buf shown;
-    cg_buf_init(&shown, TEXT_MAX_BYTES);
-    int err = cg_stopseq_feed(&c->stop, ev->text.ptr, ev->text.len, &shown);
-    if (!err)
-        err = release_text(e, ev->choice, shown.data, shown.len, out);
-    cg_buf_dispose(&shown);
-    if (!err && c->stop.stopped)
-        err = finish_choice(e, ev->choice, CG_FINISH_STOP, out);
-    return err;
-}
-
 static int on_tool_start(struct chat_encoder *e, const struct cg_event *ev, struct cg_buf *out)
 {
-    struct choice *c = &e->choices[ev->choice];
+    struct cg_choice *c = &e->choices.v[ev->choice];
     bool single = e->p.opts && !e->p.opts->parallel_tool_calls;
     if (c->finished || (single && ev->tool_index > 0))
         return 0;
     c->any_call = true;
-    json_array_append_new(c->calls, json_pack("{s:s,s:s,s:{s:s,s:s}}", "id", ev->call_id, "type",
-                                              "function", "function", "name", ev->name,
-                                              "arguments", ""));
+    json_array_append_new(e->extras[ev->choice].calls,
+                          json_pack("{s:s,s:s,s:{s:s,s:s}}", "id", ev->call_id, "type",
+                                    "function", "function", "name", ev->name, "arguments", ""));
     if (!e->p.stream)
         return 0;
     json_t *delta;
@@ -208,8 +169,8 @@ static int on_tool_start(struct chat_encoder *e, const struct cg_event *ev, stru
 
 static int on_tool_args(struct chat_encoder *e, const struct cg_event *ev, struct cg_buf *out)
 {
-    struct choice *c = &e->choices[ev->choice];
-    json_t *call = json_array_get(c->calls, ev->tool_index);
+    struct cg_choice *c = &e->choices.v[ev->choice];
+    json_t *call = json_array_get(e->extras[ev->choice].calls, ev->tool_index);
     if (c->finished || call == NULL)
         return 0;
     json_t *fn = json_object_get(call, "function");
@@ -247,87 +208,55 @@ static int on_event(void *enc, const struct cg_event *ev, struct cg_buf *out)
     struct chat_encoder *e = enc;
     if (ev->choice >= e->p.n)
         return 0;
-    struct choice *c = &e->choices[ev->choice];
     switch (ev->type) {
-    case CG_EVENT_TEXT:
-        return on_text(e, ev, out);
     case CG_EVENT_REASONING:
-        if (!e->p.expose_reasoning || c->finished)
+        if (!e->p.expose_reasoning || e->choices.v[ev->choice].finished)
             return 0;
         if (!e->p.stream)
-            return cg_buf_append(&c->reasoning, ev->text.ptr, ev->text.len);
+            return cg_buf_append(&e->extras[ev->choice].reasoning, ev->text.ptr, ev->text.len);
         return text_chunk(e, ev->choice, "reasoning_content", ev->text.ptr, ev->text.len, out);
     case CG_EVENT_TOOL_CALL_START:
         return on_tool_start(e, ev, out);
     case CG_EVENT_TOOL_CALL_ARGS:
         return on_tool_args(e, ev, out);
-    case CG_EVENT_USAGE:
-        cg_usage_add(&e->usage, &ev->usage);
-        return 0;
-    case CG_EVENT_FINISH: {
-        struct cg_buf rest;
-        cg_buf_init(&rest, TEXT_MAX_BYTES);
-        int err = cg_stopseq_flush(&c->stop, &rest);
-        if (!err && !c->finished)
-            err = release_text(e, ev->choice, rest.data, rest.len, out);
-        cg_buf_dispose(&rest);
-        enum cg_finish f = ev->finish;
-        if (f == CG_FINISH_TOOL_CALLS && !c->any_call)
-            f = CG_FINISH_STOP;
-        if (!err)
-            err = finish_choice(e, ev->choice, f, out);
-        return err;
+    default:
+        return cg_choices_event(&e->choices, ev, out);
     }
-    case CG_EVENT_ERROR:
-        return 0; /* the runner reports errors */
-    }
-    return 0;
 }
 
 static int stream_end(void *enc, struct cg_buf *out)
 {
     struct chat_encoder *e = enc;
-    int err = 0;
-    if (e->p.include_usage) {
-        err = cg_buf_append_str(out, "data: ");
-        if (!err)
-            err = cg_buf_append(out, e->prefix.data, e->prefix.len);
-        if (!err)
-            err = cg_buf_append_str(out, ",\"choices\":[],\"usage\":");
-        if (!err)
-            err = cg_encoder_usage_json(&e->usage, true, out);
-        if (!err)
-            err = cg_buf_append_str(out, "}\n\n");
-    }
-    if (!err)
-        err = cg_buf_append_str(out, "data: [DONE]\n\n");
-    return err;
+    return cg_choices_stream_end(&e->choices, e->prefix.data, e->prefix.len, e->p.include_usage,
+                                 true, out);
 }
 
-static int message_json(struct chat_encoder *e, struct choice *c, struct cg_buf *out)
+static int message_json(struct chat_encoder *e, unsigned i, struct cg_buf *out)
 {
+    const struct cg_choice *c = &e->choices.v[i];
+    const struct extra *x = &e->extras[i];
     bool legacy = e->p.opts && e->p.opts->legacy_functions;
     int err = cg_buf_append_str(out, "{\"role\":\"assistant\",\"content\":");
     if (!err)
-        err = (c->content.len || !c->any_call)
-                  ? cg_json_string(out, c->content.data ? c->content.data : "", c->content.len)
+        err = (c->text.len || !c->any_call)
+                  ? cg_json_string(out, c->text.data ? c->text.data : "", c->text.len)
                   : cg_buf_append_str(out, "null");
     if (!err)
         err = cg_buf_append_str(out, ",\"refusal\":null,\"annotations\":[]");
     if (!err && c->any_call && legacy) {
         err = cg_buf_append_str(out, ",\"function_call\":");
-        json_t *fn = json_object_get(json_array_get(c->calls, 0), "function");
+        json_t *fn = json_object_get(json_array_get(x->calls, 0), "function");
         if (!err)
             err = cg_json_dump(out, fn);
     } else if (!err && c->any_call) {
         err = cg_buf_append_str(out, ",\"tool_calls\":");
         if (!err)
-            err = cg_json_dump(out, c->calls);
+            err = cg_json_dump(out, x->calls);
     }
-    if (!err && e->p.expose_reasoning && c->reasoning.len) {
+    if (!err && e->p.expose_reasoning && x->reasoning.len) {
         err = cg_buf_append_str(out, ",\"reasoning_content\":");
         if (!err)
-            err = cg_json_string(out, c->reasoning.data, c->reasoning.len);
+            err = cg_json_string(out, x->reasoning.data, x->reasoning.len);
     }
     if (!err)
         err = cg_buf_append_char(out, '}');
@@ -349,22 +278,28 @@ static int body(void *enc, struct cg_buf *out)
     if (!err)
         err = cg_buf_append_str(out, ",\"choices\":[");
     for (unsigned i = 0; i < e->p.n && !err; i++) {
-        struct choice *c = &e->choices[i];
         err = cg_buf_appendf(out, "%s{\"index\":%u,\"message\":", i ? "," : "", i);
         if (!err)
-            err = message_json(e, c, out);
+            err = message_json(e, i, out);
         if (!err)
             err = cg_buf_appendf(out, ",\"logprobs\":null,\"finish_reason\":\"%s\"}",
-                                 finish_name(e, c->finish));
+                                 finish_name(e, e->choices.v[i].finish));
     }
     if (!err)
         err = cg_buf_append_str(out, "],\"usage\":");
     if (!err)
-        err = cg_encoder_usage_json(&e->usage, true, out);
+        err = cg_encoder_usage_json(&e->choices.usage, true, out);
     if (!err)
         err = cg_buf_append_char(out, '}');
     return err;
 }
 
-const struct cg_encoder_ops cg_chat_encoder_ops = {stream_begin, on_event, stream_end, body,
-                                                   encoder_free};
+const struct cg_encoder_ops cg_chat_encoder_ops = {
+    .stream_begin = stream_begin,
+    .event = on_event,
+    .stream_end = stream_end,
+    .stream_error = cg_choices_stream_error,
+    .body = body,
+    .stopped = cg_choices_stopped,
+    .free = encoder_free,
+};

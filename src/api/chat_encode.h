@@ -10,7 +10,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
-#include "api/chat_parse.h"
+#include "api/chat_opts.h"
 #include "api/encoder.h"
 
 struct cg_chat_encode_params {

@@ -1,47 +1,40 @@
 /* completions_encode.c: text_completion JSON. */
 #include "api/completions_encode.h"
+#include <assert.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-#include "api/stopseq.h"
+#include "api/choices.h"
 #include "util/alloc.h"
 #include "util/json.h"
 
 enum { TEXT_MAX_BYTES = 256 * 1024 * 1024 };
 
-struct choice {
-    struct cg_buf text;
-    struct cg_stopseq stop;
-    enum cg_finish finish;
-    bool finished;
-};
-
 struct completions_encoder {
+    struct cg_choices choices; /* first: the cg_choices_* encoder ops take the encoder */
     struct cg_completions_encode_params p;
-    struct cg_usage usage;
-    struct choice *choices;
 };
+static_assert(offsetof(struct completions_encoder, choices) == 0, "cg_choices_* ops cast the encoder");
+
+
+static int text_chunk(void *enc, unsigned choice, const char *p, size_t n, struct cg_buf *out);
+static int finish_chunk(void *enc, unsigned choice, enum cg_finish f, struct cg_buf *out);
+
+static const struct cg_choices_ops choices_ops = {text_chunk, finish_chunk};
 
 void *cg_completions_encoder_new(const struct cg_completions_encode_params *p)
 {
     struct completions_encoder *e = cg_xcalloc(1, sizeof(*e));
     e->p = *p;
-    e->choices = cg_xcalloc(p->n, sizeof(*e->choices));
-    for (unsigned i = 0; i < p->n; i++) {
-        cg_buf_init(&e->choices[i].text, TEXT_MAX_BYTES);
-        cg_stopseq_init(&e->choices[i].stop, p->opts);
-    }
+    cg_choices_init(&e->choices, p->n, p->stream, p->opts, &choices_ops, e);
     return e;
 }
 
 static void encoder_free(void *enc)
 {
     struct completions_encoder *e = enc;
-    for (unsigned i = 0; i < e->p.n; i++) {
-        cg_buf_dispose(&e->choices[i].text);
-        cg_stopseq_dispose(&e->choices[i].stop);
-    }
-    free(e->choices);
+    cg_choices_dispose(&e->choices);
     free(e);
 }
 
@@ -71,14 +64,26 @@ static int chunk(struct completions_encoder *e, unsigned choice, const char *tex
     if (!err)
         err = cg_json_string(out, text, n);
     if (!err)
-        err = cg_buf_appendf(out, ",\"index\":%u,\"logprobs\":null,\"finish_reason\":%s%s%s}]",
-                             choice, finish ? "\"" : "", finish ? finish : "null",
-                             finish ? "\"" : "");
+        err = cg_buf_appendf(out, ",\"index\":%u,\"logprobs\":null,\"finish_reason\":", choice);
+    if (!err)
+        err = cg_choices_finish_json(finish, out);
+    if (!err)
+        err = cg_buf_append_str(out, "}]");
     if (!err && e->p.include_usage)
         err = cg_buf_append_str(out, ",\"usage\":null");
     if (!err)
         err = cg_buf_append_str(out, "}\n\n");
     return err;
+}
+
+static int text_chunk(void *enc, unsigned choice, const char *p, size_t n, struct cg_buf *out)
+{
+    return chunk(enc, choice, p, n, NULL, out);
+}
+
+static int finish_chunk(void *enc, unsigned choice, enum cg_finish f, struct cg_buf *out)
+{
+    return chunk(enc, choice, "", 0, cg_finish_name(f), out);
 }
 
 static int stream_begin(void *enc, struct cg_buf *out)
@@ -92,81 +97,22 @@ static int stream_begin(void *enc, struct cg_buf *out)
     return err;
 }
 
-static int release(struct completions_encoder *e, unsigned i, const char *p, size_t n,
-                   struct cg_buf *out)
-{
-    if (n == 0)
-        return 0;
-    if (!e->p.stream)
-        return cg_buf_append(&e->choices[i].text, p, n);
-    return chunk(e, i, p, n, NULL, out);
-}
-
-static int finish_choice(struct completions_encoder *e, unsigned i, enum cg_finish f,
-                         struct cg_buf *out)
-{
-    struct choice *c = &e->choices[i];
-    if (c->finished)
-        return 0;
-    c->finished = true;
-    c->finish = f == CG_FINISH_TOOL_CALLS ? CG_FINISH_STOP : f;
-    return e->p.stream ? chunk(e, i, "", 0, cg_finish_name(c->finish), out) : 0;
-}
-
+/* Tool calls and reasoning do not exist here: the common events are all there is. */
 static int on_event(void *enc, const struct cg_event *ev, struct cg_buf *out)
 {
     struct completions_encoder *e = enc;
-    if (ev->choice >= e->p.n)
-        return 0;
-    struct choice *c = &e->choices[ev->choice];
-    struct cg_buf shown;
-    int err = 0;
-    switch (ev->type) {
-    case CG_EVENT_TEXT:
-        if (c->finished)
-            return 0;
-        cg_buf_init(&shown, TEXT_MAX_BYTES);
-        err = cg_stopseq_feed(&c->stop, ev->text.ptr, ev->text.len, &shown);
-        if (!err)
-            err = release(e, ev->choice, shown.data, shown.len, out);
-        cg_buf_dispose(&shown);
-        if (!err && c->stop.stopped)
-            err = finish_choice(e, ev->choice, CG_FINISH_STOP, out);
-        return err;
-    case CG_EVENT_USAGE:
-        cg_usage_add(&e->usage, &ev->usage);
-        return 0;
-    case CG_EVENT_FINISH:
-        cg_buf_init(&shown, TEXT_MAX_BYTES);
-        err = cg_stopseq_flush(&c->stop, &shown);
-        if (!err && !c->finished)
-            err = release(e, ev->choice, shown.data, shown.len, out);
-        cg_buf_dispose(&shown);
-        if (!err)
-            err = finish_choice(e, ev->choice, ev->finish, out);
-        return err;
-    default:
-        return 0;
-    }
+    return cg_choices_event(&e->choices, ev, out);
 }
 
 static int stream_end(void *enc, struct cg_buf *out)
 {
     struct completions_encoder *e = enc;
-    int err = 0;
-    if (e->p.include_usage) {
-        err = cg_buf_append_str(out, "data: ");
-        if (!err)
-            err = head(e, out);
-        if (!err)
-            err = cg_buf_append_str(out, ",\"choices\":[],\"usage\":");
-        if (!err)
-            err = cg_encoder_usage_json(&e->usage, false, out);
-        if (!err)
-            err = cg_buf_append_str(out, "}\n\n");
-    }
+    struct cg_buf h;
+    cg_buf_init(&h, 4096);
+    int err = head(e, &h);
     if (!err)
-        err = cg_buf_append_str(out, "data: [DONE]\n\n");
+        err = cg_choices_stream_end(&e->choices, h.data, h.len, e->p.include_usage, false, out);
+    cg_buf_dispose(&h);
     return err;
 }
 
@@ -178,7 +124,7 @@ static int body(void *enc, struct cg_buf *out)
         err = cg_buf_append_str(out, ",\"choices\":[");
     const char *prompt = e->p.opts && e->p.opts->echo ? e->p.opts->prompt : NULL;
     for (unsigned i = 0; i < e->p.n && !err; i++) {
-        struct choice *c = &e->choices[i];
+        const struct cg_choice *c = &e->choices.v[i];
         struct cg_buf text;
         cg_buf_init(&text, TEXT_MAX_BYTES * 2);
         err = cg_buf_append_str(&text, prompt ? prompt : "");
@@ -196,11 +142,18 @@ static int body(void *enc, struct cg_buf *out)
     if (!err)
         err = cg_buf_append_str(out, "],\"usage\":");
     if (!err)
-        err = cg_encoder_usage_json(&e->usage, false, out);
+        err = cg_encoder_usage_json(&e->choices.usage, false, out);
     if (!err)
         err = cg_buf_append_char(out, '}');
     return err;
 }
 
-const struct cg_encoder_ops cg_completions_encoder_ops = {stream_begin, on_event, stream_end, body,
-                                                          encoder_free};
+const struct cg_encoder_ops cg_completions_encoder_ops = {
+    .stream_begin = stream_begin,
+    .event = on_event,
+    .stream_end = stream_end,
+    .stream_error = cg_choices_stream_error,
+    .body = body,
+    .stopped = cg_choices_stopped,
+    .free = encoder_free,
+};

@@ -5,6 +5,7 @@
 #define CG_API_ENCODER_H
 
 #include <stdbool.h>
+#include "core/errors.h"
 #include "core/events.h"
 #include "util/buf.h"
 
@@ -15,8 +16,14 @@ struct cg_encoder_ops {
     int (*event)(void *enc, const struct cg_event *ev, struct cg_buf *out);
     /* Streams only: after every choice finished (usage chunk, [DONE]). */
     int (*stream_end)(void *enc, struct cg_buf *out);
+    /* Streams only, once begun: the bytes that report `err` in the endpoint's dialect and end
+     * the stream (the status line has gone out, so the error travels in-band). */
+    int (*stream_error)(void *enc, const struct cg_error *err, struct cg_buf *out);
     /* Whole-body responses: the JSON body. */
     int (*body)(void *enc, struct cg_buf *out);
+    /* Has `choice` ended on a stop sequence? Its turn may still be generating: the runner
+     * cancels it. */
+    bool (*stopped)(void *enc, unsigned choice);
     void (*free)(void *enc);
 };
 

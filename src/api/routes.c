@@ -1,8 +1,11 @@
 /* routes.c: the route table: every URL the gateway answers, its methods and access rule. */
 #include "api/api.h"
+#include <assert.h>
 #include "api/chat.h"
 #include "api/health.h"
 #include "api/models.h"
+#include "api/run.h"
+#include "api/usage_log.h"
 #include "http/router.h"
 
 static const struct cg_route routes[] = {
@@ -20,4 +23,7 @@ void cg_routes_init(struct cg_router *router, struct cg_api *api)
     router->routes = routes;
     router->count = CG_ARRAY_SIZE(routes);
     router->ctx = api;
+    bool added = cg_run_subscribe(api, cg_usage_log_outcome, NULL);
+    assert(added); /* the first of CG_API_CONSUMERS_MAX */
+    (void)added;
 }

@@ -5,6 +5,7 @@
 #include <uv.h>
 #include "backend/pool.h"
 #include "util/alloc.h"
+#include "util/clock.h"
 #include "util/log.h"
 #define LOG_COMPONENT "api"
 
@@ -20,8 +21,10 @@ struct run {
     const struct cg_encoder_ops *enc_ops;
     void *enc;
     struct cg_turn *turns[CHOICES_MAX];
+    bool ended[CHOICES_MAX]; /* the choice finished (its turn may still be held) */
     unsigned created;
-    unsigned open; /* turns that have not ended */
+    unsigned open; /* choices that have not ended */
+    struct cg_usage usage;
     bool stream;
     bool started; /* response bytes sent */
     bool finished;
@@ -43,20 +46,45 @@ static void on_handle_closed(uv_handle_t *h)
         run_free(r);
 }
 
-/* Ends the run: no more events, turns released (and interrupted if still running), timers
- * closed; the run itself is freed once they are. Safe to call more than once. */
-static void finish(struct run *r)
+/* No more events from choice `i`'s turn; interrupted if still running. */
+static void drop_turn(struct run *r, unsigned i)
+{
+    if (r->turns[i] == NULL)
+        return;
+    cg_pool_cancel(r->api->pool, r->turns[i]);
+    cg_turn_release(r->turns[i]);
+    r->turns[i] = NULL;
+}
+
+static void report(struct run *r, enum cg_err code)
+{
+    struct cg_exchange *ex = r->ex;
+    struct cg_run_outcome o = {
+        .request_id = ex->request_id,
+        .route = ex->route,
+        .model = r->req.model_id,
+        .key_label = ex->key_label,
+        .usage = r->usage,
+        .status = ex->status,
+        .error = code,
+        .latency_ms = (cg_clock_mono_us() - ex->start_us) / 1000,
+        .stream = r->stream,
+    };
+    for (size_t i = 0; i < r->api->consumer_count; i++)
+        r->api->consumers[i].cb(&o, r->api->consumers[i].data);
+}
+
+/* Ends the run with `code` (CG_OK: answered in full): no more events, turns released (and
+ * interrupted if still running), the outcome reported, timers closed; the run itself is freed
+ * once they are. Safe to call more than once: only the first call counts. */
+static void finish(struct run *r, enum cg_err code)
 {
     if (r->finished)
         return;
     r->finished = true;
-    for (unsigned i = 0; i < r->created; i++) {
-        if (r->turns[i] == NULL)
-            continue;
-        cg_pool_cancel(r->api->pool, r->turns[i]);
-        cg_turn_release(r->turns[i]);
-        r->turns[i] = NULL;
-    }
+    for (unsigned i = 0; i < r->created; i++)
+        drop_turn(r, i);
+    report(r, code);
     r->ex->on_abort = NULL;
     r->ex->handler_data = NULL;
     cg_exchange_release(r->ex);
@@ -68,9 +96,17 @@ static void fail(struct run *r, const struct cg_error *err)
 {
     if (r->finished)
         return;
-    if (!cg_exchange_is_gone(r->ex))
-        cg_exchange_fail(r->ex, err); /* an HTTP status, or in-band once streaming */
-    finish(r);
+    if (cg_exchange_is_gone(r->ex)) {
+        /* nobody to tell */
+    } else if (r->started) {
+        cg_buf_reset(&r->out);
+        if (r->enc_ops->stream_error(r->enc, err, &r->out) == 0)
+            cg_exchange_stream_write(r->ex, r->out.data, r->out.len);
+        cg_exchange_stream_end(r->ex);
+    } else {
+        cg_exchange_fail(r->ex, err);
+    }
+    finish(r, err->code);
 }
 
 static void begin_stream(struct run *r)
@@ -99,7 +135,7 @@ static void flush(struct run *r)
                     r->ex->request_id, queued);
         struct cg_exchange *ex = r->ex;
         cg_exchange_hold(ex);
-        finish(r);
+        finish(r, CG_ERR_CLIENT_CLOSED);
         cg_exchange_close(ex);
         cg_exchange_release(ex);
         return;
@@ -110,6 +146,7 @@ static void flush(struct run *r)
 
 static void complete(struct run *r)
 {
+    enum cg_err code = CG_OK;
     cg_buf_reset(&r->out);
     if (r->stream) {
         begin_stream(r);
@@ -119,9 +156,20 @@ static void complete(struct run *r)
     } else if (r->enc_ops->body(r->enc, &r->out) == 0) {
         cg_exchange_send_json(r->ex, r->out.data, r->out.len);
     } else {
-        cg_exchange_fail_code(r->ex, CG_ERR_INTERNAL);
+        code = CG_ERR_INTERNAL;
+        cg_exchange_fail_code(r->ex, code);
     }
-    finish(r);
+    finish(r, code);
+}
+
+/* Choice `i` is over: the run completes with its last choice. */
+static void end_choice(struct run *r, unsigned i)
+{
+    if (r->ended[i])
+        return;
+    r->ended[i] = true;
+    if (--r->open == 0)
+        complete(r);
 }
 
 static void on_turn_event(struct cg_turn *t, const struct cg_event *ev, void *data)
@@ -133,6 +181,8 @@ static void on_turn_event(struct cg_turn *t, const struct cg_event *ev, void *da
         fail(r, ev->error);
         return;
     }
+    if (ev->type == CG_EVENT_USAGE)
+        cg_usage_add(&r->usage, &ev->usage);
     if (r->stream && ev->type != CG_EVENT_USAGE)
         begin_stream(r);
     cg_buf_reset(&r->out);
@@ -144,10 +194,15 @@ static void on_turn_event(struct cg_turn *t, const struct cg_event *ev, void *da
     }
     if (r->stream)
         flush(r);
-    if (r->finished)
+    if (r->finished || ev->choice >= r->created)
         return;
-    if (ev->type == CG_EVENT_FINISH && --r->open == 0)
-        complete(r);
+    if (ev->type == CG_EVENT_FINISH) {
+        end_choice(r, ev->choice);
+    } else if (ev->type == CG_EVENT_TEXT && r->enc_ops->stopped(r->enc, ev->choice)) {
+        /* The client has all it will get from this choice: stop paying for the rest. */
+        drop_turn(r, ev->choice);
+        end_choice(r, ev->choice);
+    }
 }
 
 static void on_deadline(uv_timer_t *t)
@@ -182,12 +237,22 @@ static void on_abort(struct cg_exchange *ex, enum cg_err reason)
         return;
     if (reason == CG_ERR_CLIENT_CLOSED) {
         cg_log_info("request %s: client went away: interrupting its turns", ex->request_id);
-        finish(r);
+        finish(r, CG_ERR_CLIENT_CLOSED);
         return;
     }
     struct cg_error err;
     cg_error_init(&err, reason);
     fail(r, &err);
+}
+
+bool cg_run_subscribe(struct cg_api *api, cg_run_outcome_cb cb, void *data)
+{
+    if (api->consumer_count >= CG_API_CONSUMERS_MAX)
+        return false;
+    api->consumers[api->consumer_count].cb = cb;
+    api->consumers[api->consumer_count].data = data;
+    api->consumer_count++;
+    return true;
 }
 
 void cg_run_start(struct cg_run_spec *spec)

@@ -2,12 +2,14 @@
  * pool, feeds their events to the endpoint's encoder, and owns everything around that — the
  * request timeout, SSE keepalives, a client that disconnects (its turns are interrupted at once),
  * a client that stops reading (cut off once PROXY_STREAM_QUEUE_MAX_BYTES are waiting), and
- * shutdown. Errors before the first byte become an HTTP status; after it, an in-band error
- * event and [DONE]. */
+ * shutdown. Errors before the first byte become an HTTP status; after it, the encoder's in-band
+ * error frame. A choice that ends on a stop sequence has its turn cancelled at once. Every run,
+ * however it ends, reports its outcome once to the consumers in cg_api. */
 #ifndef CG_API_RUN_H
 #define CG_API_RUN_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include "api/api.h"
 #include "api/encoder.h"
 #include "core/request.h"
@@ -21,6 +23,24 @@ struct cg_run_spec {
     void *enc; /* owned by the run from here on */
     bool keepalive;
 };
+
+/* How a run ended, for the usage ledger, metrics and the usage log. Borrowed: valid during the
+ * consumer call only. */
+struct cg_run_outcome {
+    const char *request_id;
+    const char *route;     /* the route's name ("chat", "completions") */
+    const char *model;     /* as the client asked */
+    const char *key_label; /* who was admitted (never the key); NULL when not known */
+    struct cg_usage usage; /* what Codex reported, summed over the run's turns */
+    int status;            /* the HTTP status sent; a stream's stays 200 however it ends; 499:
+                            * the client left before any response */
+    enum cg_err error;     /* CG_OK, or what the run ended with (in-band once streaming) */
+    uint64_t latency_ms;   /* from the request's arrival to the end of the run */
+    bool stream;
+};
+
+/* Adds a consumer of run outcomes; false when CG_API_CONSUMERS_MAX are already there. */
+bool cg_run_subscribe(struct cg_api *api, cg_run_outcome_cb cb, void *data);
 
 /* Takes over spec->req and spec->enc and answers spec->ex, whatever happens. */
 void cg_run_start(struct cg_run_spec *spec);

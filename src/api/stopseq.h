@@ -6,7 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
-#include "api/chat_parse.h"
+#include "api/chat_opts.h"
 #include "util/buf.h"
 
 struct cg_stopseq {

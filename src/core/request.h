@@ -38,6 +38,16 @@ void cg_request_init(struct cg_request *r);
 /* Frees every member (the request struct itself is the caller's). */
 void cg_request_dispose(struct cg_request *r);
 
+/* Codex tool names are sent on to the Responses API, which allows ^[a-zA-Z0-9_-]{1,64}$
+ * (Codex itself checks only the characters). */
+enum { CG_TOOL_ALIAS_MAX = 64 };
+
+/* The Codex-side name of client tool `name`, recorded in the request on first use: the private
+ * prefix + `name` when that fits in CG_TOOL_ALIAS_MAX characters, else the prefix, a cut of
+ * `name` and its hash. Unique within the request: a form some other name already holds gets an
+ * index as well. Borrowed; lives as long as the request. */
+const char *cg_request_tool_alias(struct cg_request *r, const char *name);
+
 /* Maps a Codex-side tool name back to the client's; NULL when it is not a client tool. */
 const char *cg_request_tool_name(const struct cg_request *r, const char *alias);
 

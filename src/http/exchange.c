@@ -310,6 +310,9 @@ void cg_exchange_send_json_as(struct cg_exchange *ex, enum cg_err code, const ch
     send_whole(ex, cg_err_status(code), "application/json", json, len);
 }
 
+/* The fallback for a stream whose handler has no error frame of its own (handlers with an
+ * encoder write theirs and end the stream themselves): one SSE data event carrying the error
+ * object, in no endpoint's dialect, then the end of the stream. */
 static void fail_in_band(struct cg_exchange *ex, const struct cg_error *err)
 {
     struct cg_buf b;
@@ -318,7 +321,7 @@ static void fail_in_band(struct cg_exchange *ex, const struct cg_error *err)
     if (!rc)
         rc = cg_error_to_json(err, &b);
     if (!rc)
-        rc = cg_buf_append_str(&b, "\n\ndata: [DONE]\n\n");
+        rc = cg_buf_append_str(&b, "\n\n");
     if (!rc)
         cg_exchange_stream_write(ex, b.data, b.len);
     cg_buf_dispose(&b);

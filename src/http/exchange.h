@@ -145,9 +145,10 @@ void cg_exchange_send_json_as(struct cg_exchange *ex, enum cg_err code, const ch
                               size_t len);
 
 /* An error response: status and JSON body from the error table (with Retry-After,
- * WWW-Authenticate as the error needs). Once a stream has started it cannot change the
- * status: it writes an in-band `data: {"error":...}` event and `data: [DONE]` and ends the
- * stream. */
+ * WWW-Authenticate as the error needs). Once a stream has started the status cannot change:
+ * a handler with an encoder writes the encoder's error frame itself (cg_exchange_stream_write,
+ * then cg_exchange_stream_end); for other streams this writes a generic `data: {"error":...}`
+ * event and ends the stream. */
 void cg_exchange_fail(struct cg_exchange *ex, const struct cg_error *err);
 void cg_exchange_fail_code(struct cg_exchange *ex, enum cg_err code);
 

@@ -48,6 +48,10 @@ before(async () => {
 after(async () => {
   await stopClean(assert, gw);
   logDir.remove();
+  // Every run reports its outcome exactly once, whichever way it ended.
+  const seen = new Map();
+  for (const l of gw.logs.filter((x) => x.event === 'usage')) seen.set(l.req_id, (seen.get(l.req_id) || 0) + 1);
+  assert.deepEqual([...seen].filter(([, n]) => n !== 1), [], 'a run reported more than once');
 });
 
 const post = (body, headers = {}) => chat(gw, body, { headers: { ...gw.auth, ...headers } });
@@ -289,6 +293,20 @@ describe('chat completions: tools', { timeout: 120000 }, () => {
     assert.equal(answered.length, 0, 'no tool result was ever sent to Codex');
   });
 
+  it('tool names of 61 and 62 characters that would share a cut alias each come back as sent', async () => {
+    // The 62-character name is cut to "fn_" + 52 characters + "_" + its FNV-1a hash; the
+    // 61-character name below spells exactly that cut form.
+    const long = 'a'.repeat(62);
+    let h = 2166136261;
+    for (const b of Buffer.from(long)) h = Math.imul(h ^ b, 16777619) >>> 0;
+    const shaped = `${long.slice(0, 52)}_${h.toString(16).padStart(8, '0')}`;
+    assert.equal(shaped.length, 61);
+    const tool = (name) => ({ type: 'function', function: { name, parameters: { type: 'object', properties: {} } } });
+    const r = await client.chat.completions.create({ model: 'codex-5', messages: [{ role: 'user', content: 'fake:tools=2' }], tools: [tool(long), tool(shaped)] });
+    assert.equal(r.choices[0].finish_reason, 'tool_calls');
+    assert.deepEqual(r.choices[0].message.tool_calls.map((c) => c.function.name), [long, shaped]);
+  });
+
   it('parallel_tool_calls: false returns only the first call; legacy functions get function_call', async () => {
     const single = await client.chat.completions.create({ model: 'codex-5', parallel_tool_calls: false, messages: [{ role: 'user', content: 'fake:tools=3' }], tools: [weatherTool] });
     assert.equal(single.choices[0].message.tool_calls.length, 1);
@@ -329,6 +347,7 @@ describe('chat completions: errors', { timeout: 120000 }, () => {
     ['bad response_format', { model: 'codex-5', response_format: { type: 'xml' }, messages: [{ role: 'user', content: 'x' }] }, 400, 'unsupported_value', 'response_format.type'],
     ['json_schema without schema', { model: 'codex-5', response_format: { type: 'json_schema', json_schema: { name: 'x' } }, messages: [{ role: 'user', content: 'x' }] }, 400, 'invalid_request_error', 'response_format.json_schema.schema'],
     ['unsupported content part', { model: 'codex-5', messages: [{ role: 'user', content: [{ type: 'input_audio', input_audio: {} }] }] }, 400, 'unsupported_value', 'messages[0].content[0]'],
+    ['modalities not an array', { model: 'codex-5', modalities: 'text', messages: [{ role: 'user', content: 'x' }] }, 400, 'invalid_request_error', 'modalities'],
     ['image with a bad url', { model: 'codex-5', messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'file:///etc/passwd' } }] }] }, 400, 'invalid_request_error', 'messages[0].content[0]'],
   ];
   for (const [name, body, status, code, param] of cases) {
@@ -460,6 +479,8 @@ describe('chat completions: timing, keepalive, disconnects, load', { timeout: 18
       await waitFor(async () => (await backendHealth(g2)).workers[0].active_turns === 0, 10000, 'slot freed');
       assert.equal(h.workers[0].restarts, 0);
       assert.equal((await chat(g2, { model: 'codex-5', messages: [{ role: 'user', content: 'x' }] })).status, 200);
+      const cut = g2.logs.filter((l) => l.event === 'usage' && l.error === 'client_closed');
+      assert.equal(cut.length, 1, 'the cut-off stream reports its outcome once');
     } finally {
       await stopClean(assert, g2);
     }
@@ -487,6 +508,126 @@ describe('chat completions: timing, keepalive, disconnects, load', { timeout: 18
   });
 });
 
+describe('chat completions: stop sequences end the turn', { timeout: 60000 }, () => {
+  // fake:slow=1000,30 would stream for 30 s; each test gives up after 10 s.
+  for (const stream of [false, true]) {
+    it(`a stop sequence that matches early ends the response and interrupts the turn (stream: ${stream})`, { timeout: 10000 }, async () => {
+      const before = fakeMethods(fakeLog).length;
+      const id = `stop-early-${stream}`;
+      const r = await post({ model: 'codex-5', stream, stop: ['s1'], messages: [{ role: 'user', content: 'fake:slow=1000,30' }] }, { 'X-Request-Id': id });
+      assert.equal(r.status, 200);
+      if (stream) {
+        const chunks = sseFrames(r.text).filter((f) => f.data?.choices).map((f) => f.data.choices[0]);
+        assert.equal(chunks.map((c) => c.delta.content || '').join(''), 's0 ');
+        assert.deepEqual(chunks.filter((c) => c.finish_reason).map((c) => c.finish_reason), ['stop']);
+        assert.equal(sseFrames(r.text).pop().data, '[DONE]');
+      } else {
+        assert.equal(r.json.choices[0].message.content, 's0 ');
+        assert.equal(r.json.choices[0].finish_reason, 'stop');
+      }
+      await waitFor(async () => fakeMethods(fakeLog).slice(before).some((m) => m.method === 'turn/interrupt'), 8000, 'turn/interrupt');
+      await waitFor(async () => (await backendHealth(gw, gw.auth)).workers.every((w) => w.active_turns === 0), 8000, 'slot freed');
+      const line = await gw.waitForLog((l) => l.event === 'usage' && l.req_id === id, 8000);
+      assert.deepEqual([line.status, line.error], [200, null]);
+    });
+  }
+});
+
+describe('chat completions: usage outcome', { timeout: 60000 }, () => {
+  const usageOf = (id) => gw.waitForLog((l) => l.event === 'usage' && l.req_id === id, 10000);
+
+  it('the usage log line carries the usage the response reported', async () => {
+    const r = await post({ model: 'codex-5', messages: [{ role: 'user', content: 'fake:reasoning fake:usage=1000,600,250,200' }] }, { 'X-Request-Id': 'usage-body-1' });
+    assert.equal(r.status, 200);
+    const line = await usageOf('usage-body-1');
+    const u = r.json.usage;
+    assert.deepEqual(
+      [line.input_tokens, line.cached_tokens, line.output_tokens, line.reasoning_tokens, line.total_tokens],
+      [u.prompt_tokens, u.prompt_tokens_details.cached_tokens, u.completion_tokens, u.completion_tokens_details.reasoning_tokens, u.total_tokens],
+    );
+    assert.equal(line.total_tokens, 1250);
+    assert.deepEqual([line.route, line.model, line.status, line.error, line.stream], ['chat', 'codex-5', 200, null, false]);
+    assert.equal(typeof line.ms, 'number');
+    assert.ok('key' in line, 'the key label field is present (null until admission sets it)');
+    const text = JSON.stringify(line);
+    assert.equal(/fake:reasoning|sk-test/.test(text), false, 'no prompt text, no key');
+  });
+
+  it('a stream with n=2 reports the usage of both turns', async () => {
+    const r = await post({ model: 'codex-5', n: 2, stream: true, stream_options: { include_usage: true }, messages: [{ role: 'user', content: 'fake:deltas=2' }] }, { 'X-Request-Id': 'usage-stream-1' });
+    const usage = sseFrames(r.text).find((f) => f.data?.usage).data.usage;
+    const line = await usageOf('usage-stream-1');
+    assert.deepEqual([line.input_tokens, line.output_tokens, line.stream], [usage.prompt_tokens, usage.completion_tokens, true]);
+    assert.equal(line.input_tokens, 42);
+  });
+
+  it('failures report their status and error code: before the first byte and in-band', async () => {
+    const a = await post({ model: 'codex-5', messages: [{ role: 'user', content: 'fake:error=ratelimit' }] }, { 'X-Request-Id': 'usage-fail-1' });
+    assert.equal(a.status, 429);
+    const la = await usageOf('usage-fail-1');
+    assert.deepEqual([la.status, la.error], [429, 'rate_limit_exceeded']);
+    const b = await post({ model: 'codex-5', stream: true, messages: [{ role: 'user', content: 'fake:errorafter=ratelimit' }] }, { 'X-Request-Id': 'usage-fail-2', 'X-No-Keepalive': '1' });
+    assert.equal(b.status, 200);
+    const lb = await usageOf('usage-fail-2');
+    assert.deepEqual([lb.status, lb.error, lb.stream], [200, 'rate_limit_exceeded', true]);
+  });
+
+  it('a client that goes away is reported as client_closed', async () => {
+    const ctrl = new AbortController();
+    const res = await fetch(`${gw.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { ...gw.auth, 'Content-Type': 'application/json', 'X-Request-Id': 'usage-gone-1' },
+      body: JSON.stringify({ model: 'codex-5', stream: true, messages: [{ role: 'user', content: 'fake:slow=100,50' }] }),
+      signal: ctrl.signal,
+    });
+    const reader = res.body.getReader();
+    let got = '';
+    while (!got.includes('s1 ')) got += new TextDecoder().decode((await reader.read()).value);
+    ctrl.abort();
+    const line = await usageOf('usage-gone-1');
+    assert.deepEqual([line.error, line.stream], ['client_closed', true]);
+  });
+
+  it('legacy completions report under their own route', async () => {
+    const r = await chat(gw, { model: 'codex-5', prompt: 'fake:deltas=1' }, { path: '/v1/completions', headers: { ...gw.auth, 'X-Request-Id': 'usage-legacy-1' } });
+    assert.equal(r.status, 200);
+    const line = await usageOf('usage-legacy-1');
+    assert.deepEqual([line.route, line.input_tokens, line.output_tokens], ['completions', r.json.usage.prompt_tokens, r.json.usage.completion_tokens]);
+  });
+
+  it('timeouts report 504 before the first byte and timeout in-band after it', async () => {
+    const g2 = await startGateway({ env: { PROXY_TIMEOUT_MS: '300', PROXY_SSE_KEEPALIVE_MS: '100' }, waitReady: true });
+    try {
+      const n = await chat(g2, { model: 'codex-5', messages: [{ role: 'user', content: 'fake:hang' }] }, { headers: { 'X-Request-Id': 'usage-timeout-1' } });
+      assert.equal(n.status, 504);
+      const s = await chat(g2, { model: 'codex-5', stream: true, messages: [{ role: 'user', content: 'fake:hang' }] }, { headers: { 'X-Request-Id': 'usage-timeout-2' } });
+      assert.equal(s.status, 200);
+      const ln = await g2.waitForLog((l) => l.event === 'usage' && l.req_id === 'usage-timeout-1');
+      const ls = await g2.waitForLog((l) => l.event === 'usage' && l.req_id === 'usage-timeout-2');
+      assert.deepEqual([ln.status, ln.error, ls.status, ls.error], [504, 'timeout', 200, 'timeout']);
+    } finally {
+      await stopClean(assert, g2);
+    }
+    assert.equal(g2.logs.filter((l) => l.event === 'usage').length, 2, 'one line per run');
+  });
+
+  it('a shutdown reports the runs it ends, once each', async () => {
+    const g2 = await startGateway({ env: { PROXY_SHUTDOWN_GRACE_MS: '300' }, waitReady: true });
+    const inflight = [
+      chat(g2, { model: 'codex-5', stream: true, messages: [{ role: 'user', content: 'fake:slow=100,50' }] }, { headers: { 'X-Request-Id': 'usage-stop-1' } }),
+      chat(g2, { model: 'codex-5', messages: [{ role: 'user', content: 'fake:hang' }] }, { headers: { 'X-Request-Id': 'usage-stop-2' } }),
+    ];
+    await waitFor(async () => (await backendHealth(g2)).workers[0].active_turns === 2, 10000, 'two turns');
+    await stopClean(assert, g2);
+    await Promise.all(inflight);
+    const lines = g2.logs.filter((l) => l.event === 'usage');
+    assert.deepEqual(lines.map((l) => [l.req_id, l.status, l.error]).sort(), [
+      ['usage-stop-1', 200, 'shutting_down'],
+      ['usage-stop-2', 503, 'shutting_down'],
+    ]);
+  });
+});
+
 describe('legacy completions', { timeout: 60000 }, () => {
   it('answers text_completion bodies and streams, with usage', async () => {
     const r = await client.completions.create({ model: 'codex-5', prompt: 'fake:deltas=3' });
@@ -507,6 +648,12 @@ describe('legacy completions', { timeout: 60000 }, () => {
     assert.equal(usage.prompt_tokens, 21);
     const e2 = await chat(gw, { model: 'codex-5', prompt: 'fake:deltas=1 ', echo: true }, { path: '/v1/completions', headers: gw.auth });
     assert.equal(e2.json.choices[0].text, 'fake:deltas=1 w0 ');
+  });
+
+  it('rejects a best_of that is not an integer, naming it', async () => {
+    const r = await chat(gw, { model: 'codex-5', prompt: 'x', best_of: '2' }, { path: '/v1/completions', headers: gw.auth });
+    assert.equal(r.status, 400);
+    assertOpenAIError(assert, r.json, { code: 'invalid_request_error', param: 'best_of' });
   });
 
   it('rejects a missing prompt and token-array prompts', async () => {

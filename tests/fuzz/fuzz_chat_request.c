@@ -1,9 +1,11 @@
 /* fuzz_chat_request.c: request bodies → the chat and legacy completions parsers (the
  * validation and stateless-replay translation), exactly as the handlers call them. The first
- * byte picks the parser. */
+ * byte picks the parser. Aborts where a result breaks a rule the handlers rely on. */
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include "api/chat_parse.h"
+#include "api/completions_parse.h"
 #include "core/catalog.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -28,7 +30,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t len = size - 1;
     enum cg_err e = (data[0] & 1) ? cg_completions_parse(body, len, &lim, &req, &opts, &err)
                                   : cg_chat_parse(body, len, &lim, &req, &opts, &err);
-    if (e == CG_OK)
-        cg_request_dispose(&req);
+    /* Every failure is described: never the table's "ok" row with an error status. */
+    if (e != CG_OK && err.code != e)
+        abort();
+    if (e != CG_OK)
+        return 0;
+    /* Codex rejects a thread whose dynamic tools repeat a name. */
+    for (size_t i = 0; i < json_array_size(req.dynamic_tools); i++) {
+        const char *a =
+            json_string_value(json_object_get(json_array_get(req.dynamic_tools, i), "name"));
+        if (a == NULL || strlen(a) > CG_TOOL_ALIAS_MAX)
+            abort();
+        for (size_t k = 0; k < i; k++) {
+            const char *b =
+                json_string_value(json_object_get(json_array_get(req.dynamic_tools, k), "name"));
+            if (strcmp(a, b) == 0)
+                abort();
+        }
+    }
+    cg_request_dispose(&req);
     return 0;
 }

@@ -171,3 +171,70 @@ Test(completions_encoder, text_completion_shapes)
     struct cg_chat_opts echo = {.echo = true, .prompt = "Say: "};
     completions_case("completion_echo.json", false, false, &echo);
 }
+
+/* Once a stream has begun an error can only travel in-band, in the encoder's own dialect. */
+static void stream_error_case(const char *golden, const struct cg_encoder_ops *ops, void *enc)
+{
+    struct cg_buf out;
+    cg_buf_init(&out, 1 << 20);
+    cr_assert_eq(ops->stream_begin(enc, &out), 0);
+    struct cg_event ev = TEXT(0, "partial ");
+    cr_assert_eq(ops->event(enc, &ev, &out), 0);
+    struct cg_error err;
+    cg_error_set(&err, CG_ERR_UPSTREAM_RATE_LIMIT, NULL, "exceeded retry limit, last status: 429");
+    cr_assert_eq(ops->stream_error(enc, &err, &out), 0);
+    ops->free(enc);
+    size_t len;
+    char *bytes = cg_buf_take(&out, &len);
+    check_golden(golden, bytes, len);
+    free(bytes);
+}
+
+Test(chat_encoder, stream_error_frame_then_done)
+{
+    struct cg_chat_encode_params p = {.id = "chatcmpl-TEST", .created = 1700000000,
+                                      .model = "codex-5", .n = 1, .stream = true,
+                                      .opts = &plain_opts};
+    stream_error_case("chat_stream_error.sse", &cg_chat_encoder_ops, cg_chat_encoder_new(&p));
+}
+
+Test(completions_encoder, stream_error_frame_then_done)
+{
+    struct cg_completions_encode_params p = {.id = "cmpl-TEST", .created = 1700000000,
+                                             .model = "codex-5", .n = 1, .stream = true,
+                                             .opts = &plain_opts};
+    stream_error_case("completion_stream_error.sse", &cg_completions_encoder_ops,
+                      cg_completions_encoder_new(&p));
+}
+
+/* The runner cancels a choice's turn once its encoder says a stop sequence ended it. */
+static void reports_stop(const struct cg_encoder_ops *ops, void *enc)
+{
+    struct cg_buf out;
+    cg_buf_init(&out, 1 << 20);
+    const struct cg_event evs[] = {TEXT(0, "one E"), TEXT(1, "one END"), TEXT(0, "N"),
+                                   TEXT(0, "D two")};
+    bool want[][2] = {{false, false}, {false, true}, {false, true}, {true, true}};
+    for (size_t i = 0; i < CG_ARRAY_SIZE(evs); i++) {
+        cr_assert_eq(ops->event(enc, &evs[i], &out), 0);
+        cr_assert_eq(ops->stopped(enc, 0), want[i][0], "choice 0 after event %zu", i);
+        cr_assert_eq(ops->stopped(enc, 1), want[i][1], "choice 1 after event %zu", i);
+    }
+    cr_assert_not(ops->stopped(enc, 7), "no such choice");
+    ops->free(enc);
+    cg_buf_dispose(&out);
+}
+
+Test(chat_encoder, reports_a_choice_ended_by_a_stop_sequence)
+{
+    struct cg_chat_opts stop = {.parallel_tool_calls = true, .stop_count = 1};
+    memcpy(stop.stop[0], "END", 4);
+    for (int stream = 0; stream < 2; stream++) {
+        struct cg_chat_encode_params p = {.id = "chatcmpl-TEST", .model = "codex-5", .n = 2,
+                                          .stream = stream, .opts = &stop};
+        reports_stop(&cg_chat_encoder_ops, cg_chat_encoder_new(&p));
+        struct cg_completions_encode_params q = {.id = "cmpl-TEST", .model = "codex-5", .n = 2,
+                                                 .stream = stream, .opts = &stop};
+        reports_stop(&cg_completions_encoder_ops, cg_completions_encoder_new(&q));
+    }
+}
