@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <uv.h>
-#include "backend/appserver.h"
+#include "backend/turn.h"
 #include "backend/pool.h"
 #include "backend/worker.h"
 #include "core/request.h"
