@@ -248,6 +248,25 @@ static const char *skip_string(const char *p, const char *end, bool *escaped)
     }
 }
 
+/* `p` is just past an opening quote: returns the byte after the closing one, NULL if there is
+ * none. A quote closes the string when an even number of backslashes stands before it. Nested
+ * values are the bulk of every line, so this is the scan's inner loop: one memchr per quote. */
+static const char *skip_string_body(const char *p, const char *end)
+{
+    const char *start = p;
+    for (;;) {
+        const char *q = memchr(p, '"', (size_t)(end - p));
+        if (q == NULL)
+            return NULL;
+        const char *b = q;
+        while (b > start && b[-1] == '\\')
+            b--;
+        p = q + 1;
+        if (((size_t)(q - b) & 1) == 0)
+            return p;
+    }
+}
+
 /* Skips one value without checking what is inside containers beyond their nesting. */
 static const char *skip_value(const char *p, const char *end)
 {
@@ -259,7 +278,7 @@ static const char *skip_value(const char *p, const char *end)
         while (p < end) {
             char c = *p;
             if (c == '"') {
-                p = skip_string(p, end, &escaped);
+                p = skip_string_body(p + 1, end);
                 if (p == NULL)
                     return NULL;
                 continue;

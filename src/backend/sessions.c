@@ -106,37 +106,44 @@ static struct cg_turn *turn_for(struct cg_sessions *s, json_t *params)
  * use unless the raw line contains `needle`. Quotes inside JSON strings are escaped, so a raw
  * `"type":"agentMessage"` is always an item's own type: user-message items and raw message items
  * (the bulk of a turn) are skipped. Anything not listed is parsed. */
+#define SKIP(method, needle) {method, sizeof(method) - 1, needle}
 static const struct {
     const char *method;
+    size_t method_len; /* asked for every line from a worker: no strlen there */
     const char *needle; /* NULL: always skipped */
 } skipped[] = {
-    {"item/completed", "\"type\":\"agentMessage\""},
-    {"rawResponseItem/completed", "\"function_call\""},
-    {"item/started", NULL},
-    {"thread/status/changed", NULL},
-    {"thread/tokenUsage/updated", NULL},
-    {"turn/started", NULL},
-    {"thread/started", NULL},
-    {"thread/closed", NULL},
-    {"thread/settings/updated", NULL},
-    {"item/reasoning/textDelta", NULL},
-    {"item/reasoning/summaryPartAdded", NULL},
-    {"item/commandExecution/outputDelta", NULL},
-    {"item/fileChange/outputDelta", NULL},
-    {"item/plan/delta", NULL},
-    {"turn/diff/updated", NULL},
-    {"turn/plan/updated", NULL},
-    {"serverRequest/resolved", NULL},
-    {"warning", NULL},
-    {"configWarning", NULL},
-    {"remoteControl/status/changed", NULL},
-    {"mcpServer/startupStatus/updated", NULL},
+    SKIP("item/completed", "\"type\":\"agentMessage\""),
+    SKIP("rawResponseItem/completed", "\"function_call\""),
+    /* Sent after every model response; only a reported window (with its usedPercent) can
+     * change a Retry-After, and API-key providers report none. */
+    SKIP("account/rateLimits/updated", "\"usedPercent\""),
+    SKIP("item/started", NULL),
+    SKIP("thread/status/changed", NULL),
+    SKIP("thread/tokenUsage/updated", NULL),
+    SKIP("turn/started", NULL),
+    SKIP("thread/started", NULL),
+    SKIP("thread/closed", NULL),
+    SKIP("thread/settings/updated", NULL),
+    SKIP("item/reasoning/textDelta", NULL),
+    SKIP("item/reasoning/summaryPartAdded", NULL),
+    SKIP("item/commandExecution/outputDelta", NULL),
+    SKIP("item/fileChange/outputDelta", NULL),
+    SKIP("item/plan/delta", NULL),
+    SKIP("turn/diff/updated", NULL),
+    SKIP("turn/plan/updated", NULL),
+    SKIP("serverRequest/resolved", NULL),
+    SKIP("warning", NULL),
+    SKIP("configWarning", NULL),
+    SKIP("remoteControl/status/changed", NULL),
+    SKIP("mcpServer/startupStatus/updated", NULL),
 };
+#undef SKIP
 
 bool cg_sessions_wants(struct cg_str method, struct cg_str line)
 {
     for (size_t i = 0; i < CG_ARRAY_SIZE(skipped); i++) {
-        if (!cg_str_eq(method, cg_str_from(skipped[i].method)))
+        if (method.len != skipped[i].method_len ||
+            memcmp(method.ptr, skipped[i].method, method.len) != 0)
             continue;
         const char *needle = skipped[i].needle;
         return needle && memmem(line.ptr, line.len, needle, strlen(needle)) != NULL;
