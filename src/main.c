@@ -183,9 +183,12 @@ static void on_signal(uv_signal_t *sig, int signum)
         cg_log_warn("second signal: exiting now");
         exit(1);
     }
-    cg_log_info("%s: stopping (grace %lld ms, %zu connection(s) open)", strsignal(signum),
-                (long long)g->cfg.shutdown_grace_ms, cg_server_connections(&g->server));
+    size_t open = cg_server_connections(&g->server);
+    /* Logged once the listener is closed: whoever reads "stopping" finds new connections
+     * already refused. */
     cg_server_stop(&g->server, on_server_stopped);
+    cg_log_info("%s: stopping (grace %lld ms, %zu connection(s) open)", strsignal(signum),
+                (long long)g->cfg.shutdown_grace_ms, open);
 }
 
 static int serve(void)
