@@ -6,10 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include "api/choices.h"
+#include "core/limits.h"
 #include "util/alloc.h"
 #include "util/json.h"
-
-enum { TEXT_MAX_BYTES = 256 * 1024 * 1024 };
 
 /* What a chat choice keeps beyond the common bookkeeping. */
 struct extra {
@@ -38,7 +37,7 @@ void *cg_chat_encoder_new(const struct cg_chat_encode_params *p)
     struct chat_encoder *e = cg_xcalloc(1, sizeof(*e));
     e->p = *p;
     cg_buf_init(&e->prefix, 4096);
-    cg_buf_init(&e->scratch, TEXT_MAX_BYTES);
+    cg_buf_init(&e->scratch, CG_ANSWER_TEXT_MAX_BYTES);
     int err = cg_buf_append_str(&e->prefix, "{\"id\":");
     if (!err)
         err = cg_json_cstring(&e->prefix, p->id);
@@ -52,7 +51,7 @@ void *cg_chat_encoder_new(const struct cg_chat_encode_params *p)
     cg_choices_init(&e->choices, p->n, p->stream, p->opts, &choices_ops, e);
     e->extras = cg_xcalloc(p->n ? p->n : 1, sizeof(*e->extras));
     for (unsigned i = 0; i < p->n; i++) {
-        cg_buf_init(&e->extras[i].reasoning, TEXT_MAX_BYTES);
+        cg_buf_init(&e->extras[i].reasoning, CG_ANSWER_TEXT_MAX_BYTES);
         e->extras[i].calls = json_array();
     }
     return e;
@@ -175,7 +174,7 @@ static int on_tool_args(struct chat_encoder *e, const struct cg_event *ev, struc
         return 0;
     json_t *fn = json_object_get(call, "function");
     struct cg_buf joined;
-    cg_buf_init(&joined, TEXT_MAX_BYTES);
+    cg_buf_init(&joined, CG_ANSWER_TEXT_MAX_BYTES);
     const char *old = json_string_value(json_object_get(fn, "arguments"));
     int err = cg_buf_append_str(&joined, old ? old : "");
     if (!err)

@@ -6,10 +6,9 @@
 #include "api/params.h"
 #include "api/replay.h"
 #include "api/tools.h"
+#include "core/limits.h"
 #include "util/alloc.h"
 #include "util/common.h"
-
-enum { TOOLS_MAX = 128, INSTRUCTIONS_MAX_BYTES = 64 * 1024 * 1024 };
 
 /* Accepted and ignored, as OpenAI's reasoning models ignore sampling settings. */
 static const struct cg_params_ignored ignored[] = {
@@ -193,9 +192,9 @@ static enum cg_err parse_tools(struct cg_chat_parse *p, const json_t *root, stru
     size_t i;
     json_t *v;
     enum cg_err e = cg_params_array(p->err, root, "tools", &tools);
-    if (!e && json_array_size(tools) > TOOLS_MAX)
+    if (!e && json_array_size(tools) > CG_TOOLS_MAX)
         e = cg_params_fail(p->err, CG_ERR_INVALID_REQUEST, "tools", "At most %d tools are allowed.",
-                           TOOLS_MAX);
+                           CG_TOOLS_MAX);
     json_array_foreach(e ? NULL : tools, i, v)
     {
         snprintf(param, sizeof(param), "tools[%zu]", i);
@@ -255,8 +254,8 @@ json_t *cg_chat_parse_begin(struct cg_chat_parse *p, const char *body, size_t le
     p->req = req;
     p->opts = opts;
     p->err = err;
-    cg_buf_init(&p->base, INSTRUCTIONS_MAX_BYTES);
-    cg_buf_init(&p->developer, INSTRUCTIONS_MAX_BYTES);
+    cg_buf_init(&p->base, CG_REQUEST_TEXT_MAX_BYTES);
+    cg_buf_init(&p->developer, CG_REQUEST_TEXT_MAX_BYTES);
     cg_request_init(req);
     memset(opts, 0, sizeof(*opts));
     opts->parallel_tool_calls = true;

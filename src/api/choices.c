@@ -3,9 +3,8 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include "api/encoder.h"
+#include "core/limits.h"
 #include "util/alloc.h"
-
-enum { TEXT_MAX_BYTES = 256 * 1024 * 1024 };
 
 int cg_encoder_usage_json(const struct cg_usage *u, bool details, struct cg_buf *out)
 {
@@ -36,7 +35,7 @@ void cg_choices_init(struct cg_choices *c, unsigned n, bool stream, const struct
     c->ops = ops;
     c->enc = enc;
     for (unsigned i = 0; i < n; i++) {
-        cg_buf_init(&c->v[i].text, TEXT_MAX_BYTES);
+        cg_buf_init(&c->v[i].text, CG_ANSWER_TEXT_MAX_BYTES);
         cg_stopseq_init(&c->v[i].stop, opts);
     }
 }
@@ -78,7 +77,7 @@ static int on_text(struct cg_choices *c, unsigned i, struct cg_str text, struct 
     if (ch->finished)
         return 0;
     struct cg_buf shown;
-    cg_buf_init(&shown, TEXT_MAX_BYTES);
+    cg_buf_init(&shown, CG_ANSWER_TEXT_MAX_BYTES);
     int err = cg_stopseq_feed(&ch->stop, text.ptr, text.len, &shown);
     if (!err)
         err = release(c, i, shown.data, shown.len, out);
@@ -92,7 +91,7 @@ static int on_finish(struct cg_choices *c, unsigned i, enum cg_finish f, struct 
 {
     struct cg_choice *ch = &c->v[i];
     struct cg_buf rest;
-    cg_buf_init(&rest, TEXT_MAX_BYTES);
+    cg_buf_init(&rest, CG_ANSWER_TEXT_MAX_BYTES);
     int err = cg_stopseq_flush(&ch->stop, &rest);
     if (!err && !ch->finished)
         err = release(c, i, rest.data, rest.len, out);

@@ -6,10 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include "api/choices.h"
+#include "core/limits.h"
 #include "util/alloc.h"
 #include "util/json.h"
-
-enum { TEXT_MAX_BYTES = 256 * 1024 * 1024 };
 
 struct completions_encoder {
     struct cg_choices choices; /* first: the cg_choices_* encoder ops take the encoder */
@@ -126,7 +125,7 @@ static int body(void *enc, struct cg_buf *out)
     for (unsigned i = 0; i < e->p.n && !err; i++) {
         const struct cg_choice *c = &e->choices.v[i];
         struct cg_buf text;
-        cg_buf_init(&text, TEXT_MAX_BYTES * 2);
+        cg_buf_init(&text, CG_ANSWER_TEXT_MAX_BYTES * 2);
         err = cg_buf_append_str(&text, prompt ? prompt : "");
         if (!err)
             err = cg_buf_append(&text, c->text.data ? c->text.data : "", c->text.len);

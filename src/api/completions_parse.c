@@ -1,8 +1,7 @@
 /* completions_parse.c: the legacy Completions body (see completions_parse.h). */
 #include "api/completions_parse.h"
 #include "api/params.h"
-
-enum { PROMPT_MAX_BYTES = 64 * 1024 * 1024 };
+#include "core/limits.h"
 
 /* `prompt`: a string, or strings joined by newlines. */
 static enum cg_err parse_prompt(struct cg_chat_parse *p, const json_t *root, struct cg_buf *out)
@@ -48,7 +47,7 @@ enum cg_err cg_completions_parse(const char *body, size_t len, const struct cg_c
     json_t *root = cg_chat_parse_begin(&p, body, len, lim, req, opts, err);
     enum cg_err e = root ? cg_chat_parse_common(&p, root) : err->code;
     struct cg_buf prompt;
-    cg_buf_init(&prompt, PROMPT_MAX_BYTES);
+    cg_buf_init(&prompt, CG_REQUEST_TEXT_MAX_BYTES);
     if (!e)
         e = parse_prompt(&p, root, &prompt);
     if (!e)

@@ -4,10 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include "api/params.h"
+#include "core/limits.h"
 #include "util/alloc.h"
 #include "util/common.h"
-
-enum { TEXT_MAX_BYTES = 64 * 1024 * 1024 };
 
 enum role { ROLE_SYSTEM, ROLE_DEVELOPER, ROLE_USER, ROLE_ASSISTANT, ROLE_TOOL, ROLE_FUNCTION };
 
@@ -158,7 +157,7 @@ static enum cg_err assistant_items(struct cg_replay *p, json_t *msg, size_t i, j
     char param[CG_ERROR_PARAM_BYTES];
     snprintf(param, sizeof(param), "messages[%zu].content", i);
     struct cg_buf text;
-    cg_buf_init(&text, TEXT_MAX_BYTES);
+    cg_buf_init(&text, CG_REQUEST_TEXT_MAX_BYTES);
     enum cg_err e = cg_replay_content_text(p, json_object_get(msg, "content"), param, &text, true);
     if (!e && text.len)
         json_array_append_new(
@@ -222,7 +221,7 @@ static enum cg_err tool_item(struct cg_replay *p, json_t *msg, size_t i, enum ro
     char param[CG_ERROR_PARAM_BYTES];
     snprintf(param, sizeof(param), "messages[%zu].content", i);
     struct cg_buf text;
-    cg_buf_init(&text, TEXT_MAX_BYTES);
+    cg_buf_init(&text, CG_REQUEST_TEXT_MAX_BYTES);
     enum cg_err e = cg_replay_content_text(p, json_object_get(msg, "content"), param, &text, true);
     if (e) {
         cg_buf_dispose(&text);
@@ -341,7 +340,7 @@ enum cg_err cg_replay_messages(struct cg_replay *p, const json_t *msgs)
         case ROLE_SYSTEM:
         case ROLE_DEVELOPER: {
             struct cg_buf t;
-            cg_buf_init(&t, TEXT_MAX_BYTES);
+            cg_buf_init(&t, CG_REQUEST_TEXT_MAX_BYTES);
             e = cg_replay_content_text(p, json_object_get(m, "content"), param, &t, false);
             /* Mid-conversation system text goes in as developer text: Codex drops "system". */
             if (!e && t.len && !p->ignore_system_prompt)

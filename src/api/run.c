@@ -4,12 +4,11 @@
 #include <string.h>
 #include <uv.h>
 #include "backend/pool.h"
+#include "core/limits.h"
 #include "util/alloc.h"
 #include "util/clock.h"
 #include "util/log.h"
 #define LOG_COMPONENT "api"
-
-enum { CHOICES_MAX = 128, OUT_MAX_BYTES = 512 * 1024 * 1024 };
 
 struct run {
     uv_timer_t deadline;
@@ -20,8 +19,8 @@ struct run {
     struct cg_request req;
     const struct cg_encoder_ops *enc_ops;
     void *enc;
-    struct cg_turn *turns[CHOICES_MAX];
-    bool ended[CHOICES_MAX]; /* the choice finished (its turn may still be held) */
+    struct cg_turn *turns[CG_CHOICES_MAX];
+    bool ended[CG_CHOICES_MAX]; /* the choice finished (its turn may still be held) */
     unsigned created;
     unsigned open; /* choices that have not ended */
     struct cg_usage usage;
@@ -264,7 +263,7 @@ void cg_run_start(struct cg_run_spec *spec)
     r->enc_ops = spec->enc_ops;
     r->enc = spec->enc;
     r->stream = r->req.stream;
-    cg_buf_init(&r->out, OUT_MAX_BYTES);
+    cg_buf_init(&r->out, CG_RESPONSE_OUT_MAX_BYTES);
     cg_exchange_hold(r->ex);
     r->ex->handler_data = r;
     r->ex->on_abort = on_abort;
@@ -279,7 +278,7 @@ void cg_run_start(struct cg_run_spec *spec)
     if (r->stream && spec->keepalive && ka > 0)
         uv_timer_start(&r->keepalive, on_keepalive, ka, ka);
 
-    unsigned n = r->req.n < CHOICES_MAX ? r->req.n : CHOICES_MAX;
+    unsigned n = r->req.n < CG_CHOICES_MAX ? r->req.n : CG_CHOICES_MAX;
     r->open = n;
     for (unsigned i = 0; i < n && !r->finished; i++) {
         struct cg_turn *t = cg_turn_new(&r->req, i, on_turn_event, r);

@@ -1,16 +1,15 @@
 /* stopseq.c: stop-sequence search with a held-back tail. */
 #include "api/stopseq.h"
 #include <string.h>
+#include "core/limits.h"
 #include "util/json.h"
-
-enum { HELD_MAX_BYTES = 64 * 1024 * 1024 };
 
 void cg_stopseq_init(struct cg_stopseq *s, const struct cg_chat_opts *opts)
 {
     s->opts = opts;
     s->longest = 0;
     s->stopped = false;
-    cg_buf_init(&s->held, HELD_MAX_BYTES);
+    cg_buf_init(&s->held, CG_REQUEST_TEXT_MAX_BYTES);
     for (size_t i = 0; opts && i < opts->stop_count; i++) {
         size_t n = strlen(opts->stop[i]);
         if (n > s->longest)

@@ -10,12 +10,12 @@
 #include <string.h>
 #include "backend/codex_error.h"
 #include "backend/sessions.h"
+#include "core/limits.h"
 #include "util/alloc.h"
 #include "util/clock.h"
 #include "util/log.h"
 #define LOG_COMPONENT "turn"
 
-enum { TURN_TEXT_MAX_BYTES = 256 * 1024 * 1024 };
 
 static size_t live_turns;
 
@@ -64,7 +64,7 @@ struct cg_turn *cg_turn_new(const struct cg_request *req, unsigned choice, cg_tu
     t->cb_data = data;
     t->state = CG_TURN_NEW;
     t->summary_index = -1;
-    cg_reply_text_init(&t->text, TURN_TEXT_MAX_BYTES);
+    cg_reply_text_init(&t->text, CG_ANSWER_TEXT_MAX_BYTES);
     t->calls = json_array();
     return t;
 }

@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <uv.h>
 #include "backend/jsonrpc.h"
+#include "core/limits.h"
 #include "util/buf.h"
 
 enum cg_worker_state {
@@ -77,7 +78,6 @@ struct cg_worker_hooks {
 enum {
     CG_WORKER_STDERR_KEEP = 8,
     CG_WORKER_ERROR_BYTES = 256,
-    CG_WORKER_STDIN_QUEUE_MAX_BYTES = 64 * 1024 * 1024,
 };
 
 struct cg_worker {
@@ -130,7 +130,7 @@ struct cg_worker {
     unsigned stderr_next;
 
     void (*on_stopped)(struct cg_worker *w);
-    size_t active; /* turns on this worker (kept by the pool) */
+    size_t active;  /* turns on this worker (kept by the pool) */
     void *sessions; /* the owner's per-worker turn table */
 };
 

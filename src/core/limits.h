@@ -34,4 +34,28 @@
 /* Request Access-Control-Request-Headers we echo back at most. */
 #define CG_CORS_ECHO_MAX_BYTES 1024
 
+/* Text assembled from one request: instructions, a prompt, one message's parts, text held back
+ * while it may be the start of a stop sequence. The request itself is at most
+ * PROXY_MAX_BODY_BYTES (config.h, up to 256 MiB). */
+#define CG_REQUEST_TEXT_MAX_BYTES (64 * 1024 * 1024)
+
+/* One choice's answer (its content or its reasoning) as kept for a whole body or for
+ * reconciling Codex's deltas: a turn may stream without end, and WORKER_MAX_LINE_BYTES bounds
+ * only one message of it. */
+#define CG_ANSWER_TEXT_MAX_BYTES (256 * 1024 * 1024)
+
+/* One response body or one batch of stream output, with every choice in it. */
+#define CG_RESPONSE_OUT_MAX_BYTES (512 * 1024 * 1024)
+
+/* Choices in one request: each is a Codex turn of its own. The ceiling of
+ * PROXY_MAX_CHAT_CHOICES. */
+#define CG_CHOICES_MAX 128
+
+/* Client tools in one request; each becomes a dynamic tool in Codex's thread. */
+#define CG_TOOLS_MAX 128
+
+/* Bytes queued towards one worker's stdin: past this it is not reading, and it is killed and
+ * restarted rather than buffered for without end. */
+#define CG_WORKER_STDIN_QUEUE_MAX_BYTES (64 * 1024 * 1024)
+
 #endif
