@@ -3,6 +3,11 @@
 #ifndef CG_CORE_LIMITS_H
 #define CG_CORE_LIMITS_H
 
+/* Body bytes read for a request admitted without a key (an open route, a CORS preflight, the
+ * model list when it is not protected): none of them takes a body, and nothing beyond a small
+ * cap is buffered for a client before it is authenticated. */
+#define CG_UNAUTHENTICATED_BODY_MAX_BYTES 1024
+
 /* A caller-supplied X-Request-Id longer than this is replaced by our own. */
 #define CG_REQUEST_ID_MAX_BYTES 128
 

@@ -257,6 +257,13 @@ static int on_headers_complete(llhttp_t *ll)
          * request completes and dispatch answers it on a connection that stays usable. */
         if (!admitted && body_announced(ll))
             return fail(p, ex->refusal->code);
+        /* Admitted without a key (open routes, preflights, an unprotected model list): no
+         * route needs a body then, and such a client may hold only a few bytes of ours. */
+        if (admitted && ex->key_label == NULL) {
+            ex->body.max = CG_MIN(ex->body.max, (size_t)CG_UNAUTHENTICATED_BODY_MAX_BYTES);
+            if ((ll->flags & F_CONTENT_LENGTH) && ll->content_length > ex->body.max)
+                return fail(p, CG_ERR_TOO_LARGE);
+        }
     }
     struct cg_str expect = cg_exchange_header(ex, "expect");
     if (admitted && expect.ptr && cg_str_ieq(expect, CG_STR("100-continue")) &&

@@ -49,6 +49,33 @@ describe('api keys', { timeout: 60000 }, () => {
     }
   });
 
+  it('reads at most a few body bytes for a request admitted without a key', async () => {
+    // Open routes, preflights and the unprotected model list take no body: a large one is
+    // refused on the head (no 100 Continue), a chunked one once it passes the small cap.
+    for (const head of [
+      'OPTIONS /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\nExpect: 100-continue\r\n\r\n',
+      'GET /livez HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\nExpect: 100-continue\r\n\r\n',
+      'GET /v1/models HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n',
+    ]) {
+      const r = await rawExchange(gw.port, [head]);
+      const [res] = parseResponses(r.data);
+      assert.equal(res.status, 413, head);
+      assert.doesNotMatch(r.data.toString('latin1'), /100 Continue/, head);
+      assert.equal(r.closed, true, head);
+    }
+    let chunked = 'GET /readyz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n';
+    for (let i = 0; i < 3; i++) chunked += `3e8\r\n${'x'.repeat(1000)}\r\n`;
+    const c = await rawExchange(gw.port, [chunked]);
+    assert.equal(parseResponses(c.data)[0].status, 413);
+    // With its key, the same client may send a full body.
+    const big = JSON.stringify({ model: 'codex-5', messages: [{ role: 'user', content: 'x'.repeat(100000) }] });
+    const ok = await rawExchange(gw.port, [
+      `POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer key-one\r\n` +
+        `Content-Type: application/json\r\nContent-Length: ${big.length}\r\nConnection: close\r\n\r\n${big}`,
+    ]);
+    assert.notEqual(parseResponses(ok.data)[0].status, 413);
+  });
+
   it('keeps probes open and /v1/models open unless protected', async () => {
     assert.equal((await request(gw, '/livez')).status, 200);
     assert.ok([200, 503].includes((await request(gw, '/readyz')).status));
