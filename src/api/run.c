@@ -198,8 +198,17 @@ static void on_turn_event(struct cg_turn *t, const struct cg_event *ev, void *da
     if (ev->type == CG_EVENT_FINISH) {
         end_choice(r, ev->choice);
     } else if (ev->type == CG_EVENT_TEXT && r->enc_ops->stopped(r->enc, ev->choice)) {
-        /* The client has all it will get from this choice: stop paying for the rest. */
+        /* The client has all it will get from this choice: stop paying for the rest. The
+         * turn ends before its FINISH, which would have carried its usage: hand that over
+         * now (model responses that completed before the match). */
+        struct cg_event usage = {.type = CG_EVENT_USAGE, .choice = ev->choice, .usage = t->usage};
         drop_turn(r, ev->choice);
+        cg_usage_add(&r->usage, &usage.usage);
+        cg_buf_reset(&r->out);
+        if (r->enc_ops->event(r->enc, &usage, &r->out) == 0 && r->stream)
+            flush(r);
+        if (r->finished)
+            return;
         end_choice(r, ev->choice);
     }
 }

@@ -18,6 +18,8 @@ struct pending_call {
     cg_rpc_result_cb cb;
     void *data;
     char method[CG_RPC_METHOD_BYTES];
+    /* Kept for a late answer: what it created belongs to this thread. */
+    char thread_id[CG_RPC_THREAD_BYTES];
 };
 
 void cg_rpc_init(struct cg_rpc *rpc, const struct cg_rpc_ops *ops, void *owner,
@@ -63,6 +65,9 @@ uint64_t cg_rpc_call(struct cg_rpc *rpc, const char *method, json_t *params, uin
     pc->cb = cb;
     pc->data = data;
     snprintf(pc->method, sizeof(pc->method), "%s", method);
+    const char *thread = json_string_value(json_object_get(params, "threadId"));
+    if (thread && strlen(thread) < sizeof(pc->thread_id))
+        memcpy(pc->thread_id, thread, strlen(thread) + 1);
     cg_map_put_int(&rpc->pending, id, pc);
     json_t *msg = json_object();
     json_object_set_new(msg, "id", json_integer((json_int_t)id));
@@ -102,8 +107,8 @@ void cg_rpc_respond_error(struct cg_rpc *rpc, json_t *id, int64_t code, const ch
 {
     json_t *msg = json_object();
     json_object_set(msg, "id", id);
-    json_object_set_new(msg, "error", json_pack("{s:I,s:s}", "code", (json_int_t)code, "message",
-                                                message));
+    json_object_set_new(msg, "error",
+                        json_pack("{s:I,s:s}", "code", (json_int_t)code, "message", message));
     send_json(rpc, msg);
     json_decref(msg);
 }
@@ -122,8 +127,9 @@ static void bad_line(struct cg_rpc *rpc, const char *what, const char *line, siz
         return;
     struct cg_buf f;
     cg_buf_init(&f, 1024);
-    int err = cg_buf_appendf(&f, "\"peer\":\"%s\",\"what\":\"%s\",\"count\":%" PRIu64 ",\"sample\":",
-                             rpc->log_name, what, rpc->stats.invalid);
+    int err = cg_buf_appendf(
+        &f, "\"peer\":\"%s\",\"what\":\"%s\",\"count\":%" PRIu64 ",\"sample\":", rpc->log_name,
+        what, rpc->stats.invalid);
     if (!err)
         err = cg_json_string(&f, line, cg_json_utf8_boundary(line, len < 64 ? len : 64));
     if (!err)
@@ -155,6 +161,7 @@ static void remember_late(struct cg_rpc *rpc, const struct pending_call *pc)
     rpc->late_next = (rpc->late_next + 1) % CG_ARRAY_SIZE(rpc->late);
     l->id = pc->id;
     memcpy(l->method, pc->method, sizeof(l->method));
+    memcpy(l->thread_id, pc->thread_id, sizeof(l->thread_id));
 }
 
 /* A response to no pending call: a late one goes to the owner, anything else is counted. */
@@ -170,7 +177,7 @@ static void handle_unmatched(struct cg_rpc *rpc, json_t *msg, bool ours, uint64_
         json_t *result = json_object_get(msg, "result");
         json_t *error = json_object_get(msg, "error");
         if (rpc->ops->late && result && (error == NULL || json_is_null(error)))
-            rpc->ops->late(rpc->owner, l->method, result);
+            rpc->ops->late(rpc->owner, l->method, l->thread_id, result);
         return;
     }
     rpc->stats.unknown++;
@@ -551,7 +558,8 @@ static void keep_tail(struct cg_rpc *rpc, const char *p, size_t n)
 static void start_skipping(struct cg_rpc *rpc, const char *more, size_t n)
 {
     rpc->stats.oversized++;
-    cg_log_warn("%s: line longer than %zu bytes skipped (%" PRIu64 " so far; WORKER_MAX_LINE_BYTES)",
+    cg_log_warn("%s: line longer than %zu bytes skipped (%" PRIu64
+                " so far; WORKER_MAX_LINE_BYTES)",
                 rpc->log_name, rpc->line.max, rpc->stats.oversized);
     rpc->skip_head_len = CG_MIN(rpc->line.len, sizeof(rpc->skip_head));
     memcpy(rpc->skip_head, rpc->line.data, rpc->skip_head_len);

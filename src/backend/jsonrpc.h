@@ -54,9 +54,10 @@ struct cg_rpc_ops {
      * always parsed and handed to `request`, whatever order its members are in. */
     bool (*wanted)(void *owner, struct cg_str method, struct cg_str line);
     /* May be NULL. A successful response to a call that had already timed out (its callback
-     * got CG_RPC_ETIMEOUT): whatever the call created (a thread) is the owner's to release.
-     * `result` borrowed. Only the last CG_RPC_LATE_MAX timed-out calls are remembered. */
-    void (*late)(void *owner, const char *method, json_t *result);
+     * got CG_RPC_ETIMEOUT): whatever the call created (a thread, a turn) is the owner's to
+     * release. `thread_id` is the call's params.threadId ("" if none); `result` borrowed. Only the
+     * last CG_RPC_LATE_MAX timed-out calls are remembered. */
+    void (*late)(void *owner, const char *method, const char *thread_id, json_t *result);
 };
 
 struct cg_rpc_stats {
@@ -69,11 +70,12 @@ struct cg_rpc_stats {
 };
 
 /* How many timed-out calls are remembered for their late answers. */
-enum { CG_RPC_LATE_MAX = 64, CG_RPC_METHOD_BYTES = 48 };
+enum { CG_RPC_LATE_MAX = 64, CG_RPC_METHOD_BYTES = 48, CG_RPC_THREAD_BYTES = 96 };
 
 struct cg_rpc_late {
     uint64_t id; /* 0 = free slot */
     char method[CG_RPC_METHOD_BYTES];
+    char thread_id[CG_RPC_THREAD_BYTES]; /* the call's params.threadId, "" if none */
 };
 
 struct cg_rpc {

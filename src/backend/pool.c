@@ -115,8 +115,8 @@ static void unavailable(const struct cg_pool *p, struct cg_error *err)
         break;
     case CG_WORKER_FAILED:
         cg_error_set(err, CG_ERR_BACKEND_UNAVAILABLE, NULL,
-                     "No Codex worker is running: worker %u gave up after %u failures (%s)",
-                     w->id, w->consecutive_failures, w->last_error);
+                     "No Codex worker is running: worker %u gave up after %u failures (%s)", w->id,
+                     w->consecutive_failures, w->last_error);
         break;
     default:
         cg_error_set(err, CG_ERR_BACKEND_UNAVAILABLE, NULL, "No Codex worker is ready");
@@ -170,9 +170,10 @@ static void on_oversized(struct cg_worker *w, const char *head, size_t head_len,
     cg_sessions_oversized(&pool_of(w)->sessions[w->id], head, head_len, tail, tail_len);
 }
 
-static void on_late(struct cg_worker *w, const char *method, json_t *result, void *data)
+static void on_late(struct cg_worker *w, const char *method, const char *thread_id, json_t *result,
+                    void *data)
 {
-    cg_sessions_late(&pool_of(w)->sessions[w->id], method, result);
+    cg_sessions_late(&pool_of(w)->sessions[w->id], method, thread_id, result);
 }
 
 static const struct cg_worker_hooks hooks = {on_state_changed, on_notification, on_request,
@@ -361,13 +362,12 @@ int cg_pool_status_json(const struct cg_pool *p, struct cg_buf *out)
     if (!err)
         err = cg_home_status_json(&p->home, out);
     if (!err)
-        err = cg_buf_appendf(out,
-                             ",\"queue\":{\"waiting\":%zu,\"max\":%zu},\"turns\":{\"started\":%" PRIu64
-                             ",\"queued\":%" PRIu64 ",\"rejected\":%" PRIu64
-                             ",\"queue_timeouts\":%" PRIu64 "}}",
-                             p->qlen, p->cfg.queue_max, p->stats.turns_started,
-                             p->stats.turns_queued, p->stats.turns_rejected,
-                             p->stats.queue_timeouts);
+        err = cg_buf_appendf(
+            out,
+            ",\"queue\":{\"waiting\":%zu,\"max\":%zu},\"turns\":{\"started\":%" PRIu64
+            ",\"queued\":%" PRIu64 ",\"rejected\":%" PRIu64 ",\"queue_timeouts\":%" PRIu64 "}}",
+            p->qlen, p->cfg.queue_max, p->stats.turns_started, p->stats.turns_queued,
+            p->stats.turns_rejected, p->stats.queue_timeouts);
     return err;
 }
 

@@ -106,10 +106,13 @@ static struct cg_turn *turn_for(struct cg_sessions *s, json_t *params)
  * use unless the raw line contains `needle`. Quotes inside JSON strings are escaped, so a raw
  * `"type":"agentMessage"` is always an item's own type: user-message items and raw message items
  * (the bulk of a turn) are skipped. Anything not listed is parsed. */
-#define SKIP(method, needle) {method, sizeof(method) - 1, needle}
+#define SKIP(method, needle)                                                                       \
+    {                                                                                              \
+        method, sizeof(method) - 1, needle                                                         \
+    }
 static const struct {
     const char *method;
-    size_t method_len; /* asked for every line from a worker: no strlen there */
+    size_t method_len;  /* asked for every line from a worker: no strlen there */
     const char *needle; /* NULL: always skipped */
 } skipped[] = {
     SKIP("item/completed", "\"type\":\"agentMessage\""),
@@ -182,8 +185,21 @@ void cg_sessions_request(struct cg_sessions *s, json_t *id, const char *method, 
     s->ops->respond_error(s->peer, id, -32601, "not supported by codex-gateway");
 }
 
-void cg_sessions_late(struct cg_sessions *s, const char *method, json_t *result)
+void cg_sessions_late(struct cg_sessions *s, const char *method, const char *thread_id,
+                      json_t *result)
 {
+    if (strcmp(method, "turn/start") == 0) {
+        /* The turn failed with a timeout before it learnt its id, and its thread was let go;
+         * the model would run on for nobody (and be paid for). */
+        const char *turn =
+            json_string_value(json_object_get(json_object_get(result, "turn"), "id"));
+        if (turn == NULL || thread_id[0] == '\0')
+            return;
+        cg_log_info("thread %s: turn %s started after its deadline; interrupting", thread_id, turn);
+        cg_sessions_call(s, "turn/interrupt",
+                         json_pack("{s:s,s:s}", "threadId", thread_id, "turnId", turn), NULL, NULL);
+        return;
+    }
     if (strcmp(method, "thread/start") != 0)
         return;
     json_t *id = json_object_get(json_object_get(result, "thread"), "id");

@@ -61,7 +61,8 @@ void cg_sessions_notification(struct cg_sessions *s, const char *method, json_t 
 bool cg_sessions_wants(struct cg_str method, struct cg_str line);
 void cg_sessions_request(struct cg_sessions *s, json_t *id, const char *method, json_t *params);
 /* A call answered after its timeout: a thread it started is unsubscribed. */
-void cg_sessions_late(struct cg_sessions *s, const char *method, json_t *result);
+void cg_sessions_late(struct cg_sessions *s, const char *method, const char *thread_id,
+                      json_t *result);
 /* A message too long to read was dropped: the turn it belonged to (found by the threadId in
  * the message's first or last bytes) cannot complete and fails now instead of hanging. */
 void cg_sessions_oversized(struct cg_sessions *s, const char *head, size_t head_len,

@@ -75,9 +75,9 @@ static void set_state(struct cg_worker *w, enum cg_worker_state s)
     w->state = s;
     w->state_since_ms = cg_clock_wall_ms();
     char fields[256];
-    snprintf(fields, sizeof(fields), "\"worker\":%u,\"from\":\"%s\",\"to\":\"%s\",\"pid\":%d", w->id,
-             cg_worker_state_name(old), cg_worker_state_name(s), w->pid);
-    cg_log_event(s == CG_WORKER_FAILED     ? CG_LOG_ERROR
+    snprintf(fields, sizeof(fields), "\"worker\":%u,\"from\":\"%s\",\"to\":\"%s\",\"pid\":%d",
+             w->id, cg_worker_state_name(old), cg_worker_state_name(s), w->pid);
+    cg_log_event(s == CG_WORKER_FAILED      ? CG_LOG_ERROR
                  : s == CG_WORKER_UNHEALTHY ? CG_LOG_WARN
                                             : CG_LOG_INFO,
                  LOG_COMPONENT, "worker_state", fields);
@@ -206,11 +206,11 @@ static bool rpc_wanted(void *owner, struct cg_str method, struct cg_str line)
     return w->hooks->wanted == NULL || w->hooks->wanted(method, line);
 }
 
-static void rpc_late(void *owner, const char *method, json_t *result)
+static void rpc_late(void *owner, const char *method, const char *thread_id, json_t *result)
 {
     struct cg_worker *w = owner;
     if (w->hooks->late)
-        w->hooks->late(w, method, result, w->hooks_data);
+        w->hooks->late(w, method, thread_id, result, w->hooks_data);
 }
 
 static const struct cg_rpc_ops rpc_ops = {rpc_send,      rpc_notification, rpc_request,
@@ -241,8 +241,8 @@ static uint64_t call_within(struct cg_worker *w, const char *method, json_t *par
 uint64_t cg_worker_call(struct cg_worker *w, const char *method, json_t *params,
                         cg_rpc_result_cb cb, void *data)
 {
-    uint64_t timeout = w->state == CG_WORKER_STARTING ? w->cfg->handshake_timeout_ms
-                                                      : w->cfg->request_timeout_ms;
+    uint64_t timeout =
+        w->state == CG_WORKER_STARTING ? w->cfg->handshake_timeout_ms : w->cfg->request_timeout_ms;
     return call_within(w, method, params, timeout, cb, data);
 }
 
@@ -398,10 +398,10 @@ static void send_initialize(struct cg_worker *w)
     json_t *opt_out = json_pack("[s,s,s,s,s,s]", "thread/status/changed", "thread/started",
                                 "remoteControl/status/changed", "turn/diff/updated",
                                 "turn/plan/updated", "thread/settings/updated");
-    json_t *params = json_pack("{s:{s:s,s:s,s:s},s:{s:b,s:o}}", "clientInfo", "name",
-                               "codex-gateway", "title", "codex-gateway", "version", CG_VERSION,
-                               "capabilities", "experimentalApi", 1, "optOutNotificationMethods",
-                               opt_out);
+    json_t *params =
+        json_pack("{s:{s:s,s:s,s:s},s:{s:b,s:o}}", "clientInfo", "name", "codex-gateway", "title",
+                  "codex-gateway", "version", CG_VERSION, "capabilities", "experimentalApi", 1,
+                  "optOutNotificationMethods", opt_out);
     cg_worker_call(w, "initialize", params, on_initialize, w);
 }
 
@@ -520,11 +520,12 @@ static void log_exit(struct cg_worker *w)
 {
     struct cg_buf f;
     cg_buf_init(&f, 8192);
-    int err = w->last_exit_signal
-                  ? cg_buf_appendf(&f, "\"worker\":%u,\"pid\":%d,\"code\":null,\"signal\":%d", w->id,
-                                   w->pid, w->last_exit_signal)
-                  : cg_buf_appendf(&f, "\"worker\":%u,\"pid\":%d,\"code\":%" PRId64 ",\"signal\":null",
-                                   w->id, w->pid, w->last_exit_code);
+    int err =
+        w->last_exit_signal
+            ? cg_buf_appendf(&f, "\"worker\":%u,\"pid\":%d,\"code\":null,\"signal\":%d", w->id,
+                             w->pid, w->last_exit_signal)
+            : cg_buf_appendf(&f, "\"worker\":%u,\"pid\":%d,\"code\":%" PRId64 ",\"signal\":null",
+                             w->id, w->pid, w->last_exit_code);
     bool ours = w->kill_reason[0] != '\0';
     const char *why = ours ? w->kill_reason : w->state == CG_WORKER_STOPPING ? NULL : w->last_error;
     if (!err)
@@ -536,8 +537,8 @@ static void log_exit(struct cg_worker *w)
     }
     if (!err)
         err = cg_buf_append_str(&f, ",\"stderr_tail\":[");
-    unsigned first = w->stderr_next > CG_WORKER_STDERR_KEEP ? w->stderr_next - CG_WORKER_STDERR_KEEP
-                                                            : 0;
+    unsigned first =
+        w->stderr_next > CG_WORKER_STDERR_KEEP ? w->stderr_next - CG_WORKER_STDERR_KEEP : 0;
     for (unsigned i = first; i < w->stderr_next && !err; i++) {
         if (i > first)
             err = cg_buf_append_char(&f, ',');
@@ -849,8 +850,9 @@ int cg_worker_status_json(const struct cg_worker *w, struct cg_buf *out)
     if (!err)
         err = append_time(out, "ready_since", w->ready_at_ms);
     if (!err)
-        err = cg_buf_appendf(out, ",\"active_turns\":%zu,\"restarts\":%u,\"consecutive_failures\":%u",
-                             w->active, w->restarts, w->consecutive_failures);
+        err =
+            cg_buf_appendf(out, ",\"active_turns\":%zu,\"restarts\":%u,\"consecutive_failures\":%u",
+                           w->active, w->restarts, w->consecutive_failures);
     if (!err && w->last_exit_at_ms) {
         err = w->last_exit_signal
                   ? cg_buf_appendf(out, ",\"last_exit\":{\"code\":null,\"signal\":%d",
@@ -871,14 +873,15 @@ int cg_worker_status_json(const struct cg_worker *w, struct cg_buf *out)
     if (!err)
         err = append_time(out, "last_error_at", w->last_error_at_ms);
     /* Scheduled on the monotonic clock; shown as wall time. */
-    uint64_t retry_at = w->state == CG_WORKER_BACKOFF ? cg_clock_wall_ms() + cg_worker_retry_in_ms(w)
-                                                      : 0;
+    uint64_t retry_at =
+        w->state == CG_WORKER_BACKOFF ? cg_clock_wall_ms() + cg_worker_retry_in_ms(w) : 0;
     if (!err)
         err = append_time(out, "next_retry", retry_at);
     if (!err && w->rpc_live)
-        err = cg_buf_appendf(out, ",\"rpc\":{\"pending\":%zu,\"lines\":%" PRIu64
-                                  ",\"skipped_lines\":%" PRIu64 ",\"bad_lines\":%" PRIu64
-                                  ",\"oversized_lines\":%" PRIu64 "}",
+        err = cg_buf_appendf(out,
+                             ",\"rpc\":{\"pending\":%zu,\"lines\":%" PRIu64
+                             ",\"skipped_lines\":%" PRIu64 ",\"bad_lines\":%" PRIu64
+                             ",\"oversized_lines\":%" PRIu64 "}",
                              cg_rpc_pending(&w->rpc), w->rpc.stats.lines, w->rpc.stats.skipped,
                              w->rpc.stats.invalid, w->rpc.stats.oversized);
     if (!err)

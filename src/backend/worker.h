@@ -72,7 +72,8 @@ struct cg_worker_hooks {
     /* Whether a notification method is of any use (see cg_rpc_ops.wanted); NULL = all. */
     bool (*wanted)(struct cg_str method, struct cg_str line);
     /* A call answered after it timed out (see cg_rpc_ops.late); may be NULL. */
-    void (*late)(struct cg_worker *w, const char *method, json_t *result, void *data);
+    void (*late)(struct cg_worker *w, const char *method, const char *thread_id, json_t *result,
+                 void *data);
 };
 
 enum {

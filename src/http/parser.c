@@ -108,8 +108,8 @@ static int on_header_value_complete(llhttp_t *ll)
         p->header_cap = cap;
     }
     struct cg_header *h = &ex->headers[ex->header_count++];
-    struct cg_str value = cg_str_trim((struct cg_str){p->value.data ? p->value.data : "",
-                                                      p->value.len});
+    struct cg_str value =
+        cg_str_trim((struct cg_str){p->value.data ? p->value.data : "", p->value.len});
     h->name.ptr = cg_arena_strndup(&ex->arena, p->field.data ? p->field.data : "", p->field.len);
     h->name.len = p->field.len;
     h->value.ptr = cg_arena_strndup(&ex->arena, value.ptr, value.len);
@@ -487,8 +487,7 @@ static bool crlf_before(const struct cg_parser *p, const char *data, size_t pos)
     return cr == '\r' && lf == '\n';
 }
 
-void cg_parser_feed(struct cg_parser *p, const char *data, size_t len,
-                    struct cg_parse_result *res)
+void cg_parser_feed(struct cg_parser *p, const char *data, size_t len, struct cg_parse_result *res)
 {
     memset(res, 0, sizeof(*res));
     if (p->failed || check_crlf(p, data, data + len) != 0) {

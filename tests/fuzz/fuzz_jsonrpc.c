@@ -51,7 +51,7 @@ static bool on_wanted(void *owner, struct cg_str method, struct cg_str line)
     return false;
 }
 
-static void on_late(void *owner, const char *method, json_t *result)
+static void on_late(void *owner, const char *method, const char *thread_id, json_t *result)
 {
     if (result == NULL)
         abort();

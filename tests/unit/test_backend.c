@@ -84,7 +84,8 @@ Test(jsonrpc, classifies_messages_and_matches_responses)
     struct rec r = {0};
     struct cg_rpc rpc;
     cg_rpc_init(&rpc, &ops, &r, 1 << 20, "t");
-    uint64_t id = cg_rpc_call(&rpc, "initialize", json_pack("{s:i}", "a", 1), 1000, 0, on_result, &r);
+    uint64_t id =
+        cg_rpc_call(&rpc, "initialize", json_pack("{s:i}", "a", 1), 1000, 0, on_result, &r);
     cr_assert_eq(id, 1);
     cr_assert_str_eq(r.sent[0], "{\"id\":1,\"method\":\"initialize\",\"params\":{\"a\":1}}\n");
     feed(&rpc, "{\"method\":\"turn/started\",\"params\":{}}\n");
@@ -214,8 +215,9 @@ Test(pool, chooses_the_ready_worker_with_the_fewest_turns)
         w[i].state = states[i];
         w[i].active = active[i];
     }
-    cr_assert_eq(cg_pool_choose(w, 4, 4), &w[1], "fewest active, first of equals, never a "
-                                                 "worker that is down");
+    cr_assert_eq(cg_pool_choose(w, 4, 4), &w[1],
+                 "fewest active, first of equals, never a "
+                 "worker that is down");
     w[1].active = 4;
     w[3].active = 4;
     cr_assert_eq(cg_pool_choose(w, 4, 4), &w[0]);
@@ -243,7 +245,8 @@ Test(codex_error, maps_codex_errors_to_openai_codes)
                  CG_ERR_CONTEXT_LENGTH);
     cr_assert_eq(map("{\"message\":\"m\",\"codexErrorInfo\":\"usageLimitExceeded\"}"),
                  CG_ERR_QUOTA_EXCEEDED);
-    cr_assert_eq(map("{\"message\":\"m\",\"codexErrorInfo\":\"unauthorized\"}"), CG_ERR_UPSTREAM_AUTH);
+    cr_assert_eq(map("{\"message\":\"m\",\"codexErrorInfo\":\"unauthorized\"}"),
+                 CG_ERR_UPSTREAM_AUTH);
     cr_assert_eq(map("{\"message\":\"m\",\"codexErrorInfo\":{\"responseTooManyFailedAttempts\":"
                      "{\"httpStatusCode\":429}}}"),
                  CG_ERR_UPSTREAM_RATE_LIMIT);
@@ -257,8 +260,8 @@ Test(codex_error, maps_codex_errors_to_openai_codes)
                  CG_ERR_BACKEND_ERROR);
     cr_assert_eq(map("{\"message\":\"m\"}"), CG_ERR_BACKEND_ERROR);
     cr_assert_eq(map("{}"), CG_ERR_BACKEND_ERROR);
-    json_t *v = json_loads("{\"message\":\"too long\",\"codexErrorInfo\":\"contextWindowExceeded\"}",
-                           0, NULL);
+    json_t *v = json_loads(
+        "{\"message\":\"too long\",\"codexErrorInfo\":\"contextWindowExceeded\"}", 0, NULL);
     struct cg_error e;
     cg_codex_error_map(v, &e);
     cr_assert_str_eq(e.message, "too long");
@@ -318,7 +321,7 @@ Test(jsonrpc, a_server_request_with_the_id_of_our_pending_call_is_a_request)
 static int lates;
 static char late_method[32];
 
-static void rec_late(void *owner, const char *method, json_t *result)
+static void rec_late(void *owner, const char *method, const char *thread_id, json_t *result)
 {
     lates++;
     snprintf(late_method, sizeof(late_method), "%s", method);

@@ -72,9 +72,9 @@ static bool on_wanted(void *owner, struct cg_str method, struct cg_str line)
     return cg_sessions_wants(method, line);
 }
 
-static void on_late(void *owner, const char *method, json_t *result)
+static void on_late(void *owner, const char *method, const char *thread_id, json_t *result)
 {
-    cg_sessions_late(&P.sess, method, result);
+    cg_sessions_late(&P.sess, method, thread_id, result);
 }
 
 static const struct cg_rpc_ops rpc_ops = {on_send,      on_notification, on_request,
@@ -472,6 +472,27 @@ Test(sessions_sm, a_late_thread_start_is_unsubscribed)
     cr_assert_not_null(unsub);
     cr_assert_str_eq(
         json_string_value(json_object_get(json_object_get(unsub, "params"), "threadId")), "LATE");
+    assert_all_over();
+}
+
+/* A turn/start answered after its deadline: the turn it started runs for nobody, so it is
+ * interrupted on the thread the call named. */
+Test(sessions_sm, a_late_turn_start_is_interrupted)
+{
+    make_request(1);
+    cg_turn_begin(C.turns[0], &P.sess);
+    answer("thread/start", "{\"thread\":{\"id\":\"T0\"}}");
+    answer("thread/inject_items", "{}");
+    json_int_t start = call_id("turn/start");
+    cg_rpc_expire(&P.rpc, P.now_ms + TIMEOUT_MS);
+    cr_assert_eq(C.events[CG_EVENT_ERROR], 1);
+    cr_assert_eq(C.last_error.code, CG_ERR_TIMEOUT);
+    feedf("{\"id\":%" JSON_INTEGER_FORMAT ",\"result\":{\"turn\":{\"id\":\"LATE\"}}}", start);
+    json_t *intr = sent_last("turn/interrupt");
+    cr_assert_not_null(intr);
+    json_t *params = json_object_get(intr, "params");
+    cr_assert_str_eq(json_string_value(json_object_get(params, "threadId")), "T0");
+    cr_assert_str_eq(json_string_value(json_object_get(params, "turnId")), "LATE");
     assert_all_over();
 }
 
