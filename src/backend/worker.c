@@ -344,6 +344,13 @@ static void on_ping(void *data, json_t *result, const struct cg_rpc_error *err)
         }
         return;
     }
+    if (w->heard_mono_ms > w->ping_sent_mono_ms) {
+        /* It kept writing: the answer waits behind a long message (or our own loop was too
+         * busy to read it in time). A worker that writes is not frozen: ask again. */
+        start_ping(w, w->state == CG_WORKER_READY ? w->cfg->ping_timeout_ms
+                                                  : w->cfg->unhealthy_grace_ms);
+        return;
+    }
     if (w->state == CG_WORKER_READY) {
         set_error(w, "did not answer a liveness ping within %" PRIu64 " ms",
                   w->cfg->ping_timeout_ms);
@@ -362,6 +369,7 @@ static void on_ping(void *data, json_t *result, const struct cg_rpc_error *err)
 /* A cheap call both Codex and the fake answer from memory, without touching the network. */
 static void start_ping(struct cg_worker *w, uint64_t timeout_ms)
 {
+    w->ping_sent_mono_ms = cg_clock_mono_ms();
     w->ping_call = call_within(w, "thread/loaded/list", json_pack("{s:i}", "limit", 1), timeout_ms,
                                on_ping, w);
 }

@@ -114,6 +114,7 @@ struct cg_worker {
     uint64_t next_retry_mono_ms; /* monotonic, when in backoff */
     uint64_t heard_mono_ms;      /* last bytes from the child's stdout */
     uint64_t ping_call;          /* the liveness call in flight, 0 = none */
+    uint64_t ping_sent_mono_ms;  /* when it was sent */
     unsigned restarts;
     unsigned consecutive_failures;
     bool planned_restart; /* the next exit is ours, not a failure */
