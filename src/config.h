@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "core/limits.h"
 #include "util/buf.h"
 #include "util/common.h"
 
@@ -33,7 +34,7 @@
     X(PROXY_MAX_URL_BYTES, max_url_bytes, INT, "8192", 256, 65536,                                 \
       "longest request target (414 above)")                                                        \
     X(PROXY_CLIENT_BUFFER_MAX_BYTES, client_buffer_max_bytes, INT, "268435456", 1048576,           \
-      17179869184,                                                                                 \
+      CG_CLIENT_BUFFER_CEILING_BYTES,                                                              \
       "request bodies and unsent responses held for all clients together (503 / close above)")     \
     X(PROXY_HEADER_TIMEOUT_MS, header_timeout_ms, INT, "10000", 100, 600000,                       \
       "time to receive a request's headers, and the longest pause inside a body (408)")            \
@@ -100,7 +101,7 @@
       "SSE keepalive comment interval, from the start of a stream; 0 = none")                      \
     X(PROXY_STREAM_QUEUE_MAX_BYTES, stream_queue_max_bytes, INT, "4194304", 65536, 1073741824,     \
       "bytes a stream may have unsent to a slow client before it is cut off")                      \
-    X(PROXY_MAX_CHAT_CHOICES, max_chat_choices, INT, "5", 1, 128, "largest n")                     \
+    X(PROXY_MAX_CHAT_CHOICES, max_chat_choices, INT, "5", 1, CG_CHOICES_MAX, "largest n")          \
     X(PROXY_EXPOSE_REASONING, expose_reasoning, BOOL, "false", 0, 0,                               \
       "send reasoning summaries as reasoning_content")                                             \
     X(PROXY_IGNORE_CLIENT_SYSTEM_PROMPT, ignore_client_system_prompt, BOOL, "false", 0, 0,         \
