@@ -104,7 +104,9 @@ static void handle(struct cg_exchange *ex, struct cg_api *api, const struct fami
     struct cg_request req;
     struct cg_chat_opts *opts = cg_arena_calloc(&ex->arena, sizeof(*opts));
     struct cg_error err;
-    if (f->parse(ex->body.data, ex->body.len, &lim, &req, opts, &err) != CG_OK) {
+    enum cg_err parsed = f->parse(ex->body.data, ex->body.len, &lim, &req, opts, &err);
+    cg_exchange_drop_body(ex); /* the request holds copies of all it needs */
+    if (parsed != CG_OK) {
         cg_exchange_fail(ex, &err);
         return;
     }

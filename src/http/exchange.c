@@ -117,6 +117,14 @@ void cg_exchange_budget_give(struct cg_client_budget *b, size_t n)
     b->used -= n;
 }
 
+void cg_exchange_drop_body(struct cg_exchange *ex)
+{
+    if (ex->budget)
+        cg_exchange_budget_give(ex->budget, ex->budget_bytes);
+    ex->budget_bytes = 0;
+    cg_buf_dispose(&ex->body);
+}
+
 void cg_exchange_release(struct cg_exchange *ex)
 {
     assert(ex->refs > 0);

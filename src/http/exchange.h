@@ -130,6 +130,9 @@ void cg_exchange_release(struct cg_exchange *ex);
 
 /* Request helpers. */
 struct cg_str cg_exchange_header(const struct cg_exchange *ex, const char *name);
+/* The handler is done with the body (parsed into its own memory): it is freed and its bytes
+ * leave the client budget now, not when a long response ends. */
+void cg_exchange_drop_body(struct cg_exchange *ex);
 bool cg_exchange_has_header(const struct cg_exchange *ex, const char *name);
 
 /* Adds a response header; name and value must already be valid header text. */

@@ -338,10 +338,47 @@ describe('connection lifecycle', { timeout: 60000 }, () => {
 
 describe('client buffer budget', { timeout: 60000 }, () => {
   it('refuses a body with 503 once PROXY_CLIENT_BUFFER_MAX_BYTES are held, and serves again after', async () => {
+    const gw = await startGateway({
+      env: { PROXY_CLIENT_BUFFER_MAX_BYTES: '1048576', PROXY_HEADER_TIMEOUT_MS: '30000' },
+      waitReady: true,
+    });
+    try {
+      // A body still arriving is held: 800 kB of a 900 kB one, then the client pauses.
+      const first = net.connect(gw.port, '127.0.0.1');
+      first.on('error', () => {});
+      await new Promise((r) => first.on('connect', r));
+      first.write('POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n' +
+        `Content-Length: 900000\r\n\r\n${'p'.repeat(800000)}`);
+      const post = (extra = '') => rawExchange(gw.port, [
+        'POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n' +
+          `Content-Length: 400000\r\n${extra}\r\n${'y'.repeat(400000)}`,
+      ], { untilMs: 10000 });
+      let refused = null;
+      await waitFor(async () => {
+        const second = await post();
+        const [r] = parseResponses(second.data);
+        if (r && r.status === 503) refused = { r, closed: second.closed };
+        return refused !== null;
+      }, 10000, 'the held body to fill the budget');
+      assertOpenAIError(assert, JSON.parse(refused.r.body), { code: 'server_overloaded' });
+      assert.equal(refused.closed, true);
+      await gw.waitForLog((l) => l.level === 'warn' && /PROXY_CLIENT_BUFFER_MAX_BYTES/.test(l.msg || ''));
+      const closed = new Promise((res) => first.on('close', res));
+      first.destroy();
+      await closed;
+      await waitFor(async () => {
+        const [again] = parseResponses((await post('Connection: close\r\n')).data);
+        return again && again.status === 400;
+      }, 10000, 'the budget to free up once the held body is gone');
+    } finally {
+      await stopClean(assert, gw);
+    }
+  });
+
+  it('gives a body back to the budget once it is parsed, not when its stream ends', async () => {
     const gw = await startGateway({ env: { PROXY_CLIENT_BUFFER_MAX_BYTES: '1048576' }, waitReady: true });
     try {
-      // A slow stream holds its 800 kB request body until it ends: once its first bytes
-      // arrive, that body is counted.
+      // A slow stream whose 800 kB request was parsed long ago holds no body bytes.
       const body = JSON.stringify({
         model: 'codex-5',
         stream: true,
@@ -357,24 +394,10 @@ describe('client buffer budget', { timeout: 60000 }, () => {
       while (!/^HTTP\/1\.1 200 /.test(firstText)) await sleep(10);
       const second = await rawExchange(gw.port, [
         'POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n' +
-          `Content-Length: 400000\r\n\r\n${'y'.repeat(400000)}`,
+          `Content-Length: 400000\r\nConnection: close\r\n\r\n${'y'.repeat(400000)}`,
       ], { untilMs: 10000 });
-      const [r] = parseResponses(second.data);
-      assert.equal(r.status, 503);
-      assertOpenAIError(assert, JSON.parse(r.body), { code: 'server_overloaded' });
-      assert.equal(second.closed, true);
-      await gw.waitForLog((l) => l.level === 'warn' && /PROXY_CLIENT_BUFFER_MAX_BYTES/.test(l.msg || ''));
-      const closed = new Promise((res) => first.on('close', res));
+      assert.equal(parseResponses(second.data)[0].status, 400, 'read and parsed, not refused');
       first.destroy();
-      await closed;
-      await waitFor(async () => {
-        const res = await rawExchange(gw.port, [
-          'POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n' +
-            `Content-Length: 400000\r\nConnection: close\r\n\r\n${'y'.repeat(400000)}`,
-        ]);
-        const [again] = parseResponses(res.data);
-        return again && again.status === 400;
-      }, 10000, 'the budget to free up once the stream is gone');
     } finally {
       await stopClean(assert, gw);
     }
