@@ -220,6 +220,7 @@ void cg_pool_init(struct cg_pool *p, uv_loop_t *loop, const struct cg_pool_confi
     for (size_t i = 0; i < p->count; i++) {
         cg_worker_init(&p->workers[i], (unsigned)i, loop, cfg->worker, &hooks, p);
         cg_sessions_init(&p->sessions[i], &p->workers[i], cfg->worker->request_timeout_ms);
+        p->sessions[i].limits = &p->limits;
         p->sessions[i].turn_done = on_turn_done;
         p->sessions[i].data = p;
     }

@@ -45,6 +45,7 @@ struct cg_pool {
     size_t qlen;
     uv_timer_t sweep_timer;
     struct cg_home home;
+    struct cg_rate_limits limits; /* the account's, as any worker last reported them */
     bool stopping;
     bool draining; /* drain_queue is on the stack */
     size_t running; /* workers not yet stopped */

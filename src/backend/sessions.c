@@ -48,6 +48,7 @@ void cg_sessions_init_peer(struct cg_sessions *s, const struct cg_sessions_ops *
     cg_map_init(&s->threads);
     s->interrupt_timeout_ms = interrupt_timeout_ms;
     s->retry_after_default_s = retry_after_default_s;
+    s->limits = &s->own_limits;
 }
 
 void cg_sessions_init(struct cg_sessions *s, struct cg_worker *w, uint64_t interrupt_timeout_ms)
@@ -88,7 +89,7 @@ void cg_sessions_remove(struct cg_sessions *s, struct cg_turn *t)
 
 unsigned cg_sessions_retry_after_s(const struct cg_sessions *s)
 {
-    unsigned reset = cg_rate_limits_retry_after_s(&s->limits, (int64_t)(cg_clock_wall_ms() / 1000));
+    unsigned reset = cg_rate_limits_retry_after_s(s->limits, (int64_t)(cg_clock_wall_ms() / 1000));
     return reset ? reset : s->retry_after_default_s;
 }
 
@@ -157,7 +158,7 @@ bool cg_sessions_wants(struct cg_str method, struct cg_str line)
 void cg_sessions_notification(struct cg_sessions *s, const char *method, json_t *params)
 {
     if (strcmp(method, "account/rateLimits/updated") == 0) {
-        cg_rate_limits_update(&s->limits, json_object_get(params, "rateLimits"));
+        cg_rate_limits_update(s->limits, json_object_get(params, "rateLimits"));
         return;
     }
     struct cg_turn *t = turn_for(s, params);

@@ -39,7 +39,10 @@ struct cg_sessions {
     unsigned worker_id;
     struct cg_map threads;
     uint64_t interrupt_timeout_ms;
-    struct cg_rate_limits limits;
+    /* The account's rate-limit windows as last reported: every worker of one CODEX_HOME shares
+     * one account, so the pool points all its sessions at one copy (else `own_limits`). */
+    struct cg_rate_limits *limits;
+    struct cg_rate_limits own_limits;
     unsigned retry_after_default_s; /* PROXY_UPSTREAM_RETRY_AFTER_S */
     /* Called when a turn leaves the worker (its slot is free again). */
     void (*turn_done)(struct cg_sessions *s, struct cg_turn *t, void *data);

@@ -410,6 +410,24 @@ describe('turn sessions', { timeout: 120000 }, () => {
     });
   });
 
+  it('a reset time one worker reported gives Retry-After to a 429 on another (one account)', async () => {
+    await withGateway({ WORKER_COUNT: '2', PROXY_UPSTREAM_RETRY_AFTER_S: '17' }, async (gw) => {
+      await waitFor(async () => (await backendHealth(gw)).workers.every((w) => w.state === 'ready'), 10000, 'both workers');
+      // Both idle: worker 0 takes it and learns the account's reset time.
+      assert.equal((await chat(gw, user('fake:ratelimited=600'))).status, 429);
+      // Keep worker 0 busy, so the next request goes to worker 1, which heard nothing.
+      const ctl = new AbortController();
+      const held = chat(gw, stream('fake:slow=200,100'), { signal: ctl.signal }).catch(() => null);
+      await waitFor(async () => (await backendHealth(gw)).workers[0].active_turns === 1, 10000, 'worker 0 busy');
+      const other = await chat(gw, user('fake:error=ratelimit'));
+      assert.equal(other.status, 429);
+      const after = Number(other.headers.get('retry-after'));
+      assert.ok(after >= 590 && after <= 600, `Retry-After ${other.headers.get('retry-after')}`);
+      ctl.abort();
+      await held;
+    });
+  });
+
   it('after a mid-stream retry the client gets the message once', async () => {
     await withGateway({}, async (gw) => {
       const s = await chat(gw, stream('fake:retry'));
