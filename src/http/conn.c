@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include "core/limits.h"
 #include "http/server.h"
 #include "util/alloc.h"
@@ -225,6 +226,8 @@ static void begin_linger(struct cg_conn *c)
 
 /* --- timers ------------------------------------------------------------------------------ */
 
+static void arm_idle(struct cg_conn *c, uint64_t ms);
+
 static void on_idle_timeout(uv_timer_t *t)
 {
     struct cg_conn *c = t->data;
@@ -237,8 +240,19 @@ static void on_idle_timeout(uv_timer_t *t)
         begin_linger(c);
         return;
     }
-    if (c->state == CG_CONN_IDLE)
-        cg_conn_close(c); /* keep-alive idle timeout: nothing to say */
+    if (c->state != CG_CONN_IDLE)
+        return;
+    /* Timers run before the loop polls for input: after a busy stretch the client's next
+     * request may already wait in the socket. Closing then would reset a request that arrived
+     * in time; it is read in this same loop iteration instead. */
+    uv_os_fd_t fd;
+    char byte;
+    if (c->reading && uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0 &&
+        recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) == 1) {
+        arm_idle(c, c->server->cfg.header_timeout_ms);
+        return;
+    }
+    cg_conn_close(c); /* keep-alive idle timeout: nothing to say */
 }
 
 static void arm_idle(struct cg_conn *c, uint64_t ms)

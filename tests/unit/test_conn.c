@@ -34,6 +34,9 @@ struct client {
     bool close_after_first_chunk;
     bool body_sent;
     const char *body; /* sent once "100 Continue" arrives */
+    const char *then_send; /* sent once the first response is complete ... */
+    unsigned then_stall_ms; /* ... and then the loop is held up this long */
+    bool then_sent;
     bool eof;
     bool closed;
 };
@@ -234,6 +237,12 @@ static void on_client_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         cl->body_sent = true;
         client_send(cl, cl->body, strlen(cl->body));
     }
+    if (cl->then_send && !cl->then_sent && strchr(cl->in.data, '}')) {
+        cl->then_sent = true;
+        client_send(cl, cl->then_send, strlen(cl->then_send));
+        /* A busy loop: the server's timers are overdue when it next runs. */
+        uv_sleep(cl->then_stall_ms);
+    }
     if (cl->close_after_first_chunk && strstr(cl->in.data, "data: x\n\n"))
         client_close(cl);
 }
@@ -392,6 +401,19 @@ Test(conn, pipelined_requests_are_answered_in_order)
     cr_assert_eq(T.jobs_answered, 2);
     cr_assert_eq(T.streams_ended, 1);
     cr_assert_eq(T.server.stats.requests_total, 5);
+}
+
+Test(conn, a_request_waiting_when_the_idle_timeout_fires_is_served)
+{
+    start_server(0);
+    T.server.cfg.keepalive_timeout_ms = 20;
+    struct client *cl = client_start(REQ("/open", ""), sizeof(REQ("/open", "")) - 1);
+    cl->then_send = REQ("/open", "Connection: close\r\n");
+    cl->then_stall_ms = 100;
+    run_dry();
+    cr_assert(cl->eof);
+    cr_assert_eq(count(cl, "HTTP/1.1 200"), 2, "%s", cl->in.data);
+    cr_assert_eq(T.server.stats.requests_total, 2);
 }
 
 Test(conn, expect_continue_is_sent_only_to_an_admitted_request)
