@@ -29,12 +29,12 @@ struct client {
     struct cg_buf in;
     char *script;
     size_t script_len;
-    bool read_at_once;  /* else the test starts reading later */
+    bool read_at_once; /* else the test starts reading later */
     bool reset_after_write;
     bool close_after_first_chunk;
     bool body_sent;
-    const char *body; /* sent once "100 Continue" arrives */
-    const char *then_send; /* sent once the first response is complete ... */
+    const char *body;       /* sent once "100 Continue" arrives */
+    const char *then_send;  /* sent once the first response is complete ... */
     unsigned then_stall_ms; /* ... and then the loop is held up this long */
     bool then_sent;
     bool eof;
@@ -277,9 +277,8 @@ static struct client *client_start(const char *script, size_t len)
     cl->connect.data = cl;
     struct sockaddr_in addr;
     uv_ip4_addr("127.0.0.1", T.server.bound_port, &addr);
-    cr_assert_eq(uv_tcp_connect(&cl->connect, &cl->tcp, (const struct sockaddr *)&addr,
-                                on_connected),
-                 0);
+    cr_assert_eq(
+        uv_tcp_connect(&cl->connect, &cl->tcp, (const struct sockaddr *)&addr, on_connected), 0);
     return cl;
 }
 
@@ -444,8 +443,9 @@ Test(conn, a_refused_body_is_never_read)
     /* 8 MB announced, 1 MB sent: the 401 comes from the head alone, and the bytes that follow
      * are discarded by the lingering close, never counted as a body. */
     static char script[1024 * 1024 + 256];
-    int n = snprintf(script, sizeof(script), "POST /now HTTP/1.1\r\nHost: t\r\n"
-                                             "Content-Length: 8388608\r\n\r\n");
+    int n = snprintf(script, sizeof(script),
+                     "POST /now HTTP/1.1\r\nHost: t\r\n"
+                     "Content-Length: 8388608\r\n\r\n");
     memset(script + n, 'x', sizeof(script) - (size_t)n);
     struct client *cl = client_start(script, sizeof(script));
     run_dry();
@@ -550,8 +550,9 @@ static bool body_held(void)
 static void send_second_body(void)
 {
     static char second[512 * 1024];
-    int n = snprintf(second, sizeof(second), "POST /now HTTP/1.1\r\nHost: t\r\nAuthorization: "
-                                             "Bearer k-one\r\nContent-Length: 900000\r\n\r\n");
+    int n = snprintf(second, sizeof(second),
+                     "POST /now HTTP/1.1\r\nHost: t\r\nAuthorization: "
+                     "Bearer k-one\r\nContent-Length: 900000\r\n\r\n");
     memset(second + n, 'y', sizeof(second) - (size_t)n);
     struct client *cl = client_start(second, sizeof(second));
     (void)cl;
@@ -561,15 +562,15 @@ Test(conn, bodies_over_the_budget_get_503)
 {
     start_server(1024 * 1024);
     static char first[800 * 1024];
-    int n = snprintf(first, sizeof(first), "POST /now HTTP/1.1\r\nHost: t\r\nAuthorization: "
-                                           "Bearer k-one\r\nContent-Length: 900000\r\n\r\n");
+    int n = snprintf(first, sizeof(first),
+                     "POST /now HTTP/1.1\r\nHost: t\r\nAuthorization: "
+                     "Bearer k-one\r\nContent-Length: 900000\r\n\r\n");
     memset(first + n, 'x', sizeof(first) - (size_t)n);
     struct client *a = client_start(first, sizeof(first));
     poll_start(body_held, send_second_body);
     /* The first client would wait for the rest of its body forever: it leaves once the second
      * was refused (which closes the second connection). */
-    for (int turns = 0; turns < 100000 && T.server.stats.client_buffer_refusals_total == 0;
-         turns++)
+    for (int turns = 0; turns < 100000 && T.server.stats.client_buffer_refusals_total == 0; turns++)
         cr_assert(uv_run(&T.loop, UV_RUN_ONCE) != 0);
     client_close(a);
     run_dry();
@@ -595,5 +596,6 @@ Test(conn, a_reset_during_pipelined_writes_is_survived)
     cl->read_at_once = false;
     run_dry();
     cr_assert(cl->closed);
-    cr_assert_eq(T.server.stats.requests_total, RESET_AT + 1, "nothing is answered after the reset");
+    cr_assert_eq(T.server.stats.requests_total, RESET_AT + 1,
+                 "nothing is answered after the reset");
 }
