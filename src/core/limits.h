@@ -56,6 +56,9 @@
  * PROXY_MAX_CHAT_CHOICES. */
 #define CG_CHOICES_MAX 128
 
+/* Output items (reasoning, messages, function calls) in one Responses API response. */
+#define CG_RESPONSE_ITEMS_MAX 4096
+
 /* Client tools in one request; each becomes a dynamic tool in Codex's thread. */
 #define CG_TOOLS_MAX 128
 

@@ -1,0 +1,615 @@
+/* responses_encode.c: the Responses `response` object and its SSE events, written by hand on
+ * the per-token path; the echoed request fields are serialised once, at construction. */
+#include "api/responses_encode.h"
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "core/limits.h"
+#include "util/alloc.h"
+#include "util/json.h"
+
+enum kind { KIND_REASONING, KIND_MESSAGE, KIND_CALL };
+
+struct item {
+    enum kind kind;
+    char id[96];
+    struct cg_buf text; /* summary text, message text or call arguments */
+    char *call_id;
+    char *name;
+    unsigned tool_index;
+    bool done;
+    bool incomplete; /* ended by the turn's length or content-filter finish */
+};
+
+struct resp_encoder {
+    struct cg_responses_encode_params p;
+    struct item *items;
+    size_t n_items;
+    size_t cap_items;
+    bool finished;
+    enum cg_finish finish;
+    struct cg_usage usage;
+    bool any_usage;
+    uint64_t seq;
+    /* The response object's constant members, in OpenAI's order around the ones that change:
+     * instructions..max_tool_calls (before model), parallel_tool_calls..truncation (after
+     * output), user and metadata (after usage). */
+    struct cg_buf echo_mid;
+    struct cg_buf echo_late;
+    struct cg_buf echo_tail;
+};
+
+/* A request field and the JSON OpenAI shows when the client left it out. */
+struct echo_field {
+    const char *key;
+    const char *dflt;
+};
+
+static const struct echo_field mid_fields[] = {
+    {"instructions", "null"},
+    {"max_output_tokens", "null"},
+    {"max_tool_calls", "null"},
+};
+
+static const struct echo_field late_fields[] = {
+    {"parallel_tool_calls", "true"}, {"previous_response_id", "null"},
+    {"prompt_cache_key", "null"},    {"reasoning", NULL},
+    {"safety_identifier", "null"},   {"service_tier", NULL},
+    {"store", "true"},               {"temperature", "1.0"},
+    {"text", NULL},                  {"tool_choice", "\"auto\""},
+    {"tools", "[]"},                 {"top_logprobs", "0"},
+    {"top_p", "1.0"},                {"truncation", "\"disabled\""},
+};
+
+static const struct echo_field tail_fields[] = {
+    {"user", "null"},
+    {"metadata", "{}"},
+};
+
+/* The fields whose echo is the request's value completed with defaults. */
+static json_t *merged_field(const char *key, const json_t *given)
+{
+    if (strcmp(key, "service_tier") == 0) {
+        /* A response reports the tier it ran in; "auto" resolves to "default". */
+        const char *s = json_string_value(given);
+        return json_string(s && strcmp(s, "auto") != 0 ? s : "default");
+    }
+    json_t *v = json_is_object(given) ? json_deep_copy(given) : json_object();
+    if (strcmp(key, "reasoning") == 0) {
+        if (!json_object_get(v, "effort"))
+            json_object_set_new(v, "effort", json_null());
+        if (!json_object_get(v, "summary"))
+            json_object_set_new(v, "summary", json_null());
+    } else {
+        if (!json_object_get(v, "format"))
+            json_object_set_new(v, "format", json_pack("{s:s}", "type", "text"));
+        if (!json_object_get(v, "verbosity"))
+            json_object_set_new(v, "verbosity", json_string("medium"));
+    }
+    return v;
+}
+
+static int echo_fields(const json_t *echo, const struct echo_field *f, size_t n,
+                       struct cg_buf *out)
+{
+    int err = 0;
+    for (size_t i = 0; i < n && !err; i++) {
+        const json_t *given = echo ? json_object_get(echo, f[i].key) : NULL;
+        err = cg_buf_appendf(out, ",\"%s\":", f[i].key);
+        if (err)
+            break;
+        if (f[i].dflt == NULL) {
+            json_t *v = merged_field(f[i].key, given);
+            err = cg_json_dump(out, v);
+            json_decref(v);
+        } else if (given && !json_is_null(given)) {
+            err = cg_json_dump(out, given);
+        } else {
+            err = cg_buf_append_str(out, f[i].dflt);
+        }
+    }
+    return err;
+}
+
+void *cg_responses_encoder_new(const struct cg_responses_encode_params *p)
+{
+    struct resp_encoder *e = cg_xcalloc(1, sizeof(*e));
+    e->p = *p;
+    e->p.echo = NULL; /* borrowed for this call only */
+    cg_buf_init(&e->echo_mid, CG_REQUEST_TEXT_MAX_BYTES);
+    cg_buf_init(&e->echo_late, CG_REQUEST_TEXT_MAX_BYTES);
+    cg_buf_init(&e->echo_tail, CG_REQUEST_TEXT_MAX_BYTES);
+    int err = echo_fields(p->echo, mid_fields, CG_ARRAY_SIZE(mid_fields), &e->echo_mid);
+    if (!err)
+        err = echo_fields(p->echo, late_fields, CG_ARRAY_SIZE(late_fields), &e->echo_late);
+    if (!err)
+        err = echo_fields(p->echo, tail_fields, CG_ARRAY_SIZE(tail_fields), &e->echo_tail);
+    (void)err; /* bounded inputs: the echoed fields come from a request of bounded size */
+    return e;
+}
+
+static void encoder_free(void *enc)
+{
+    struct resp_encoder *e = enc;
+    for (size_t i = 0; i < e->n_items; i++) {
+        cg_buf_dispose(&e->items[i].text);
+        free(e->items[i].call_id);
+        free(e->items[i].name);
+    }
+    free(e->items);
+    cg_buf_dispose(&e->echo_mid);
+    cg_buf_dispose(&e->echo_late);
+    cg_buf_dispose(&e->echo_tail);
+    free(e);
+}
+
+/* `event: <type>` and the data object up to its sequence number; end it with frame_end. */
+static int frame_begin(struct resp_encoder *e, const char *type, struct cg_buf *out)
+{
+    int err = cg_buf_appendf(out,
+                             "event: %s\ndata: {\"type\":\"%s\",\"sequence_number\":%" PRIu64,
+                             type, type, e->seq);
+    if (!err)
+        e->seq++;
+    return err;
+}
+
+static int frame_end(struct cg_buf *out)
+{
+    return cg_buf_append_str(out, "}\n\n");
+}
+
+static const char *item_status(const struct item *it)
+{
+    if (!it->done)
+        return "in_progress";
+    return it->incomplete ? "incomplete" : "completed";
+}
+
+/* ,"item_id":"..","output_index":n */
+static int item_ref(const struct item *it, size_t index, struct cg_buf *out)
+{
+    int err = cg_buf_append_str(out, ",\"item_id\":");
+    if (!err)
+        err = cg_json_cstring(out, it->id);
+    if (!err)
+        err = cg_buf_appendf(out, ",\"output_index\":%zu", index);
+    return err;
+}
+
+static int text_part(const struct item *it, bool empty, struct cg_buf *out)
+{
+    const char *s = empty || it->text.data == NULL ? "" : it->text.data;
+    size_t n = empty ? 0 : it->text.len;
+    int err = cg_buf_append_str(out, it->kind == KIND_MESSAGE
+                                         ? "{\"type\":\"output_text\",\"annotations\":[],"
+                                           "\"logprobs\":[],\"text\":"
+                                         : "{\"type\":\"summary_text\",\"text\":");
+    if (!err)
+        err = cg_json_string(out, s, n);
+    if (!err)
+        err = cg_buf_append_char(out, '}');
+    return err;
+}
+
+/* The item as output_item.added (empty) or as it stands now. */
+static int item_json(const struct resp_encoder *e, const struct item *it, bool empty,
+                     struct cg_buf *out)
+{
+    int err = cg_buf_append_str(out, "{\"id\":");
+    if (!err)
+        err = cg_json_cstring(out, it->id);
+    if (err)
+        return err;
+    switch (it->kind) {
+    case KIND_REASONING:
+        err = cg_buf_append_str(out, ",\"type\":\"reasoning\",\"summary\":[");
+        if (!err && !empty)
+            err = text_part(it, false, out);
+        if (!err)
+            err = cg_buf_append_char(out, ']');
+        if (!err && e->p.include_encrypted_reasoning)
+            err = cg_buf_append_str(out, ",\"encrypted_content\":null");
+        break;
+    case KIND_MESSAGE:
+        err = cg_buf_appendf(out, ",\"type\":\"message\",\"status\":\"%s\",\"content\":[",
+                             item_status(it));
+        if (!err && !empty)
+            err = text_part(it, false, out);
+        if (!err)
+            err = cg_buf_append_str(out, "],\"role\":\"assistant\"");
+        break;
+    case KIND_CALL:
+        err = cg_buf_appendf(out, ",\"type\":\"function_call\",\"status\":\"%s\",\"arguments\":",
+                             item_status(it));
+        if (!err)
+            err = empty ? cg_buf_append_str(out, "\"\"")
+                        : cg_json_string(out, it->text.data ? it->text.data : "", it->text.len);
+        if (!err)
+            err = cg_buf_append_str(out, ",\"call_id\":");
+        if (!err)
+            err = cg_json_cstring(out, it->call_id);
+        if (!err)
+            err = cg_buf_append_str(out, ",\"name\":");
+        if (!err)
+            err = cg_json_cstring(out, it->name);
+        break;
+    }
+    if (!err)
+        err = cg_buf_append_char(out, '}');
+    return err;
+}
+
+/* output_item.added / output_item.done */
+static int item_frame(struct resp_encoder *e, size_t index, bool added, struct cg_buf *out)
+{
+    int err = frame_begin(e, added ? "response.output_item.added" : "response.output_item.done",
+                          out);
+    if (!err)
+        err = cg_buf_appendf(out, ",\"output_index\":%zu,\"item\":", index);
+    if (!err)
+        err = item_json(e, &e->items[index], added, out);
+    if (!err)
+        err = frame_end(out);
+    return err;
+}
+
+/* content_part.added/done (message) or reasoning_summary_part.added/done (reasoning). */
+static int part_frame(struct resp_encoder *e, size_t index, bool added, struct cg_buf *out)
+{
+    const struct item *it = &e->items[index];
+    bool msg = it->kind == KIND_MESSAGE;
+    const char *type = msg ? (added ? "response.content_part.added" : "response.content_part.done")
+                           : (added ? "response.reasoning_summary_part.added"
+                                    : "response.reasoning_summary_part.done");
+    int err = frame_begin(e, type, out);
+    if (!err)
+        err = item_ref(it, index, out);
+    if (!err)
+        err = cg_buf_append_str(out, msg ? ",\"content_index\":0,\"part\":"
+                                         : ",\"summary_index\":0,\"part\":");
+    if (!err)
+        err = text_part(it, added, out);
+    if (!err)
+        err = frame_end(out);
+    return err;
+}
+
+/* A delta event of the item's kind, or (delta NULL) its `.done` event with the full text. */
+static int text_frame(struct resp_encoder *e, size_t index, const struct cg_str *delta,
+                      struct cg_buf *out)
+{
+    const struct item *it = &e->items[index];
+    static const char *const types[][2] = {
+        [KIND_REASONING] = {"response.reasoning_summary_text.delta",
+                            "response.reasoning_summary_text.done"},
+        [KIND_MESSAGE] = {"response.output_text.delta", "response.output_text.done"},
+        [KIND_CALL] = {"response.function_call_arguments.delta",
+                       "response.function_call_arguments.done"},
+    };
+    int err = frame_begin(e, types[it->kind][delta == NULL], out);
+    if (!err)
+        err = item_ref(it, index, out);
+    if (!err && it->kind == KIND_MESSAGE)
+        err = cg_buf_append_str(out, ",\"content_index\":0");
+    else if (!err && it->kind == KIND_REASONING)
+        err = cg_buf_append_str(out, ",\"summary_index\":0");
+    if (!err && it->kind == KIND_CALL && delta == NULL) {
+        err = cg_buf_append_str(out, ",\"name\":");
+        if (!err)
+            err = cg_json_cstring(out, it->name);
+    }
+    if (!err) {
+        const char *key = delta ? "delta" : it->kind == KIND_CALL ? "arguments" : "text";
+        err = cg_buf_appendf(out, ",\"%s\":", key);
+    }
+    if (!err && delta)
+        err = cg_json_string(out, delta->ptr, delta->len);
+    else if (!err)
+        err = cg_json_string(out, it->text.data ? it->text.data : "", it->text.len);
+    if (!err && it->kind == KIND_MESSAGE)
+        err = cg_buf_append_str(out, ",\"logprobs\":[]");
+    if (!err)
+        err = frame_end(out);
+    return err;
+}
+
+/* Marks the open item done and, in a stream, sends its closing events. */
+static int close_open(struct resp_encoder *e, struct cg_buf *out)
+{
+    if (e->n_items == 0 || e->items[e->n_items - 1].done)
+        return 0;
+    size_t i = e->n_items - 1;
+    struct item *it = &e->items[i];
+    it->done = true;
+    it->incomplete = e->finished &&
+                     (e->finish == CG_FINISH_LENGTH || e->finish == CG_FINISH_CONTENT_FILTER);
+    if (!e->p.stream)
+        return 0;
+    int err = text_frame(e, i, NULL, out);
+    if (!err && it->kind != KIND_CALL)
+        err = part_frame(e, i, false, out);
+    if (!err)
+        err = item_frame(e, i, false, out);
+    return err;
+}
+
+static const char *const id_prefixes[] = {
+    [KIND_REASONING] = "rs", [KIND_MESSAGE] = "msg", [KIND_CALL] = "fc"};
+
+/* Closes the open item and opens one of `kind`; NULL when the response holds its maximum. */
+static struct item *open_item(struct resp_encoder *e, enum kind kind, int *err,
+                              struct cg_buf *out)
+{
+    *err = close_open(e, out);
+    if (*err)
+        return NULL;
+    if (e->n_items == CG_RESPONSE_ITEMS_MAX) {
+        *err = -1;
+        return NULL;
+    }
+    if (e->n_items == e->cap_items) {
+        e->cap_items = e->cap_items ? 2 * e->cap_items : 4;
+        e->items = cg_xrealloc(e->items, e->cap_items * sizeof(*e->items));
+    }
+    struct item *it = &e->items[e->n_items++];
+    memset(it, 0, sizeof(*it));
+    it->kind = kind;
+    cg_buf_init(&it->text, CG_ANSWER_TEXT_MAX_BYTES);
+    /* Unique per response and stable, so a stored response's items can be referenced. */
+    const char *suffix = strncmp(e->p.id, "resp_", 5) == 0 ? e->p.id + 5 : e->p.id;
+    snprintf(it->id, sizeof(it->id), "%s_%.*s%zu", id_prefixes[kind], 64, suffix,
+             e->n_items - 1);
+    return it;
+}
+
+/* Reasoning or text: appended to the open item of that kind, or to a new one. */
+static int on_text(struct resp_encoder *e, enum kind kind, const struct cg_str *delta,
+                   struct cg_buf *out)
+{
+    int err = 0;
+    struct item *it = e->n_items ? &e->items[e->n_items - 1] : NULL;
+    if (it == NULL || it->done || it->kind != kind) {
+        it = open_item(e, kind, &err, out);
+        if (err)
+            return err;
+        if (e->p.stream) {
+            err = item_frame(e, e->n_items - 1, true, out);
+            if (!err)
+                err = part_frame(e, e->n_items - 1, true, out);
+        }
+    }
+    if (!err)
+        err = cg_buf_append(&it->text, delta->ptr, delta->len);
+    if (!err && e->p.stream)
+        err = text_frame(e, e->n_items - 1, delta, out);
+    return err;
+}
+
+static int on_tool_start(struct resp_encoder *e, const struct cg_event *ev, struct cg_buf *out)
+{
+    int err = 0;
+    struct item *it = open_item(e, KIND_CALL, &err, out);
+    if (err)
+        return err;
+    it->call_id = cg_xstrdup(ev->call_id ? ev->call_id : "");
+    it->name = cg_xstrdup(ev->name ? ev->name : "");
+    it->tool_index = ev->tool_index;
+    return e->p.stream ? item_frame(e, e->n_items - 1, true, out) : 0;
+}
+
+static int on_tool_args(struct resp_encoder *e, const struct cg_event *ev, struct cg_buf *out)
+{
+    struct item *it = e->n_items ? &e->items[e->n_items - 1] : NULL;
+    /* app-server hands over whole calls: arguments follow their own start. */
+    if (it == NULL || it->done || it->kind != KIND_CALL || it->tool_index != ev->tool_index)
+        return 0;
+    int err = cg_buf_append(&it->text, ev->text.ptr, ev->text.len);
+    if (!err && e->p.stream)
+        err = text_frame(e, e->n_items - 1, &ev->text, out);
+    return err;
+}
+
+static int on_event(void *enc, const struct cg_event *ev, struct cg_buf *out)
+{
+    struct resp_encoder *e = enc;
+    if (ev->choice != 0)
+        return 0;
+    if (ev->type == CG_EVENT_USAGE) {
+        cg_usage_add(&e->usage, &ev->usage);
+        e->any_usage = true;
+        return 0;
+    }
+    if (e->finished)
+        return 0;
+    switch (ev->type) {
+    case CG_EVENT_REASONING:
+        return on_text(e, KIND_REASONING, &ev->text, out);
+    case CG_EVENT_TEXT:
+        return on_text(e, KIND_MESSAGE, &ev->text, out);
+    case CG_EVENT_TOOL_CALL_START:
+        return on_tool_start(e, ev, out);
+    case CG_EVENT_TOOL_CALL_ARGS:
+        return on_tool_args(e, ev, out);
+    case CG_EVENT_FINISH:
+        e->finished = true;
+        e->finish = ev->finish;
+        return 0;
+    default:
+        return 0;
+    }
+}
+
+/* The codes OpenAI's clients act on: the Codex CLI maps context_length_exceeded,
+ * insufficient_quota and server_is_overloaded to their own errors and retries
+ * rate_limit_exceeded; everything else is server_error. */
+static const char *failure_code(enum cg_err code)
+{
+    switch (code) {
+    case CG_ERR_RATE_LIMITED:
+    case CG_ERR_UPSTREAM_RATE_LIMIT:
+    case CG_ERR_QUEUE_FULL:
+        return "rate_limit_exceeded";
+    case CG_ERR_QUOTA_EXCEEDED:
+        return "insufficient_quota";
+    case CG_ERR_CONTEXT_LENGTH:
+        return "context_length_exceeded";
+    case CG_ERR_CONTENT_POLICY:
+        return "invalid_prompt";
+    case CG_ERR_UPSTREAM_OVERLOADED:
+        return "server_is_overloaded";
+    default:
+        return "server_error";
+    }
+}
+
+static int usage_json(const struct resp_encoder *e, struct cg_buf *out)
+{
+    if (!e->any_usage)
+        return cg_buf_append_str(out, "null");
+    const struct cg_usage *u = &e->usage;
+    return cg_buf_appendf(out,
+                          "{\"input_tokens\":%" PRId64
+                          ",\"input_tokens_details\":{\"cached_tokens\":%" PRId64
+                          ",\"cache_write_tokens\":0},\"output_tokens\":%" PRId64
+                          ",\"output_tokens_details\":{\"reasoning_tokens\":%" PRId64
+                          "},\"total_tokens\":%" PRId64 "}",
+                          u->input, u->cached, u->output, u->reasoning, u->input + u->output);
+}
+
+/* The response object; `status` in_progress shows no output and no usage yet. Only items
+ * that are done are shown (a failed response keeps what was complete). */
+static int response_json(const struct resp_encoder *e, const char *status,
+                         const struct cg_error *error, struct cg_buf *out)
+{
+    bool progress = strcmp(status, "in_progress") == 0;
+    int err = cg_buf_append_str(out, "{\"id\":");
+    if (!err)
+        err = cg_json_cstring(out, e->p.id);
+    if (!err)
+        err = cg_buf_appendf(out,
+                             ",\"object\":\"response\",\"created_at\":%" PRId64
+                             ",\"status\":\"%s\",\"background\":false,\"error\":",
+                             e->p.created_at, status);
+    if (!err && error) {
+        err = cg_buf_appendf(out, "{\"code\":\"%s\",\"message\":", failure_code(error->code));
+        if (!err)
+            err = cg_json_cstring(out, cg_error_message(error));
+        if (!err)
+            err = cg_buf_append_char(out, '}');
+    } else if (!err) {
+        err = cg_buf_append_str(out, "null");
+    }
+    if (!err)
+        err = cg_buf_append_str(out, ",\"incomplete_details\":");
+    if (!err && strcmp(status, "incomplete") == 0)
+        err = cg_buf_appendf(out, "{\"reason\":\"%s\"}",
+                             e->finish == CG_FINISH_CONTENT_FILTER ? "content_filter"
+                                                                   : "max_output_tokens");
+    else if (!err)
+        err = cg_buf_append_str(out, "null");
+    if (!err)
+        err = cg_buf_append(out, e->echo_mid.data, e->echo_mid.len);
+    if (!err)
+        err = cg_buf_append_str(out, ",\"model\":");
+    if (!err)
+        err = cg_json_cstring(out, e->p.model);
+    if (!err)
+        err = cg_buf_append_str(out, ",\"output\":[");
+    bool first = true;
+    for (size_t i = 0; i < e->n_items && !err && !progress; i++) {
+        if (!e->items[i].done)
+            continue;
+        if (!first)
+            err = cg_buf_append_char(out, ',');
+        first = false;
+        if (!err)
+            err = item_json(e, &e->items[i], false, out);
+    }
+    if (!err)
+        err = cg_buf_append_char(out, ']');
+    if (!err)
+        err = cg_buf_append(out, e->echo_late.data, e->echo_late.len);
+    if (!err)
+        err = cg_buf_append_str(out, ",\"usage\":");
+    if (!err)
+        err = progress ? cg_buf_append_str(out, "null") : usage_json(e, out);
+    if (!err)
+        err = cg_buf_append(out, e->echo_tail.data, e->echo_tail.len);
+    if (!err)
+        err = cg_buf_append_char(out, '}');
+    return err;
+}
+
+static int response_frame(struct resp_encoder *e, const char *type, const char *status,
+                          const struct cg_error *error, struct cg_buf *out)
+{
+    int err = frame_begin(e, type, out);
+    if (!err)
+        err = cg_buf_append_str(out, ",\"response\":");
+    if (!err)
+        err = response_json(e, status, error, out);
+    if (!err)
+        err = frame_end(out);
+    return err;
+}
+
+static const char *final_status(const struct resp_encoder *e)
+{
+    if (e->finish == CG_FINISH_LENGTH || e->finish == CG_FINISH_CONTENT_FILTER)
+        return "incomplete";
+    return "completed";
+}
+
+static int stream_begin(void *enc, struct cg_buf *out)
+{
+    struct resp_encoder *e = enc;
+    int err = response_frame(e, "response.created", "in_progress", NULL, out);
+    if (!err)
+        err = response_frame(e, "response.in_progress", "in_progress", NULL, out);
+    return err;
+}
+
+static int stream_end(void *enc, struct cg_buf *out)
+{
+    struct resp_encoder *e = enc;
+    int err = close_open(e, out);
+    const char *status = final_status(e);
+    if (!err)
+        err = response_frame(e, strcmp(status, "incomplete") == 0 ? "response.incomplete"
+                                                                  : "response.completed",
+                             status, NULL, out);
+    return err;
+}
+
+static int stream_error(void *enc, const struct cg_error *error, struct cg_buf *out)
+{
+    return response_frame(enc, "response.failed", "failed", error, out);
+}
+
+static int body(void *enc, struct cg_buf *out)
+{
+    struct resp_encoder *e = enc;
+    int err = close_open(e, out);
+    if (!err)
+        err = response_json(e, final_status(e), NULL, out);
+    return err;
+}
+
+static bool stopped(void *enc, unsigned choice)
+{
+    (void)enc;
+    (void)choice;
+    return false; /* Responses has no stop sequences */
+}
+
+const struct cg_encoder_ops cg_responses_encoder_ops = {
+    .stream_begin = stream_begin,
+    .event = on_event,
+    .stream_end = stream_end,
+    .stream_error = stream_error,
+    .body = body,
+    .stopped = stopped,
+    .free = encoder_free,
+};

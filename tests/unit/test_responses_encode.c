@@ -1,0 +1,250 @@
+/* test_responses_encode.c: the Responses API body and event stream from normalized events, byte
+ * for byte against golden files in tests/unit/data, plus the stream's framing invariants. */
+#include <criterion/criterion.h>
+#include <jansson.h>
+#include <string.h>
+#include "api/responses_encode.h"
+#include "golden.h"
+
+#define TEXT(s) ((struct cg_event){.type = CG_EVENT_TEXT, .text = {s, sizeof(s) - 1}})
+#define REASON(s) ((struct cg_event){.type = CG_EVENT_REASONING, .text = {s, sizeof(s) - 1}})
+#define FINISH(f) ((struct cg_event){.type = CG_EVENT_FINISH, .finish = (f)})
+#define USAGE(i, ca, o, r) ((struct cg_event){.type = CG_EVENT_USAGE, .usage = {(i), (ca), (o), (r)}})
+#define TOOL(k, id, fn)                                                                            \
+    ((struct cg_event){                                                                            \
+        .type = CG_EVENT_TOOL_CALL_START, .tool_index = (k), .call_id = (id), .name = (fn)})
+#define ARGS(k, s)                                                                                 \
+    ((struct cg_event){.type = CG_EVENT_TOOL_CALL_ARGS, .tool_index = (k), .text = {s, sizeof(s) - 1}})
+
+static void *new_encoder(bool stream, const json_t *echo, bool encrypted)
+{
+    struct cg_responses_encode_params p = {.id = "resp_TEST",
+                                           .created_at = 1700000000,
+                                           .model = "codex-5",
+                                           .stream = stream,
+                                           .echo = echo,
+                                           .include_encrypted_reasoning = encrypted};
+    return cg_responses_encoder_new(&p);
+}
+
+/* Runs events through the encoder the way the runner does; returns the bytes (caller frees). */
+static char *run(void *enc, bool stream, const struct cg_event *evs, size_t n, size_t *len)
+{
+    const struct cg_encoder_ops *ops = &cg_responses_encoder_ops;
+    struct cg_buf out;
+    cg_buf_init(&out, 1 << 24);
+    if (stream)
+        cr_assert_eq(ops->stream_begin(enc, &out), 0);
+    for (size_t i = 0; i < n; i++)
+        cr_assert_eq(ops->event(enc, &evs[i], &out), 0);
+    if (stream)
+        cr_assert_eq(ops->stream_end(enc, &out), 0);
+    else
+        cr_assert_eq(ops->body(enc, &out), 0);
+    ops->free(enc);
+    return cg_buf_take(&out, len);
+}
+
+/* Every frame is `event: <type>\ndata: <json>\n\n`, the data's type is the event's name and
+ * sequence_number counts 0, 1, 2, ...; returns the number of frames. */
+static size_t check_frames(const char *s, size_t len)
+{
+    size_t frames = 0;
+    const char *end = s + len;
+    while (s < end) {
+        cr_assert(strncmp(s, "event: ", 7) == 0, "frame %zu does not start with event:", frames);
+        const char *nl = memchr(s, '\n', (size_t)(end - s));
+        cr_assert_not_null(nl);
+        char type[128];
+        size_t tlen = (size_t)(nl - s - 7);
+        cr_assert_lt(tlen, sizeof(type));
+        memcpy(type, s + 7, tlen);
+        type[tlen] = '\0';
+        s = nl + 1;
+        cr_assert(strncmp(s, "data: ", 6) == 0, "frame %zu has no data line", frames);
+        s += 6;
+        nl = memchr(s, '\n', (size_t)(end - s));
+        cr_assert_not_null(nl);
+        json_error_t jerr;
+        json_t *data = json_loadb(s, (size_t)(nl - s), 0, &jerr);
+        cr_assert_not_null(data, "frame %zu data is not JSON: %s", frames, jerr.text);
+        cr_assert_str_eq(json_string_value(json_object_get(data, "type")), type);
+        json_t *seq = json_object_get(data, "sequence_number");
+        cr_assert(json_is_integer(seq), "frame %zu has no sequence_number", frames);
+        cr_assert_eq(json_integer_value(seq), (json_int_t)frames);
+        json_decref(data);
+        cr_assert(nl + 1 < end && nl[1] == '\n', "frame %zu is not ended by a blank line", frames);
+        s = nl + 2;
+        frames++;
+    }
+    return frames;
+}
+
+static void resp_case(const char *golden, bool stream, const json_t *echo,
+                      const struct cg_event *evs, size_t count)
+{
+    size_t len;
+    char *bytes = run(new_encoder(stream, echo, false), stream, evs, count, &len);
+    if (stream)
+        check_frames(bytes, len);
+    else
+        json_decref(json_loadb(bytes, len, 0, NULL)); /* the golden compare checks the bytes */
+    check_golden(golden, bytes, len);
+    free(bytes);
+}
+
+static const struct cg_event text_events[] = {TEXT("Hello"), TEXT(" \"world\"\n"),
+                                              USAGE(21, 5, 9, 2), FINISH(CG_FINISH_STOP)};
+
+Test(responses_encoder, text_body)
+{
+    resp_case("responses_text.json", false, NULL, text_events, 4);
+}
+
+Test(responses_encoder, text_stream)
+{
+    resp_case("responses_text.sse", true, NULL, text_events, 4);
+}
+
+Test(responses_encoder, echoes_request_fields_in_openai_order)
+{
+    json_t *echo = json_pack("{s:s,s:[{s:s,s:s}],s:s,s:b,s:{s:{s:s}},s:{s:s},s:b,s:{s:s},"
+                             "s:s,s:i,s:s,s:s}",
+                             "instructions", "Be brief.", "tools", "type", "function", "name",
+                             "get_weather", "tool_choice", "required", "parallel_tool_calls", 0,
+                             "text", "format", "type", "json_object", "reasoning", "effort",
+                             "high", "store", 0, "metadata", "k", "v", "previous_response_id",
+                             "resp_PREV", "max_output_tokens", 256, "user", "u-1",
+                             "service_tier", "auto");
+    resp_case("responses_echo.json", false, echo, text_events, 4);
+    json_decref(echo);
+}
+
+static const struct cg_event one_call_events[] = {
+    TOOL(0, "call_a", "get_weather"),
+    ARGS(0, "{\"city\":"),
+    ARGS(0, "\"Paris\"}"),
+    USAGE(40, 0, 18, 0),
+    FINISH(CG_FINISH_TOOL_CALLS),
+};
+
+Test(responses_encoder, function_call)
+{
+    resp_case("responses_call.json", false, NULL, one_call_events, 5);
+    resp_case("responses_call.sse", true, NULL, one_call_events, 5);
+}
+
+static const struct cg_event parallel_events[] = {
+    TEXT("Checking."),
+    TOOL(0, "call_a", "get_weather"),
+    ARGS(0, "{\"city\":\"Paris\"}"),
+    TOOL(1, "call_b", "get_time"),
+    ARGS(1, "{}"),
+    USAGE(40, 0, 18, 0),
+    FINISH(CG_FINISH_TOOL_CALLS),
+};
+
+Test(responses_encoder, parallel_function_calls_are_items_of_their_own)
+{
+    resp_case("responses_parallel.json", false, NULL, parallel_events, 7);
+    resp_case("responses_parallel.sse", true, NULL, parallel_events, 7);
+}
+
+static const struct cg_event reasoning_events[] = {
+    REASON("think"), REASON("ing"), TEXT("Answer"), USAGE(30, 0, 12, 8), FINISH(CG_FINISH_STOP)};
+
+Test(responses_encoder, reasoning_then_text)
+{
+    resp_case("responses_reasoning.json", false, NULL, reasoning_events, 5);
+    resp_case("responses_reasoning.sse", true, NULL, reasoning_events, 5);
+}
+
+Test(responses_encoder, reasoning_carries_encrypted_content_when_included)
+{
+    size_t len;
+    char *bytes = run(new_encoder(false, NULL, true), false, reasoning_events, 5, &len);
+    json_t *r = json_loadb(bytes, len, 0, NULL);
+    cr_assert_not_null(r);
+    json_t *rs = json_array_get(json_object_get(r, "output"), 0);
+    cr_assert_str_eq(json_string_value(json_object_get(rs, "type")), "reasoning");
+    cr_assert(json_is_null(json_object_get(rs, "encrypted_content")));
+    json_t *msg = json_array_get(json_object_get(r, "output"), 1);
+    cr_assert_null(json_object_get(msg, "encrypted_content"));
+    json_decref(r);
+    free(bytes);
+}
+
+static const struct cg_event length_events[] = {TEXT("one two"), USAGE(10, 0, 2, 0),
+                                                FINISH(CG_FINISH_LENGTH)};
+
+Test(responses_encoder, length_finish_is_incomplete)
+{
+    resp_case("responses_incomplete.json", false, NULL, length_events, 3);
+    resp_case("responses_incomplete.sse", true, NULL, length_events, 3);
+}
+
+Test(responses_encoder, content_filter_finish_is_incomplete)
+{
+    const struct cg_event evs[] = {TEXT("x"), FINISH(CG_FINISH_CONTENT_FILTER)};
+    size_t len;
+    char *bytes = run(new_encoder(false, NULL, false), false, evs, 2, &len);
+    json_t *r = json_loadb(bytes, len, 0, NULL);
+    cr_assert_not_null(r);
+    cr_assert_str_eq(json_string_value(json_object_get(r, "status")), "incomplete");
+    json_t *d = json_object_get(r, "incomplete_details");
+    cr_assert_str_eq(json_string_value(json_object_get(d, "reason")), "content_filter");
+    cr_assert(json_is_null(json_object_get(r, "usage")), "no usage event, no usage");
+    json_decref(r);
+    free(bytes);
+}
+
+/* What came before the failure and was complete stays in the failed response's output. */
+Test(responses_encoder, failed_mid_stream)
+{
+    const struct cg_encoder_ops *ops = &cg_responses_encoder_ops;
+    void *enc = new_encoder(true, NULL, false);
+    struct cg_buf out;
+    cg_buf_init(&out, 1 << 20);
+    cr_assert_eq(ops->stream_begin(enc, &out), 0);
+    const struct cg_event evs[] = {REASON("plan"), TEXT("partial ")};
+    for (size_t i = 0; i < CG_ARRAY_SIZE(evs); i++)
+        cr_assert_eq(ops->event(enc, &evs[i], &out), 0);
+    struct cg_error err;
+    cg_error_set(&err, CG_ERR_UPSTREAM_RATE_LIMIT, NULL, "exceeded retry limit, last status: 429");
+    cr_assert_eq(ops->stream_error(enc, &err, &out), 0);
+    ops->free(enc);
+    size_t len;
+    char *bytes = cg_buf_take(&out, &len);
+    check_frames(bytes, len);
+    cr_assert_null(strstr(bytes, "[DONE]"));
+    check_golden("responses_failed.sse", bytes, len);
+    free(bytes);
+}
+
+Test(responses_encoder, stream_is_numbered_frames_of_json)
+{
+    size_t len;
+    char *bytes = run(new_encoder(true, NULL, false), true, parallel_events, 7, &len);
+    /* created, in_progress; message: added, part added, delta, text done, part done, item done;
+     * two calls: added, delta, args done, item done; completed. */
+    cr_assert_eq(check_frames(bytes, len), 2 + 6 + 4 + 4 + 1);
+    free(bytes);
+}
+
+Test(responses_encoder, has_no_stop_sequences_and_ignores_other_choices)
+{
+    const struct cg_encoder_ops *ops = &cg_responses_encoder_ops;
+    void *enc = new_encoder(false, NULL, false);
+    struct cg_buf out;
+    cg_buf_init(&out, 1 << 20);
+    struct cg_event other = TEXT("other");
+    other.choice = 1;
+    cr_assert_eq(ops->event(enc, &other, &out), 0);
+    cr_assert_not(ops->stopped(enc, 0));
+    cr_assert_eq(ops->body(enc, &out), 0);
+    json_t *r = json_loadb(out.data, out.len, 0, NULL);
+    cr_assert_eq(json_array_size(json_object_get(r, "output")), 0);
+    json_decref(r);
+    ops->free(enc);
+    cg_buf_dispose(&out);
+}
