@@ -53,13 +53,20 @@ static const struct echo_field mid_fields[] = {
 };
 
 static const struct echo_field late_fields[] = {
-    {"parallel_tool_calls", "true"}, {"previous_response_id", "null"},
-    {"prompt_cache_key", "null"},    {"reasoning", NULL},
-    {"safety_identifier", "null"},   {"service_tier", NULL},
-    {"store", "true"},               {"temperature", "1.0"},
-    {"text", NULL},                  {"tool_choice", "\"auto\""},
-    {"tools", "[]"},                 {"top_logprobs", "0"},
-    {"top_p", "1.0"},                {"truncation", "\"disabled\""},
+    {"parallel_tool_calls", "true"},
+    {"previous_response_id", "null"},
+    {"prompt_cache_key", "null"},
+    {"reasoning", NULL},
+    {"safety_identifier", "null"},
+    {"service_tier", NULL},
+    {"store", "true"},
+    {"temperature", "1.0"},
+    {"text", NULL},
+    {"tool_choice", "\"auto\""},
+    {"tools", "[]"},
+    {"top_logprobs", "0"},
+    {"top_p", "1.0"},
+    {"truncation", "\"disabled\""},
 };
 
 static const struct echo_field tail_fields[] = {
@@ -90,8 +97,7 @@ static json_t *merged_field(const char *key, const json_t *given)
     return v;
 }
 
-static int echo_fields(const json_t *echo, const struct echo_field *f, size_t n,
-                       struct cg_buf *out)
+static int echo_fields(const json_t *echo, const struct echo_field *f, size_t n, struct cg_buf *out)
 {
     int err = 0;
     for (size_t i = 0; i < n && !err; i++) {
@@ -147,8 +153,7 @@ static void encoder_free(void *enc)
 /* `event: <type>` and the data object up to its sequence number; end it with frame_end. */
 static int frame_begin(struct resp_encoder *e, const char *type, struct cg_buf *out)
 {
-    int err = cg_buf_appendf(out,
-                             "event: %s\ndata: {\"type\":\"%s\",\"sequence_number\":%" PRIu64,
+    int err = cg_buf_appendf(out, "event: %s\ndata: {\"type\":\"%s\",\"sequence_number\":%" PRIu64,
                              type, type, e->seq);
     if (!err)
         e->seq++;
@@ -221,8 +226,8 @@ static int item_json(const struct resp_encoder *e, const struct item *it, bool e
             err = cg_buf_append_str(out, "],\"role\":\"assistant\"");
         break;
     case KIND_CALL:
-        err = cg_buf_appendf(out, ",\"type\":\"function_call\",\"status\":\"%s\",\"arguments\":",
-                             item_status(it));
+        err = cg_buf_appendf(
+            out, ",\"type\":\"function_call\",\"status\":\"%s\",\"arguments\":", item_status(it));
         if (!err)
             err = empty ? cg_buf_append_str(out, "\"\"")
                         : cg_json_string(out, it->text.data ? it->text.data : "", it->text.len);
@@ -244,8 +249,8 @@ static int item_json(const struct resp_encoder *e, const struct item *it, bool e
 /* output_item.added / output_item.done */
 static int item_frame(struct resp_encoder *e, size_t index, bool added, struct cg_buf *out)
 {
-    int err = frame_begin(e, added ? "response.output_item.added" : "response.output_item.done",
-                          out);
+    int err =
+        frame_begin(e, added ? "response.output_item.added" : "response.output_item.done", out);
     if (!err)
         err = cg_buf_appendf(out, ",\"output_index\":%zu,\"item\":", index);
     if (!err)
@@ -323,8 +328,8 @@ static int close_open(struct resp_encoder *e, struct cg_buf *out)
     size_t i = e->n_items - 1;
     struct item *it = &e->items[i];
     it->done = true;
-    it->incomplete = e->finished &&
-                     (e->finish == CG_FINISH_LENGTH || e->finish == CG_FINISH_CONTENT_FILTER);
+    it->incomplete =
+        e->finished && (e->finish == CG_FINISH_LENGTH || e->finish == CG_FINISH_CONTENT_FILTER);
     if (!e->p.stream)
         return 0;
     int err = text_frame(e, i, NULL, out);
@@ -339,8 +344,7 @@ static const char *const id_prefixes[] = {
     [KIND_REASONING] = "rs", [KIND_MESSAGE] = "msg", [KIND_CALL] = "fc"};
 
 /* Closes the open item and opens one of `kind`; NULL when the response holds its maximum. */
-static struct item *open_item(struct resp_encoder *e, enum kind kind, int *err,
-                              struct cg_buf *out)
+static struct item *open_item(struct resp_encoder *e, enum kind kind, int *err, struct cg_buf *out)
 {
     *err = close_open(e, out);
     if (*err)
@@ -359,8 +363,7 @@ static struct item *open_item(struct resp_encoder *e, enum kind kind, int *err,
     cg_buf_init(&it->text, CG_ANSWER_TEXT_MAX_BYTES);
     /* Unique per response and stable, so a stored response's items can be referenced. */
     const char *suffix = strncmp(e->p.id, "resp_", 5) == 0 ? e->p.id + 5 : e->p.id;
-    snprintf(it->id, sizeof(it->id), "%s_%.*s%zu", id_prefixes[kind], 64, suffix,
-             e->n_items - 1);
+    snprintf(it->id, sizeof(it->id), "%s_%.*s%zu", id_prefixes[kind], 64, suffix, e->n_items - 1);
     return it;
 }
 
@@ -490,8 +493,14 @@ static int response_json(const struct resp_encoder *e, const char *status,
     if (!err)
         err = cg_buf_appendf(out,
                              ",\"object\":\"response\",\"created_at\":%" PRId64
-                             ",\"status\":\"%s\",\"background\":false,\"error\":",
+                             ",\"status\":\"%s\",\"background\":false,\"completed_at\":",
                              e->p.created_at, status);
+    if (!err && strcmp(status, "completed") == 0 && e->p.now_s)
+        err = cg_buf_appendf(out, "%" PRId64, e->p.now_s());
+    else if (!err)
+        err = cg_buf_append_str(out, "null");
+    if (!err)
+        err = cg_buf_append_str(out, ",\"error\":");
     if (!err && error) {
         err = cg_buf_appendf(out, "{\"code\":\"%s\",\"message\":", failure_code(error->code));
         if (!err)
@@ -577,9 +586,9 @@ static int stream_end(void *enc, struct cg_buf *out)
     int err = close_open(e, out);
     const char *status = final_status(e);
     if (!err)
-        err = response_frame(e, strcmp(status, "incomplete") == 0 ? "response.incomplete"
-                                                                  : "response.completed",
-                             status, NULL, out);
+        err = response_frame(
+            e, strcmp(status, "incomplete") == 0 ? "response.incomplete" : "response.completed",
+            status, NULL, out);
     return err;
 }
 

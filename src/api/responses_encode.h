@@ -16,9 +16,9 @@
 #include "api/encoder.h"
 
 struct cg_responses_encode_params {
-    const char *id;      /* "resp_..."; item ids are derived from it */
-    int64_t created_at;  /* unix seconds */
-    const char *model;   /* as the client asked */
+    const char *id;     /* "resp_..."; item ids are derived from it */
+    int64_t created_at; /* unix seconds */
+    const char *model;  /* as the client asked */
     bool stream;
     /* Borrowed, may be NULL: the request fields a response echoes (instructions, tools,
      * tool_choice, parallel_tool_calls, text, reasoning, store, metadata, previous_response_id,
@@ -29,6 +29,9 @@ struct cg_responses_encode_params {
     /* include: ["reasoning.encrypted_content"]: reasoning items carry `encrypted_content`
      * (null until events carry it). */
     bool include_encrypted_reasoning;
+    /* Unix seconds now, read once when the response completes (`completed_at`); NULL shows
+     * null. The encoder stays a pure function of its inputs. */
+    int64_t (*now_s)(void);
 };
 
 extern const struct cg_encoder_ops cg_responses_encoder_ops;

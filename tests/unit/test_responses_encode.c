@@ -6,15 +6,22 @@
 #include "api/responses_encode.h"
 #include "golden.h"
 
-#define TEXT(s) ((struct cg_event){.type = CG_EVENT_TEXT, .text = {s, sizeof(s) - 1}})
+#define TEXT(s)   ((struct cg_event){.type = CG_EVENT_TEXT, .text = {s, sizeof(s) - 1}})
 #define REASON(s) ((struct cg_event){.type = CG_EVENT_REASONING, .text = {s, sizeof(s) - 1}})
 #define FINISH(f) ((struct cg_event){.type = CG_EVENT_FINISH, .finish = (f)})
-#define USAGE(i, ca, o, r) ((struct cg_event){.type = CG_EVENT_USAGE, .usage = {(i), (ca), (o), (r)}})
+#define USAGE(i, ca, o, r)                                                                         \
+    ((struct cg_event){.type = CG_EVENT_USAGE, .usage = {(i), (ca), (o), (r)}})
 #define TOOL(k, id, fn)                                                                            \
     ((struct cg_event){                                                                            \
         .type = CG_EVENT_TOOL_CALL_START, .tool_index = (k), .call_id = (id), .name = (fn)})
 #define ARGS(k, s)                                                                                 \
-    ((struct cg_event){.type = CG_EVENT_TOOL_CALL_ARGS, .tool_index = (k), .text = {s, sizeof(s) - 1}})
+    ((struct cg_event){                                                                            \
+        .type = CG_EVENT_TOOL_CALL_ARGS, .tool_index = (k), .text = {s, sizeof(s) - 1}})
+
+static int64_t fixed_now(void)
+{
+    return 1700000042;
+}
 
 static void *new_encoder(bool stream, const json_t *echo, bool encrypted)
 {
@@ -23,7 +30,8 @@ static void *new_encoder(bool stream, const json_t *echo, bool encrypted)
                                            .model = "codex-5",
                                            .stream = stream,
                                            .echo = echo,
-                                           .include_encrypted_reasoning = encrypted};
+                                           .include_encrypted_reasoning = encrypted,
+                                           .now_s = fixed_now};
     return cg_responses_encoder_new(&p);
 }
 
@@ -112,10 +120,9 @@ Test(responses_encoder, echoes_request_fields_in_openai_order)
                              "s:s,s:i,s:s,s:s}",
                              "instructions", "Be brief.", "tools", "type", "function", "name",
                              "get_weather", "tool_choice", "required", "parallel_tool_calls", 0,
-                             "text", "format", "type", "json_object", "reasoning", "effort",
-                             "high", "store", 0, "metadata", "k", "v", "previous_response_id",
-                             "resp_PREV", "max_output_tokens", 256, "user", "u-1",
-                             "service_tier", "auto");
+                             "text", "format", "type", "json_object", "reasoning", "effort", "high",
+                             "store", 0, "metadata", "k", "v", "previous_response_id", "resp_PREV",
+                             "max_output_tokens", 256, "user", "u-1", "service_tier", "auto");
     resp_case("responses_echo.json", false, echo, text_events, 4);
     json_decref(echo);
 }
@@ -150,8 +157,8 @@ Test(responses_encoder, parallel_function_calls_are_items_of_their_own)
     resp_case("responses_parallel.sse", true, NULL, parallel_events, 7);
 }
 
-static const struct cg_event reasoning_events[] = {
-    REASON("think"), REASON("ing"), TEXT("Answer"), USAGE(30, 0, 12, 8), FINISH(CG_FINISH_STOP)};
+static const struct cg_event reasoning_events[] = {REASON("think"), REASON("ing"), TEXT("Answer"),
+                                                   USAGE(30, 0, 12, 8), FINISH(CG_FINISH_STOP)};
 
 Test(responses_encoder, reasoning_then_text)
 {
