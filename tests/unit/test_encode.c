@@ -4,6 +4,7 @@
 #include <string.h>
 #include "api/chat_encode.h"
 #include "api/completions_encode.h"
+#include "encode_run.h"
 #include "golden.h"
 
 #define TEXT(c, s) ((struct cg_event){.type = CG_EVENT_TEXT, .choice = (c), .text = {s, sizeof(s) - 1}})
@@ -24,24 +25,6 @@
 
 static struct cg_chat_opts plain_opts = {.parallel_tool_calls = true};
 
-/* Runs events through an encoder the way the runner does; returns the bytes (caller frees). */
-static char *run(const struct cg_encoder_ops *ops, void *enc, bool stream,
-                 const struct cg_event *evs, size_t n, size_t *len)
-{
-    struct cg_buf out;
-    cg_buf_init(&out, 1 << 24);
-    if (stream)
-        cr_assert_eq(ops->stream_begin(enc, &out), 0);
-    for (size_t i = 0; i < n; i++)
-        cr_assert_eq(ops->event(enc, &evs[i], &out), 0);
-    if (stream)
-        cr_assert_eq(ops->stream_end(enc, &out), 0);
-    else
-        cr_assert_eq(ops->body(enc, &out), 0);
-    ops->free(enc);
-    return cg_buf_take(&out, len);
-}
-
 static void chat_case(const char *golden, bool stream, bool include_usage, bool reasoning,
                       unsigned n, const struct cg_chat_opts *opts, const struct cg_event *evs,
                       size_t count)
@@ -55,7 +38,8 @@ static void chat_case(const char *golden, bool stream, bool include_usage, bool 
                                       .expose_reasoning = reasoning,
                                       .opts = opts};
     size_t len;
-    char *bytes = run(&cg_chat_encoder_ops, cg_chat_encoder_new(&p), stream, evs, count, &len);
+    char *bytes =
+        run_encoder(&cg_chat_encoder_ops, cg_chat_encoder_new(&p), stream, evs, count, &len);
     check_golden(golden, bytes, len);
     free(bytes);
 }
@@ -158,8 +142,8 @@ static void completions_case(const char *golden, bool stream, bool include_usage
                                              .include_usage = include_usage,
                                              .opts = opts};
     size_t len;
-    char *bytes = run(&cg_completions_encoder_ops, cg_completions_encoder_new(&p), stream,
-                      text_events, 4, &len);
+    char *bytes = run_encoder(&cg_completions_encoder_ops, cg_completions_encoder_new(&p), stream,
+                              text_events, 4, &len);
     check_golden(golden, bytes, len);
     free(bytes);
 }

@@ -4,6 +4,7 @@
 #include <jansson.h>
 #include <string.h>
 #include "api/responses_encode.h"
+#include "encode_run.h"
 #include "golden.h"
 
 #define TEXT(s)   ((struct cg_event){.type = CG_EVENT_TEXT, .text = {s, sizeof(s) - 1}})
@@ -35,22 +36,20 @@ static void *new_encoder(bool stream, const json_t *echo, bool encrypted)
     return cg_responses_encoder_new(&p);
 }
 
-/* Runs events through the encoder the way the runner does; returns the bytes (caller frees). */
 static char *run(void *enc, bool stream, const struct cg_event *evs, size_t n, size_t *len)
 {
-    const struct cg_encoder_ops *ops = &cg_responses_encoder_ops;
-    struct cg_buf out;
-    cg_buf_init(&out, 1 << 24);
-    if (stream)
-        cr_assert_eq(ops->stream_begin(enc, &out), 0);
-    for (size_t i = 0; i < n; i++)
-        cr_assert_eq(ops->event(enc, &evs[i], &out), 0);
-    if (stream)
-        cr_assert_eq(ops->stream_end(enc, &out), 0);
-    else
-        cr_assert_eq(ops->body(enc, &out), 0);
-    ops->free(enc);
-    return cg_buf_take(&out, len);
+    return run_encoder(&cg_responses_encoder_ops, enc, stream, evs, n, len);
+}
+
+/* The whole body for `evs`, parsed. */
+static json_t *body_of(const struct cg_event *evs, size_t n, bool encrypted)
+{
+    size_t len;
+    char *bytes = run(new_encoder(false, NULL, encrypted), false, evs, n, &len);
+    json_t *r = json_loadb(bytes, len, 0, NULL);
+    free(bytes);
+    cr_assert_not_null(r);
+    return r;
 }
 
 /* Every frame is `event: <type>\ndata: <json>\n\n`, the data's type is the event's name and
@@ -168,17 +167,13 @@ Test(responses_encoder, reasoning_then_text)
 
 Test(responses_encoder, reasoning_carries_encrypted_content_when_included)
 {
-    size_t len;
-    char *bytes = run(new_encoder(false, NULL, true), false, reasoning_events, 5, &len);
-    json_t *r = json_loadb(bytes, len, 0, NULL);
-    cr_assert_not_null(r);
+    json_t *r = body_of(reasoning_events, 5, true);
     json_t *rs = json_array_get(json_object_get(r, "output"), 0);
     cr_assert_str_eq(json_string_value(json_object_get(rs, "type")), "reasoning");
     cr_assert(json_is_null(json_object_get(rs, "encrypted_content")));
     json_t *msg = json_array_get(json_object_get(r, "output"), 1);
     cr_assert_null(json_object_get(msg, "encrypted_content"));
     json_decref(r);
-    free(bytes);
 }
 
 static const struct cg_event length_events[] = {TEXT("one two"), USAGE(10, 0, 2, 0),
@@ -193,16 +188,12 @@ Test(responses_encoder, length_finish_is_incomplete)
 Test(responses_encoder, content_filter_finish_is_incomplete)
 {
     const struct cg_event evs[] = {TEXT("x"), FINISH(CG_FINISH_CONTENT_FILTER)};
-    size_t len;
-    char *bytes = run(new_encoder(false, NULL, false), false, evs, 2, &len);
-    json_t *r = json_loadb(bytes, len, 0, NULL);
-    cr_assert_not_null(r);
+    json_t *r = body_of(evs, 2, false);
     cr_assert_str_eq(json_string_value(json_object_get(r, "status")), "incomplete");
     json_t *d = json_object_get(r, "incomplete_details");
     cr_assert_str_eq(json_string_value(json_object_get(d, "reason")), "content_filter");
     cr_assert(json_is_null(json_object_get(r, "usage")), "no usage event, no usage");
     json_decref(r);
-    free(bytes);
 }
 
 /* What came before the failure and was complete stays in the failed response's output. */
@@ -240,18 +231,12 @@ Test(responses_encoder, stream_is_numbered_frames_of_json)
 
 Test(responses_encoder, has_no_stop_sequences_and_ignores_other_choices)
 {
-    const struct cg_encoder_ops *ops = &cg_responses_encoder_ops;
     void *enc = new_encoder(false, NULL, false);
-    struct cg_buf out;
-    cg_buf_init(&out, 1 << 20);
+    cr_assert_not(cg_responses_encoder_ops.stopped(enc, 0));
+    cg_responses_encoder_ops.free(enc);
     struct cg_event other = TEXT("other");
     other.choice = 1;
-    cr_assert_eq(ops->event(enc, &other, &out), 0);
-    cr_assert_not(ops->stopped(enc, 0));
-    cr_assert_eq(ops->body(enc, &out), 0);
-    json_t *r = json_loadb(out.data, out.len, 0, NULL);
+    json_t *r = body_of(&other, 1, false);
     cr_assert_eq(json_array_size(json_object_get(r, "output")), 0);
     json_decref(r);
-    ops->free(enc);
-    cg_buf_dispose(&out);
 }
