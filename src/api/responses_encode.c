@@ -371,6 +371,8 @@ static struct item *open_item(struct resp_encoder *e, enum kind kind, int *err, 
 static int on_text(struct resp_encoder *e, enum kind kind, const struct cg_str *delta,
                    struct cg_buf *out)
 {
+    if (delta->len == 0)
+        return 0; /* no item for nothing: an empty delta must not close the open one */
     int err = 0;
     struct item *it = e->n_items ? &e->items[e->n_items - 1] : NULL;
     if (it == NULL || it->done || it->kind != kind) {

@@ -229,6 +229,17 @@ Test(responses_encoder, stream_is_numbered_frames_of_json)
     free(bytes);
 }
 
+Test(responses_encoder, empty_deltas_open_no_item)
+{
+    const struct cg_event evs[] = {TEXT("a"), REASON(""), TEXT("b"), FINISH(CG_FINISH_STOP)};
+    json_t *r = body_of(evs, 4, false);
+    json_t *output = json_object_get(r, "output");
+    cr_assert_eq(json_array_size(output), 1);
+    json_t *part = json_array_get(json_object_get(json_array_get(output, 0), "content"), 0);
+    cr_assert_str_eq(json_string_value(json_object_get(part, "text")), "ab");
+    json_decref(r);
+}
+
 Test(responses_encoder, has_no_stop_sequences_and_ignores_other_choices)
 {
     void *enc = new_encoder(false, NULL, false);
