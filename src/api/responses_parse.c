@@ -190,31 +190,11 @@ static enum cg_err parse_text(struct parse *p, const json_t *root)
     if (type == NULL)
         return cg_params_fail(p->err, CG_ERR_INVALID_REQUEST, "text.format.type",
                               "text.format needs a 'type'.");
-    if (strcmp(type, "text") == 0)
-        return CG_OK;
-    if (strcmp(type, "json_object") == 0) {
-        int err = cg_buf_append_str(&p->developer,
-                                    "Respond with one valid JSON object and nothing else: no "
-                                    "prose, no code fences.\n");
-        (void)err; /* a fixed sentence into a buffer capped far above it */
-        return CG_OK;
-    }
-    if (strcmp(type, "json_schema") != 0)
-        return cg_params_fail(p->err, CG_ERR_UNSUPPORTED_VALUE, "text.format.type",
-                              "Invalid value for 'text.format.type': expected text, json_object "
-                              "or json_schema.");
-    if (!json_is_string(json_object_get(f, "name")))
-        return cg_params_fail(p->err, CG_ERR_INVALID_REQUEST, "text.format.name",
-                              "Missing required parameter: 'text.format.name'.");
-    json_t *schema = json_object_get(f, "schema");
-    if (!json_is_object(schema))
-        return cg_params_fail(p->err, CG_ERR_INVALID_REQUEST, "text.format.schema",
-                              "Missing required parameter: 'text.format.schema' (an object).");
     json_t *strict = json_object_get(f, "strict");
     if (cg_params_present(strict) && !json_is_boolean(strict))
         return cg_params_bad_type(p->err, "text.format.strict", "a boolean", strict);
-    p->req->output_schema = json_deep_copy(schema);
-    return CG_OK;
+    return cg_params_output_format(p->err, type, "text.format.type", f, "text.format",
+                                   &p->developer, p->req);
 }
 
 static enum cg_err parse_tools(struct parse *p, const json_t *root, struct cg_tools *t)
