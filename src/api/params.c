@@ -272,9 +272,9 @@ enum cg_err cg_params_output_format(struct cg_error *err, const char *type, cons
     if (strcmp(type, "text") == 0)
         return CG_OK;
     if (strcmp(type, "json_object") == 0) {
-        int e = cg_buf_append_str(developer,
-                                  "Respond with one valid JSON object and nothing else: no "
-                                  "prose, no code fences.\n");
+        int e =
+            cg_buf_append_str(developer, "Respond with one valid JSON object and nothing else: no "
+                                         "prose, no code fences.\n");
         (void)e; /* a fixed sentence into a buffer capped far above it */
         return CG_OK;
     }

@@ -76,8 +76,7 @@ enum cg_err cg_params_effort(struct cg_error *err, const json_t *v, const char *
  * `js` (named `js_param`) sets req->output_schema. */
 enum cg_err cg_params_output_format(struct cg_error *err, const char *type, const char *type_param,
                                     const json_t *js, const char *js_param,
-                                    struct cg_buf *developer,
-                                    struct cg_request *req) CG_MUST_CHECK;
+                                    struct cg_buf *developer, struct cg_request *req) CG_MUST_CHECK;
 
 /* Does the Content-Type header value denote JSON (or is it absent)? */
 bool cg_params_json_content_type(const char *value, size_t len);

@@ -68,8 +68,8 @@ void cg_replay_user_text(const char *text, size_t len, json_t *history_parts, js
         json_array_append_new(history_parts,
                               json_pack("{s:s,s:s%}", "type", "input_text", "text", text, len));
     if (turn_items)
-        json_array_append_new(turn_items, json_pack("{s:s,s:s%,s:[]}", "type", "text", "text",
-                                                    text, len, "text_elements"));
+        json_array_append_new(turn_items, json_pack("{s:s,s:s%,s:[]}", "type", "text", "text", text,
+                                                    len, "text_elements"));
 }
 
 enum cg_err cg_replay_user_image(struct cg_replay *p, const char *url, const char *field,
@@ -91,8 +91,8 @@ enum cg_err cg_replay_user_parts(struct cg_replay *p, const json_t *content, con
                                  json_t *history_parts, json_t *turn_items)
 {
     if (json_is_string(content)) {
-        cg_replay_user_text(json_string_value(content), json_string_length(content),
-                            history_parts, turn_items);
+        cg_replay_user_text(json_string_value(content), json_string_length(content), history_parts,
+                            turn_items);
         return CG_OK;
     }
     if (content == NULL || json_is_null(content))

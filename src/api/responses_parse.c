@@ -108,10 +108,10 @@ static enum cg_err parse_metadata(struct parse *p, const json_t *root)
 static enum cg_err parse_include(struct parse *p, const json_t *root)
 {
     static const char *const known[] = {
-        "reasoning.encrypted_content",      "message.input_image.image_url",
-        "file_search_call.results",         "web_search_call.results",
-        "web_search_call.action.sources",   "computer_call_output.output.image_url",
-        "code_interpreter_call.outputs",    "message.output_text.logprobs",
+        "reasoning.encrypted_content",    "message.input_image.image_url",
+        "file_search_call.results",       "web_search_call.results",
+        "web_search_call.action.sources", "computer_call_output.output.image_url",
+        "code_interpreter_call.outputs",  "message.output_text.logprobs",
     };
     json_t *inc = NULL;
     enum cg_err e = cg_params_array(p->err, root, "include", &inc);
@@ -173,12 +173,18 @@ static enum cg_err parse_text(struct parse *p, const json_t *root)
 {
     json_t *text = NULL;
     enum cg_err e = cg_params_object(p->err, root, "text", &text);
-    if (!e && text)
-        e = cg_params_enum(p->err, text, "verbosity", verbosities, CG_ARRAY_SIZE(verbosities),
-                           NULL);
-    if (e == CG_ERR_UNSUPPORTED_VALUE || e == CG_ERR_INVALID_REQUEST)
-        snprintf(p->err->param, sizeof(p->err->param), "%s",
-                 strcmp(p->err->param, "text") == 0 ? "text" : "text.verbosity");
+    json_t *verbosity = json_object_get(text, "verbosity");
+    if (!e && cg_params_present(verbosity)) {
+        size_t at = CG_ARRAY_SIZE(verbosities);
+        for (size_t i = 0; json_is_string(verbosity) && i < CG_ARRAY_SIZE(verbosities); i++) {
+            if (strcmp(json_string_value(verbosity), verbosities[i]) == 0)
+                at = i;
+        }
+        if (at == CG_ARRAY_SIZE(verbosities))
+            return cg_params_fail(p->err, CG_ERR_UNSUPPORTED_VALUE, "text.verbosity",
+                                  "Invalid value for 'text.verbosity': expected low, medium or "
+                                  "high.");
+    }
     json_t *f = NULL;
     if (!e && text)
         e = cg_params_object(p->err, text, "format", &f);
@@ -401,7 +407,8 @@ static enum cg_err message_text(struct parse *p, const struct item *it, struct c
             return cg_params_fail(p->err, CG_ERR_UNSUPPORTED_VALUE, sub,
                                   "Invalid content part type '%.40s' for a %s message: expected "
                                   "%s.",
-                                  type ? type : "(none)", assistant ? "assistant" : "system",
+                                  type ? type : "(none)",
+                                  json_string_value(json_object_get(it->v, "role")),
                                   assistant ? "output_text, refusal or input_text" : "input_text");
         if (!json_is_string(text))
             return cg_params_fail(p->err, CG_ERR_INVALID_REQUEST, sub,
@@ -420,8 +427,8 @@ static enum cg_err input_parts(struct parse *p, const json_t *content, const cha
 {
     char sub[CG_ERROR_PARAM_BYTES + 48];
     if (json_is_string(content)) {
-        cg_replay_user_text(json_string_value(content), json_string_length(content),
-                            history_parts, turn_items);
+        cg_replay_user_text(json_string_value(content), json_string_length(content), history_parts,
+                            turn_items);
         return CG_OK;
     }
     if (!json_is_array(content))
@@ -471,8 +478,7 @@ static enum cg_err string_member(struct parse *p, const struct item *it, const c
     return CG_OK;
 }
 
-static enum cg_err call_item(struct parse *p, const struct item *it, json_t *history,
-                             json_t *open)
+static enum cg_err call_item(struct parse *p, const struct item *it, json_t *history, json_t *open)
 {
     const char *call_id = NULL;
     const char *name = NULL;
@@ -490,8 +496,8 @@ static enum cg_err call_item(struct parse *p, const struct item *it, json_t *his
     }
     if (e)
         return e;
-    json_t *out = json_pack("{s:s,s:s,s:s}", "type", "function_call", "call_id", call_id,
-                            "arguments", args);
+    json_t *out =
+        json_pack("{s:s,s:s,s:s}", "type", "function_call", "call_id", call_id, "arguments", args);
     if (json_is_string(ns)) {
         json_object_set_new(out, "namespace",
                             json_string(cg_request_tool_alias(p->req, json_string_value(ns))));
@@ -703,7 +709,8 @@ static enum cg_err parse_instructions(struct parse *p, const json_t *root)
     enum cg_err e = cg_params_string(p->err, root, "instructions", &s);
     if (e || s == NULL)
         return e;
-    return append_base(p, "instructions", s, json_string_length(json_object_get(root, "instructions")));
+    return append_base(p, "instructions", s,
+                       json_string_length(json_object_get(root, "instructions")));
 }
 
 /* ---- echo ---- */
@@ -726,7 +733,7 @@ static void fill_echo(struct parse *p, const json_t *root)
     o->tool_choice = echo(root, "tool_choice", json_string("auto"));
     o->parallel_tool_calls_json = json_boolean(o->parallel_tool_calls);
     o->text = echo(root, "text", json_object());
-    if (json_object_get(o->text, "format") == NULL)
+    if (!cg_params_present(json_object_get(o->text, "format")))
         json_object_set_new(o->text, "format", json_pack("{s:s}", "type", "text"));
     if (!cg_params_present(json_object_get(o->text, "verbosity")))
         json_object_set_new(o->text, "verbosity", json_string("medium"));
@@ -753,9 +760,9 @@ void cg_responses_opts_dispose(struct cg_responses_opts *o)
 {
     free(o->previous_response_id);
     json_t *const owned[] = {
-        o->instructions, o->tools,        o->tool_choice, o->parallel_tool_calls_json,
-        o->text,         o->reasoning,    o->metadata,    o->max_output_tokens,
-        o->temperature,  o->top_p,        o->truncation,  o->user,
+        o->instructions, o->tools,     o->tool_choice, o->parallel_tool_calls_json,
+        o->text,         o->reasoning, o->metadata,    o->max_output_tokens,
+        o->temperature,  o->top_p,     o->truncation,  o->user,
         o->service_tier,
     };
     for (size_t i = 0; i < CG_ARRAY_SIZE(owned); i++)

@@ -30,8 +30,8 @@ struct cg_responses_context {
  * reference and, after a successful parse, never NULL: the value the client sent, or the one
  * OpenAI echoes when it is absent (JSON null where OpenAI shows null). */
 struct cg_responses_opts {
-    bool store;  /* default true, as OpenAI */
-    bool stream; /* also req->stream */
+    bool store;                       /* default true, as OpenAI */
+    bool stream;                      /* also req->stream */
     bool include_encrypted_reasoning; /* include: "reasoning.encrypted_content" */
     bool parallel_tool_calls;         /* false: only the first call of a response is returned */
     char *previous_response_id;       /* NULL = none */

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "api/params.h"
+#include "core/limits.h"
 
 enum { TOOL_NAME_MAX = 64 }; /* OpenAI's limit on a function name */
 
@@ -117,7 +118,8 @@ enum cg_err cg_tools_add_namespace(struct cg_tools *t, const json_t *ns, const c
     char sub[CG_ERROR_PARAM_BYTES];
     json_t *name = json_object_get(ns, "name");
     snprintf(sub, sizeof(sub), "%s.name", param);
-    if (!json_is_string(name) || !valid_tool_name(json_string_value(name), json_string_length(name)))
+    if (!json_is_string(name) ||
+        !valid_tool_name(json_string_value(name), json_string_length(name)))
         return cg_params_fail(t->err, CG_ERR_INVALID_REQUEST, sub,
                               "A namespace needs a 'name' of 1 to 64 of a-z, A-Z, 0-9, _ and -.");
     json_t *desc = json_object_get(ns, "description");
@@ -129,10 +131,13 @@ enum cg_err cg_tools_add_namespace(struct cg_tools *t, const json_t *ns, const c
     if (!json_is_array(fns) || json_array_size(fns) == 0)
         return cg_params_fail(t->err, CG_ERR_INVALID_REQUEST, sub,
                               "A namespace needs a non-empty 'tools' array of functions.");
+    if (json_array_size(fns) > CG_TOOLS_MAX)
+        return cg_params_fail(t->err, CG_ERR_INVALID_REQUEST, sub, "At most %d tools are allowed.",
+                              CG_TOOLS_MAX);
     const char *n = json_string_value(name);
     if (find_tool(t->list, n))
-        return cg_params_fail(t->err, CG_ERR_INVALID_REQUEST, param,
-                              "Duplicate tool name '%.80s'.", n);
+        return cg_params_fail(t->err, CG_ERR_INVALID_REQUEST, param, "Duplicate tool name '%.80s'.",
+                              n);
     json_t *inner = json_array();
     size_t i;
     json_t *fn;
@@ -163,9 +168,9 @@ enum cg_err cg_tools_add_namespace(struct cg_tools *t, const json_t *ns, const c
         }
         /* Names inside a namespace are scoped by it, so they cannot meet Codex's own tools:
          * only the namespace gets an alias. */
-        json_array_append_new(inner, json_pack("{s:s,s:s,s:s,s:o}", "type", "function", "name",
-                                               fname, "description", description_of(fn),
-                                               "inputSchema", schema));
+        json_array_append_new(inner,
+                              json_pack("{s:s,s:s,s:s,s:o}", "type", "function", "name", fname,
+                                        "description", description_of(fn), "inputSchema", schema));
     }
     const char *alias = cg_request_tool_alias(t->req, n);
     json_array_append_new(t->list, json_pack("{s:s,s:s,s:s,s:o,s:s}", "type", "namespace", "name",

@@ -29,11 +29,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (size == 0)
         return 0;
-    json_t *prior = (data[0] & 4) ? json_pack("[{s:s,s:s},{s:s,s:s,s:s,s:s}]", "role", "user",
-                                              "content", "before", "type", "function_call",
-                                              "call_id", "call_prior", "name", "f", "arguments",
-                                              "{}")
-                                  : NULL;
+    json_t *prior = (data[0] & 4)
+                        ? json_pack("[{s:s,s:s},{s:s,s:s,s:s,s:s}]", "role", "user", "content",
+                                    "before", "type", "function_call", "call_id", "call_prior",
+                                    "name", "f", "arguments", "{}")
+                        : NULL;
     struct cg_responses_context cx = {
         .catalog = &catalog,
         .ignore_system_prompt = data[0] & 1,

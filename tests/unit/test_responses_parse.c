@@ -85,9 +85,8 @@ Test(responses_parse, defaults_are_echoed_as_openai_does)
     cr_assert_eq(json_array_size(opts.tools), 0);
     cr_assert_str_eq(json_string_value(opts.tool_choice), "auto");
     cr_assert(json_is_true(opts.parallel_tool_calls_json));
-    cr_assert_str_eq(json_string_value(json_object_get(json_object_get(opts.text, "format"),
-                                                       "type")),
-                     "text");
+    cr_assert_str_eq(
+        json_string_value(json_object_get(json_object_get(opts.text, "format"), "type")), "text");
     cr_assert_str_eq(json_string_value(json_object_get(opts.text, "verbosity")), "medium");
     cr_assert_eq(json_object_size(opts.metadata), 0);
     cr_assert(json_is_null(opts.max_output_tokens));
@@ -125,9 +124,10 @@ Test(responses_parse, item_list_splits_history_and_turn)
 
 Test(responses_parse, images_in_history_keep_their_url)
 {
-    const char *body = "{\"model\":\"codex-5\",\"input\":[{\"role\":\"user\",\"content\":[{\"type\":"
-                       "\"input_image\",\"image_url\":\"https://x/y.png\"}]},"
-                       "{\"role\":\"user\",\"content\":\"next\"}]}";
+    const char *body =
+        "{\"model\":\"codex-5\",\"input\":[{\"role\":\"user\",\"content\":[{\"type\":"
+        "\"input_image\",\"image_url\":\"https://x/y.png\"}]},"
+        "{\"role\":\"user\",\"content\":\"next\"}]}";
     cr_assert_eq(parse(body), CG_OK, "%s", err.message);
     json_t *parts = json_object_get(json_array_get(req.history, 0), "content");
     cr_assert_str_eq(str_at(parts, 0, "type"), "input_image");
@@ -296,10 +296,10 @@ Test(responses_parse, item_reference_resolves_through_the_callback)
 
 Test(responses_parse, prior_items_come_first)
 {
-    json_t *prior = json_pack(
-        "[{s:s,s:s},{s:s,s:s,s:s,s:s,s:s},{s:s,s:s,s:s}]", "role", "user", "content",
-        "first", "type", "function_call", "call_id", "c1", "name", "f", "arguments", "{}",
-        "status", "completed", "type", "function_call_output", "call_id", "c1", "output", "r");
+    json_t *prior = json_pack("[{s:s,s:s},{s:s,s:s,s:s,s:s,s:s},{s:s,s:s,s:s}]", "role", "user",
+                              "content", "first", "type", "function_call", "call_id", "c1", "name",
+                              "f", "arguments", "{}", "status", "completed", "type",
+                              "function_call_output", "call_id", "c1", "output", "r");
     cr_assert_not_null(prior);
     const char *body = "{\"model\":\"codex-5\",\"previous_response_id\":\"resp_1\",\"input\":"
                        "\"next\"}";
@@ -391,11 +391,24 @@ Test(responses_parse, bad_namespaces_are_400s)
           CG_ERR_INVALID_REQUEST, "tools[0].name");
 }
 
+Test(responses_parse, a_namespace_holds_at_most_128_functions)
+{
+    static char body[16384];
+    size_t used = (size_t)snprintf(body, sizeof(body),
+                                   "{\"model\":\"codex-5\",\"input\":\"x\",\"tools\":[{\"type\":"
+                                   "\"namespace\",\"name\":\"n\",\"tools\":[");
+    for (int i = 0; i < 129; i++)
+        used += (size_t)snprintf(body + used, sizeof(body) - used,
+                                 "%s{\"type\":\"function\",\"name\":\"f%d\"}", i ? "," : "", i);
+    snprintf(body + used, sizeof(body) - used, "]}]}");
+    fails(body, CG_ERR_INVALID_REQUEST, "tools[0].tools");
+}
+
 Test(responses_parse, hosted_tool_types_are_rejected)
 {
-    static const char *const types[] = {"web_search",       "file_search", "computer_use_preview",
-                                        "mcp",              "code_interpreter",
-                                        "image_generation", "local_shell", "custom"};
+    static const char *const types[] = {
+        "web_search",       "file_search",      "computer_use_preview", "mcp",
+        "code_interpreter", "image_generation", "local_shell",          "custom"};
     for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
         char body[256];
         snprintf(body, sizeof(body),
@@ -425,8 +438,8 @@ Test(responses_parse, tool_choice_as_on_chat)
     cr_assert_str_eq(json_string_value(json_object_get(opts.tool_choice, "name")), "b");
     cg_request_dispose(&req);
     cg_responses_opts_dispose(&opts);
-    snprintf(body, sizeof(body), "{\"model\":\"codex-5\",\"input\":\"x\",%s,\"tool_choice\":\"none\"}",
-             tools);
+    snprintf(body, sizeof(body),
+             "{\"model\":\"codex-5\",\"input\":\"x\",%s,\"tool_choice\":\"none\"}", tools);
     cr_assert_eq(parse(body), CG_OK, "%s", err.message);
     cr_assert_null(req.dynamic_tools);
     cg_request_dispose(&req);
@@ -435,9 +448,10 @@ Test(responses_parse, tool_choice_as_on_chat)
                  "%s", err.message);
     fails("{\"model\":\"codex-5\",\"input\":\"x\",\"tool_choice\":\"required\"}",
           CG_ERR_INVALID_REQUEST, "tool_choice");
-    snprintf(body, sizeof(body),
-             "{\"model\":\"codex-5\",\"input\":\"x\",%s,\"tool_choice\":{\"type\":\"file_search\"}}",
-             tools);
+    snprintf(
+        body, sizeof(body),
+        "{\"model\":\"codex-5\",\"input\":\"x\",%s,\"tool_choice\":{\"type\":\"file_search\"}}",
+        tools);
     fails(body, CG_ERR_UNSUPPORTED_VALUE, "tool_choice");
     snprintf(body, sizeof(body),
              "{\"model\":\"codex-5\",\"input\":\"x\",%s,\"tool_choice\":{\"type\":\"function\","
@@ -513,8 +527,8 @@ Test(responses_parse, rejected_parameters_are_named)
           "top_logprobs");
     fails("{\"model\":\"codex-5\",\"input\":\"x\",\"include\":[\"message.output_text.logprobs\"]}",
           CG_ERR_UNSUPPORTED_VALUE, "include[0]");
-    cr_assert_eq(parse("{\"model\":\"codex-5\",\"input\":\"x\",\"background\":false}"), CG_OK,
-                 "%s", err.message);
+    cr_assert_eq(parse("{\"model\":\"codex-5\",\"input\":\"x\",\"background\":false}"), CG_OK, "%s",
+                 err.message);
 }
 
 Test(responses_parse, bad_types_name_the_parameter)
@@ -530,8 +544,8 @@ Test(responses_parse, bad_types_name_the_parameter)
     fails("{\"model\":\"codex-5\",\"input\":\"x\",\"store\":1}", CG_ERR_INVALID_REQUEST, "store");
     fails("{\"model\":\"codex-5\",\"input\":\"x\",\"instructions\":[]}", CG_ERR_INVALID_REQUEST,
           "instructions");
-    fails("{\"model\":\"codex-5\",\"input\":\"x\",\"max_output_tokens\":0}",
-          CG_ERR_INVALID_REQUEST, "max_output_tokens");
+    fails("{\"model\":\"codex-5\",\"input\":\"x\",\"max_output_tokens\":0}", CG_ERR_INVALID_REQUEST,
+          "max_output_tokens");
     fails("{\"model\":\"codex-5\",\"input\":\"x\",\"temperature\":3}", CG_ERR_INVALID_REQUEST,
           "temperature");
     fails("{\"model\":\"codex-5\",\"input\":\"x\",\"top_p\":\"1\"}", CG_ERR_INVALID_REQUEST,
@@ -544,8 +558,8 @@ Test(responses_parse, bad_types_name_the_parameter)
           "include");
     fails("{\"model\":\"codex-5\",\"input\":\"x\",\"include\":[\"everything\"]}",
           CG_ERR_UNSUPPORTED_VALUE, "include[0]");
-    fails("{\"model\":\"codex-5\",\"input\":\"x\",\"metadata\":{\"a\":1}}",
-          CG_ERR_INVALID_REQUEST, "metadata");
+    fails("{\"model\":\"codex-5\",\"input\":\"x\",\"metadata\":{\"a\":1}}", CG_ERR_INVALID_REQUEST,
+          "metadata");
     fails("{\"model\":\"codex-5\",\"input\":\"x\",\"user\":5}", CG_ERR_INVALID_REQUEST, "user");
     fails("{\"model\":\"codex-5\",\"input\":\"x\",\"previous_response_id\":5}",
           CG_ERR_INVALID_REQUEST, "previous_response_id");
@@ -560,11 +574,12 @@ Test(responses_parse, bad_types_name_the_parameter)
 Test(responses_parse, metadata_has_at_most_16_pairs)
 {
     char body[1024];
-    size_t used = (size_t)snprintf(body, sizeof(body), "{\"model\":\"codex-5\",\"input\":\"x\","
-                                                       "\"metadata\":{");
+    size_t used = (size_t)snprintf(body, sizeof(body),
+                                   "{\"model\":\"codex-5\",\"input\":\"x\","
+                                   "\"metadata\":{");
     for (int i = 0; i < 17; i++)
-        used += (size_t)snprintf(body + used, sizeof(body) - used, "%s\"k%d\":\"v\"", i ? "," : "",
-                                 i);
+        used +=
+            (size_t)snprintf(body + used, sizeof(body) - used, "%s\"k%d\":\"v\"", i ? "," : "", i);
     snprintf(body + used, sizeof(body) - used, "}}");
     fails(body, CG_ERR_INVALID_REQUEST, "metadata");
 }
@@ -610,8 +625,8 @@ Test(responses_parse, codex_cli_request_parses)
                  err.message, err.param);
     cr_assert(opts.stream && !opts.store && opts.include_encrypted_reasoning);
     cr_assert_str_eq(req.summary, "auto");
-    cr_assert(strncmp(req.base_instructions, "You are a coding agent running in the Codex CLI",
-                      47) == 0);
+    cr_assert(
+        strncmp(req.base_instructions, "You are a coding agent running in the Codex CLI", 47) == 0);
     cr_assert(strstr(req.base_instructions, "<permissions instructions>") != NULL);
     cr_assert_str_eq(req.developer_instructions ? req.developer_instructions : "", "");
     cr_assert_eq(json_array_size(req.history), 1); /* the environment context */
