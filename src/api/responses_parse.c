@@ -53,6 +53,16 @@ static const char *const tiers[] = {"auto", "default", "flex", "scale", "priorit
 static const char *const verbosities[] = {"low", "medium", "high"};
 static const char *const summaries[] = {"auto", "concise", "detailed"};
 
+/* The index of string `v` in `names`, or `count` when it is not one of them. */
+static size_t index_of(const json_t *v, const char *const *names, size_t count)
+{
+    for (size_t i = 0; json_is_string(v) && i < count; i++) {
+        if (strcmp(json_string_value(v), names[i]) == 0)
+            return i;
+    }
+    return count;
+}
+
 static enum cg_err check_rejected(struct cg_error *err, const json_t *root)
 {
     bool background = false;
@@ -124,9 +134,7 @@ static enum cg_err parse_include(struct parse *p, const json_t *root)
         if (!json_is_string(v))
             return cg_params_bad_type(p->err, param, "a string", v);
         const char *s = json_string_value(v);
-        size_t k = 0;
-        while (k < CG_ARRAY_SIZE(known) && strcmp(s, known[k]) != 0)
-            k++;
+        size_t k = index_of(v, known, CG_ARRAY_SIZE(known));
         if (k == CG_ARRAY_SIZE(known))
             return cg_params_fail(p->err, CG_ERR_UNSUPPORTED_VALUE, param,
                                   "Invalid value for '%s': '%.60s' is not a supported include.",
@@ -150,16 +158,12 @@ static enum cg_err parse_reasoning(struct parse *p, const json_t *root)
     e = cg_params_effort(p->err, json_object_get(r, "effort"), "reasoning.effort", p->req);
     const char *const keys[] = {"summary", "generate_summary"};
     for (size_t k = 0; !e && k < CG_ARRAY_SIZE(keys); k++) {
-        size_t at = CG_ARRAY_SIZE(summaries);
         char param[32];
         snprintf(param, sizeof(param), "reasoning.%s", keys[k]);
         json_t *v = json_object_get(r, keys[k]);
         if (!cg_params_present(v))
             continue;
-        for (size_t i = 0; json_is_string(v) && i < CG_ARRAY_SIZE(summaries); i++) {
-            if (strcmp(json_string_value(v), summaries[i]) == 0)
-                at = i;
-        }
+        size_t at = index_of(v, summaries, CG_ARRAY_SIZE(summaries));
         if (at == CG_ARRAY_SIZE(summaries))
             return cg_params_fail(p->err, CG_ERR_UNSUPPORTED_VALUE, param,
                                   "Invalid value for '%s': expected auto, concise or detailed.",
@@ -174,17 +178,11 @@ static enum cg_err parse_text(struct parse *p, const json_t *root)
     json_t *text = NULL;
     enum cg_err e = cg_params_object(p->err, root, "text", &text);
     json_t *verbosity = json_object_get(text, "verbosity");
-    if (!e && cg_params_present(verbosity)) {
-        size_t at = CG_ARRAY_SIZE(verbosities);
-        for (size_t i = 0; json_is_string(verbosity) && i < CG_ARRAY_SIZE(verbosities); i++) {
-            if (strcmp(json_string_value(verbosity), verbosities[i]) == 0)
-                at = i;
-        }
-        if (at == CG_ARRAY_SIZE(verbosities))
-            return cg_params_fail(p->err, CG_ERR_UNSUPPORTED_VALUE, "text.verbosity",
-                                  "Invalid value for 'text.verbosity': expected low, medium or "
-                                  "high.");
-    }
+    if (!e && cg_params_present(verbosity) &&
+        index_of(verbosity, verbosities, CG_ARRAY_SIZE(verbosities)) == CG_ARRAY_SIZE(verbosities))
+        return cg_params_fail(p->err, CG_ERR_UNSUPPORTED_VALUE, "text.verbosity",
+                              "Invalid value for 'text.verbosity': expected low, medium or "
+                              "high.");
     json_t *f = NULL;
     if (!e && text)
         e = cg_params_object(p->err, text, "format", &f);
