@@ -183,13 +183,11 @@ static enum cg_err parse_text(struct parse *p, const json_t *root)
         return cg_params_fail(p->err, CG_ERR_UNSUPPORTED_VALUE, "text.verbosity",
                               "Invalid value for 'text.verbosity': expected low, medium or "
                               "high.");
-    json_t *f = NULL;
-    if (!e && text)
-        e = cg_params_object(p->err, text, "format", &f);
-    if (e)
+    json_t *f = json_object_get(text, "format");
+    if (e || !cg_params_present(f))
         return e;
-    if (f == NULL)
-        return CG_OK;
+    if (!json_is_object(f))
+        return cg_params_bad_type(p->err, "text.format", "an object", f);
     const char *type = json_string_value(json_object_get(f, "type"));
     if (type == NULL)
         return cg_params_fail(p->err, CG_ERR_INVALID_REQUEST, "text.format.type",

@@ -497,6 +497,8 @@ Test(responses_parse, bad_text_formats_name_the_field)
           CG_ERR_UNSUPPORTED_VALUE, "text.verbosity");
     fails("{\"model\":\"codex-5\",\"input\":\"x\",\"text\":\"plain\"}", CG_ERR_INVALID_REQUEST,
           "text");
+    fails("{\"model\":\"codex-5\",\"input\":\"x\",\"text\":{\"format\":\"json\"}}",
+          CG_ERR_INVALID_REQUEST, "text.format");
 }
 
 Test(responses_parse, reasoning_effort_and_summary)
