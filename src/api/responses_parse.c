@@ -682,8 +682,9 @@ static enum cg_err replay_items(struct parse *p, const json_t *root)
                            "No tool output found for function call %.80s.", id);
     }
     /* The stored chain was checked when it was stored; still, never name a body field for it. */
-    if (e && i < n && i < json_array_size(p->cx->prior_items))
-        snprintf(p->err->param, sizeof(p->err->param), "previous_response_id");
+    static const char prev[] = "previous_response_id";
+    if (e && strncmp(p->err->param, prev, sizeof(prev) - 1) == 0)
+        p->err->param[sizeof(prev) - 1] = '\0';
     free(items);
     json_decref(all);
     json_decref(empty);

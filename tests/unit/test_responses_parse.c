@@ -649,3 +649,14 @@ Test(responses_parse, codex_cli_request_parses)
     cr_assert_str_eq(cg_request_tool_name(&req, "fn_exec_command"), "exec_command");
     cr_assert_str_eq(cg_request_tool_name(&req, "fn_multi_agent_v1"), "multi_agent_v1");
 }
+
+Test(responses_parse, a_broken_stored_chain_is_blamed_on_previous_response_id)
+{
+    json_t *prior = json_pack("[{s:s,s:i}]", "role", "user", "content", 5);
+    cr_assert_eq(parse_with("{\"model\":\"codex-5\",\"previous_response_id\":\"resp_1\",\"input\":"
+                            "\"x\"}",
+                            prior, false),
+                 CG_ERR_INVALID_REQUEST);
+    cr_assert_str_eq(err.param, "previous_response_id");
+    json_decref(prior);
+}
