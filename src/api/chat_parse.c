@@ -150,37 +150,13 @@ static enum cg_err parse_response_format(struct cg_chat_parse *p, const json_t *
     if (type == NULL)
         return cg_params_fail(p->err, CG_ERR_INVALID_REQUEST, "response_format.type",
                               "response_format needs a 'type'.");
-    if (strcmp(type, "text") == 0)
-        return CG_OK;
-    if (strcmp(type, "json_object") == 0) {
-        int err = cg_buf_append_str(&p->developer,
-                                    "Respond with one valid JSON object and nothing else: no "
-                                    "prose, no code fences.\n");
-        (void)err; /* a fixed sentence into a buffer capped far above it */
-        return CG_OK;
-    }
-    if (strcmp(type, "json_schema") == 0) {
-        json_t *js = json_object_get(rf, "json_schema");
-        if (!json_is_object(js))
-            return cg_params_fail(p->err, CG_ERR_INVALID_REQUEST, "response_format.json_schema",
-                                  "response_format of type json_schema needs a 'json_schema' "
-                                  "object.");
-        json_t *name = json_object_get(js, "name");
-        if (!json_is_string(name))
-            return cg_params_fail(p->err, CG_ERR_INVALID_REQUEST,
-                                  "response_format.json_schema.name",
-                                  "response_format.json_schema needs a 'name' string.");
-        json_t *schema = json_object_get(js, "schema");
-        if (!json_is_object(schema))
-            return cg_params_fail(p->err, CG_ERR_INVALID_REQUEST,
-                                  "response_format.json_schema.schema",
-                                  "response_format.json_schema needs a 'schema' object.");
-        p->req->output_schema = json_deep_copy(schema);
-        return CG_OK;
-    }
-    return cg_params_fail(p->err, CG_ERR_UNSUPPORTED_VALUE, "response_format.type",
-                          "Invalid value for 'response_format.type': expected text, json_object "
-                          "or json_schema.");
+    json_t *js = json_object_get(rf, "json_schema");
+    if (strcmp(type, "json_schema") == 0 && !json_is_object(js))
+        return cg_params_fail(p->err, CG_ERR_INVALID_REQUEST, "response_format.json_schema",
+                              "response_format of type json_schema needs a 'json_schema' "
+                              "object.");
+    return cg_params_output_format(p->err, type, "response_format.type", js,
+                                   "response_format.json_schema", &p->developer, p->req);
 }
 
 /* `tools` ([{type:"function", function:{...}}]) and the legacy `functions` ([{...}]). */

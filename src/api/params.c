@@ -264,6 +264,39 @@ enum cg_err cg_params_effort(struct cg_error *err, const json_t *v, const char *
                           param, e);
 }
 
+enum cg_err cg_params_output_format(struct cg_error *err, const char *type, const char *type_param,
+                                    const json_t *js, const char *js_param,
+                                    struct cg_buf *developer, struct cg_request *req)
+{
+    char param[CG_ERROR_PARAM_BYTES];
+    if (strcmp(type, "text") == 0)
+        return CG_OK;
+    if (strcmp(type, "json_object") == 0) {
+        int e =
+            cg_buf_append_str(developer, "Respond with one valid JSON object and nothing else: no "
+                                         "prose, no code fences.\n");
+        (void)e; /* a fixed sentence into a buffer capped far above it */
+        return CG_OK;
+    }
+    if (strcmp(type, "json_schema") != 0)
+        return cg_params_fail(err, CG_ERR_UNSUPPORTED_VALUE, type_param,
+                              "Invalid value for '%s': expected text, json_object or "
+                              "json_schema.",
+                              type_param);
+    snprintf(param, sizeof(param), "%s.name", js_param);
+    if (!json_is_string(json_object_get(js, "name")))
+        return cg_params_fail(err, CG_ERR_INVALID_REQUEST, param, "%s needs a 'name' string.",
+                              js_param);
+    json_t *schema = json_object_get(js, "schema");
+    snprintf(param, sizeof(param), "%s.schema", js_param);
+    if (!json_is_object(schema))
+        return cg_params_fail(err, CG_ERR_INVALID_REQUEST, param, "%s needs a 'schema' object.",
+                              js_param);
+    json_decref(req->output_schema);
+    req->output_schema = json_deep_copy(schema);
+    return CG_OK;
+}
+
 bool cg_params_json_content_type(const char *value, size_t len)
 {
     if (value == NULL)

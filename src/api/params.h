@@ -11,6 +11,7 @@
 #include "core/catalog.h"
 #include "core/errors.h"
 #include "core/request.h"
+#include "util/buf.h"
 
 /* Fills `err` (param may be NULL) and returns `code`. */
 enum cg_err cg_params_fail(struct cg_error *err, enum cg_err code, const char *param,
@@ -69,6 +70,13 @@ enum cg_err cg_params_model(struct cg_error *err, const json_t *obj,
 /* A reasoning effort value (`v` may be absent) named `param`: sets req->effort. */
 enum cg_err cg_params_effort(struct cg_error *err, const json_t *v, const char *param,
                              struct cg_request *req) CG_MUST_CHECK;
+
+/* A structured-output format of `type` (named `type_param`): "text"; "json_object", a
+ * developer instruction appended to `developer`; or "json_schema", whose {name, schema} object
+ * `js` (named `js_param`) sets req->output_schema. */
+enum cg_err cg_params_output_format(struct cg_error *err, const char *type, const char *type_param,
+                                    const json_t *js, const char *js_param,
+                                    struct cg_buf *developer, struct cg_request *req) CG_MUST_CHECK;
 
 /* Does the Content-Type header value denote JSON (or is it absent)? */
 bool cg_params_json_content_type(const char *value, size_t len);

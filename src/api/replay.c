@@ -62,18 +62,37 @@ enum cg_err cg_replay_content_text(struct cg_replay *p, const json_t *content, c
     return CG_OK;
 }
 
+void cg_replay_user_text(const char *text, size_t len, json_t *history_parts, json_t *turn_items)
+{
+    if (history_parts)
+        json_array_append_new(history_parts,
+                              json_pack("{s:s,s:s%}", "type", "input_text", "text", text, len));
+    if (turn_items)
+        json_array_append_new(turn_items, json_pack("{s:s,s:s%,s:[]}", "type", "text", "text", text,
+                                                    len, "text_elements"));
+}
+
+enum cg_err cg_replay_user_image(struct cg_replay *p, const char *url, const char *field,
+                                 const char *param, json_t *history_parts, json_t *turn_items)
+{
+    if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0 &&
+        strncmp(url, "data:image/", 11) != 0)
+        return cg_params_fail(p->err, CG_ERR_INVALID_REQUEST, param,
+                              "%s must be an http(s) URL or a data:image/ URL.", field);
+    if (history_parts)
+        json_array_append_new(history_parts,
+                              json_pack("{s:s,s:s}", "type", "input_image", "image_url", url));
+    if (turn_items)
+        json_array_append_new(turn_items, json_pack("{s:s,s:s}", "type", "image", "url", url));
+    return CG_OK;
+}
+
 enum cg_err cg_replay_user_parts(struct cg_replay *p, const json_t *content, const char *param,
                                  json_t *history_parts, json_t *turn_items)
 {
     if (json_is_string(content)) {
-        const char *s = json_string_value(content);
-        if (history_parts)
-            json_array_append_new(history_parts, json_pack("{s:s,s:s%}", "type", "input_text",
-                                                           "text", s, json_string_length(content)));
-        if (turn_items)
-            json_array_append_new(turn_items,
-                                  json_pack("{s:s,s:s%,s:[]}", "type", "text", "text", s,
-                                            json_string_length(content), "text_elements"));
+        cg_replay_user_text(json_string_value(content), json_string_length(content), history_parts,
+                            turn_items);
         return CG_OK;
     }
     if (content == NULL || json_is_null(content))
@@ -102,17 +121,10 @@ enum cg_err cg_replay_user_parts(struct cg_replay *p, const json_t *content, con
             if (!json_is_string(url))
                 return cg_params_fail(p->err, CG_ERR_INVALID_REQUEST, sub,
                                       "An image_url part needs 'image_url.url'.");
-            const char *u = json_string_value(url);
-            if (strncmp(u, "http://", 7) != 0 && strncmp(u, "https://", 8) != 0 &&
-                strncmp(u, "data:image/", 11) != 0)
-                return cg_params_fail(p->err, CG_ERR_INVALID_REQUEST, sub,
-                                      "image_url.url must be an http(s) URL or a data:image/ URL.");
-            if (history_parts)
-                json_array_append_new(
-                    history_parts, json_pack("{s:s,s:s}", "type", "input_image", "image_url", u));
-            if (turn_items)
-                json_array_append_new(turn_items,
-                                      json_pack("{s:s,s:s}", "type", "image", "url", u));
+            enum cg_err e = cg_replay_user_image(p, json_string_value(url), "image_url.url", sub,
+                                                 history_parts, turn_items);
+            if (e)
+                return e;
         } else {
             return cg_params_fail(p->err, CG_ERR_UNSUPPORTED_VALUE, sub,
                                   "Unsupported content part type '%.40s': use text or image_url.",

@@ -36,6 +36,14 @@ enum cg_err cg_replay_content_text(struct cg_replay *p, const json_t *content, c
 enum cg_err cg_replay_user_parts(struct cg_replay *p, const json_t *content, const char *param,
                                  json_t *history_parts, json_t *turn_items) CG_MUST_CHECK;
 
+/* One text part of a user message, as a Responses input part and/or a turn/start item. */
+void cg_replay_user_text(const char *text, size_t len, json_t *history_parts, json_t *turn_items);
+/* One image of a user message (an http(s) or data:image/ URL; else a 400 for `param` whose
+ * message names `field`), as a Responses input part and/or a turn/start item. */
+enum cg_err cg_replay_user_image(struct cg_replay *p, const char *url, const char *field,
+                                 const char *param, json_t *history_parts,
+                                 json_t *turn_items) CG_MUST_CHECK;
+
 /* {"type":"message","role":role,"content":[{"type":part_type,"text":text}]} (new reference). */
 json_t *cg_replay_message_item(const char *role, const char *part_type, const char *text,
                                size_t len);

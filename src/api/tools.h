@@ -27,7 +27,17 @@ void cg_tools_dispose(struct cg_tools *t);
 /* One function definition, `param` naming it in errors. A repeated name is a 400. */
 enum cg_err cg_tools_add(struct cg_tools *t, const json_t *fn, const char *param) CG_MUST_CHECK;
 
+/* A Responses namespace tool ({name, description?, tools: [function definitions]}), `param`
+ * naming it: offered to Codex as a namespace dynamic tool whose name is the alias of the
+ * namespace (cg_request_tool_name maps it back) and whose functions keep their names. A
+ * namespace shares the name space of top-level functions; a repeated name is a 400. */
+enum cg_err cg_tools_add_namespace(struct cg_tools *t, const json_t *ns,
+                                   const char *param) CG_MUST_CHECK;
+
+/* Tools on the list (a namespace counts once). */
 size_t cg_tools_count(const struct cg_tools *t);
+/* Functions on the list, each function of a namespace counted. */
+size_t cg_tools_functions(const struct cg_tools *t);
 
 /* A tool_choice value (may be absent) named `key`: "none", "auto", "required", or an object
  * naming a function as {"name"} or {"function":{"name"}}. Call after every cg_tools_add. */

@@ -1,0 +1,72 @@
+/* fuzz_responses_request.c: request bodies → the Responses parser (validation, item replay,
+ * tool translation), as the handler calls it. The first byte's bits pick the context: ignore
+ * client system prompts, a store that resolves every item_reference, a stored chain before
+ * the input. Aborts where a result breaks a rule the handler relies on. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include "api/responses_parse.h"
+#include "core/catalog.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static json_t *lookup_any(void *ctx, const char *id)
+{
+    (void)ctx;
+    if (id[0] == '\0')
+        return NULL;
+    return json_pack("{s:s,s:s,s:s}", "type", "message", "role", "assistant", "content", id);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static struct cg_catalog catalog;
+    static int ready;
+    if (!ready) {
+        if (cg_catalog_init(&catalog, "gpt-fuzz") != 0)
+            abort();
+        ready = 1;
+    }
+    if (size == 0)
+        return 0;
+    json_t *prior = (data[0] & 4)
+                        ? json_pack("[{s:s,s:s},{s:s,s:s,s:s,s:s}]", "role", "user", "content",
+                                    "before", "type", "function_call", "call_id", "call_prior",
+                                    "name", "f", "arguments", "{}")
+                        : NULL;
+    struct cg_responses_context cx = {
+        .catalog = &catalog,
+        .ignore_system_prompt = data[0] & 1,
+        .lookup = (data[0] & 2) ? lookup_any : NULL,
+        .prior_items = prior,
+    };
+    struct cg_request req;
+    struct cg_responses_opts opts;
+    struct cg_error err;
+    enum cg_err e = cg_responses_parse((const char *)data + 1, size - 1, &cx, &req, &opts, &err);
+    json_decref(prior);
+    /* Every failure is described: never the table's "ok" row with an error status. */
+    if (e != CG_OK && (err.code != e || err.message[0] == '\0'))
+        abort();
+    if (e != CG_OK)
+        return 0;
+    if (!json_is_array(req.history) || !json_is_array(req.input) || opts.tools == NULL ||
+        opts.text == NULL || opts.reasoning == NULL || opts.metadata == NULL)
+        abort();
+    /* Codex rejects a thread whose dynamic tools repeat a name. */
+    for (size_t i = 0; i < json_array_size(req.dynamic_tools); i++) {
+        const char *a =
+            json_string_value(json_object_get(json_array_get(req.dynamic_tools, i), "name"));
+        if (a == NULL || strlen(a) > CG_TOOL_ALIAS_MAX)
+            abort();
+        for (size_t k = 0; k < i; k++) {
+            const char *b =
+                json_string_value(json_object_get(json_array_get(req.dynamic_tools, k), "name"));
+            if (strcmp(a, b) == 0)
+                abort();
+        }
+    }
+    cg_request_dispose(&req);
+    cg_responses_opts_dispose(&opts);
+    return 0;
+}
