@@ -4,9 +4,8 @@
  * the input. Aborts where a result breaks a rule the handler relies on. */
 #include <stdint.h>
 #include <stdlib.h>
-#include <string.h>
 #include "api/responses_parse.h"
-#include "core/catalog.h"
+#include "request_checks.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -20,13 +19,6 @@ static json_t *lookup_any(void *ctx, const char *id)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static struct cg_catalog catalog;
-    static int ready;
-    if (!ready) {
-        if (cg_catalog_init(&catalog, "gpt-fuzz") != 0)
-            abort();
-        ready = 1;
-    }
     if (size == 0)
         return 0;
     json_t *prior = (data[0] & 4)
@@ -35,7 +27,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                     "name", "f", "arguments", "{}")
                         : NULL;
     struct cg_responses_context cx = {
-        .catalog = &catalog,
+        .catalog = fuzz_catalog(),
         .ignore_system_prompt = data[0] & 1,
         .lookup = (data[0] & 2) ? lookup_any : NULL,
         .prior_items = prior,
@@ -45,27 +37,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct cg_error err;
     enum cg_err e = cg_responses_parse((const char *)data + 1, size - 1, &cx, &req, &opts, &err);
     json_decref(prior);
-    /* Every failure is described: never the table's "ok" row with an error status. */
-    if (e != CG_OK && (err.code != e || err.message[0] == '\0'))
-        abort();
+    fuzz_check_failure(e, &err);
     if (e != CG_OK)
         return 0;
     if (!json_is_array(req.history) || !json_is_array(req.input) || opts.tools == NULL ||
         opts.text == NULL || opts.reasoning == NULL || opts.metadata == NULL)
         abort();
-    /* Codex rejects a thread whose dynamic tools repeat a name. */
-    for (size_t i = 0; i < json_array_size(req.dynamic_tools); i++) {
-        const char *a =
-            json_string_value(json_object_get(json_array_get(req.dynamic_tools, i), "name"));
-        if (a == NULL || strlen(a) > CG_TOOL_ALIAS_MAX)
-            abort();
-        for (size_t k = 0; k < i; k++) {
-            const char *b =
-                json_string_value(json_object_get(json_array_get(req.dynamic_tools, k), "name"));
-            if (strcmp(a, b) == 0)
-                abort();
-        }
-    }
+    fuzz_check_tools(&req);
     cg_request_dispose(&req);
     cg_responses_opts_dispose(&opts);
     return 0;
