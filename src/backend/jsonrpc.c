@@ -234,27 +234,6 @@ static const char *skip_ws(const char *p, const char *end)
     return p;
 }
 
-/* `p` is at an opening quote: returns the byte after the closing one, NULL if there is none. */
-static const char *skip_string(const char *p, const char *end, bool *escaped)
-{
-    const char *quote = NULL;
-    p++;
-    for (;;) {
-        if (quote == NULL || quote < p) {
-            quote = memchr(p, '"', (size_t)(end - p));
-            if (quote == NULL)
-                return NULL;
-        }
-        const char *bs = memchr(p, '\\', (size_t)(quote - p));
-        if (bs == NULL)
-            return quote + 1;
-        *escaped = true;
-        if (end - bs < 2)
-            return NULL;
-        p = bs + 2;
-    }
-}
-
 /* `p` is just past an opening quote: returns the byte after the closing one, NULL if there is
  * none. A quote closes the string when an even number of backslashes stands before it. Nested
  * values are the bulk of every line, so this is the scan's inner loop: one memchr per quote. */
@@ -274,12 +253,21 @@ static const char *skip_string_body(const char *p, const char *end)
     }
 }
 
+/* `p` is at an opening quote: returns the byte after the closing one, NULL if there is none;
+ * `escaped` is set when the string holds any escape. */
+static const char *skip_string(const char *p, const char *end, bool *escaped)
+{
+    const char *after = skip_string_body(p + 1, end);
+    if (after && memchr(p + 1, '\\', (size_t)(after - p - 2)))
+        *escaped = true;
+    return after;
+}
+
 /* Skips one value without checking what is inside containers beyond their nesting. */
 static const char *skip_value(const char *p, const char *end)
 {
-    bool escaped = false;
     if (p < end && *p == '"')
-        return skip_string(p, end, &escaped);
+        return skip_string_body(p + 1, end);
     if (p < end && (*p == '{' || *p == '[')) {
         size_t depth = 0;
         while (p < end) {
