@@ -201,15 +201,13 @@ static void on_turn_event(struct cg_turn *t, const struct cg_event *ev, void *da
         /* The client has all it will get from this choice: stop paying for the rest. The
          * turn ends before its FINISH, which would have carried its usage: hand that over
          * now (model responses that completed before the match). */
-        struct cg_event usage = {.type = CG_EVENT_USAGE, .choice = ev->choice, .usage = t->usage};
-        drop_turn(r, ev->choice);
-        cg_usage_add(&r->usage, &usage.usage);
-        cg_buf_reset(&r->out);
-        if (r->enc_ops->event(r->enc, &usage, &r->out) == 0 && r->stream)
-            flush(r);
+        unsigned choice = ev->choice;
+        struct cg_event usage = {.type = CG_EVENT_USAGE, .choice = choice, .usage = t->usage};
+        on_turn_event(t, &usage, r);
         if (r->finished)
             return;
-        end_choice(r, ev->choice);
+        drop_turn(r, choice);
+        end_choice(r, choice);
     }
 }
 
