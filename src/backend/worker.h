@@ -76,10 +76,7 @@ struct cg_worker_hooks {
                  void *data);
 };
 
-enum {
-    CG_WORKER_STDERR_KEEP = 8,
-    CG_WORKER_ERROR_BYTES = 256,
-};
+enum { CG_WORKER_STDERR_KEEP = 8, CG_WORKER_ERROR_BYTES = 256 };
 
 struct cg_worker {
     unsigned id;
