@@ -12,6 +12,7 @@
 struct cg_server;
 struct cg_router;
 struct cg_pool;
+struct cg_responses_store;
 struct cg_run_outcome;
 
 /* Hears of every finished model request, once (api/run.h). */
@@ -24,6 +25,7 @@ struct cg_api {
     const struct cg_catalog *catalog;
     const struct cg_server *server;
     struct cg_pool *pool; /* NULL: no backend (model routes answer 503) */
+    struct cg_responses_store *store; /* NULL: nothing is stored (stored ids are unknown) */
     uint64_t started_ms;  /* monotonic */
     /* The consumers of run outcomes (the usage log line, the usage ledger, metrics), called in
      * order; added with cg_run_subscribe. */

@@ -36,6 +36,10 @@
     X(NOT_FOUND, 404, "invalid_request_error", "unknown_url", "Unknown request URL.")              \
     X(MODEL_NOT_FOUND, 404, "invalid_request_error", "model_not_found",                            \
       "The model does not exist or you do not have access to it.")                                 \
+    X(RESPONSE_NOT_FOUND, 404, "invalid_request_error", "not_found",                            \
+      "No stored response has this id.")                                                           \
+    X(PREVIOUS_RESPONSE_NOT_FOUND, 400, "invalid_request_error", "previous_response_not_found",   \
+      "The previous response was not found.")                                                      \
     X(METHOD_NOT_ALLOWED, 405, "invalid_request_error", "method_not_allowed",                      \
       "This method is not allowed for this URL.")                                                  \
     X(REQUEST_TIMEOUT, 408, "invalid_request_error", "request_timeout",                            \
@@ -58,6 +62,8 @@
     X(CLIENT_CLOSED, 499, "invalid_request_error", "client_closed",                                \
       "The client closed the connection.")                                                         \
     X(INTERNAL, 500, "server_error", "internal_error", "The gateway hit an internal error.")        \
+    X(STORE_FAILED, 500, "server_error", "store_error",                                           \
+      "The gateway could not read or write its response store.")                                   \
     X(BACKEND_ERROR, 502, "server_error", "backend_error", "The Codex backend reported an error.") \
     X(UPSTREAM_AUTH, 401, "invalid_request_error", "invalid_api_key",                              \
       "The upstream model provider rejected Codex's login; log Codex in again.")                   \
