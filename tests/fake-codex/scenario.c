@@ -352,6 +352,22 @@ static void answer_text(struct fc_turn *t, const char *text)
     finish_ok(t);
 }
 
+/* A whole answer in deltas of at most ECHO_DELTA_BYTES, cut on UTF-8 boundaries. */
+static void answer_chunked(struct fc_turn *t, const char *text)
+{
+    struct msg m;
+    msg_begin(t, &m);
+    size_t len = strlen(text);
+    for (size_t off = 0; off < len;) {
+        size_t n = fc_utf8_prefix(text + off, len - off, ECHO_DELTA_BYTES);
+        msg_delta(t, &m, text + off, n);
+        off += n;
+    }
+    msg_end(t, &m);
+    response_end(t);
+    finish_ok(t);
+}
+
 /* Raw events replay the thread's initial context once, at its first turn: the developer
  * messages built from baseInstructions and developerInstructions. */
 static void initial_context(struct fc_turn *t)
@@ -653,18 +669,94 @@ static void sc_echo(struct ctx *c)
         json_object_get(sp, "config"), "ephemeral", json_object_get(sp, "ephemeral"));
     char *text = json_dumps(echo, JSON_COMPACT);
     json_decref(echo);
-    struct msg m;
-    msg_begin(c->t, &m);
-    size_t len = strlen(text);
-    for (size_t off = 0; off < len;) {
-        size_t n = fc_utf8_prefix(text + off, len - off, ECHO_DELTA_BYTES);
-        msg_delta(c->t, &m, text + off, n);
-        off += n;
-    }
+    answer_chunked(c->t, text);
     free(text);
-    msg_end(c->t, &m);
-    response_end(c->t);
-    finish_ok(c->t);
+}
+
+/* The definition a local `$ref` ("#/$defs/X" or "#/definitions/X") points at, else `s`. */
+static json_t *schema_deref(json_t *root, json_t *s)
+{
+    const char *ref = json_string_value(json_object_get(s, "$ref"));
+    static const char *const keys[] = {"$defs", "definitions"};
+    for (size_t i = 0; ref && i < sizeof(keys) / sizeof(keys[0]); i++) {
+        size_t n = strlen(keys[i]);
+        if (strncmp(ref, "#/", 2) == 0 && strncmp(ref + 2, keys[i], n) == 0 && ref[2 + n] == '/') {
+            json_t *found = json_object_get(json_object_get(root, keys[i]), ref + 3 + n);
+            return found ? found : s;
+        }
+    }
+    return s;
+}
+
+/* A value that satisfies JSON Schema `s` (the subset structured outputs use: object, array,
+ * string, number, integer, boolean, null, enum, const, anyOf/oneOf, local $ref), as a model
+ * under an outputSchema answers. `depth` bounds recursive schemas. */
+static json_t *schema_instance(json_t *root, json_t *s, int depth)
+{
+    s = schema_deref(root, s);
+    if (!json_is_object(s) || depth > 16)
+        return json_null();
+    json_t *v = json_object_get(s, "const");
+    if (v)
+        return json_deep_copy(v);
+    v = json_object_get(s, "enum");
+    if (json_array_size(v) > 0)
+        return json_deep_copy(json_array_get(v, 0));
+    static const char *const alts[] = {"anyOf", "oneOf", "allOf"};
+    for (size_t i = 0; i < sizeof(alts) / sizeof(alts[0]); i++) {
+        v = json_object_get(s, alts[i]);
+        if (json_array_size(v) > 0)
+            return schema_instance(root, json_array_get(v, 0), depth + 1);
+    }
+    json_t *type = json_object_get(s, "type");
+    if (json_is_array(type))
+        type = json_array_get(type, 0);
+    const char *t = json_string_value(type);
+    if (t == NULL)
+        t = json_object_get(s, "properties") ? "object" : "null";
+    if (strcmp(t, "object") == 0) {
+        json_t *out = json_object();
+        const char *key;
+        json_t *prop;
+        json_object_foreach(json_object_get(s, "properties"), key, prop)
+        {
+            json_object_set_new(out, key, schema_instance(root, prop, depth + 1));
+        }
+        return out;
+    }
+    if (strcmp(t, "array") == 0) {
+        json_t *items = json_object_get(s, "items");
+        json_t *min = json_object_get(s, "minItems");
+        json_int_t n =
+            json_is_integer(min) && json_integer_value(min) > 1 ? json_integer_value(min) : 1;
+        json_t *out = json_array();
+        for (json_int_t i = 0; i < n && i < 8; i++)
+            json_array_append_new(out, schema_instance(root, items, depth + 1));
+        return out;
+    }
+    if (strcmp(t, "string") == 0)
+        return json_string("fake");
+    if (strcmp(t, "integer") == 0 || strcmp(t, "number") == 0) {
+        json_t *bound = json_object_get(s, "minimum");
+        if (!json_is_number(bound))
+            bound = json_object_get(s, "maximum");
+        return json_integer(json_is_number(bound) ? (json_int_t)json_number_value(bound) : 42);
+    }
+    if (strcmp(t, "boolean") == 0)
+        return json_true();
+    return json_null();
+}
+
+/* The answer a model gives under turn/start.outputSchema: an instance of the schema (`{}`
+ * without one). */
+static void sc_json(struct ctx *c)
+{
+    json_t *schema = json_object_get(c->params, "outputSchema");
+    json_t *value = json_is_object(schema) ? schema_instance(schema, schema, 0) : json_object();
+    char *text = json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY);
+    json_decref(value);
+    answer_chunked(c->t, text);
+    free(text);
 }
 
 static const struct error_kind *find_error(const char *kind)
@@ -914,6 +1006,7 @@ static const struct {
     {"retry", sc_retry},         {"hang", sc_hang},       {"stuck", sc_stuck},
     {"crash", sc_crash},         {"garbage", sc_garbage}, {"hugeline", sc_hugeline},
     {"approval", sc_approval},   {"askuser", sc_askuser}, {"ratelimited", sc_ratelimited},
+    {"json", sc_json},
 };
 
 /* ---- entry points ----------------------------------------------------------------------- */
