@@ -1033,10 +1033,19 @@ static bool answer_tool_results(struct fc_turn *t, json_t *input)
     fc_buf_append(&said, "Tool said: ", 11);
     for (size_t i = first; i < n; i++) {
         json_t *out = json_object_get(json_array_get(injected, i), "output");
-        const char *o = json_is_string(out) ? json_string_value(out) : "";
         if (i > first)
             fc_buf_append(&said, "; ", 2);
-        fc_buf_append(&said, o, strlen(o));
+        if (json_is_string(out))
+            fc_buf_append(&said, json_string_value(out), json_string_length(out));
+        /* Content parts: the model reads their text. */
+        size_t k;
+        json_t *part;
+        json_array_foreach(out, k, part)
+        {
+            json_t *text = json_object_get(part, "text");
+            if (json_is_string(text))
+                fc_buf_append(&said, json_string_value(text), json_string_length(text));
+        }
     }
     answer_text(t, said.data);
     fc_buf_dispose(&said);
