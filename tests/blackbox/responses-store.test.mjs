@@ -1,0 +1,238 @@
+// Stored responses: GET /v1/responses/{id}, GET /v1/responses/{id}/input_items,
+// DELETE /v1/responses/{id}, previous_response_id chains and item references, key scoping, and a
+// conversation that survives a restart of the gateway.
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import OpenAI from 'openai';
+import { assertOpenAIError, request, startGateway, stopClean, tempDir } from '../lib/gateway.mjs';
+import { echoOf, lastFakeCall, partsText, postResponse } from '../lib/responses.mjs';
+
+const MODEL = 'codex-5';
+
+let gw;
+let logDir;
+let fakeLog;
+let k1;
+let k2;
+
+before(async () => {
+  logDir = tempDir('cg-store-');
+  fakeLog = path.join(logDir.dir, 'fake.jsonl');
+  gw = await startGateway({ env: { PROXY_API_KEY: 'k1,k2', FAKE_CODEX_LOG: fakeLog }, waitReady: true });
+  k1 = new OpenAI({ apiKey: 'k1', baseURL: `${gw.url}/v1`, maxRetries: 0 });
+  k2 = new OpenAI({ apiKey: 'k2', baseURL: `${gw.url}/v1`, maxRetries: 0 });
+});
+
+after(async () => {
+  await stopClean(assert, gw);
+  logDir.remove();
+});
+
+const isNotFound = (e) => e instanceof OpenAI.NotFoundError && e.status === 404;
+const get = (p, key = 'k1', method = 'GET') => request(gw, p, { method, headers: { Authorization: `Bearer ${key}` } });
+
+describe('stored responses: retrieve and delete', { timeout: 120000 }, () => {
+  it('retrieve gives back the response as it was created', async () => {
+    const created = await k1.responses.create({ model: MODEL, input: 'fake:deltas=3', metadata: { case: 'retrieve' } });
+    const got = await k1.responses.retrieve(created.id);
+    assert.deepEqual(got, created);
+    assert.equal(got.output_text, 'w0 w1 w2 ');
+    assert.equal(got.store, true);
+  });
+
+  it('a streamed response is stored too, once its stream has ended', async () => {
+    const stream = k1.responses.stream({ model: MODEL, input: 'fake:deltas=2' });
+    let completed = null;
+    stream.on('response.completed', (e) => (completed = e.response));
+    await stream.finalResponse();
+    const { output_text: text, ...got } = await k1.responses.retrieve(completed.id);
+    assert.equal(text, 'w0 w1 ');
+    assert.deepEqual(got, completed, 'the stored response is the one the last event carried');
+  });
+
+  it('delete removes it: retrieve, input_items and a second delete are then 404', async () => {
+    const created = await k1.responses.create({ model: MODEL, input: 'hi' });
+    const del = await get(`/v1/responses/${created.id}`, 'k1', 'DELETE');
+    assert.equal(del.status, 200, del.text);
+    assert.deepEqual(del.json, { id: created.id, object: 'response.deleted', deleted: true });
+    await assert.rejects(k1.responses.retrieve(created.id), isNotFound);
+    await assert.rejects(k1.responses.inputItems.list(created.id), isNotFound);
+    await assert.rejects(k1.responses.delete(created.id), isNotFound);
+    const again = await get(`/v1/responses/${created.id}`);
+    assert.equal(again.status, 404);
+    assertOpenAIError(assert, again.json, { type: 'invalid_request_error' });
+  });
+
+  it('the SDK delete resolves', async () => {
+    const created = await k1.responses.create({ model: MODEL, input: 'hi' });
+    await k1.responses.delete(created.id);
+    await assert.rejects(k1.responses.retrieve(created.id), isNotFound);
+  });
+
+  it('an unknown id is 404 in the OpenAI error shape, for every route', async () => {
+    for (const [p, method] of [['/v1/responses/resp_nope', 'GET'], ['/v1/responses/resp_nope/input_items', 'GET'], ['/v1/responses/resp_nope', 'DELETE']]) {
+      const r = await get(p, 'k1', method);
+      assert.equal(r.status, 404, `${method} ${p}`);
+      assertOpenAIError(assert, r.json, { type: 'invalid_request_error' });
+    }
+  });
+
+  it('a response created with store: false is not retrievable and cannot be continued', async () => {
+    const created = await k1.responses.create({ model: MODEL, input: 'hi', store: false });
+    assert.equal(created.store, false);
+    await assert.rejects(k1.responses.retrieve(created.id), isNotFound);
+    await assert.rejects(k1.responses.inputItems.list(created.id), isNotFound);
+    const next = await postResponse(gw, { model: MODEL, input: 'again', previous_response_id: created.id }, { Authorization: 'Bearer k1' });
+    assert.equal(next.status, 400);
+    assertOpenAIError(assert, next.json, { code: 'previous_response_not_found', param: 'previous_response_id' });
+  });
+
+  it('stored responses need the key: without one it is 401', async () => {
+    const created = await k1.responses.create({ model: MODEL, input: 'hi' });
+    const r = await request(gw, `/v1/responses/${created.id}`);
+    assert.equal(r.status, 401);
+  });
+});
+
+describe('stored responses: input_items', { timeout: 120000 }, () => {
+  let created;
+  const input = [
+    { role: 'user', content: 'one' },
+    { role: 'assistant', content: 'two' },
+    { role: 'user', content: [{ type: 'input_text', text: 'three' }] },
+    { role: 'assistant', content: [{ type: 'output_text', text: 'four' }] },
+    { role: 'user', content: 'five fake:deltas=1' },
+  ];
+  const texts = (items) => items.map(partsText);
+
+  before(async () => {
+    created = await k1.responses.create({ model: MODEL, input });
+  });
+
+  it('lists the input items newest first by default, each with an id, in the list shape', async () => {
+    const r = await get(`/v1/responses/${created.id}/input_items`);
+    assert.equal(r.status, 200, r.text);
+    const page = r.json;
+    assert.equal(page.object, 'list');
+    assert.deepEqual(texts(page.data), ['five fake:deltas=1', 'four', 'three', 'two', 'one']);
+    assert.equal(page.has_more, false);
+    assert.equal(page.first_id, page.data[0].id);
+    assert.equal(page.last_id, page.data[4].id);
+    assert.equal(new Set(page.data.map((i) => i.id)).size, 5, 'ids are unique');
+    for (const item of page.data) {
+      assert.equal(typeof item.id, 'string');
+      assert.equal(item.type, 'message');
+    }
+    assert.deepEqual(page.data.map((i) => i.role), ['user', 'assistant', 'user', 'assistant', 'user']);
+    assert.equal(page.data[4].content[0].type, 'input_text');
+  });
+
+  it('order=asc, limit and after page through them; the SDK iterates every page', async () => {
+    const asc = await k1.responses.inputItems.list(created.id, { order: 'asc', limit: 2 });
+    assert.deepEqual(texts(asc.data), ['one', 'two']);
+    assert.equal(asc.has_more, true);
+    const next = await k1.responses.inputItems.list(created.id, { order: 'asc', limit: 2, after: asc.data[1].id });
+    assert.deepEqual(texts(next.data), ['three', 'four']);
+    assert.equal(next.has_more, true);
+    const last = await k1.responses.inputItems.list(created.id, { order: 'asc', limit: 2, after: next.data[1].id });
+    assert.deepEqual(texts(last.data), ['five fake:deltas=1']);
+    assert.equal(last.has_more, false);
+    const all = [];
+    for await (const item of k1.responses.inputItems.list(created.id, { limit: 2 })) all.push(item);
+    assert.deepEqual(texts(all), ['five fake:deltas=1', 'four', 'three', 'two', 'one'], 'desc, across three pages');
+    const limit1 = await get(`/v1/responses/${created.id}/input_items?limit=1`);
+    assert.equal(limit1.json.data.length, 1);
+    assert.equal(limit1.json.has_more, true);
+  });
+
+  it('rejects a bad limit or order with 400 naming it', async () => {
+    for (const [q, param] of [['limit=0', 'limit'], ['limit=101', 'limit'], ['limit=x', 'limit'], ['order=up', 'order']]) {
+      const r = await get(`/v1/responses/${created.id}/input_items?${q}`);
+      assert.equal(r.status, 400, q);
+      assertOpenAIError(assert, r.json, { param });
+    }
+  });
+
+  it('lists only the request\'s own input, not the chain before it', async () => {
+    const second = await k1.responses.create({ model: MODEL, input: 'six fake:deltas=1', previous_response_id: created.id });
+    const page = await k1.responses.inputItems.list(second.id);
+    assert.deepEqual(texts(page.data), ['six fake:deltas=1']);
+  });
+});
+
+describe('stored responses: previous_response_id and item_reference', { timeout: 120000 }, () => {
+  it('a chain of three turns replays every earlier input and output, in order', async () => {
+    const r1 = await k1.responses.create({ model: MODEL, input: 'My name is Ada. fake:deltas=2', instructions: 'Be kind.' });
+    const r2 = await k1.responses.create({ model: MODEL, input: 'And I like tea. fake:deltas=1', previous_response_id: r1.id });
+    const r3 = await k1.responses.create({ model: MODEL, input: 'fake:echo what do you know?', previous_response_id: r2.id });
+    assert.equal(r3.previous_response_id, r2.id);
+    const echo = echoOf(r3);
+    assert.deepEqual(echo.injected.map((i) => [i.role, partsText(i)]), [
+      ['user', 'My name is Ada. fake:deltas=2'],
+      ['assistant', 'w0 w1 '],
+      ['user', 'And I like tea. fake:deltas=1'],
+      ['assistant', 'w0 '],
+    ]);
+    assert.equal(echo.baseInstructions, null, "instructions do not carry over to the next response, as OpenAI's");
+  });
+
+  it('item_reference brings in a stored item by its id', async () => {
+    const r1 = await k1.responses.create({ model: MODEL, input: 'fake:deltas=2' });
+    const r2 = await k1.responses.create({
+      model: MODEL,
+      input: [{ role: 'user', content: 'before' }, { type: 'item_reference', id: r1.output[0].id }, { role: 'user', content: 'fake:echo' }],
+    });
+    assert.deepEqual(echoOf(r2).injected.map((i) => [i.role, partsText(i)]), [['user', 'before'], ['assistant', 'w0 w1 ']]);
+  });
+});
+
+describe('stored responses: another key', { timeout: 120000 }, () => {
+  it("one key cannot read, list, delete or continue another key's response", async () => {
+    const mine = await k1.responses.create({ model: MODEL, input: 'secret fake:deltas=1' });
+    await assert.rejects(k2.responses.retrieve(mine.id), isNotFound);
+    await assert.rejects(k2.responses.inputItems.list(mine.id), isNotFound);
+    await assert.rejects(k2.responses.delete(mine.id), isNotFound);
+    const cont = await postResponse(gw, { model: MODEL, input: 'x', previous_response_id: mine.id }, { Authorization: 'Bearer k2' });
+    assert.equal(cont.status, 400);
+    assertOpenAIError(assert, cont.json, { code: 'previous_response_not_found', param: 'previous_response_id' });
+    const ref = await postResponse(gw, { model: MODEL, input: [{ type: 'item_reference', id: mine.output[0].id }, { role: 'user', content: 'x' }] }, { Authorization: 'Bearer k2' });
+    assert.equal(ref.status, 400);
+    assertOpenAIError(assert, ref.json, { param: 'input[0].id' });
+    const still = await k1.responses.retrieve(mine.id);
+    assert.equal(still.output_text, 'w0 ', 'the owner still has it after the other key tried to delete it');
+  });
+});
+
+describe('stored responses: a restart of the gateway', { timeout: 120000 }, () => {
+  it('a stored conversation continues after a restart with the same PROXY_STATE_DIR', async () => {
+    const state = tempDir('cg-store-restart-');
+    const log = path.join(state.dir, 'fake.jsonl');
+    const env = { PROXY_API_KEY: 'k1', PROXY_STATE_DIR: path.join(state.dir, 'state'), FAKE_CODEX_LOG: log };
+    try {
+      const g1 = await startGateway({ env, waitReady: true });
+      const c1 = new OpenAI({ apiKey: 'k1', baseURL: `${g1.url}/v1`, maxRetries: 0 });
+      const r1 = await c1.responses.create({ model: MODEL, input: 'Remember: the code word is heron. fake:deltas=2' });
+      await stopClean(assert, g1);
+
+      const g2 = await startGateway({ env, waitReady: true });
+      try {
+        const c2 = new OpenAI({ apiKey: 'k1', baseURL: `${g2.url}/v1`, maxRetries: 0 });
+        const kept = await c2.responses.retrieve(r1.id);
+        assert.equal(kept.output_text, 'w0 w1 ');
+        const r2 = await c2.responses.create({ model: MODEL, input: 'What is the code word? fake:deltas=1', previous_response_id: r1.id });
+        assert.equal(r2.previous_response_id, r1.id);
+        const injected = lastFakeCall(log, 'thread/inject_items').items;
+        assert.deepEqual(injected.map((i) => [i.role, partsText(i)]), [
+          ['user', 'Remember: the code word is heron. fake:deltas=2'],
+          ['assistant', 'w0 w1 '],
+        ], 'the first turn, stored before the restart, is replayed into the new thread');
+        assert.deepEqual(lastFakeCall(log, 'turn/start').input.map((i) => i.text), ['What is the code word? fake:deltas=1']);
+      } finally {
+        await stopClean(assert, g2);
+      }
+    } finally {
+      state.remove();
+    }
+  });
+});
