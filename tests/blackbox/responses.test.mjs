@@ -191,6 +191,32 @@ describe('responses: create', { timeout: 120000 }, () => {
     assert.ok('encrypted_content' in inc.output[0], 'include reasoning.encrypted_content shows the field');
   });
 
+  it('a reasoning item sent back is replayed to Codex as a raw item, encrypted_content included', async () => {
+    const reasoning = { type: 'reasoning', id: 'rs_client1', summary: [{ type: 'summary_text', text: 'Think first.' }], encrypted_content: 'gAAAA-opaque' };
+    const r = await client.responses.create({
+      model: MODEL,
+      store: false,
+      input: [
+        { role: 'user', content: 'Think.' },
+        reasoning,
+        { type: 'message', role: 'assistant', content: [{ type: 'output_text', text: 'Thought.' }] },
+        { role: 'user', content: 'fake:echo' },
+      ],
+    });
+    const injected = echoOf(r).injected;
+    assert.deepEqual(injected.map((i) => i.type), ['message', 'reasoning', 'message']);
+    const { type, id, summary, encrypted_content: enc } = injected[1];
+    assert.deepEqual({ type, id, summary, encrypted_content: enc }, reasoning);
+  });
+
+  it('text outside ASCII survives both ways, in a body and in a stream', async () => {
+    const text = 'fake:echo héllo → 🌍 “quotes” \\ "x" \u0001 end';
+    const r = await client.responses.create({ model: MODEL, input: text, store: false });
+    assert.equal(echoOf(r).input[0].text, text);
+    const final = await client.responses.stream({ model: MODEL, input: text, store: false }).finalResponse();
+    assert.equal(echoOf(final).input[0].text, text);
+  });
+
   it('accepts max_output_tokens and echoes it (Codex has no output cap to pass it to)', async () => {
     const r = await client.responses.create({ model: MODEL, input: 'fake:deltas=3', max_output_tokens: 16 });
     assert.equal(r.max_output_tokens, 16);
@@ -305,6 +331,82 @@ describe('responses: stream', { timeout: 120000 }, () => {
     assert.equal(item.name, 'get_weather');
     assert.equal(item.status, 'completed');
     assert.equal(events[events.length - 1].event, 'response.completed');
+  });
+
+  it('text then parallel calls stream as consecutive items the SDK accumulates', async () => {
+    const stream = client.responses.stream({ model: MODEL, input: 'fake:tooltext=2', tools: [weatherTool] });
+    const added = [];
+    stream.on('response.output_item.added', (e) => added.push([e.output_index, e.item.type]));
+    const final = await stream.finalResponse();
+    assert.deepEqual(added, [[0, 'message'], [1, 'function_call'], [2, 'function_call']]);
+    assert.deepEqual(final.output.map((i) => i.type), ['message', 'function_call', 'function_call']);
+    assert.deepEqual(final.output.slice(1).map((c) => JSON.parse(c.arguments).city), ['Paris', 'Tokyo']);
+  });
+
+  it("a request shaped like the Codex CLI's own (namespace tools, store false, include, developer text) streams to completion", async () => {
+    const body = {
+      model: MODEL,
+      instructions: 'You are Codex, a coding agent.',
+      input: [
+        { type: 'message', role: 'developer', content: [{ type: 'input_text', text: '<permissions instructions>read-only</permissions instructions>' }] },
+        { type: 'message', role: 'user', content: [{ type: 'input_text', text: '<environment_context><cwd>/tmp</cwd></environment_context>' }] },
+        { type: 'message', role: 'user', content: [{ type: 'input_text', text: 'Say hi. fake:tooltext' }] },
+      ],
+      tools: [
+        { type: 'function', name: 'exec_command', description: 'Runs a command.', strict: false, parameters: { type: 'object', properties: { cmd: { type: 'string' } }, required: ['cmd'], additionalProperties: false } },
+        forecastNamespace,
+      ],
+      tool_choice: 'auto',
+      parallel_tool_calls: true,
+      reasoning: { summary: 'auto' },
+      store: false,
+      stream: true,
+      include: ['reasoning.encrypted_content'],
+      prompt_cache_key: '01a23224-fc12-7723-a66f-816a4582e077',
+      client_metadata: { session_id: '01a23224-fc12-7723-a66f-816a4582e077', turn_id: 't1' },
+    };
+    const res = await post(body, { Accept: 'text/event-stream' });
+    assert.equal(res.status, 200, res.text);
+    const events = assertResponseStream(assert, res.text);
+    const final = events[events.length - 1];
+    assert.equal(final.event, 'response.completed');
+    assert.deepEqual(final.data.response.output.map((i) => i.type), ['message', 'function_call']);
+    const call = final.data.response.output[1];
+    assert.equal(call.name, 'exec_command', "Codex's own tool name comes back as the client sent it");
+    assert.equal(call.namespace, undefined);
+    const thread = lastFakeCall(fakeLog, 'thread/start');
+    assert.match(thread.baseInstructions, /^You are Codex, a coding agent\.\n\n<permissions instructions>/);
+    assert.deepEqual(thread.dynamicTools.map((t) => t.type), ['function', 'namespace']);
+    assert.notEqual(thread.dynamicTools[0].name, 'exec_command', 'a client tool never takes the name of a Codex built-in');
+  });
+
+  it('a client that goes away mid-stream gets its turn interrupted in Codex', async () => {
+    const before = fakeMethods(fakeLog).length;
+    const ac = new AbortController();
+    const res = await fetch(`${gw.url}/v1/responses`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', ...auth },
+      body: JSON.stringify({ model: MODEL, input: 'fake:slow=100,50', stream: true, store: false }),
+      signal: ac.signal,
+    });
+    const reader = res.body.getReader();
+    let seen = '';
+    while (!seen.includes('response.output_text.delta')) {
+      const { value, done } = await reader.read();
+      assert.equal(done, false, 'the stream ended before its first delta');
+      seen += Buffer.from(value).toString();
+    }
+    ac.abort();
+    await waitFor(async () => fakeMethods(fakeLog).slice(before).some((m) => m.method === 'turn/interrupt'), 10000, 'turn/interrupt');
+  });
+
+  it('twelve concurrent streams each get their own answer', async () => {
+    const runs = [...Array(12).keys()].map(async (k) => {
+      const final = await client.responses.stream({ model: MODEL, input: `fake:deltas=${k + 1}`, store: false }).finalResponse();
+      return final.output_text;
+    });
+    const texts = await Promise.all(runs);
+    texts.forEach((t, k) => assert.equal(t, [...Array(k + 1).keys()].map((i) => `w${i} `).join('')));
   });
 
   it('a failure after the first byte is response.failed, with what was complete, and nothing after it', async () => {
@@ -492,6 +594,9 @@ describe('responses: errors', { timeout: 120000 }, () => {
     ['an unknown text.format type', { model: MODEL, input: 'x', text: { format: { type: 'xml' } } }, 400, 'unsupported_value', 'text.format.type'],
     ['text.format json_schema without a schema', { model: MODEL, input: 'x', text: { format: { type: 'json_schema', name: 'n' } } }, 400, 'invalid_request_error', 'text.format.schema'],
     ['text.format json_schema without a name', { model: MODEL, input: 'x', text: { format: { type: 'json_schema', schema: {} } } }, 400, 'invalid_request_error', 'text.format.name'],
+    ['text.format.strict not a boolean', { model: MODEL, input: 'x', text: { format: { type: 'json_schema', name: 'n', schema: {}, strict: 'yes' } } }, 400, 'invalid_request_error', 'text.format.strict'],
+    ['a tool output as a number', { model: MODEL, input: [{ type: 'function_call', call_id: 'c1', name: 'get_weather', arguments: '{}' }, { type: 'function_call_output', call_id: 'c1', output: 5 }], tools: [weatherTool] }, 400, 'invalid_request_error', 'input[1].output'],
+    ['an unanswered function_call', { model: MODEL, input: [{ type: 'function_call', call_id: 'c1', name: 'get_weather', arguments: '{}' }, { role: 'user', content: 'x' }], tools: [weatherTool] }, 400, 'invalid_request_error', 'input'],
     ['a bad text.verbosity', { model: MODEL, input: 'x', text: { verbosity: 'loud' } }, 400, 'unsupported_value', 'text.verbosity'],
     ['an unknown include value', { model: MODEL, input: 'x', include: ['reasoning.encrypted_content', 'nope.nope'] }, 400, 'unsupported_value', 'include[1]'],
     ['include logprobs', { model: MODEL, input: 'x', include: ['message.output_text.logprobs'] }, 400, 'unsupported_value', 'include[0]'],
