@@ -241,6 +241,18 @@ Test(responses_parse, reasoning_items_are_kept_raw)
           CG_ERR_INVALID_REQUEST, "input[0].summary[0]");
 }
 
+Test(responses_parse, reasoning_without_encrypted_content_is_not_replayed)
+{
+    const char *body =
+        "{\"model\":\"codex-5\",\"input\":[{\"role\":\"user\",\"content\":\"q\"},"
+        "{\"type\":\"reasoning\",\"id\":\"rs_1\",\"summary\":[],\"encrypted_content\":null},"
+        "{\"role\":\"assistant\",\"content\":\"a\"},{\"role\":\"user\",\"content\":\"more\"}]}";
+    cr_assert_eq(parse(body), CG_OK, "%s", err.message);
+    cr_assert_eq(json_array_size(req.history), 2, "the user and assistant messages only");
+    cr_assert_str_neq(json_string_value(json_object_get(json_array_get(req.history, 1), "type")),
+                      "reasoning");
+}
+
 Test(responses_parse, unsupported_item_types_are_named)
 {
     fails("{\"model\":\"codex-5\",\"input\":[{\"type\":\"web_search_call\",\"id\":\"w\"}]}",
