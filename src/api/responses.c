@@ -63,8 +63,7 @@ static void fail_store(struct cg_exchange *ex, enum cg_err code, const char *id)
         cg_error_set(&err, code, "previous_response_id",
                      "Previous response with id '%.80s' not found.", id);
     else
-        cg_error_set(&err, code, code == CG_ERR_STORE_FAILED ? NULL : "previous_response_id",
-                     NULL);
+        cg_error_set(&err, code, code == CG_ERR_STORE_FAILED ? NULL : "previous_response_id", NULL);
     cg_exchange_fail(ex, &err);
 }
 
@@ -244,8 +243,8 @@ void cg_responses_handle_create(struct cg_exchange *ex, void *ctx)
         struct pending *p = pending_new(ex, api);
         p->root = json_incref(root);
         snprintf(p->id, sizeof(p->id), "%s", refs.previous_id ? refs.previous_id : "");
-        cg_responses_store_resolve(api->store, key_of(ex), refs.previous_id, refs.ids,
-                                   refs.count, on_resolved, p);
+        cg_responses_store_resolve(api->store, key_of(ex), refs.previous_id, refs.ids, refs.count,
+                                   on_resolved, p);
     } else {
         create(ex, api, root, NULL);
     }

@@ -581,10 +581,13 @@ static enum cg_err reasoning_item(struct parse *p, const struct item *it, json_t
         e = cg_params_bad_type(p->err, param, "a string", enc);
     if (e)
         return e;
+    /* Without its encrypted_content a reasoning item carries nothing the model can use, and
+     * an upstream that does not store items rejects its id: it is not replayed. */
+    if (!json_is_string(enc))
+        return CG_OK;
+    /* Without the id, as Codex resends its own reasoning: an id the upstream never stored
+     * (store:false, or one of ours) would be looked up and rejected. */
     json_t *out = json_pack("{s:s,s:O}", "type", "reasoning", "summary", summary);
-    json_t *id = json_object_get(it->v, "id");
-    if (json_is_string(id))
-        json_object_set(out, "id", id);
     if (json_is_array(content))
         json_object_set(out, "content", content);
     if (json_is_string(enc))
@@ -792,10 +795,22 @@ void cg_responses_opts_dispose(struct cg_responses_opts *o)
 {
     free(o->previous_response_id);
     json_t *const owned[] = {
-        o->instructions, o->tools,     o->tool_choice, o->parallel_tool_calls_json,
-        o->text,         o->reasoning, o->metadata,    o->max_output_tokens,
-        o->temperature,  o->top_p,     o->truncation,  o->user,
-        o->service_tier, o->prompt_cache_key, o->safety_identifier, o->input_items,
+        o->instructions,
+        o->tools,
+        o->tool_choice,
+        o->parallel_tool_calls_json,
+        o->text,
+        o->reasoning,
+        o->metadata,
+        o->max_output_tokens,
+        o->temperature,
+        o->top_p,
+        o->truncation,
+        o->user,
+        o->service_tier,
+        o->prompt_cache_key,
+        o->safety_identifier,
+        o->input_items,
     };
     for (size_t i = 0; i < CG_ARRAY_SIZE(owned); i++)
         json_decref(owned[i]);
@@ -827,10 +842,10 @@ json_t *cg_responses_echo(const struct cg_responses_opts *o)
     json_t *echo = json_pack(
         "{s:O,s:O,s:O,s:O,s:O,s:O,s:b,s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O}", "instructions",
         o->instructions, "tools", o->tools, "tool_choice", o->tool_choice, "parallel_tool_calls",
-        o->parallel_tool_calls_json, "text", o->text, "reasoning", o->reasoning, "store",
-        o->store, "metadata", o->metadata, "max_output_tokens", o->max_output_tokens,
-        "temperature", o->temperature, "top_p", o->top_p, "truncation", o->truncation, "user",
-        o->user, "service_tier", o->service_tier, "prompt_cache_key", o->prompt_cache_key,
+        o->parallel_tool_calls_json, "text", o->text, "reasoning", o->reasoning, "store", o->store,
+        "metadata", o->metadata, "max_output_tokens", o->max_output_tokens, "temperature",
+        o->temperature, "top_p", o->top_p, "truncation", o->truncation, "user", o->user,
+        "service_tier", o->service_tier, "prompt_cache_key", o->prompt_cache_key,
         "safety_identifier", o->safety_identifier);
     if (o->previous_response_id)
         json_object_set_new(echo, "previous_response_id", json_string(o->previous_response_id));

@@ -165,8 +165,8 @@ static void complete(struct cg_run *r)
     if (r->stream)
         begin_stream(r);
     cg_buf_reset(&r->out);
-    int rc = r->stream ? r->enc_ops->stream_end(r->enc, &r->out)
-                       : r->enc_ops->body(r->enc, &r->out);
+    int rc =
+        r->stream ? r->enc_ops->stream_end(r->enc, &r->out) : r->enc_ops->body(r->enc, &r->out);
     if (rc != 0) {
         struct cg_error err;
         cg_error_set(&err, CG_ERR_INTERNAL, NULL, "The response grew too large to encode.");

@@ -10,6 +10,7 @@
 enum cg_event_type {
     CG_EVENT_TEXT,            /* text: a content delta */
     CG_EVENT_REASONING,       /* text: a reasoning-summary delta */
+    CG_EVENT_REASONING_END,   /* text: the reasoning item's encrypted_content: it is complete */
     CG_EVENT_TOOL_CALL_START, /* call_id, name, ns, tool_index */
     CG_EVENT_TOOL_CALL_ARGS,  /* tool_index, text: an arguments delta (JSON text) */
     CG_EVENT_USAGE,           /* usage: totals for this choice's turn */
@@ -26,7 +27,7 @@ enum cg_finish {
 
 struct cg_usage {
     int64_t input;
-    int64_t cached;    /* part of input */
+    int64_t cached; /* part of input */
     int64_t output;
     int64_t reasoning; /* part of output */
 };

@@ -232,13 +232,25 @@ Test(responses_parse, reasoning_items_are_kept_raw)
     json_t *rs = json_array_get(req.history, 1);
     cr_assert_str_eq(json_string_value(json_object_get(rs, "type")), "reasoning");
     cr_assert_str_eq(json_string_value(json_object_get(rs, "encrypted_content")), "gAAA");
-    cr_assert_str_eq(json_string_value(json_object_get(rs, "id")), "rs_1");
+    cr_assert_null(json_object_get(rs, "id"), "the upstream never stored our ids");
     cr_assert_str_eq(str_at(json_object_get(rs, "summary"), 0, "text"), "plan");
     fails("{\"model\":\"codex-5\",\"input\":[{\"type\":\"reasoning\"}]}", CG_ERR_INVALID_REQUEST,
           "input[0].summary");
     fails("{\"model\":\"codex-5\",\"input\":[{\"type\":\"reasoning\",\"summary\":[{\"type\":"
           "\"x\"}]}]}",
           CG_ERR_INVALID_REQUEST, "input[0].summary[0]");
+}
+
+Test(responses_parse, reasoning_without_encrypted_content_is_not_replayed)
+{
+    const char *body =
+        "{\"model\":\"codex-5\",\"input\":[{\"role\":\"user\",\"content\":\"q\"},"
+        "{\"type\":\"reasoning\",\"id\":\"rs_1\",\"summary\":[],\"encrypted_content\":null},"
+        "{\"role\":\"assistant\",\"content\":\"a\"},{\"role\":\"user\",\"content\":\"more\"}]}";
+    cr_assert_eq(parse(body), CG_OK, "%s", err.message);
+    cr_assert_eq(json_array_size(req.history), 2, "the user and assistant messages only");
+    cr_assert_str_neq(json_string_value(json_object_get(json_array_get(req.history, 1), "type")),
+                      "reasoning");
 }
 
 Test(responses_parse, unsupported_item_types_are_named)
