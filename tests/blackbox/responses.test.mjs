@@ -188,7 +188,21 @@ describe('responses: create', { timeout: 120000 }, () => {
     assert.equal(r.output_text, 'Reasoned answer.');
     assert.deepEqual([r.usage.output_tokens, r.usage.output_tokens_details.reasoning_tokens], [13, 4]);
     const inc = await client.responses.create({ model: MODEL, input: 'fake:reasoning', include: ['reasoning.encrypted_content'] });
-    assert.ok('encrypted_content' in inc.output[0], 'include reasoning.encrypted_content shows the field');
+    assert.match(inc.output[0].encrypted_content, /^gAAAArs_/, "include reasoning.encrypted_content shows Codex's blob");
+  });
+
+  it('stateless reasoning: the encrypted reasoning a response returned goes back to Codex with the next request', async () => {
+    const r1 = await client.responses.create({ model: MODEL, input: 'fake:reasoning', store: false, include: ['reasoning.encrypted_content'] });
+    const r2 = await client.responses.create({
+      model: MODEL,
+      store: false,
+      include: ['reasoning.encrypted_content'],
+      input: [{ role: 'user', content: 'fake:reasoning' }, ...r1.output, { role: 'user', content: 'fake:echo' }],
+    });
+    const injected = echoOf(r2).injected;
+    assert.deepEqual(injected.map((i) => i.type), ['message', 'reasoning', 'message']);
+    assert.equal(injected[1].encrypted_content, r1.output[0].encrypted_content);
+    assert.deepEqual(injected[1].summary, r1.output[0].summary);
   });
 
   it('a reasoning item sent back is replayed to Codex as a raw item, encrypted_content included', async () => {
@@ -205,8 +219,15 @@ describe('responses: create', { timeout: 120000 }, () => {
     });
     const injected = echoOf(r).injected;
     assert.deepEqual(injected.map((i) => i.type), ['message', 'reasoning', 'message']);
-    const { type, id, summary, encrypted_content: enc } = injected[1];
-    assert.deepEqual({ type, id, summary, encrypted_content: enc }, reasoning);
+    const { id, ...rest } = reasoning;
+    assert.deepEqual(injected[1], rest, 'without its id, which Codex resends as its own');
+    assert.equal('id' in injected[1], false);
+    const plain = await client.responses.create({
+      model: MODEL,
+      store: false,
+      input: [{ role: 'user', content: 'Think.' }, { type: 'reasoning', summary: [] }, { role: 'user', content: 'fake:echo' }],
+    });
+    assert.deepEqual(echoOf(plain).injected.map((i) => i.type), ['message'], 'reasoning without encrypted_content carries nothing to replay');
   });
 
   it('text outside ASCII survives both ways, in a body and in a stream', async () => {

@@ -540,10 +540,13 @@ static void sc_reasoning(struct ctx *c)
                    item_params(t, json_pack("{s:s, s:s, s:[s], s:[s]}", "type", "reasoning", "id",
                                             id, "summary", summary_text, "content", raw_text)),
                    FC_OPF_STAMP_DONE);
+    /* Codex always asks for encrypted reasoning, so its raw items carry the opaque blob. */
+    char enc[FC_ID_MAX + 8];
+    snprintf(enc, sizeof(enc), "gAAAA%s", id);
     raw_item(t,
-             json_pack("{s:s, s:s, s:[{s:s, s:s}], s:[{s:s, s:s}], s:n}", "type", "reasoning", "id",
+             json_pack("{s:s, s:s, s:[{s:s, s:s}], s:[{s:s, s:s}], s:s}", "type", "reasoning", "id",
                        id, "summary", "type", "summary_text", "text", summary_text, "content",
-                       "type", "reasoning_text", "text", raw_text, "encrypted_content"));
+                       "type", "reasoning_text", "text", raw_text, "encrypted_content", enc));
     struct msg m;
     msg_begin(t, &m);
     msg_words(t, &m, "Reasoned answer.");
