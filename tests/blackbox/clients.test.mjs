@@ -87,7 +87,7 @@ describe('Vercel AI SDK: createOpenAI(...)(model) uses the Responses API', { tim
     const { out, routes } = await routesOf(() =>
       generateText({
         model: provider()(MODEL),
-        prompt: 'Weather in Paris? fake:tools',
+        prompt: 'Weather in Paris? fake:tooltext',
         tools: {
           get_weather: tool({
             description: 'Weather for a city',
@@ -103,8 +103,32 @@ describe('Vercel AI SDK: createOpenAI(...)(model) uses the Responses API', { tim
     assert.deepEqual(executed, ['Paris']);
     assert.equal(out.steps.length, 2);
     assert.equal(out.steps[0].finishReason, 'tool-calls');
+    assert.equal(out.steps[0].text, 'Let me check.');
     assert.match(out.text, /^Tool said: .*sunny in Paris/);
     onlyResponses(routes, 2);
+    // With store on (its default) the SDK sends the first step's text back as an item_reference.
+    const injected = lastFakeCall(fakeLog, 'thread/inject_items').items;
+    assert.deepEqual(injected.map((i) => i.type), ['message', 'message', 'function_call', 'function_call_output']);
+    assert.equal(injected[1].content[0].text, 'Let me check.');
+  });
+
+  it('a tool round after reasoning: the SDK refers back to the stored reasoning item', async () => {
+    const { out, routes } = await routesOf(() =>
+      generateText({
+        model: provider()(MODEL),
+        prompt: 'Think, then check. fake:thinktools',
+        tools: {
+          get_weather: tool({ description: 'Weather for a city', inputSchema: z.object({ city: z.string() }), execute: async ({ city }) => `fog in ${city}` }),
+        },
+        stopWhen: stepCountIs(3),
+      }));
+    assert.equal(out.steps.length, 2);
+    assert.equal(out.steps[0].reasoningText, '**Plan** think step one.');
+    assert.match(out.text, /^Tool said: .*fog in Paris/);
+    onlyResponses(routes, 2);
+    const injected = lastFakeCall(fakeLog, 'thread/inject_items').items;
+    assert.deepEqual(injected.map((i) => i.type), ['message', 'reasoning', 'function_call', 'function_call_output']);
+    assert.match(injected[1].encrypted_content, /^gAAAA/, 'the stored reasoning, with its encrypted content');
   });
 });
 

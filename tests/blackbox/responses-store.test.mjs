@@ -177,6 +177,25 @@ describe('stored responses: previous_response_id and item_reference', { timeout:
     assert.equal(echo.baseInstructions, null, "instructions do not carry over to the next response, as OpenAI's");
   });
 
+  it("previous_response_id gives the model back its own reasoning, encrypted, though the client never asked to see it", async () => {
+    const weather = { type: 'function', name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } };
+    const r1 = await k1.responses.create({ model: MODEL, input: 'Think, then check. fake:thinktools', tools: [weather] });
+    assert.deepEqual(r1.output.map((i) => i.type), ['reasoning', 'function_call']);
+    assert.equal('encrypted_content' in r1.output[0], false, 'not shown without include');
+    const r2 = await k1.responses.create({
+      model: MODEL,
+      tools: [weather],
+      previous_response_id: r1.id,
+      input: [{ type: 'function_call_output', call_id: r1.output[1].call_id, output: 'hail' }],
+    });
+    assert.equal(r2.output_text, 'Tool said: hail');
+    const injected = lastFakeCall(fakeLog, 'thread/inject_items').items;
+    assert.deepEqual(injected.map((i) => i.type), ['message', 'reasoning', 'function_call', 'function_call_output']);
+    assert.match(injected[1].encrypted_content, /^gAAAA/);
+    const again = await k1.responses.retrieve(r1.id);
+    assert.equal('encrypted_content' in again.output[0], false, 'retrieve still shows what create showed');
+  });
+
   it('item_reference brings in a stored item by its id', async () => {
     const r1 = await k1.responses.create({ model: MODEL, input: 'fake:deltas=2' });
     const r2 = await k1.responses.create({

@@ -564,6 +564,20 @@ describe('responses: tools', { timeout: 120000 }, () => {
     assert.equal(injected[1].namespace, lastFakeCall(fakeLog, 'thread/start').dynamicTools[0].name, "replayed under Codex's alias of the namespace");
   });
 
+  it("the Codex CLI's loop: reasoning and a call out, encrypted reasoning, the call and its output back, stateless", async () => {
+    const common = { model: MODEL, tools: [weatherTool], store: false, include: ['reasoning.encrypted_content'] };
+    const input = [{ role: 'user', content: 'Think, then check. fake:thinktools' }];
+    const r1 = await client.responses.create({ ...common, input });
+    assert.deepEqual(r1.output.map((i) => i.type), ['reasoning', 'function_call']);
+    const [rs, call] = r1.output;
+    assert.match(rs.encrypted_content, /^gAAAA/);
+    const r2 = await client.responses.create({ ...common, input: [...input, rs, call, { type: 'function_call_output', call_id: call.call_id, output: 'dry' }] });
+    assert.equal(r2.output_text, 'Tool said: dry');
+    const injected = lastFakeCall(fakeLog, 'thread/inject_items').items;
+    assert.deepEqual(injected.map((i) => i.type), ['message', 'reasoning', 'function_call', 'function_call_output']);
+    assert.equal(injected[1].encrypted_content, rs.encrypted_content);
+  });
+
   it('parallel_tool_calls: false returns only the first call', async () => {
     const r = await client.responses.create({ model: MODEL, input: 'fake:tools=3', tools: [weatherTool], parallel_tool_calls: false });
     assert.equal(r.output.filter((i) => i.type === 'function_call').length, 1);

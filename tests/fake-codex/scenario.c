@@ -504,11 +504,11 @@ static void sc_slow(struct ctx *c)
     numbered_deltas(c->t, 's', n);
 }
 
-static void sc_reasoning(struct ctx *c)
+/* A reasoning item: summary part and deltas, raw text deltas, its completion and raw item. */
+static void reasoning_item(struct fc_turn *t)
 {
     static const char *const summary[] = {"**Plan**", " think", " step one."};
     static const char *const raw[] = {"raw ", "thought"};
-    struct fc_turn *t = c->t;
     char id[FC_ID_MAX];
     fc_id_prefixed(id, "rs_");
     fc_turn_notify(t, "item/started",
@@ -547,6 +547,12 @@ static void sc_reasoning(struct ctx *c)
              json_pack("{s:s, s:s, s:[{s:s, s:s}], s:[{s:s, s:s}], s:s}", "type", "reasoning", "id",
                        id, "summary", "type", "summary_text", "text", summary_text, "content",
                        "type", "reasoning_text", "text", raw_text, "encrypted_content", enc));
+}
+
+static void sc_reasoning(struct ctx *c)
+{
+    struct fc_turn *t = c->t;
+    reasoning_item(t);
     struct msg m;
     msg_begin(t, &m);
     msg_words(t, &m, "Reasoned answer.");
@@ -577,7 +583,10 @@ static void tools_after_answers(struct fc_turn *t)
     fc_buf_dispose(&said);
 }
 
-static void tool_calls(struct ctx *c, bool with_text)
+/* What a model response says before its tool calls. */
+enum preamble { PRE_NONE, PRE_TEXT, PRE_REASONING };
+
+static void tool_calls(struct ctx *c, enum preamble pre)
 {
     struct fc_turn *t = c->t;
     json_t *tools = c->th->tools;
@@ -590,7 +599,9 @@ static void tool_calls(struct ctx *c, bool with_text)
         answer_text(t, "no tools");
         return;
     }
-    if (with_text) {
+    if (pre == PRE_REASONING)
+        reasoning_item(t);
+    if (pre == PRE_TEXT) {
         struct msg m;
         msg_begin(t, &m);
         msg_words(t, &m, "Let me check.");
@@ -632,12 +643,17 @@ static void tool_calls(struct ctx *c, bool with_text)
 
 static void sc_tools(struct ctx *c)
 {
-    tool_calls(c, false);
+    tool_calls(c, PRE_NONE);
 }
 
 static void sc_tooltext(struct ctx *c)
 {
-    tool_calls(c, true);
+    tool_calls(c, PRE_TEXT);
+}
+
+static void sc_thinktools(struct ctx *c)
+{
+    tool_calls(c, PRE_REASONING);
 }
 
 static void sc_echo(struct ctx *c)
@@ -1003,13 +1019,26 @@ static const struct {
     const char *name;
     void (*build)(struct ctx *c);
 } scenarios[] = {
-    {"text", sc_text},           {"deltas", sc_deltas},   {"slow", sc_slow},
-    {"reasoning", sc_reasoning}, {"tools", sc_tools},     {"tooltext", sc_tooltext},
-    {"echo", sc_echo},           {"error", sc_error},     {"errorafter", sc_errorafter},
-    {"retry", sc_retry},         {"hang", sc_hang},       {"stuck", sc_stuck},
-    {"crash", sc_crash},         {"garbage", sc_garbage}, {"hugeline", sc_hugeline},
-    {"approval", sc_approval},   {"askuser", sc_askuser}, {"ratelimited", sc_ratelimited},
+    {"text", sc_text},
+    {"deltas", sc_deltas},
+    {"slow", sc_slow},
+    {"reasoning", sc_reasoning},
+    {"tools", sc_tools},
+    {"tooltext", sc_tooltext},
+    {"echo", sc_echo},
+    {"error", sc_error},
+    {"errorafter", sc_errorafter},
+    {"retry", sc_retry},
+    {"hang", sc_hang},
+    {"stuck", sc_stuck},
+    {"crash", sc_crash},
+    {"garbage", sc_garbage},
+    {"hugeline", sc_hugeline},
+    {"approval", sc_approval},
+    {"askuser", sc_askuser},
+    {"ratelimited", sc_ratelimited},
     {"json", sc_json},
+    {"thinktools", sc_thinktools},
 };
 
 /* ---- entry points ----------------------------------------------------------------------- */
@@ -1078,7 +1107,7 @@ static void build_response(struct fc_turn *t, json_t *params)
         .name = sm->has_scenario ? sm->name : "text",
         .arg = sm->has_scenario ? sm->arg : NULL,
     };
-    bool reasoning = strcmp(c.name, "reasoning") == 0;
+    bool reasoning = strcmp(c.name, "reasoning") == 0 || strcmp(c.name, "thinktools") == 0;
     t->usage = (struct fc_usage){21, 5, reasoning ? 13 : 9, reasoning ? 4 : 0};
     if (um->has_usage && !um->usage_bad)
         t->usage = um->usage;
