@@ -146,6 +146,30 @@ describe('stored responses: input_items', { timeout: 120000 }, () => {
     assert.equal(limit1.json.has_more, true);
   });
 
+  it('a string input is one user message; calls and outputs are listed as their own items', async () => {
+    const plain = await k1.responses.create({ model: MODEL, input: 'just text' });
+    const one = await k1.responses.inputItems.list(plain.id);
+    assert.equal(one.data.length, 1);
+    assert.equal(one.data[0].type, 'message');
+    assert.equal(one.data[0].role, 'user');
+    assert.deepEqual(one.data[0].content.map((p) => [p.type, p.text]), [['input_text', 'just text']]);
+    const weather = { type: 'function', name: 'get_weather', parameters: { type: 'object', properties: {} } };
+    const withTools = await k1.responses.create({
+      model: MODEL,
+      tools: [weather],
+      input: [
+        { role: 'user', content: 'Weather?' },
+        { type: 'function_call', call_id: 'call_a', name: 'get_weather', arguments: '{}' },
+        { type: 'function_call_output', call_id: 'call_a', output: 'warm' },
+      ],
+    });
+    assert.equal(withTools.output_text, 'Tool said: warm');
+    const items = (await k1.responses.inputItems.list(withTools.id, { order: 'asc' })).data;
+    assert.deepEqual(items.map((i) => i.type), ['message', 'function_call', 'function_call_output']);
+    assert.deepEqual([items[1].call_id, items[1].name, items[1].arguments], ['call_a', 'get_weather', '{}']);
+    assert.deepEqual([items[2].call_id, items[2].output], ['call_a', 'warm']);
+  });
+
   it('rejects a bad limit or order with 400 naming it', async () => {
     for (const [q, param] of [['limit=0', 'limit'], ['limit=101', 'limit'], ['limit=x', 'limit'], ['order=up', 'order']]) {
       const r = await get(`/v1/responses/${created.id}/input_items?${q}`);
@@ -194,6 +218,15 @@ describe('stored responses: previous_response_id and item_reference', { timeout:
     assert.match(injected[1].encrypted_content, /^gAAAA/);
     const again = await k1.responses.retrieve(r1.id);
     assert.equal('encrypted_content' in again.output[0], false, 'retrieve still shows what create showed');
+  });
+
+  it('a chain with a deleted link cannot be continued', async () => {
+    const r1 = await k1.responses.create({ model: MODEL, input: 'fake:deltas=1' });
+    const r2 = await k1.responses.create({ model: MODEL, input: 'fake:deltas=1', previous_response_id: r1.id });
+    await k1.responses.delete(r1.id);
+    const r3 = await postResponse(gw, { model: MODEL, input: 'x', previous_response_id: r2.id }, { Authorization: 'Bearer k1' });
+    assert.equal(r3.status, 400);
+    assertOpenAIError(assert, r3.json, { code: 'previous_response_not_found', param: 'previous_response_id' });
   });
 
   it('item_reference brings in a stored item by its id', async () => {
