@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { createOpenAI } from '@ai-sdk/openai';
 import { ChatOpenAI } from '@langchain/openai';
 import { Agent, OpenAIProvider, Runner, setTracingDisabled, tool as agentTool } from '@openai/agents';
-import { generateText, stepCountIs, streamText, tool } from 'ai';
+import { generateObject, generateText, stepCountIs, streamText, tool } from 'ai';
 import { z } from 'zod';
 import { fakeMethods, startGateway, stopClean, tempDir, waitFor } from '../lib/gateway.mjs';
 import { lastFakeCall } from '../lib/responses.mjs';
@@ -130,6 +130,14 @@ describe('Vercel AI SDK: createOpenAI(...)(model) uses the Responses API', { tim
     assert.deepEqual(injected.map((i) => i.type), ['message', 'reasoning', 'function_call', 'function_call_output']);
     assert.match(injected[1].encrypted_content, /^gAAAA/, 'the stored reasoning, with its encrypted content');
   });
+
+  it('generateObject: a zod schema as the structured output', async () => {
+    const schema = z.object({ city: z.string(), days: z.number(), sunny: z.boolean() });
+    const { out, routes } = await routesOf(() => generateObject({ model: provider()(MODEL), schema, prompt: 'Forecast as JSON. fake:json' }));
+    assert.deepEqual(out.object, { city: 'fake', days: 42, sunny: true });
+    onlyResponses(routes, 1);
+    assert.equal(lastFakeCall(fakeLog, 'turn/start').outputSchema.type, 'object');
+  });
 });
 
 describe('OpenAI Agents SDK: the default (Responses) model', { timeout: 120000 }, () => {
@@ -160,6 +168,20 @@ describe('OpenAI Agents SDK: the default (Responses) model', { timeout: 120000 }
     assert.match(out.finalOutput, /^Tool said: .*rain in Paris/);
     onlyResponses(routes, 2);
   });
+
+  it('a streamed run yields the text as it comes', async () => {
+    const agent = new Agent({ name: 'Streamer', instructions: 'Be brief.', model: MODEL });
+    const { out, routes } = await routesOf(async () => {
+      const result = await runner().run(agent, 'fake:deltas=3', { stream: true });
+      const parts = [];
+      for await (const t of result.toTextStream()) parts.push(t);
+      await result.completed;
+      return { parts, final: result.finalOutput };
+    });
+    assert.equal(out.parts.join(''), 'w0 w1 w2 ');
+    assert.equal(out.final, 'w0 w1 w2 ');
+    onlyResponses(routes, 1);
+  });
 });
 
 describe('LangChain ChatOpenAI with a codex-* model switches to the Responses API by itself', { timeout: 120000 }, () => {
@@ -180,6 +202,23 @@ describe('LangChain ChatOpenAI with a codex-* model switches to the Responses AP
       return parts;
     });
     assert.equal(out.join(''), 'w0 w1 w2 ');
+    onlyResponses(routes, 1);
+  });
+  it('bindTools: the call comes back as a LangChain tool call', async () => {
+    const getWeather = {
+      type: 'function',
+      function: { name: 'get_weather', description: 'Weather for a city', parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } },
+    };
+    const { out, routes } = await routesOf(() => chatModel().bindTools([getWeather]).invoke('Weather? fake:tools'));
+    assert.deepEqual(out.tool_calls.map((c) => [c.name, c.args]), [['get_weather', { city: 'Paris' }]]);
+    assert.match(out.tool_calls[0].id, /^call_/);
+    onlyResponses(routes, 1);
+  });
+
+  it('withStructuredOutput: a zod schema as the structured output', async () => {
+    const schema = z.object({ answer: z.string(), confidence: z.number() });
+    const { out, routes } = await routesOf(() => chatModel().withStructuredOutput(schema, { name: 'verdict' }).invoke('Judge. fake:json'));
+    assert.deepEqual(out, { answer: 'fake', confidence: 42 });
     onlyResponses(routes, 1);
   });
 });
