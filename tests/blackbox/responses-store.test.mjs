@@ -6,7 +6,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import OpenAI from 'openai';
 import { assertOpenAIError, request, startGateway, stopClean, tempDir } from '../lib/gateway.mjs';
-import { echoOf, lastFakeCall, partsText, postResponse } from '../lib/responses.mjs';
+import { echoOf, lastFakeCall, partsText, postResponse, sseEvents } from '../lib/responses.mjs';
 
 const MODEL = 'codex-5';
 
@@ -253,6 +253,42 @@ describe('stored responses: another key', { timeout: 120000 }, () => {
     assertOpenAIError(assert, ref.json, { param: 'input[0].id' });
     const still = await k1.responses.retrieve(mine.id);
     assert.equal(still.output_text, 'w0 ', 'the owner still has it after the other key tried to delete it');
+  });
+});
+
+describe('stored responses: runs that do not complete', { timeout: 120000 }, () => {
+  it('a stored request whose turn fails or whose client leaves holds nothing afterwards (clean exit under ASan)', async () => {
+    const g = await startGateway({ env: { PROXY_API_KEY: 'k1' }, waitReady: true });
+    try {
+      const h = { Authorization: 'Bearer k1' };
+      const failed = await postResponse(g, { model: MODEL, input: 'fake:error=usage' }, h);
+      assert.equal(failed.status, 429);
+      const midway = await postResponse(g, { model: MODEL, input: 'fake:errorafter', stream: true }, h);
+      assert.equal(sseEvents(midway.text).pop().event, 'response.failed');
+      const ac = new AbortController();
+      const res = await fetch(`${g.url}/v1/responses`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', ...h },
+        body: JSON.stringify({ model: MODEL, input: 'fake:slow=100,50', stream: true }),
+        signal: ac.signal,
+      });
+      const reader = res.body.getReader();
+      let seen = '';
+      while (!seen.includes('response.output_text.delta')) {
+        const { value, done } = await reader.read();
+        assert.equal(done, false);
+        seen += Buffer.from(value).toString();
+      }
+      ac.abort();
+      const ok = await postResponse(g, { model: MODEL, input: 'fake:deltas=1' }, h);
+      assert.equal(ok.status, 200);
+      const failedId = sseEvents(midway.text)[0].data.response.id;
+      const r = await request(g, `/v1/responses/${failedId}`, { headers: h });
+      assert.ok([200, 404].includes(r.status), `retrieve of a failed response: ${r.status}`);
+      if (r.status === 200) assert.equal(r.json.status, 'failed');
+    } finally {
+      await stopClean(assert, g);
+    }
   });
 });
 
