@@ -170,6 +170,27 @@ describe('stored responses: input_items', { timeout: 120000 }, () => {
     assert.deepEqual([items[2].call_id, items[2].output], ['call_a', 'warm']);
   });
 
+  it('items keep the ids they came with, also when another stored response has the same ones', async () => {
+    const weather = { type: 'function', name: 'get_weather', parameters: { type: 'object', properties: {} } };
+    const r1 = await k1.responses.create({ model: MODEL, input: 'fake:tooltext', tools: [weather] });
+    const [msg, call] = r1.output;
+    const back = [{ role: 'user', content: 'fake:tooltext' }, msg, call, { type: 'function_call_output', call_id: call.call_id, output: 'ok' }];
+    const r2 = await k1.responses.create({ model: MODEL, tools: [weather], input: back });
+    assert.equal(r2.output_text, 'Tool said: ok');
+    const r3 = await k1.responses.create({ model: MODEL, tools: [weather], input: back });
+    assert.equal(r3.output_text, 'Tool said: ok');
+    for (const r of [r2, r3]) {
+      const items = (await k1.responses.inputItems.list(r.id, { order: 'asc' })).data;
+      assert.deepEqual(items.map((i) => i.type), ['message', 'message', 'function_call', 'function_call_output']);
+      assert.equal(items[1].id, msg.id);
+      assert.equal(items[2].id, call.id);
+    }
+    const own = { type: 'message', id: 'msg_client_1', role: 'user', content: 'fake:deltas=1' };
+    const a = await k1.responses.create({ model: MODEL, input: [own] });
+    const b = await k1.responses.create({ model: MODEL, input: [own] });
+    for (const r of [a, b]) assert.deepEqual((await k1.responses.inputItems.list(r.id)).data.map((i) => i.id), ['msg_client_1']);
+  });
+
   it('rejects a bad limit or order with 400 naming it', async () => {
     for (const [q, param] of [['limit=0', 'limit'], ['limit=101', 'limit'], ['limit=x', 'limit'], ['order=up', 'order']]) {
       const r = await get(`/v1/responses/${created.id}/input_items?${q}`);
