@@ -163,6 +163,13 @@ describe('responses: create', { timeout: 120000 }, () => {
     assert.deepEqual(thread.dynamicTools ?? [], [], 'tool_choice none offers no tools');
   });
 
+  it('a model alias that implies an effort reports it in reasoning and runs with it', async () => {
+    const r = await client.responses.create({ model: 'codex-5-high', input: 'fake:deltas=1' });
+    assert.equal(r.model, 'codex-5-high');
+    assert.equal(r.reasoning.effort, 'high');
+    assert.equal(lastFakeCall(fakeLog, 'turn/start').effort, 'high');
+  });
+
   it('reports the token counts Codex reports, cached and reasoning included', async () => {
     const r = await client.responses.create({ model: MODEL, input: 'fake:deltas=1 fake:usage=1000,600,250,200' });
     assert.deepEqual(
