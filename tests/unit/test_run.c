@@ -659,6 +659,9 @@ Test(run_seal, failed_seal_ends_a_stream_with_response_failed)
     assert_status(response, "failed");
     const json_t *error = json_object_get(response, "error");
     cr_assert_str_eq(json_string_value(json_object_get(error, "message")), "store down (test)");
+    /* the message's closing events went out before the seal: no gap before response.failed */
+    assert_numbered(&fs);
+    cr_assert_eq(count_event(&fs, "response.output_item.done"), 1);
     frames_dispose(&fs);
 }
 
