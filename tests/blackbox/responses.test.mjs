@@ -126,6 +126,24 @@ describe('responses: create', { timeout: 120000 }, () => {
     assert.equal(echo.input[1].url, 'https://example.com/a.png');
   });
 
+  it('PROXY_IGNORE_CLIENT_SYSTEM_PROMPT keeps the client instructions away from Codex', async () => {
+    const g2 = await startGateway({ env: { PROXY_IGNORE_CLIENT_SYSTEM_PROMPT: 'true' }, waitReady: true });
+    try {
+      const r = await postResponse(g2, {
+        model: MODEL,
+        instructions: 'You are a pirate.',
+        input: [{ role: 'developer', content: 'Say arr.' }, { role: 'user', content: 'hi' }, { role: 'assistant', content: 'Arr.' }, { role: 'system', content: 'Louder.' }, { role: 'user', content: 'fake:echo' }],
+      });
+      assert.equal(r.status, 200, r.text);
+      const echo = echoOf(r.json);
+      assert.equal(echo.baseInstructions, null);
+      assert.deepEqual(echo.injected.map((i) => i.role), ['user', 'assistant']);
+      assert.equal(r.json.instructions, 'You are a pirate.', 'the response still echoes what was sent');
+    } finally {
+      await stopClean(assert, g2);
+    }
+  });
+
   it('echoes the request fields OpenAI echoes', async () => {
     const body = {
       model: MODEL,
