@@ -137,7 +137,8 @@ static enum cg_err load_json(struct cg_db *db, sqlite3_stmt *st, int col, json_t
     *out = json_loadb(text != NULL ? text : "", len, 0, &jerr);
     if (*out != NULL)
         return CG_OK;
-    cg_log_error("stored JSON unreadable: %s at %d", jerr.text, jerr.line);
+    /* jansson's text quotes the stored bytes, which are client text: the position only. */
+    cg_log_error("stored JSON unreadable at byte %d", jerr.position);
     return CG_ERR_STORE_FAILED;
 }
 

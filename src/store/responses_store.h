@@ -55,7 +55,8 @@ void cg_responses_store_close(struct cg_responses_store *s);
  * sent to the client, output included) and of `input_items` (this request's own input items as
  * input_items lists them: each with an `id`, newest last; the chain of previous_response_id is
  * not repeated here). `previous_id` (may be NULL) links the chain. Output items are the
- * response's `output`. Callback value: NULL. */
+ * response's `output`. The writer thread serialises both: after the call the caller must not
+ * change them (a reference it keeps for reading is fine). Callback value: NULL. */
 void cg_responses_store_put(struct cg_responses_store *s, const char *key_label, const char *id,
                             const char *previous_id, json_t *response, json_t *input_items,
                             cg_store_cb cb, void *data);

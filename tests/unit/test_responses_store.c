@@ -393,13 +393,11 @@ Test(responses_store, a_failed_statement_fails_its_job_only)
     assert_page(it, "in_r1_0", "in_r1_0", "in_r1_0", false);
 }
 
-/* Rows in the file, counted through a connection of our own. */
-static int count_rows(const char *table)
+/* The one number `sql` selects, through a connection of our own. */
+static int query_int(const char *sql)
 {
     sqlite3 *db = NULL;
     cr_assert_eq(sqlite3_open_v2(fx.path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    char sql[64];
-    snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s", table);
     sqlite3_stmt *st = NULL;
     cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
     cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
@@ -407,6 +405,38 @@ static int count_rows(const char *table)
     sqlite3_finalize(st);
     sqlite3_close(db);
     return n;
+}
+
+static int count_rows(const char *table)
+{
+    char sql[64];
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s", table);
+    return query_int(sql);
+}
+
+/* Another connection sees the response and its items when the put is reported. */
+static void on_put_check_committed(const struct cg_store_result *res, void *data)
+{
+    on_result(res, data);
+    cr_assert_eq(res->code, CG_OK);
+    cr_assert_eq(query_int("SELECT count(*) FROM responses WHERE id = 'r1'"), 1);
+    cr_assert_eq(query_int("SELECT count(*) FROM items WHERE response_id = 'r1'"), 3);
+}
+
+Test(responses_store, a_put_is_reported_once_committed)
+{
+    open_store();
+    for (int i = 0; i < 5; i++)
+        get("k", "r0"); /* a batch ahead of it, and one around it */
+    struct rec *r = rec_new();
+    cg_responses_store_put(fx.s, "k", "r1", NULL, response_new("r1", 1), inputs_new("r1", 2),
+                           on_put_check_committed, r);
+    for (int i = 0; i < 5; i++)
+        get("k", "r1");
+    run();
+    assert_all_fired();
+    cr_assert_eq(r->code, CG_OK);
+    cr_assert_eq(fx.recs[fx.nrecs - 1].code, CG_OK);
 }
 
 Test(responses_store, rows_past_the_age_limit_are_invisible_then_deleted)
