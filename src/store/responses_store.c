@@ -61,7 +61,7 @@ enum {
     ST_DELETE_UPTO,
 };
 
-enum op { OP_INIT, OP_RETAIN, OP_PUT, OP_GET, OP_INPUT_ITEMS, OP_DELETE, OP_RESOLVE };
+enum op { OP_RETAIN, OP_PUT, OP_GET, OP_INPUT_ITEMS, OP_DELETE, OP_RESOLVE };
 
 struct cg_responses_store {
     struct cg_db *db;
@@ -69,7 +69,7 @@ struct cg_responses_store {
     uv_timer_t timer;
     int open_handles; /* the timer and the db; freed when both are closed */
     /* Writer thread only. */
-    int64_t total_bytes; /* of all rows, once the init job has summed them */
+    int64_t total_bytes; /* of all rows, once a retention job has summed them */
     bool total_known;
     size_t puts_since_retain;
     int64_t now_s; /* the clock of the newest job run */
@@ -223,7 +223,9 @@ static enum cg_err on_after_batch(struct cg_db *db, void *ctx)
     return over || due ? retain(db, s) : CG_OK;
 }
 
-static enum cg_err run_init(struct cg_db *db, struct job *j)
+/* The timer's pass (and the first, at open) sums the bytes afresh: the running sum drifts when a
+ * batch fails to commit after its puts were counted. */
+static enum cg_err run_retain(struct cg_db *db, struct job *j)
 {
     sqlite3_stmt *st = cg_db_stmt(db, ST_TOTAL_BYTES, "SELECT total(bytes) FROM responses");
     if (st == NULL)
@@ -319,11 +321,12 @@ out:
     return code;
 }
 
-static enum cg_err run_get(struct cg_db *db, struct job *j)
+/* Steps `sql`, bound with bind_owner, to its first row: CG_OK with `*row` on it,
+ * CG_ERR_RESPONSE_NOT_FOUND, or CG_ERR_STORE_FAILED (logged as `what`). */
+static enum cg_err owned_row(struct cg_db *db, struct job *j, unsigned slot, const char *sql,
+                             const char *what, sqlite3_stmt **row)
 {
-    sqlite3_stmt *st = cg_db_stmt(db, ST_GET,
-                                  "SELECT response FROM responses"
-                                  " WHERE id = ?1 AND key_label = ?2 AND created_at >= ?3");
+    sqlite3_stmt *st = cg_db_stmt(db, slot, sql);
     if (st == NULL)
         return CG_ERR_STORE_FAILED;
     bind_owner(st, j);
@@ -331,23 +334,29 @@ static enum cg_err run_get(struct cg_db *db, struct job *j)
     if (rc == SQLITE_DONE)
         return CG_ERR_RESPONSE_NOT_FOUND;
     if (rc != SQLITE_ROW)
-        return cg_db_fail(db, "get response");
-    return load_json(db, st, 0, &j->value);
+        return cg_db_fail(db, what);
+    *row = st;
+    return CG_OK;
+}
+
+static enum cg_err run_get(struct cg_db *db, struct job *j)
+{
+    sqlite3_stmt *st = NULL;
+    enum cg_err code = owned_row(db, j, ST_GET,
+                                 "SELECT response FROM responses"
+                                 " WHERE id = ?1 AND key_label = ?2 AND created_at >= ?3",
+                                 "get response", &st);
+    return code == CG_OK ? load_json(db, st, 0, &j->value) : code;
 }
 
 /* CG_OK when response j->id is visible to its key. */
 static enum cg_err check_exists(struct cg_db *db, struct job *j)
 {
-    sqlite3_stmt *st = cg_db_stmt(db, ST_EXISTS,
-                                  "SELECT 1 FROM responses"
-                                  " WHERE id = ?1 AND key_label = ?2 AND created_at >= ?3");
-    if (st == NULL)
-        return CG_ERR_STORE_FAILED;
-    bind_owner(st, j);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_DONE)
-        return CG_ERR_RESPONSE_NOT_FOUND;
-    return rc == SQLITE_ROW ? CG_OK : cg_db_fail(db, "find response");
+    sqlite3_stmt *st = NULL;
+    return owned_row(db, j, ST_EXISTS,
+                     "SELECT 1 FROM responses"
+                     " WHERE id = ?1 AND key_label = ?2 AND created_at >= ?3",
+                     "find response", &st);
 }
 
 static json_t *list_id(json_t *data, size_t index)
@@ -425,22 +434,18 @@ fail:
 
 static enum cg_err run_delete(struct cg_db *db, struct job *j)
 {
-    sqlite3_stmt *st = cg_db_stmt(db, ST_DELETE,
-                                  "DELETE FROM responses WHERE id = ?1 AND key_label = ?2"
-                                  " AND created_at >= ?3 RETURNING bytes");
-    if (st == NULL)
-        return CG_ERR_STORE_FAILED;
-    bind_owner(st, j);
-    int64_t deleted = -1;
-    int rc = sqlite3_step(st);
-    for (; rc == SQLITE_ROW; rc = sqlite3_step(st))
-        deleted = sqlite3_column_int64(st, 0);
-    if (rc != SQLITE_DONE)
-        return cg_db_fail(db, "delete response");
-    if (deleted < 0)
-        return CG_ERR_RESPONSE_NOT_FOUND;
-    j->s->total_bytes -= deleted;
-    return CG_OK;
+    sqlite3_stmt *st = NULL;
+    enum cg_err code = owned_row(db, j, ST_DELETE,
+                                 "DELETE FROM responses WHERE id = ?1 AND key_label = ?2"
+                                 " AND created_at >= ?3 RETURNING bytes",
+                                 "delete response", &st);
+    if (code != CG_OK)
+        return code;
+    int64_t deleted = sqlite3_column_int64(st, 0);
+    code = cg_db_step_done(db, st, "delete response");
+    if (code == CG_OK)
+        j->s->total_bytes -= deleted;
+    return code;
 }
 
 /* Appends the items of response `id` (inputs then outputs) to `chain`. */
@@ -572,10 +577,8 @@ static enum cg_err on_run(struct cg_db *db, struct cg_db_job *base)
     if (j->now_s > j->s->now_s)
         j->s->now_s = j->now_s;
     switch (j->op) {
-    case OP_INIT:
-        return run_init(db, j);
     case OP_RETAIN:
-        return j->s->total_known ? retain(db, j->s) : CG_OK;
+        return run_retain(db, j);
     case OP_PUT:
         return run_put(db, j);
     case OP_GET:
@@ -685,7 +688,7 @@ int cg_responses_store_open(uv_loop_t *loop, const char *path,
     uv_timer_start(&s->timer, on_retain_timer, RETAIN_INTERVAL_MS, RETAIN_INTERVAL_MS);
     uv_unref((uv_handle_t *)&s->timer);
     s->open_handles = 2;
-    submit(job_new(s, OP_INIT, NULL, NULL, NULL, NULL));
+    submit(job_new(s, OP_RETAIN, NULL, NULL, NULL, NULL));
     *out = s;
     return 0;
 }

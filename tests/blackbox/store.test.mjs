@@ -104,7 +104,8 @@ describe('response store file', { timeout: 60000 }, () => {
     try {
       for (let round = 0; round < 2; round++) {
         const gw = await startGateway({ env: { PROXY_STATE_DIR: state.dir, HOME: state.dir }, waitReady: true });
-        await stopClean(assert, gw);
+        const { stderr } = await stopClean(assert, gw);
+        assert.doesNotMatch(stderr, /handles open/, 'the store closes with the loop');
         assert.ok(fs.existsSync(path.join(state.dir, 'gateway.db')));
       }
     } finally {
