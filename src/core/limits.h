@@ -64,6 +64,10 @@
  * one request (and a chain that loops through ids stops here). */
 #define CG_RESPONSE_CHAIN_MAX 1000
 
+/* item_reference items in one Responses request: each is looked up in the store before the
+ * request is parsed, in one job. */
+#define CG_RESPONSE_REFS_MAX 256
+
 /* Client tools in one request; each becomes a dynamic tool in Codex's thread. */
 #define CG_TOOLS_MAX 128
 
