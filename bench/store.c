@@ -17,10 +17,10 @@
 #include "store/responses_store.h"
 
 enum {
-    CHAIN_DEPTH = 8,     /* responses per conversation before a new one starts */
-    CONVERSATIONS = 64,  /* conversations advanced in turn */
-    INPUT_ITEMS = 4,     /* plus 6 output items: 10 items per response */
-    TICK_MS = 1,         /* how often the pacer queues the puts that are due */
+    CHAIN_DEPTH = 8,    /* responses per conversation before a new one starts */
+    CONVERSATIONS = 64, /* conversations advanced in turn */
+    INPUT_ITEMS = 4,    /* plus 6 output items: 10 items per response */
+    TICK_MS = 1,        /* how often the pacer queues the puts that are due */
     ID_BYTES = 48,
     PUTS_MAX = 1000000,
 };
@@ -73,33 +73,33 @@ static const char text[] =
 
 static json_t *message(const char *role, const char *part_type)
 {
-    return json_pack("{s:s, s:s, s:s, s:[{s:s, s:s}]}", "type", "message", "role", role,
-                     "status", "completed", "content", "type", part_type, "text", text);
+    return json_pack("{s:s, s:s, s:s, s:[{s:s, s:s}]}", "type", "message", "role", role, "status",
+                     "completed", "content", "type", part_type, "text", text);
 }
 
 /* The response of a put, without ids: 6 output items (reasoning, messages, a function call). */
 static json_t *template_new(void)
 {
     json_t *out = json_array();
-    json_array_append_new(out, json_pack("{s:s, s:[{s:s, s:s}]}", "type", "reasoning",
-                                         "summary", "type", "summary_text", "text", text));
+    json_array_append_new(out, json_pack("{s:s, s:[{s:s, s:s}]}", "type", "reasoning", "summary",
+                                         "type", "summary_text", "text", text));
     for (int k = 0; k < 4; k++)
         json_array_append_new(out, message("assistant", "output_text"));
     json_array_append_new(out, json_pack("{s:s, s:s, s:s, s:s, s:s}", "type", "function_call",
-                                         "call_id", "call_abc", "name", "exec_command",
-                                         "arguments", "{\"cmd\":\"ls -la /work\"}", "status",
-                                         "completed"));
+                                         "call_id", "call_abc", "name", "exec_command", "arguments",
+                                         "{\"cmd\":\"ls -la /work\"}", "status", "completed"));
     return json_pack("{s:s, s:I, s:s, s:s, s:o, s:{s:i, s:i, s:i}}", "object", "response",
                      "created_at", (json_int_t)1764547200, "status", "completed", "model",
-                     "gpt-5.5", "output", out, "usage", "input_tokens", 1200, "output_tokens",
-                     300, "total_tokens", 1500);
+                     "gpt-5.5", "output", out, "usage", "input_tokens", 1200, "output_tokens", 300,
+                     "total_tokens", 1500);
 }
 
 static void set_ids(json_t *items, const char *prefix, size_t index)
 {
     size_t i;
     json_t *item;
-    json_array_foreach(items, i, item) {
+    json_array_foreach(items, i, item)
+    {
         char id[ID_BYTES];
         snprintf(id, sizeof(id), "%s_%zu_%zu", prefix, index, i);
         json_object_set_new(item, "id", json_string(id));

@@ -112,8 +112,8 @@ static int migrate(sqlite3 *conn, const struct cg_db_config *cfg, const char *pa
         return -1;
     }
     if ((unsigned long long)version > cfg->migration_count) {
-        snprintf(errbuf, errlen, "%s: schema version %lld is newer than this gateway's (%zu)",
-                 path, version, cfg->migration_count);
+        snprintf(errbuf, errlen, "%s: schema version %lld is newer than this gateway's (%zu)", path,
+                 version, cfg->migration_count);
         return -1;
     }
     if ((size_t)version == cfg->migration_count)
@@ -137,14 +137,13 @@ fail:
     return -1;
 }
 
-static int open_conn(const char *path, const struct cg_db_config *cfg, sqlite3 **out,
-                     char *errbuf, size_t errlen)
+static int open_conn(const char *path, const struct cg_db_config *cfg, sqlite3 **out, char *errbuf,
+                     size_t errlen)
 {
     sqlite3 *conn = NULL;
     char text[256];
-    int rc = sqlite3_open_v2(path, &conn, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-                                              SQLITE_OPEN_NOMUTEX,
-                             NULL);
+    int rc = sqlite3_open_v2(
+        path, &conn, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK)
         goto sqlfail;
     sqlite3_extended_result_codes(conn, 1);
@@ -364,8 +363,7 @@ int cg_db_open(uv_loop_t *loop, const char *path, const struct cg_db_config *cfg
     uv_unref((uv_handle_t *)&db->async);
     err = uv_thread_create(&db->thread, writer_main, db);
     if (err != 0) {
-        snprintf(errbuf, errlen, "%s: cannot start the writer thread: %s", path,
-                 uv_strerror(err));
+        snprintf(errbuf, errlen, "%s: cannot start the writer thread: %s", path, uv_strerror(err));
         sqlite3_close(conn);
         db->conn = NULL;
         db->close_started = true;
@@ -407,9 +405,8 @@ void cg_db_close(struct cg_db *db, cg_db_closed_cb cb, void *data)
 sqlite3_stmt *cg_db_stmt(struct cg_db *db, unsigned slot, const char *sql)
 {
     assert(slot < CG_DB_STMTS_MAX);
-    if (db->stmts[slot] == NULL &&
-        sqlite3_prepare_v3(db->conn, sql, -1, SQLITE_PREPARE_PERSISTENT, &db->stmts[slot],
-                           NULL) != SQLITE_OK) {
+    if (db->stmts[slot] == NULL && sqlite3_prepare_v3(db->conn, sql, -1, SQLITE_PREPARE_PERSISTENT,
+                                                      &db->stmts[slot], NULL) != SQLITE_OK) {
         cg_db_fail(db, "prepare");
         return NULL;
     }

@@ -142,6 +142,29 @@ static enum cg_err load_json(struct cg_db *db, sqlite3_stmt *st, int col, json_t
     return CG_ERR_STORE_FAILED;
 }
 
+/* Steps `st` to its end, appending each row's column 0, parsed, to `list`; rows past `max` are
+ * not parsed, only noted in *more (may be NULL). Resets `st`. */
+static enum cg_err append_rows(struct cg_db *db, sqlite3_stmt *st, json_t *list, size_t max,
+                               bool *more, const char *what)
+{
+    enum cg_err code = CG_OK;
+    int rc = sqlite3_step(st);
+    for (; rc == SQLITE_ROW && code == CG_OK; rc = sqlite3_step(st)) {
+        if (json_array_size(list) == max) {
+            *more = true;
+            continue;
+        }
+        json_t *item = NULL;
+        code = load_json(db, st, 0, &item);
+        if (code == CG_OK)
+            json_array_append_new(list, item);
+    }
+    if (code == CG_OK && rc != SQLITE_DONE)
+        code = cg_db_fail(db, what);
+    sqlite3_reset(st);
+    return code;
+}
+
 /* --- retention (writer thread) ------------------------------------------------------------ */
 
 static enum cg_err sum_bytes(struct cg_db *db, sqlite3_stmt *st, int64_t *sum, const char *what)
@@ -197,8 +220,8 @@ static enum cg_err retain(struct cg_db *db, struct cg_responses_store *s)
     s->puts_since_retain = 0;
     if (s->lim.max_age_s != 0) {
         int64_t from = visible_from(s, s->now_s);
-        sqlite3_stmt *st = cg_db_stmt(db, ST_EXPIRE,
-                                      "DELETE FROM responses WHERE created_at < ?1 RETURNING bytes");
+        sqlite3_stmt *st = cg_db_stmt(
+            db, ST_EXPIRE, "DELETE FROM responses WHERE created_at < ?1 RETURNING bytes");
         if (st == NULL)
             return CG_ERR_STORE_FAILED;
         sqlite3_bind_int64(st, 1, from);
@@ -294,12 +317,14 @@ static enum cg_err run_put(struct cg_db *db, struct job *j)
     int64_t position = 0;
     size_t i;
     json_t *item;
-    json_array_foreach(j->input_items, i, item) {
+    json_array_foreach(j->input_items, i, item)
+    {
         code = insert_item(db, j->id, position++, item, false, &bytes);
         if (code != CG_OK)
             goto out;
     }
-    json_array_foreach(json_object_get(j->response, "output"), i, item) {
+    json_array_foreach(json_object_get(j->response, "output"), i, item)
+    {
         code = insert_item(db, j->id, position++, item, true, &bytes);
         if (code != CG_OK)
             goto out;
@@ -392,33 +417,20 @@ static enum cg_err run_input_items(struct cg_db *db, struct job *j)
     }
     if (!empty) {
         sqlite3_stmt *st =
-            j->ascending
-                ? cg_db_stmt(db, ST_PAGE_ASC,
-                             "SELECT item FROM items WHERE response_id = ?1 AND output = 0"
-                             " AND position > ?2 ORDER BY position ASC LIMIT ?3")
-                : cg_db_stmt(db, ST_PAGE_DESC,
-                             "SELECT item FROM items WHERE response_id = ?1 AND output = 0"
-                             " AND position < ?2 ORDER BY position DESC LIMIT ?3");
+            j->ascending ? cg_db_stmt(db, ST_PAGE_ASC,
+                                      "SELECT item FROM items WHERE response_id = ?1 AND output = 0"
+                                      " AND position > ?2 ORDER BY position ASC LIMIT ?3")
+                         : cg_db_stmt(db, ST_PAGE_DESC,
+                                      "SELECT item FROM items WHERE response_id = ?1 AND output = 0"
+                                      " AND position < ?2 ORDER BY position DESC LIMIT ?3");
         if (st == NULL)
             goto fail;
         bind_text(st, 1, j->id);
         sqlite3_bind_int64(st, 2, from);
         /* One more than asked tells whether there is more. */
         sqlite3_bind_int64(st, 3, (int64_t)j->limit + 1);
-        int rc = sqlite3_step(st);
-        for (; rc == SQLITE_ROW; rc = sqlite3_step(st)) {
-            if (json_array_size(data) == j->limit) {
-                has_more = true;
-                continue;
-            }
-            json_t *item = NULL;
-            code = load_json(db, st, 0, &item);
-            if (code != CG_OK)
-                goto fail;
-            json_array_append_new(data, item);
-        }
-        if (rc != SQLITE_DONE)
-            goto sqlfail;
+        if (append_rows(db, st, data, j->limit, &has_more, "list input items") != CG_OK)
+            goto fail;
     }
     size_t n = json_array_size(data);
     j->value = json_pack("{s:s, s:o, s:o, s:o, s:b}", "object", "list", "data", data, "first_id",
@@ -451,23 +463,12 @@ static enum cg_err run_delete(struct cg_db *db, struct job *j)
 /* Appends the items of response `id` (inputs then outputs) to `chain`. */
 static enum cg_err append_items(struct cg_db *db, const char *id, json_t *chain)
 {
-    sqlite3_stmt *st = cg_db_stmt(db, ST_CHAIN_ITEMS,
-                                  "SELECT item FROM items WHERE response_id = ?1 ORDER BY position");
+    sqlite3_stmt *st = cg_db_stmt(
+        db, ST_CHAIN_ITEMS, "SELECT item FROM items WHERE response_id = ?1 ORDER BY position");
     if (st == NULL)
         return CG_ERR_STORE_FAILED;
     bind_text(st, 1, id);
-    int rc = sqlite3_step(st);
-    for (; rc == SQLITE_ROW; rc = sqlite3_step(st)) {
-        json_t *item = NULL;
-        enum cg_err code = load_json(db, st, 0, &item);
-        if (code != CG_OK) {
-            sqlite3_reset(st);
-            return code;
-        }
-        json_array_append_new(chain, item);
-    }
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? CG_OK : cg_db_fail(db, "read chain items");
+    return append_rows(db, st, chain, SIZE_MAX, NULL, "read chain items");
 }
 
 /* The chain ending with j->previous_id, oldest first, into *out. */
@@ -566,8 +567,8 @@ static enum cg_err run_resolve(struct cg_db *db, struct job *j)
         json_decref(items);
         return code;
     }
-    j->value = json_pack("{s:o, s:o}", "chain", chain != NULL ? chain : json_null(), "items",
-                         items);
+    j->value =
+        json_pack("{s:o, s:o}", "chain", chain != NULL ? chain : json_null(), "items", items);
     return j->value != NULL ? CG_OK : CG_ERR_STORE_FAILED;
 }
 
@@ -727,15 +728,15 @@ void cg_responses_store_input_items(struct cg_responses_store *s, const char *ke
     submit(j);
 }
 
-void cg_responses_store_delete(struct cg_responses_store *s, const char *key_label,
-                               const char *id, cg_store_cb cb, void *data)
+void cg_responses_store_delete(struct cg_responses_store *s, const char *key_label, const char *id,
+                               cg_store_cb cb, void *data)
 {
     submit(job_new(s, OP_DELETE, key_label, id, cb, data));
 }
 
 void cg_responses_store_resolve(struct cg_responses_store *s, const char *key_label,
-                                const char *previous_id, const char *const *item_ids,
-                                size_t count, cg_store_cb cb, void *data)
+                                const char *previous_id, const char *const *item_ids, size_t count,
+                                cg_store_cb cb, void *data)
 {
     struct job *j = job_new(s, OP_RESOLVE, key_label, NULL, cb, data);
     j->previous_id = dup_or_null(previous_id);

@@ -119,10 +119,10 @@ static json_t *response_new(const char *id, size_t n_out)
     for (size_t k = 0; k < n_out; k++) {
         char item_id[64];
         snprintf(item_id, sizeof(item_id), "msg_%s_%zu", id, k);
-        json_array_append_new(
-            out, json_pack("{s:s, s:s, s:s, s:[{s:s, s:s, s:[]}]}", "id", item_id, "type",
-                           "message", "role", "assistant", "content", "type", "output_text",
-                           "text", "an answer", "annotations"));
+        json_array_append_new(out,
+                              json_pack("{s:s, s:s, s:s, s:[{s:s, s:s, s:[]}]}", "id", item_id,
+                                        "type", "message", "role", "assistant", "content", "type",
+                                        "output_text", "text", "an answer", "annotations"));
     }
     return json_pack("{s:s, s:s, s:I, s:s, s:o}", "id", id, "object", "response", "created_at",
                      (json_int_t)clock_now, "status", "completed", "output", out);
@@ -140,8 +140,7 @@ static json_t *inputs_new(const char *id, size_t n_in)
     return in;
 }
 
-static struct rec *put(const char *key, const char *id, const char *prev, size_t n_in,
-                       size_t n_out)
+static struct rec *put(const char *key, const char *id, const char *prev, size_t n_in, size_t n_out)
 {
     struct rec *r = rec_new();
     cg_responses_store_put(fx.s, key, id, prev, response_new(id, n_out), inputs_new(id, n_in),
@@ -163,8 +162,7 @@ static struct rec *del(const char *key, const char *id)
     return r;
 }
 
-static struct rec *items(const char *key, const char *id, const char *after, size_t limit,
-                         bool asc)
+static struct rec *items(const char *key, const char *id, const char *after, size_t limit, bool asc)
 {
     struct rec *r = rec_new();
     struct cg_store_page page = {.after = after, .limit = limit, .ascending = asc};
@@ -186,7 +184,8 @@ static const char *ids_of(json_t *list, char *buf, size_t len)
     size_t used = 0;
     size_t i;
     json_t *item;
-    json_array_foreach(list, i, item) {
+    json_array_foreach(list, i, item)
+    {
         const char *id = json_string_value(json_object_get(item, "id"));
         int n = snprintf(buf + used, len - used, "%s%s", i > 0 ? "," : "", id ? id : "?");
         cr_assert(n > 0 && (size_t)n < len - used);
@@ -322,9 +321,8 @@ Test(responses_store, resolve_replays_the_chain_oldest_first)
     cr_assert_eq(json_object_size(found), 2);
     cr_assert_str_eq(json_string_value(json_object_get(json_object_get(found, "in_r2_0"), "id")),
                      "in_r2_0");
-    cr_assert_str_eq(
-        json_string_value(json_object_get(json_object_get(found, "msg_r1_0"), "role")),
-        "assistant");
+    cr_assert_str_eq(json_string_value(json_object_get(json_object_get(found, "msg_r1_0"), "role")),
+                     "assistant");
     cr_assert_str_eq(ids_of(json_object_get(mid->value, "chain"), buf, sizeof(buf)),
                      "in_r1_0,in_r1_1,msg_r1_0,in_r2_0,msg_r2_0,msg_r2_1");
     cr_assert(json_is_null(json_object_get(none->value, "chain")));
@@ -369,8 +367,7 @@ Test(responses_store, chain_longer_than_the_limit_is_refused)
     run();
     assert_all_fired();
     cr_assert_eq(at_limit->code, CG_OK, "%s", cg_err_name(at_limit->code));
-    cr_assert_eq(json_array_size(json_object_get(at_limit->value, "chain")),
-                 CG_RESPONSE_CHAIN_MAX);
+    cr_assert_eq(json_array_size(json_object_get(at_limit->value, "chain")), CG_RESPONSE_CHAIN_MAX);
     cr_assert_eq(past->code, CG_ERR_CHAIN_TOO_LONG);
     cr_assert_eq(cg_err_status(CG_ERR_CHAIN_TOO_LONG), 400);
     cr_assert_str_eq(cg_err_code(CG_ERR_CHAIN_TOO_LONG), "previous_response_chain_too_long");
@@ -475,12 +472,14 @@ static size_t stored_bytes(const char *id, size_t n_in, size_t n_out)
     free(text);
     size_t i;
     json_t *item;
-    json_array_foreach(parts[1], i, item) {
+    json_array_foreach(parts[1], i, item)
+    {
         text = json_dumps(item, JSON_COMPACT);
         n += strlen(text);
         free(text);
     }
-    json_array_foreach(json_object_get(parts[0], "output"), i, item) {
+    json_array_foreach(json_object_get(parts[0], "output"), i, item)
+    {
         text = json_dumps(item, JSON_COMPACT);
         n += strlen(text);
         free(text);
