@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <uv.h>
 #include "core/limits.h"
@@ -638,6 +639,50 @@ Test(responses_store, reopened_store_keeps_what_it_stored)
     assert_all_fired();
     cr_assert_eq(r->code, CG_OK);
     cr_assert_eq(json_array_size(json_object_get(r->value, "chain")), 4);
+}
+
+/* In the child: the process dies the moment its put is reported, with no close. */
+static void on_put_then_crash(const struct cg_store_result *res, void *data)
+{
+    _exit(res->code == CG_OK ? 0 : 3);
+}
+
+static void crash_after_put(void)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct cg_responses_store *s = NULL;
+    char err[512];
+    if (cg_responses_store_open(&loop, fx.path, &fx.lim, &s, err, sizeof(err)) != 0)
+        _exit(2);
+    cg_responses_store_put(s, "k", "r1", NULL, response_new("r1", 2), inputs_new("r1", 2),
+                           on_put_then_crash, NULL);
+    for (int i = 2; i < 50; i++) {
+        char id[16];
+        snprintf(id, sizeof(id), "r%d", i);
+        cg_responses_store_put(s, "k", id, NULL, response_new(id, 2), inputs_new(id, 2),
+                               on_put_then_crash, NULL);
+    }
+    uv_run(&loop, UV_RUN_DEFAULT);
+    _exit(4); /* the put was never reported */
+}
+
+Test(responses_store, a_reported_put_survives_a_crash)
+{
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0)
+        crash_after_put();
+    int status = 0;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %d", status);
+    open_store();
+    struct rec *g = get("k", "r1");
+    struct rec *it = items("k", "r1", NULL, 10, true);
+    run();
+    assert_all_fired();
+    cr_assert_eq(g->code, CG_OK, "%s", cg_err_name(g->code));
+    assert_page(it, "in_r1_0,in_r1_1", "in_r1_0", "in_r1_1", false);
 }
 
 Test(responses_store, close_with_jobs_queued_fires_every_callback_once)
