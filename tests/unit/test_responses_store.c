@@ -464,6 +464,25 @@ Test(responses_store, rows_past_the_age_limit_are_invisible_then_deleted)
     cr_assert_eq(count_rows("items"), 2);
 }
 
+Test(responses_store, expired_rows_are_deleted_after_enough_puts)
+{
+    fx.lim.max_age_s = 100;
+    open_store();
+    put("k", "old", NULL, 1, 1);
+    run();
+    clock_now = 1200;
+    /* The store runs retention at least every 256 puts (RETAIN_EVERY_PUTS). */
+    char id[32];
+    for (size_t i = 0; i < 300; i++) {
+        snprintf(id, sizeof(id), "r%zu", i);
+        put("k", id, NULL, 0, 1);
+    }
+    run();
+    assert_all_fired();
+    cr_assert_eq(query_int("SELECT count(*) FROM responses WHERE id = 'old'"), 0);
+    cr_assert_eq(count_rows("responses"), 300);
+}
+
 /* The bytes one test response of `n_in` inputs and `n_out` outputs counts for. */
 static size_t stored_bytes(const char *id, size_t n_in, size_t n_out)
 {
