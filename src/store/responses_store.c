@@ -197,6 +197,7 @@ static enum cg_err retain_bytes(struct cg_db *db, struct cg_responses_store *s)
         last_rowid = sqlite3_column_int64(st, 1);
         freed += sqlite3_column_int64(st, 2);
     }
+    sqlite3_reset(st); /* before the delete changes the rows under it */
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         return cg_db_fail(db, "retention scan");
     if (freed == 0)
@@ -281,7 +282,7 @@ static enum cg_err insert_item(struct cg_db *db, const char *response_id, int64_
     sqlite3_bind_int64(st, 2, position);
     bind_text(st, 3, json_string_value(json_object_get(item, "id")));
     sqlite3_bind_int(st, 4, output ? 1 : 0);
-    sqlite3_bind_text(st, 5, text, (int)len, SQLITE_STATIC);
+    sqlite3_bind_text64(st, 5, text, len, SQLITE_STATIC, SQLITE_UTF8);
     code = cg_db_step_done(db, st, "insert item");
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
@@ -310,8 +311,11 @@ static enum cg_err run_put(struct cg_db *db, struct job *j)
     bind_text(st, 2, j->key_label);
     sqlite3_bind_int64(st, 3, j->now_s);
     bind_text(st, 4, j->previous_id);
-    sqlite3_bind_text(st, 5, text, (int)bytes, SQLITE_STATIC);
+    sqlite3_bind_text64(st, 5, text, (sqlite3_uint64)bytes, SQLITE_STATIC, SQLITE_UTF8);
     code = cg_db_step_done(db, st, "insert response");
+    /* The binding borrows `text`, freed below. */
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
     if (code != CG_OK)
         goto out;
     int64_t position = 0;
