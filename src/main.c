@@ -279,16 +279,16 @@ static int serve(void)
     if (cg_server_start(&g.server, g.loop, &sc, &g.router) != 0)
         return 1;
     cg_pool_start(&g.pool);
-    char fields[256];
-    snprintf(fields, sizeof(fields), "\"host\":\"%s\",\"port\":%d", g.cfg.host, g.server.bound_port);
-    cg_log_event(CG_LOG_NOTICE, LOG_COMPONENT, "listening", fields);
-
+    /* Before "listening": a supervisor that reads that line may stop us at once. */
     uv_signal_init(g.loop, &g.sigterm);
     uv_signal_init(g.loop, &g.sigint);
     g.sigterm.data = &g;
     g.sigint.data = &g;
     uv_signal_start(&g.sigterm, on_signal, SIGTERM);
     uv_signal_start(&g.sigint, on_signal, SIGINT);
+    char fields[256];
+    snprintf(fields, sizeof(fields), "\"host\":\"%s\",\"port\":%d", g.cfg.host, g.server.bound_port);
+    cg_log_event(CG_LOG_NOTICE, LOG_COMPONENT, "listening", fields);
 
     uv_run(g.loop, UV_RUN_DEFAULT);
     int rc = uv_loop_close(g.loop);
