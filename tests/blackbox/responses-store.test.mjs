@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import OpenAI from 'openai';
-import { assertOpenAIError, request, startGateway, stopClean, tempDir } from '../lib/gateway.mjs';
+import { assertOpenAIError, request, startGateway, stopClean, tempDir, waitFor } from '../lib/gateway.mjs';
 import { echoOf, lastFakeCall, partsText, postResponse, sseEvents } from '../lib/responses.mjs';
 
 const MODEL = 'codex-5';
@@ -342,6 +342,53 @@ describe('stored responses: a restart of the gateway', { timeout: 120000 }, () =
       }
     } finally {
       state.remove();
+    }
+  });
+
+  it('a response reported as stored survives the gateway being killed right after', async () => {
+    const state = tempDir('cg-store-kill-');
+    const env = { PROXY_API_KEY: 'k1', PROXY_STATE_DIR: path.join(state.dir, 'state') };
+    try {
+      const g1 = await startGateway({ env, waitReady: true });
+      const r1 = await postResponse(g1, { model: MODEL, input: 'fake:deltas=2' }, { Authorization: 'Bearer k1' });
+      assert.equal(r1.status, 200);
+      const killed = await g1.stop('SIGKILL');
+      assert.equal(killed.signal, 'SIGKILL');
+      const g2 = await startGateway({ env, waitReady: true });
+      try {
+        const got = await request(g2, `/v1/responses/${r1.json.id}`, { headers: { Authorization: 'Bearer k1' } });
+        assert.equal(got.status, 200, got.text);
+        assert.deepEqual(got.json, r1.json);
+      } finally {
+        await stopClean(assert, g2);
+      }
+    } finally {
+      state.remove();
+    }
+  });
+});
+
+describe('stored responses: retention', { timeout: 120000 }, () => {
+  it('PROXY_RESPONSES_MAX_BYTES: past it the oldest responses go first', async () => {
+    const g = await startGateway({ env: { PROXY_API_KEY: 'k1', PROXY_RESPONSES_MAX_BYTES: '40000' }, waitReady: true });
+    try {
+      const h = { Authorization: 'Bearer k1' };
+      const ids = [];
+      for (let i = 0; i < 30; i++) {
+        const r = await postResponse(g, { model: MODEL, input: `fake:deltas=2 ${'x'.repeat(2000)} ${i}` }, h);
+        assert.equal(r.status, 200, r.text);
+        ids.push(r.json.id);
+      }
+      const status = async (id) => (await request(g, `/v1/responses/${id}`, { headers: h })).status;
+      await waitFor(async () => (await status(ids[0])) === 404, 10000, 'the oldest response to go');
+      assert.equal(await status(ids[ids.length - 1]), 200, 'the newest is kept');
+      const kept = [];
+      for (const id of ids) kept.push((await status(id)) === 200);
+      const firstKept = kept.indexOf(true);
+      assert.ok(firstKept > 0, 'some were dropped');
+      assert.deepEqual(kept.slice(firstKept), kept.slice(firstKept).map(() => true), 'what is kept is the newest run, oldest dropped first');
+    } finally {
+      await stopClean(assert, g);
     }
   });
 });
