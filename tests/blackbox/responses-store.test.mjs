@@ -6,7 +6,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import OpenAI from 'openai';
 import { assertOpenAIError, request, startGateway, stopClean, tempDir, waitFor } from '../lib/gateway.mjs';
-import { echoOf, lastFakeCall, partsText, postResponse, sseEvents } from '../lib/responses.mjs';
+import { abortAfterFirstDelta, echoOf, lastFakeCall, partsText, postResponse, sseEvents } from '../lib/responses.mjs';
 
 const MODEL = 'codex-5';
 
@@ -286,21 +286,7 @@ describe('stored responses: runs that do not complete', { timeout: 120000 }, () 
       assert.equal(failed.status, 429);
       const midway = await postResponse(g, { model: MODEL, input: 'fake:errorafter', stream: true }, h);
       assert.equal(sseEvents(midway.text).pop().event, 'response.failed');
-      const ac = new AbortController();
-      const res = await fetch(`${g.url}/v1/responses`, {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/json', ...h },
-        body: JSON.stringify({ model: MODEL, input: 'fake:slow=100,50', stream: true }),
-        signal: ac.signal,
-      });
-      const reader = res.body.getReader();
-      let seen = '';
-      while (!seen.includes('response.output_text.delta')) {
-        const { value, done } = await reader.read();
-        assert.equal(done, false);
-        seen += Buffer.from(value).toString();
-      }
-      ac.abort();
+      await abortAfterFirstDelta(g, { model: MODEL, input: 'fake:slow=100,50' }, h);
       const ok = await postResponse(g, { model: MODEL, input: 'fake:deltas=1' }, h);
       assert.equal(ok.status, 200);
       const failedId = sseEvents(midway.text)[0].data.response.id;

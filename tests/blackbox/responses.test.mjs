@@ -7,7 +7,7 @@ import OpenAI from 'openai';
 import { zodTextFormat } from 'openai/helpers/zod';
 import { z } from 'zod';
 import { assertOpenAIError, fakeMethods, readFakeLog, request, startGateway, stopClean, tempDir, waitFor } from '../lib/gateway.mjs';
-import { assertResponseStream, echoOf, lastFakeCall, outputText, postResponse, sseEvents } from '../lib/responses.mjs';
+import { abortAfterFirstDelta, assertResponseStream, echoOf, lastFakeCall, outputText, postResponse, sseEvents } from '../lib/responses.mjs';
 
 const MODEL = 'codex-5';
 const weatherTool = {
@@ -423,21 +423,7 @@ describe('responses: stream', { timeout: 120000 }, () => {
 
   it('a client that goes away mid-stream gets its turn interrupted in Codex', async () => {
     const before = fakeMethods(fakeLog).length;
-    const ac = new AbortController();
-    const res = await fetch(`${gw.url}/v1/responses`, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json', ...auth },
-      body: JSON.stringify({ model: MODEL, input: 'fake:slow=100,50', stream: true, store: false }),
-      signal: ac.signal,
-    });
-    const reader = res.body.getReader();
-    let seen = '';
-    while (!seen.includes('response.output_text.delta')) {
-      const { value, done } = await reader.read();
-      assert.equal(done, false, 'the stream ended before its first delta');
-      seen += Buffer.from(value).toString();
-    }
-    ac.abort();
+    await abortAfterFirstDelta(gw, { model: MODEL, input: 'fake:slow=100,50', store: false }, auth);
     await waitFor(async () => fakeMethods(fakeLog).slice(before).some((m) => m.method === 'turn/interrupt'), 10000, 'turn/interrupt');
   });
 

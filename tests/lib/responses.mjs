@@ -83,3 +83,22 @@ export const echoOf = (response) => JSON.parse(outputText(response));
 
 /** The text of a message item's content parts. */
 export const partsText = (item) => (item.content || []).map((p) => p.text ?? p.refusal ?? '').join('');
+
+/** Streams `body` from /v1/responses and goes away once the first text delta has arrived. */
+export async function abortAfterFirstDelta(gw, body, headers = {}) {
+  const ac = new AbortController();
+  const res = await fetch(`${gw.url}/v1/responses`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', ...headers },
+    body: JSON.stringify({ ...body, stream: true }),
+    signal: ac.signal,
+  });
+  const reader = res.body.getReader();
+  let seen = '';
+  while (!seen.includes('response.output_text.delta')) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`the stream ended before its first delta: ${seen.slice(0, 400)}`);
+    seen += Buffer.from(value).toString();
+  }
+  ac.abort();
+}
