@@ -95,6 +95,20 @@ describe('stored responses: retrieve and delete', { timeout: 120000 }, () => {
   });
 });
 
+describe('stored responses: under load', { timeout: 120000 }, () => {
+  it('twenty concurrent stored responses are each kept, and read back concurrently', async () => {
+    const made = await Promise.all([...Array(20).keys()].map((k) => k1.responses.create({ model: MODEL, input: `fake:deltas=${(k % 5) + 1}`, metadata: { k: String(k) } })));
+    const got = await Promise.all(made.map((r) => k1.responses.retrieve(r.id)));
+    got.forEach((g, k) => {
+      assert.equal(g.id, made[k].id);
+      assert.equal(g.metadata.k, String(k));
+      assert.equal(g.output_text, made[k].output_text);
+    });
+    const lists = await Promise.all(made.map((r) => k1.responses.inputItems.list(r.id)));
+    lists.forEach((l, k) => assert.equal(partsText(l.data[0]), `fake:deltas=${(k % 5) + 1}`));
+  });
+});
+
 describe('stored responses: input_items', { timeout: 120000 }, () => {
   let created;
   const input = [
@@ -189,6 +203,14 @@ describe('stored responses: input_items', { timeout: 120000 }, () => {
     const a = await k1.responses.create({ model: MODEL, input: [own] });
     const b = await k1.responses.create({ model: MODEL, input: [own] });
     for (const r of [a, b]) assert.deepEqual((await k1.responses.inputItems.list(r.id)).data.map((i) => i.id), ['msg_client_1']);
+  });
+
+  it('an image part is listed as the client sent it', async () => {
+    const url = 'data:image/png;base64,iVBORw0KGgo=';
+    const r = await k1.responses.create({ model: MODEL, input: [{ role: 'user', content: [{ type: 'input_text', text: 'Look. fake:deltas=1' }, { type: 'input_image', image_url: url }] }] });
+    const [item] = (await k1.responses.inputItems.list(r.id)).data;
+    assert.deepEqual(item.content.map((p) => p.type), ['input_text', 'input_image']);
+    assert.equal(item.content[1].image_url, url);
   });
 
   it('rejects a bad limit or order with 400 naming it', async () => {
