@@ -15,8 +15,11 @@ import { lastFakeCall } from '../lib/responses.mjs';
 const KEY = 'sk-clients';
 const MODEL = 'codex-5';
 
-// The Agents SDK exports traces to OpenAI by default.
+// The Agents SDK exports traces to OpenAI by default; LangChain traces to LangSmith when the
+// environment asks for it. Nothing leaves the machine.
 setTracingDisabled(true);
+process.env.OPENAI_AGENTS_DISABLE_TRACING = '1';
+for (const k of ['LANGCHAIN_TRACING_V2', 'LANGSMITH_TRACING', 'LANGCHAIN_TRACING']) process.env[k] = 'false';
 
 let gw;
 let logDir;
