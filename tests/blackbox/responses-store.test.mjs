@@ -59,6 +59,9 @@ describe('stored responses: retrieve and delete', { timeout: 120000 }, () => {
     await assert.rejects(k1.responses.retrieve(created.id), isNotFound);
     await assert.rejects(k1.responses.inputItems.list(created.id), isNotFound);
     await assert.rejects(k1.responses.delete(created.id), isNotFound);
+    const cont = await postResponse(gw, { model: MODEL, input: 'x', previous_response_id: created.id }, { Authorization: 'Bearer k1' });
+    assert.equal(cont.status, 400);
+    assertOpenAIError(assert, cont.json, { code: 'previous_response_not_found', param: 'previous_response_id' });
     const again = await get(`/v1/responses/${created.id}`);
     assert.equal(again.status, 404);
     assertOpenAIError(assert, again.json, { type: 'invalid_request_error' });

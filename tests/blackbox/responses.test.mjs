@@ -258,6 +258,12 @@ describe('responses: create', { timeout: 120000 }, () => {
     assert.equal(echoOf(final).input[0].text, text);
   });
 
+  it('include values other than encrypted reasoning are accepted and change nothing', async () => {
+    const r = await client.responses.create({ model: MODEL, input: 'fake:deltas=1', include: ['file_search_call.results', 'message.input_image.image_url', 'web_search_call.action.sources'] });
+    assert.equal(r.status, 'completed');
+    assert.equal(r.output_text, 'w0 ');
+  });
+
   it('accepts max_output_tokens and echoes it (Codex has no output cap to pass it to)', async () => {
     const r = await client.responses.create({ model: MODEL, input: 'fake:deltas=3', max_output_tokens: 16 });
     assert.equal(r.max_output_tokens, 16);
@@ -624,6 +630,8 @@ describe('responses: errors', { timeout: 120000 }, () => {
     ['an output for an unknown call', { model: MODEL, input: [{ role: 'user', content: 'x' }, { type: 'function_call_output', call_id: 'nope', output: 'r' }] }, 400, 'invalid_request_error', 'input'],
     ['an unknown item_reference', { model: MODEL, input: [{ type: 'item_reference', id: 'msg_nope' }] }, 400, 'invalid_request_error', 'input[0].id'],
     ['an unsupported tool type', { model: MODEL, input: 'x', tools: [{ type: 'web_search' }] }, 400, 'unsupported_value', 'tools[0].type'],
+    ...['file_search', 'computer_use_preview', 'code_interpreter', 'custom', 'mcp', 'image_generation', 'local_shell'].map((type) =>
+      [`a hosted tool (${type})`, { model: MODEL, input: 'x', tools: [weatherTool, { type }] }, 400, 'unsupported_value', 'tools[1].type']),
     ['a function tool without a name', { model: MODEL, input: 'x', tools: [{ type: 'function', parameters: {} }] }, 400, 'invalid_request_error', 'tools[0].name'],
     ['an empty namespace', { model: MODEL, input: 'x', tools: [{ type: 'namespace', name: 'ns', tools: [] }] }, 400, 'invalid_request_error', 'tools[0].tools'],
     ['tool_choice without tools', { model: MODEL, input: 'x', tool_choice: 'required' }, 400, 'invalid_request_error', 'tool_choice'],
