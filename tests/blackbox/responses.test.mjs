@@ -715,7 +715,7 @@ describe('responses: errors', { timeout: 120000 }, () => {
 });
 
 describe('responses: keepalive', { timeout: 60000 }, () => {
-  it('keepalive comments start before the first event of a slow answer', async () => {
+  it('keepalive comments flow while a slow answer streams, and the stream stays well-formed', async () => {
     const g2 = await startGateway({ env: { PROXY_SSE_KEEPALIVE_MS: '50' }, waitReady: true });
     try {
       const r = await postResponse(g2, { model: MODEL, input: 'fake:slow=200,2', stream: true });
