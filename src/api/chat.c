@@ -2,6 +2,7 @@
  * cg_request, pick the encoder for the shape, and hand both to the turn runner. */
 #include "api/chat.h"
 #include <string.h>
+#include "api/admit.h"
 #include "api/api.h"
 #include "api/chat_encode.h"
 #include "api/chat_parse.h"
@@ -16,23 +17,6 @@
 
 enum { RESPONSE_ID_BYTES = 48 };
 
-/* The checks every model request shares; false when the exchange has been answered. */
-static bool admit(struct cg_exchange *ex, const struct cg_api *api)
-{
-    struct cg_str ct = cg_exchange_header(ex, "content-type");
-    if (!cg_params_json_content_type(ct.ptr, ct.len)) {
-        cg_exchange_fail_code(ex, CG_ERR_UNSUPPORTED_MEDIA);
-        return false;
-    }
-    if (api->pool == NULL) {
-        struct cg_error err;
-        cg_error_set(&err, CG_ERR_BACKEND_UNAVAILABLE, NULL, "No Codex backend is configured.");
-        cg_exchange_fail(ex, &err);
-        return false;
-    }
-    return true;
-}
-
 static struct cg_chat_limits limits_of(const struct cg_api *api)
 {
     struct cg_chat_limits lim = {
@@ -41,13 +25,6 @@ static struct cg_chat_limits limits_of(const struct cg_api *api)
         .ignore_system_prompt = api->cfg->ignore_client_system_prompt,
     };
     return lim;
-}
-
-/* X-No-Keepalive: 1 turns SSE comments off for clients that cannot parse them. */
-static bool keepalive_wanted(const struct cg_exchange *ex)
-{
-    struct cg_str v = cg_exchange_header(ex, "x-no-keepalive");
-    return v.ptr == NULL || !(cg_str_eq(v, CG_STR("1")) || cg_str_ieq(v, CG_STR("true")));
 }
 
 /* What differs between the two endpoints of the family. */
@@ -98,7 +75,7 @@ static const struct family completions_family = {cg_completions_parse, "cmpl-",
 
 static void handle(struct cg_exchange *ex, struct cg_api *api, const struct family *f)
 {
-    if (!admit(ex, api))
+    if (!cg_admit_model_request(ex, api))
         return;
     struct cg_chat_limits lim = limits_of(api);
     struct cg_request req;
@@ -122,7 +99,7 @@ static void handle(struct cg_exchange *ex, struct cg_api *api, const struct fami
         .req = req,
         .enc_ops = f->ops,
         .enc = enc,
-        .keepalive = keepalive_wanted(ex),
+        .keepalive = cg_admit_keepalive_wanted(ex),
     };
     cg_run_start(&spec);
 }

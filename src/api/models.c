@@ -7,42 +7,6 @@
 
 enum { MODELS_BODY_MAX_BYTES = 64 * 1024 };
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* Percent-decodes a path segment into out[size]; false when malformed or too long. */
-static bool decode_segment(struct cg_str in, char *out, size_t size, size_t *outlen)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < in.len; i++) {
-        char c = in.ptr[i];
-        if (c == '%') {
-            if (i + 2 >= in.len)
-                return false;
-            int hi = hex_value(in.ptr[i + 1]);
-            int lo = hex_value(in.ptr[i + 2]);
-            if (hi < 0 || lo < 0)
-                return false;
-            c = (char)(hi * 16 + lo);
-            i += 2;
-        }
-        if (n + 1 >= size || c == '\0')
-            return false;
-        out[n++] = c;
-    }
-    out[n] = '\0';
-    *outlen = n;
-    return true;
-}
-
 void cg_models_handle(struct cg_exchange *ex, void *ctx)
 {
     const struct cg_api *api = ctx;
@@ -56,7 +20,7 @@ void cg_models_handle(struct cg_exchange *ex, void *ctx)
         char id[CG_MODEL_ID_MAX_BYTES];
         size_t idlen = 0;
         const struct cg_model *m = NULL;
-        if (decode_segment(tail, id, sizeof(id), &idlen))
+        if (cg_str_percent_decode(tail, id, sizeof(id), &idlen))
             m = cg_catalog_find(api->catalog, id, idlen);
         if (m == NULL) {
             struct cg_error e;

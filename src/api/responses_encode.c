@@ -17,6 +17,9 @@ struct item {
     struct cg_buf text; /* summary text, message text or call arguments */
     char *call_id;
     char *name;
+    char *ns;        /* NULL: not in a namespace */
+    char *encrypted; /* reasoning: Codex's encrypted_content, NULL until it is known */
+    bool has_part;   /* reasoning or message: its content or summary part was opened */
     unsigned tool_index;
     bool done;
     bool incomplete; /* ended by the turn's length or content-filter finish */
@@ -32,6 +35,7 @@ struct resp_encoder {
     struct cg_usage usage;
     bool any_usage;
     uint64_t seq;
+    int64_t completed_at; /* read once from the clock, so every copy of the response agrees */
     /* The response object's constant members, in OpenAI's order around the ones that change:
      * instructions..max_tool_calls (before model), parallel_tool_calls..truncation (after
      * output), user and metadata (after usage). */
@@ -142,6 +146,8 @@ static void encoder_free(void *enc)
         cg_buf_dispose(&e->items[i].text);
         free(e->items[i].call_id);
         free(e->items[i].name);
+        free(e->items[i].ns);
+        free(e->items[i].encrypted);
     }
     free(e->items);
     cg_buf_dispose(&e->echo_mid);
@@ -210,12 +216,15 @@ static int item_json(const struct resp_encoder *e, const struct item *it, bool e
     switch (it->kind) {
     case KIND_REASONING:
         err = cg_buf_append_str(out, ",\"type\":\"reasoning\",\"summary\":[");
-        if (!err && !empty)
+        if (!err && !empty && it->has_part)
             err = text_part(it, false, out);
         if (!err)
             err = cg_buf_append_char(out, ']');
-        if (!err && e->p.include_encrypted_reasoning)
-            err = cg_buf_append_str(out, ",\"encrypted_content\":null");
+        if (!err && e->p.include_encrypted_reasoning) {
+            err = cg_buf_append_str(out, ",\"encrypted_content\":");
+            if (!err)
+                err = cg_json_cstring(out, empty ? NULL : it->encrypted);
+        }
         break;
     case KIND_MESSAGE:
         err = cg_buf_appendf(out, ",\"type\":\"message\",\"status\":\"%s\",\"content\":[",
@@ -239,6 +248,11 @@ static int item_json(const struct resp_encoder *e, const struct item *it, bool e
             err = cg_buf_append_str(out, ",\"name\":");
         if (!err)
             err = cg_json_cstring(out, it->name);
+        if (!err && it->ns) {
+            err = cg_buf_append_str(out, ",\"namespace\":");
+            if (!err)
+                err = cg_json_cstring(out, it->ns);
+        }
         break;
     }
     if (!err)
@@ -332,8 +346,10 @@ static int close_open(struct resp_encoder *e, struct cg_buf *out)
         e->finished && (e->finish == CG_FINISH_LENGTH || e->finish == CG_FINISH_CONTENT_FILTER);
     if (!e->p.stream)
         return 0;
-    int err = text_frame(e, i, NULL, out);
-    if (!err && it->kind != KIND_CALL)
+    int err = 0;
+    if (it->kind == KIND_CALL || it->has_part)
+        err = text_frame(e, i, NULL, out);
+    if (!err && it->has_part)
         err = part_frame(e, i, false, out);
     if (!err)
         err = item_frame(e, i, false, out);
@@ -379,6 +395,7 @@ static int on_text(struct resp_encoder *e, enum kind kind, const struct cg_str *
         it = open_item(e, kind, &err, out);
         if (err)
             return err;
+        it->has_part = true;
         if (e->p.stream) {
             err = item_frame(e, e->n_items - 1, true, out);
             if (!err)
@@ -394,12 +411,15 @@ static int on_text(struct resp_encoder *e, enum kind kind, const struct cg_str *
 
 static int on_tool_start(struct resp_encoder *e, const struct cg_event *ev, struct cg_buf *out)
 {
+    if (e->p.single_call && ev->tool_index > 0)
+        return 0;
     int err = 0;
     struct item *it = open_item(e, KIND_CALL, &err, out);
     if (err)
         return err;
     it->call_id = cg_xstrdup(ev->call_id ? ev->call_id : "");
     it->name = cg_xstrdup(ev->name ? ev->name : "");
+    it->ns = ev->ns ? cg_xstrdup(ev->ns) : NULL;
     it->tool_index = ev->tool_index;
     return e->p.stream ? item_frame(e, e->n_items - 1, true, out) : 0;
 }
@@ -413,6 +433,26 @@ static int on_tool_args(struct resp_encoder *e, const struct cg_event *ev, struc
     int err = cg_buf_append(&it->text, ev->text.ptr, ev->text.len);
     if (!err && e->p.stream)
         err = text_frame(e, e->n_items - 1, &ev->text, out);
+    return err;
+}
+
+/* The reasoning item is complete: it keeps Codex's encrypted_content and closes. Reasoning
+ * without a summary is an item of its own, with an empty summary. */
+static int on_reasoning_end(struct resp_encoder *e, const struct cg_event *ev, struct cg_buf *out)
+{
+    struct item *it = e->n_items ? &e->items[e->n_items - 1] : NULL;
+    int err = 0;
+    if (it == NULL || it->done || it->kind != KIND_REASONING) {
+        it = open_item(e, KIND_REASONING, &err, out);
+        if (err)
+            return err;
+        if (e->p.stream)
+            err = item_frame(e, e->n_items - 1, true, out);
+    }
+    free(it->encrypted);
+    it->encrypted = cg_xstrndup(ev->text.ptr ? ev->text.ptr : "", ev->text.len);
+    if (!err)
+        err = close_open(e, out);
     return err;
 }
 
@@ -431,6 +471,8 @@ static int on_event(void *enc, const struct cg_event *ev, struct cg_buf *out)
     switch (ev->type) {
     case CG_EVENT_REASONING:
         return on_text(e, KIND_REASONING, &ev->text, out);
+    case CG_EVENT_REASONING_END:
+        return on_reasoning_end(e, ev, out);
     case CG_EVENT_TEXT:
         return on_text(e, KIND_MESSAGE, &ev->text, out);
     case CG_EVENT_TOOL_CALL_START:
@@ -485,10 +527,12 @@ static int usage_json(const struct resp_encoder *e, struct cg_buf *out)
 
 /* The response object; `status` in_progress shows no output and no usage yet. Only items
  * that are done are shown (a failed response keeps what was complete). */
-static int response_json(const struct resp_encoder *e, const char *status,
-                         const struct cg_error *error, struct cg_buf *out)
+static int response_json(struct resp_encoder *e, const char *status, const struct cg_error *error,
+                         struct cg_buf *out)
 {
     bool progress = strcmp(status, "in_progress") == 0;
+    if (strcmp(status, "completed") == 0 && e->completed_at == 0 && e->p.now_s)
+        e->completed_at = e->p.now_s();
     int err = cg_buf_append_str(out, "{\"id\":");
     if (!err)
         err = cg_json_cstring(out, e->p.id);
@@ -497,8 +541,8 @@ static int response_json(const struct resp_encoder *e, const char *status,
                              ",\"object\":\"response\",\"created_at\":%" PRId64
                              ",\"status\":\"%s\",\"background\":false,\"completed_at\":",
                              e->p.created_at, status);
-    if (!err && strcmp(status, "completed") == 0 && e->p.now_s)
-        err = cg_buf_appendf(out, "%" PRId64, e->p.now_s());
+    if (!err && strcmp(status, "completed") == 0 && e->completed_at > 0)
+        err = cg_buf_appendf(out, "%" PRId64, e->completed_at);
     else if (!err)
         err = cg_buf_append_str(out, "null");
     if (!err)
@@ -606,6 +650,12 @@ static int body(void *enc, struct cg_buf *out)
     if (!err)
         err = response_json(e, final_status(e), NULL, out);
     return err;
+}
+
+int cg_responses_encoder_response(void *enc, struct cg_buf *out)
+{
+    struct resp_encoder *e = enc;
+    return body(e, out);
 }
 
 static bool stopped(void *enc, unsigned choice)

@@ -29,6 +29,8 @@ struct cg_responses_encode_params {
     /* include: ["reasoning.encrypted_content"]: reasoning items carry `encrypted_content`
      * (null until events carry it). */
     bool include_encrypted_reasoning;
+    /* parallel_tool_calls: false: only the first call of a response is returned. */
+    bool single_call;
     /* Unix seconds now, read once when the response completes (`completed_at`); NULL shows
      * null. The encoder stays a pure function of its inputs. */
     int64_t (*now_s)(void);
@@ -38,5 +40,9 @@ extern const struct cg_encoder_ops cg_responses_encoder_ops;
 
 /* A new encoder (free it through cg_responses_encoder_ops.free). */
 void *cg_responses_encoder_new(const struct cg_responses_encode_params *p);
+
+/* The response object as it stands (the final one once every event is in: what the stream's
+ * last event or the JSON body carries), appended to `out`; for storing it. */
+int cg_responses_encoder_response(void *enc, struct cg_buf *out) CG_MUST_CHECK;
 
 #endif

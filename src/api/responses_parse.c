@@ -581,10 +581,13 @@ static enum cg_err reasoning_item(struct parse *p, const struct item *it, json_t
         e = cg_params_bad_type(p->err, param, "a string", enc);
     if (e)
         return e;
+    /* Without its encrypted_content a reasoning item carries nothing the model can use, and
+     * an upstream that does not store items rejects its id: it is not replayed. */
+    if (!json_is_string(enc))
+        return CG_OK;
+    /* Without the id, as Codex resends its own reasoning: an id the upstream never stored
+     * (store:false, or one of ours) would be looked up and rejected. */
     json_t *out = json_pack("{s:s,s:O}", "type", "reasoning", "summary", summary);
-    json_t *id = json_object_get(it->v, "id");
-    if (json_is_string(id))
-        json_object_set(out, "id", id);
     if (json_is_array(content))
         json_object_set(out, "content", content);
     if (json_is_string(enc))
@@ -630,6 +633,37 @@ static enum cg_err append_base(struct parse *p, const char *param, const char *s
         cg_buf_append(&p->base, s, len) != 0)
         return cg_params_fail(p->err, CG_ERR_TOO_LARGE, param, "The instructions are too large.");
     return CG_OK;
+}
+
+/* A message's content as input_items lists it: always an array of parts. */
+static json_t *listed_content(const json_t *item)
+{
+    json_t *content = json_object_get(item, "content");
+    if (!json_is_string(content))
+        return json_incref(content);
+    const char *role = json_string_value(json_object_get(item, "role"));
+    const char *type = role && strcmp(role, "assistant") == 0 ? "output_text" : "input_text";
+    return json_pack("[{s:s,s:O}]", "type", type, "text", content);
+}
+
+/* The body's own input items (references resolved) as a stored response lists them: every
+ * message with its type and content parts. Ids are the caller's to assign. */
+static json_t *listed_items(const json_t *all)
+{
+    json_t *list = json_array();
+    size_t i;
+    json_t *v;
+    json_array_foreach(all, i, v)
+    {
+        json_t *item = json_copy((json_t *)v);
+        if (json_object_get(item, "type") == NULL && json_object_get(item, "role") != NULL)
+            json_object_set_new(item, "type", json_string("message"));
+        const char *type = json_string_value(json_object_get(item, "type"));
+        if (type && strcmp(type, "message") == 0)
+            json_object_set_new(item, "content", listed_content(item));
+        json_array_append_new(list, item);
+    }
+    return list;
 }
 
 static enum cg_err replay_items(struct parse *p, const json_t *root)
@@ -686,6 +720,8 @@ static enum cg_err replay_items(struct parse *p, const json_t *root)
     if (e && strncmp(p->err->param, prev, sizeof(prev) - 1) == 0)
         p->err->param[sizeof(prev) - 1] = '\0';
     free(items);
+    if (!e)
+        p->opts->input_items = listed_items(all);
     json_decref(all);
     json_decref(empty);
     json_decref(open);
@@ -742,6 +778,8 @@ static void fill_echo(struct parse *p, const json_t *root)
     o->truncation = echo(root, "truncation", json_string("disabled"));
     o->user = echo(root, "user", NULL);
     o->service_tier = echo(root, "service_tier", json_string("auto"));
+    o->prompt_cache_key = echo(root, "prompt_cache_key", NULL);
+    o->safety_identifier = echo(root, "safety_identifier", NULL);
 }
 
 /* ---- public ---- */
@@ -757,25 +795,61 @@ void cg_responses_opts_dispose(struct cg_responses_opts *o)
 {
     free(o->previous_response_id);
     json_t *const owned[] = {
-        o->instructions, o->tools,     o->tool_choice, o->parallel_tool_calls_json,
-        o->text,         o->reasoning, o->metadata,    o->max_output_tokens,
-        o->temperature,  o->top_p,     o->truncation,  o->user,
+        o->instructions,
+        o->tools,
+        o->tool_choice,
+        o->parallel_tool_calls_json,
+        o->text,
+        o->reasoning,
+        o->metadata,
+        o->max_output_tokens,
+        o->temperature,
+        o->top_p,
+        o->truncation,
+        o->user,
         o->service_tier,
+        o->prompt_cache_key,
+        o->safety_identifier,
+        o->input_items,
     };
     for (size_t i = 0; i < CG_ARRAY_SIZE(owned); i++)
         json_decref(owned[i]);
     cg_responses_opts_init(o);
 }
 
-bool cg_responses_previous_id(const char *body, size_t len, char *out, size_t size)
+void cg_responses_refs(const json_t *root, struct cg_responses_refs *out)
 {
-    json_t *root = json_loadb(body, len, 0, NULL);
-    json_t *v = json_object_get(root, "previous_response_id");
-    bool ok = json_is_string(v) && json_string_length(v) < size;
-    if (ok)
-        memcpy(out, json_string_value(v), json_string_length(v) + 1);
-    json_decref(root);
-    return ok;
+    memset(out, 0, sizeof(*out));
+    out->previous_id = json_string_value(json_object_get(root, "previous_response_id"));
+    const json_t *input = json_object_get(root, "input");
+    size_t i;
+    json_t *v;
+    json_array_foreach(input, i, v)
+    {
+        const char *id = json_string_value(json_object_get(v, "id"));
+        if (id == NULL || !is_reference(v))
+            continue;
+        if (out->count == CG_RESPONSE_REFS_MAX) {
+            out->too_many = true;
+            break;
+        }
+        out->ids[out->count++] = id;
+    }
+}
+
+json_t *cg_responses_echo(const struct cg_responses_opts *o)
+{
+    json_t *echo = json_pack(
+        "{s:O,s:O,s:O,s:O,s:O,s:O,s:b,s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O}", "instructions",
+        o->instructions, "tools", o->tools, "tool_choice", o->tool_choice, "parallel_tool_calls",
+        o->parallel_tool_calls_json, "text", o->text, "reasoning", o->reasoning, "store", o->store,
+        "metadata", o->metadata, "max_output_tokens", o->max_output_tokens, "temperature",
+        o->temperature, "top_p", o->top_p, "truncation", o->truncation, "user", o->user,
+        "service_tier", o->service_tier, "prompt_cache_key", o->prompt_cache_key,
+        "safety_identifier", o->safety_identifier);
+    if (o->previous_response_id)
+        json_object_set_new(echo, "previous_response_id", json_string(o->previous_response_id));
+    return echo;
 }
 
 static enum cg_err parse_body(struct parse *p, const json_t *root, struct cg_tools *tools)
@@ -820,6 +894,22 @@ enum cg_err cg_responses_parse(const char *body, size_t len, const struct cg_res
                                struct cg_request *req, struct cg_responses_opts *opts,
                                struct cg_error *err)
 {
+    cg_error_init(err, CG_OK);
+    json_t *root = cg_params_load(body, len, err);
+    if (root == NULL) {
+        cg_request_init(req);
+        cg_responses_opts_init(opts);
+        return err->code;
+    }
+    enum cg_err e = cg_responses_parse_root(root, cx, req, opts, err);
+    json_decref(root);
+    return e;
+}
+
+enum cg_err cg_responses_parse_root(const json_t *root, const struct cg_responses_context *cx,
+                                    struct cg_request *req, struct cg_responses_opts *opts,
+                                    struct cg_error *err)
+{
     struct parse p = {.cx = cx, .req = req, .opts = opts, .err = err};
     cg_buf_init(&p.base, CG_REQUEST_TEXT_MAX_BYTES);
     cg_buf_init(&p.developer, CG_REQUEST_TEXT_MAX_BYTES);
@@ -831,8 +921,7 @@ enum cg_err cg_responses_parse(const char *body, size_t len, const struct cg_res
         .req = req, .err = err, .base = &p.base, .ignore_system_prompt = cx->ignore_system_prompt};
     struct cg_tools tools;
     cg_tools_init(&tools, req, err, &p.developer);
-    json_t *root = cg_params_load(body, len, err);
-    enum cg_err e = root ? parse_body(&p, root, &tools) : err->code;
+    enum cg_err e = parse_body(&p, root, &tools);
     if (!e) {
         cg_tools_finish(&tools);
         fill_echo(&p, root);
@@ -842,7 +931,6 @@ enum cg_err cg_responses_parse(const char *body, size_t len, const struct cg_res
             req->developer_instructions = cg_xstrndup(p.developer.data, p.developer.len);
     }
     cg_tools_dispose(&tools);
-    json_decref(root);
     cg_buf_dispose(&p.base);
     cg_buf_dispose(&p.developer);
     if (e) {

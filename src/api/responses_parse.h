@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include "core/catalog.h"
 #include "core/errors.h"
+#include "core/limits.h"
 #include "core/request.h"
 
 /* What the parser gets from outside the body. */
@@ -48,19 +49,40 @@ struct cg_responses_opts {
     json_t *truncation;
     json_t *user;
     json_t *service_tier;
+    json_t *prompt_cache_key;
+    json_t *safety_identifier;
+    /* The body's own input items as a stored response lists them (references resolved,
+     * messages in their typed form, without the chain of previous_response_id); ids are the
+     * caller's to assign where the client gave none. */
+    json_t *input_items;
 };
 
 void cg_responses_opts_init(struct cg_responses_opts *o);
 /* Frees every member (the struct itself is the caller's). */
 void cg_responses_opts_dispose(struct cg_responses_opts *o);
 
-/* The `previous_response_id` of a body, copied into `out` (`size` bytes): true when the body
- * names one that fits. Lets the caller resolve the chain before cg_responses_parse. */
-bool cg_responses_previous_id(const char *body, size_t len, char *out, size_t size);
+/* What a parsed body asks of the store before it can be parsed in full: its
+ * previous_response_id and the ids of its item references (strings borrowed from the body). */
+struct cg_responses_refs {
+    const char *previous_id; /* NULL = none */
+    const char *ids[CG_RESPONSE_REFS_MAX];
+    size_t count;
+    bool too_many; /* more references than CG_RESPONSE_REFS_MAX */
+};
+
+void cg_responses_refs(const json_t *root, struct cg_responses_refs *out);
+
+/* The request fields a response echoes (a new object; cg_responses_encode_params.echo). */
+json_t *cg_responses_echo(const struct cg_responses_opts *o);
 
 /* Parses a /v1/responses body. On error fills `err`, and req and opts are disposed. */
 enum cg_err cg_responses_parse(const char *body, size_t len, const struct cg_responses_context *cx,
                                struct cg_request *req, struct cg_responses_opts *opts,
                                struct cg_error *err) CG_MUST_CHECK;
+
+/* The same for a body already loaded (a JSON object; borrowed). */
+enum cg_err cg_responses_parse_root(const json_t *root, const struct cg_responses_context *cx,
+                                    struct cg_request *req, struct cg_responses_opts *opts,
+                                    struct cg_error *err) CG_MUST_CHECK;
 
 #endif

@@ -4,6 +4,7 @@
 #include "api/chat.h"
 #include "api/health.h"
 #include "api/models.h"
+#include "api/responses.h"
 #include "api/run.h"
 #include "api/usage_log.h"
 #include "http/router.h"
@@ -12,6 +13,10 @@ static const struct cg_route routes[] = {
     {"/v1/chat/completions", false, CG_METHOD_POST, CG_ACCESS_KEY, "chat", cg_chat_handle},
     {"/v1/completions", false, CG_METHOD_POST, CG_ACCESS_KEY, "completions",
      cg_completions_handle},
+    {"/v1/responses", false, CG_METHOD_POST, CG_ACCESS_KEY, "responses",
+     cg_responses_handle_create},
+    {"/v1/responses", true, CG_METHOD_GET | CG_METHOD_DELETE, CG_ACCESS_KEY, "response",
+     cg_responses_handle_stored},
     {"/v1/models", true, CG_METHOD_GET, CG_ACCESS_MODELS, "models", cg_models_handle},
     {"/livez", false, CG_METHOD_GET, CG_ACCESS_OPEN, "livez", cg_health_livez},
     {"/readyz", false, CG_METHOD_GET, CG_ACCESS_OPEN, "readyz", cg_health_readyz},

@@ -1,5 +1,6 @@
 /* run.c: one HTTP exchange driven by n backend turns. */
 #include "api/run.h"
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 #include <uv.h>
@@ -10,7 +11,7 @@
 #include "util/log.h"
 #define LOG_COMPONENT "api"
 
-struct run {
+struct cg_run {
     uv_timer_t deadline;
     uv_timer_t keepalive;
     int handles_open;
@@ -27,10 +28,14 @@ struct run {
     bool stream;
     bool started; /* response bytes sent */
     bool finished;
+    bool sealing;      /* the final bytes wait for the endpoint's seal */
+    bool seal_pending; /* the endpoint still holds the run: not freed before cg_run_sealed */
+    cg_run_seal_cb seal;
+    void *seal_data;
     struct cg_buf out;
 };
 
-static void run_free(struct run *r)
+static void run_free(struct cg_run *r)
 {
     r->enc_ops->free(r->enc);
     cg_request_dispose(&r->req);
@@ -40,13 +45,13 @@ static void run_free(struct run *r)
 
 static void on_handle_closed(uv_handle_t *h)
 {
-    struct run *r = h->data;
-    if (--r->handles_open == 0)
+    struct cg_run *r = h->data;
+    if (--r->handles_open == 0 && !r->seal_pending)
         run_free(r);
 }
 
 /* No more events from choice `i`'s turn; interrupted if still running. */
-static void drop_turn(struct run *r, unsigned i)
+static void drop_turn(struct cg_run *r, unsigned i)
 {
     if (r->turns[i] == NULL)
         return;
@@ -55,7 +60,7 @@ static void drop_turn(struct run *r, unsigned i)
     r->turns[i] = NULL;
 }
 
-static void report(struct run *r, enum cg_err code)
+static void report(struct cg_run *r, enum cg_err code)
 {
     struct cg_exchange *ex = r->ex;
     struct cg_run_outcome o = {
@@ -76,7 +81,7 @@ static void report(struct run *r, enum cg_err code)
 /* Ends the run with `code` (CG_OK: answered in full): no more events, turns released (and
  * interrupted if still running), the outcome reported, timers closed; the run itself is freed
  * once they are. Safe to call more than once: only the first call counts. */
-static void finish(struct run *r, enum cg_err code)
+static void finish(struct cg_run *r, enum cg_err code)
 {
     if (r->finished)
         return;
@@ -91,7 +96,7 @@ static void finish(struct run *r, enum cg_err code)
     uv_close((uv_handle_t *)&r->keepalive, on_handle_closed);
 }
 
-static void fail(struct run *r, const struct cg_error *err)
+static void fail(struct cg_run *r, const struct cg_error *err)
 {
     if (r->finished)
         return;
@@ -108,7 +113,7 @@ static void fail(struct run *r, const struct cg_error *err)
     finish(r, err->code);
 }
 
-static void begin_stream(struct run *r)
+static void begin_stream(struct cg_run *r)
 {
     if (r->started)
         return;
@@ -124,7 +129,7 @@ static void begin_stream(struct run *r)
 /* Writes what the encoder produced, unless the client has let more than the per-stream bound
  * pile up unread: then it is cut off (its turns interrupted) rather than buffered without end.
  * The bound is checked before a write, so one large chunk still goes out whole. */
-static void flush(struct run *r)
+static void flush(struct cg_run *r)
 {
     if (r->out.len == 0)
         return;
@@ -143,26 +148,42 @@ static void flush(struct run *r)
     cg_buf_reset(&r->out);
 }
 
-static void complete(struct run *r)
+/* The final bytes (in r->out) go out: the stream's end or the JSON body. */
+static void deliver(struct cg_run *r)
 {
-    enum cg_err code = CG_OK;
-    cg_buf_reset(&r->out);
     if (r->stream) {
-        begin_stream(r);
-        if (r->enc_ops->stream_end(r->enc, &r->out) == 0)
-            cg_exchange_stream_write(r->ex, r->out.data, r->out.len);
+        cg_exchange_stream_write(r->ex, r->out.data, r->out.len);
         cg_exchange_stream_end(r->ex);
-    } else if (r->enc_ops->body(r->enc, &r->out) == 0) {
-        cg_exchange_send_json(r->ex, r->out.data, r->out.len);
     } else {
-        code = CG_ERR_INTERNAL;
-        cg_exchange_fail_code(r->ex, code);
+        cg_exchange_send_json(r->ex, r->out.data, r->out.len);
     }
-    finish(r, code);
+    finish(r, CG_OK);
+}
+
+static void complete(struct cg_run *r)
+{
+    if (r->stream)
+        begin_stream(r);
+    cg_buf_reset(&r->out);
+    int rc =
+        r->stream ? r->enc_ops->stream_end(r->enc, &r->out) : r->enc_ops->body(r->enc, &r->out);
+    if (rc != 0) {
+        struct cg_error err;
+        cg_error_set(&err, CG_ERR_INTERNAL, NULL, "The response grew too large to encode.");
+        fail(r, &err);
+        return;
+    }
+    if (r->seal == NULL) {
+        deliver(r);
+        return;
+    }
+    r->sealing = true;
+    r->seal_pending = true;
+    r->seal(r, r->enc, r->seal_data);
 }
 
 /* Choice `i` is over: the run completes with its last choice. */
-static void end_choice(struct run *r, unsigned i)
+static void end_choice(struct cg_run *r, unsigned i)
 {
     if (r->ended[i])
         return;
@@ -173,8 +194,8 @@ static void end_choice(struct run *r, unsigned i)
 
 static void on_turn_event(struct cg_turn *t, const struct cg_event *ev, void *data)
 {
-    struct run *r = data;
-    if (r->finished)
+    struct cg_run *r = data;
+    if (r->finished || r->sealing)
         return;
     if (ev->type == CG_EVENT_ERROR) {
         fail(r, ev->error);
@@ -213,7 +234,7 @@ static void on_turn_event(struct cg_turn *t, const struct cg_event *ev, void *da
 
 static void on_deadline(uv_timer_t *t)
 {
-    struct run *r = t->data;
+    struct cg_run *r = t->data;
     struct cg_error err;
     cg_error_set(&err, CG_ERR_TIMEOUT, NULL,
                  "The request did not finish within %lld ms (PROXY_TIMEOUT_MS).",
@@ -225,8 +246,8 @@ static void on_deadline(uv_timer_t *t)
 
 static void on_keepalive(uv_timer_t *t)
 {
-    struct run *r = t->data;
-    if (r->finished)
+    struct cg_run *r = t->data;
+    if (r->finished || r->sealing)
         return;
     /* Headers go out with the first keepalive: proxies in between see a live response. */
     begin_stream(r);
@@ -238,7 +259,7 @@ static void on_keepalive(uv_timer_t *t)
 
 static void on_abort(struct cg_exchange *ex, enum cg_err reason)
 {
-    struct run *r = ex->handler_data;
+    struct cg_run *r = ex->handler_data;
     if (r == NULL || r->finished)
         return;
     if (reason == CG_ERR_CLIENT_CLOSED) {
@@ -261,15 +282,34 @@ bool cg_run_subscribe(struct cg_api *api, cg_run_outcome_cb cb, void *data)
     return true;
 }
 
+void cg_run_sealed(struct cg_run *r, const struct cg_error *err)
+{
+    assert(r->seal_pending);
+    r->seal_pending = false;
+    if (r->finished) {
+        /* The client left or the deadline passed while the endpoint worked. */
+        if (r->handles_open == 0)
+            run_free(r);
+        return;
+    }
+    r->sealing = false;
+    if (err)
+        fail(r, err);
+    else
+        deliver(r);
+}
+
 void cg_run_start(struct cg_run_spec *spec)
 {
-    struct run *r = cg_xcalloc(1, sizeof(*r));
+    struct cg_run *r = cg_xcalloc(1, sizeof(*r));
     r->api = spec->api;
     r->ex = spec->ex;
     r->req = spec->req;
     r->enc_ops = spec->enc_ops;
     r->enc = spec->enc;
     r->stream = r->req.stream;
+    r->seal = spec->seal;
+    r->seal_data = spec->seal_data;
     cg_buf_init(&r->out, CG_RESPONSE_OUT_MAX_BYTES);
     cg_exchange_hold(r->ex);
     r->ex->handler_data = r;

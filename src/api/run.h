@@ -15,6 +15,14 @@
 #include "core/request.h"
 #include "http/exchange.h"
 
+struct cg_run; /* opaque */
+
+/* The endpoint's last word before a run that ended well answers: the final bytes are encoded
+ * (in a stream the earlier events have gone out) and wait until the endpoint calls
+ * cg_run_sealed, at once or later (after storing the response). Until then the run stays
+ * alive, whatever happens to its client. */
+typedef void (*cg_run_seal_cb)(struct cg_run *run, void *enc, void *data);
+
 struct cg_run_spec {
     struct cg_api *api;
     struct cg_exchange *ex;
@@ -22,6 +30,8 @@ struct cg_run_spec {
     const struct cg_encoder_ops *enc_ops;
     void *enc; /* owned by the run from here on */
     bool keepalive;
+    cg_run_seal_cb seal; /* NULL: answer as soon as the last choice ends */
+    void *seal_data;
 };
 
 /* How a run ended, for the usage ledger, metrics and the usage log. Borrowed: valid during the
@@ -44,5 +54,9 @@ bool cg_run_subscribe(struct cg_api *api, cg_run_outcome_cb cb, void *data);
 
 /* Takes over spec->req and spec->enc and answers spec->ex, whatever happens. */
 void cg_run_start(struct cg_run_spec *spec);
+
+/* Answers a seal, exactly once: `err` NULL sends the final bytes; otherwise the run fails with
+ * it (in-band once streaming). A run whose client has gone meanwhile is only freed. */
+void cg_run_sealed(struct cg_run *run, const struct cg_error *err);
 
 #endif

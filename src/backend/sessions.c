@@ -106,7 +106,8 @@ static struct cg_turn *turn_for(struct cg_sessions *s, json_t *params)
 /* Notifications of no use to the gateway, from the transcripts and the v2 schema; for some, no
  * use unless the raw line contains `needle`. Quotes inside JSON strings are escaped, so a raw
  * `"type":"agentMessage"` is always an item's own type: user-message items and raw message items
- * (the bulk of a turn) are skipped. Anything not listed is parsed. */
+ * (the bulk of a turn) are skipped. A method listed more than once is parsed when any of its
+ * needles is there. Anything not listed is parsed. */
 #define SKIP(method, needle)                                                                       \
     {                                                                                              \
         method, sizeof(method) - 1, needle                                                         \
@@ -118,6 +119,7 @@ static const struct {
 } skipped[] = {
     SKIP("item/completed", "\"type\":\"agentMessage\""),
     SKIP("rawResponseItem/completed", "\"function_call\""),
+    SKIP("rawResponseItem/completed", "\"encrypted_content\":\""), /* reasoning to hand back */
     /* Sent after every model response; only a reported window (with its usedPercent) can
      * change a Retry-After, and API-key providers report none. */
     SKIP("account/rateLimits/updated", "\"usedPercent\""),
@@ -145,14 +147,17 @@ static const struct {
 
 bool cg_sessions_wants(struct cg_str method, struct cg_str line)
 {
+    bool listed = false;
     for (size_t i = 0; i < CG_ARRAY_SIZE(skipped); i++) {
         if (method.len != skipped[i].method_len ||
             memcmp(method.ptr, skipped[i].method, method.len) != 0)
             continue;
+        listed = true;
         const char *needle = skipped[i].needle;
-        return needle && memmem(line.ptr, line.len, needle, strlen(needle)) != NULL;
+        if (needle && memmem(line.ptr, line.len, needle, strlen(needle)) != NULL)
+            return true;
     }
-    return true;
+    return !listed;
 }
 
 void cg_sessions_notification(struct cg_sessions *s, const char *method, json_t *params)

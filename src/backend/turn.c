@@ -16,7 +16,6 @@
 #include "util/log.h"
 #define LOG_COMPONENT "turn"
 
-
 static size_t live_turns;
 
 /* --- lifetime ---------------------------------------------------------------------------- */
@@ -391,9 +390,32 @@ static bool in_history(const struct cg_request *r, const char *call_id)
     return false;
 }
 
+/* A reasoning item is over: its encrypted_content goes to clients that replay it later
+ * (reasoning the request itself replayed comes back too, and is not news). */
+static void on_raw_reasoning(struct cg_turn *t, json_t *item)
+{
+    json_t *enc = json_object_get(item, "encrypted_content");
+    if (!json_is_string(enc) || json_string_length(enc) == 0)
+        return;
+    size_t i;
+    json_t *h;
+    json_array_foreach(t->req->history, i, h)
+    {
+        if (json_equal(json_object_get(h, "encrypted_content"), enc))
+            return;
+    }
+    struct cg_event ev = {.type = CG_EVENT_REASONING_END,
+                          .text = {json_string_value(enc), json_string_length(enc)}};
+    emit(t, &ev);
+}
+
 static void on_raw_item(struct cg_turn *t, json_t *item)
 {
     const char *type = json_string_value(json_object_get(item, "type"));
+    if (type && strcmp(type, "reasoning") == 0 && !t->tools_ready) {
+        on_raw_reasoning(t, item);
+        return;
+    }
     if (type == NULL || strcmp(type, "function_call") != 0 || t->tools_ready)
         return;
     const char *call_id = json_string_value(json_object_get(item, "call_id"));
@@ -401,7 +423,10 @@ static void on_raw_item(struct cg_turn *t, json_t *item)
     json_t *args = json_object_get(item, "arguments");
     if (call_id == NULL || alias == NULL || in_history(t->req, call_id))
         return; /* replayed history comes back as raw items too */
-    const char *name = cg_request_tool_name(t->req, alias);
+    /* A namespace's functions keep their names; only the namespace has an alias. */
+    const char *ns_alias = json_string_value(json_object_get(item, "namespace"));
+    const char *ns = ns_alias ? cg_request_tool_name(t->req, ns_alias) : NULL;
+    const char *name = ns_alias ? (ns ? alias : NULL) : cg_request_tool_name(t->req, alias);
     if (name == NULL)
         return; /* one of Codex's own tools (agent mode): Codex runs it */
     size_t i;
@@ -411,9 +436,9 @@ static void on_raw_item(struct cg_turn *t, json_t *item)
         if (strcmp(json_string_value(json_object_get(c, "call_id")), call_id) == 0)
             return;
     }
-    json_array_append_new(t->calls,
-                          json_pack("{s:s,s:s,s:s}", "call_id", call_id, "name", name, "arguments",
-                                    json_is_string(args) ? json_string_value(args) : "{}"));
+    json_array_append_new(
+        t->calls, json_pack("{s:s,s:s,s:s*,s:s}", "call_id", call_id, "name", name, "namespace", ns,
+                            "arguments", json_is_string(args) ? json_string_value(args) : "{}"));
 }
 
 /* All calls of the model response are known: hand them out and stop the turn, unanswered. */
@@ -427,6 +452,7 @@ static void deliver_tools(struct cg_turn *t)
         struct cg_event start = {.type = CG_EVENT_TOOL_CALL_START,
                                  .call_id = json_string_value(json_object_get(c, "call_id")),
                                  .name = json_string_value(json_object_get(c, "name")),
+                                 .ns = json_string_value(json_object_get(c, "namespace")),
                                  .tool_index = (unsigned)i};
         emit(t, &start);
         json_t *args = json_object_get(c, "arguments");

@@ -10,7 +10,8 @@
 enum cg_event_type {
     CG_EVENT_TEXT,            /* text: a content delta */
     CG_EVENT_REASONING,       /* text: a reasoning-summary delta */
-    CG_EVENT_TOOL_CALL_START, /* call_id, name, tool_index */
+    CG_EVENT_REASONING_END,   /* text: the reasoning item's encrypted_content: it is complete */
+    CG_EVENT_TOOL_CALL_START, /* call_id, name, ns, tool_index */
     CG_EVENT_TOOL_CALL_ARGS,  /* tool_index, text: an arguments delta (JSON text) */
     CG_EVENT_USAGE,           /* usage: totals for this choice's turn */
     CG_EVENT_FINISH,          /* finish: the choice ended normally */
@@ -26,7 +27,7 @@ enum cg_finish {
 
 struct cg_usage {
     int64_t input;
-    int64_t cached;    /* part of input */
+    int64_t cached; /* part of input */
     int64_t output;
     int64_t reasoning; /* part of output */
 };
@@ -37,6 +38,7 @@ struct cg_event {
     struct cg_str text;
     const char *call_id;
     const char *name;
+    const char *ns; /* a tool call's namespace (the client's name), NULL for a plain function */
     unsigned tool_index;
     struct cg_usage usage;
     enum cg_finish finish;

@@ -59,6 +59,10 @@
 /* Output items (reasoning, messages, function calls) in one Responses API response. */
 #define CG_RESPONSE_ITEMS_MAX 4096
 
+/* item_reference items in one Responses request: each is looked up in the store before the
+ * request is parsed, in one job. */
+#define CG_RESPONSE_REFS_MAX 256
+
 /* Client tools in one request; each becomes a dynamic tool in Codex's thread. */
 #define CG_TOOLS_MAX 128
 

@@ -2,7 +2,8 @@
  * WAL mode. One writer thread owns the connection and runs every job, reads included, in the
  * order they were queued; the loop thread only queues jobs and hears of their results through a
  * uv_async, so no disk access ever blocks the loop. Every stored row belongs to the key label
- * that made it: another label sees nothing (not found), whatever it asks.
+ * that made it: another label sees nothing (not found), whatever it asks. Every string a job
+ * takes (ids, labels, a page's `after`) is copied before the call returns.
  *
  * Retention: rows older than max_age_s go, and the oldest go first while the stored bytes pass
  * max_bytes; both are checked after writes and on a timer. A put's callback reports CG_OK only

@@ -39,3 +39,38 @@ struct cg_str cg_str_split(struct cg_str *rest, char sep)
     rest->ptr = p + 1;
     return head;
 }
+
+static int hex_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+bool cg_str_percent_decode(struct cg_str in, char *out, size_t size, size_t *outlen)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < in.len; i++) {
+        char c = in.ptr[i];
+        if (c == '%') {
+            if (i + 2 >= in.len)
+                return false;
+            int hi = hex_value(in.ptr[i + 1]);
+            int lo = hex_value(in.ptr[i + 2]);
+            if (hi < 0 || lo < 0)
+                return false;
+            c = (char)(hi * 16 + lo);
+            i += 2;
+        }
+        if (n + 1 >= size || c == '\0')
+            return false;
+        out[n++] = c;
+    }
+    out[n] = '\0';
+    *outlen = n;
+    return true;
+}

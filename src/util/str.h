@@ -34,6 +34,10 @@ struct cg_str cg_str_trim(struct cg_str s);
  * When `sep` is absent the whole rest is returned and `*rest` becomes empty. */
 struct cg_str cg_str_split(struct cg_str *rest, char sep);
 
+/* Percent-decodes `in` (a path segment or query value) into out[size], NUL-terminated; false
+ * when it is malformed, holds a NUL, or does not fit. */
+bool cg_str_percent_decode(struct cg_str in, char *out, size_t size, size_t *outlen);
+
 static inline char cg_ascii_lower(char c)
 {
     return (c >= 'A' && c <= 'Z') ? (char)(c + ('a' - 'A')) : c;

@@ -176,6 +176,77 @@ Test(responses_encoder, reasoning_carries_encrypted_content_when_included)
     json_decref(r);
 }
 
+Test(responses_encoder, reasoning_end_brings_encrypted_content_and_closes_the_item)
+{
+    const struct cg_event evs[] = {
+        REASON("think"),
+        {.type = CG_EVENT_REASONING_END, .text = {"gAAAA1", 6}},
+        {.type = CG_EVENT_REASONING_END, .text = {"gAAAA2", 6}},
+        TEXT("Answer"),
+        FINISH(CG_FINISH_STOP),
+    };
+    json_t *r = body_of(evs, 5, true);
+    json_t *out = json_object_get(r, "output");
+    cr_assert_eq(json_array_size(out), 3);
+    json_t *first = json_array_get(out, 0);
+    cr_assert_str_eq(json_string_value(json_object_get(first, "encrypted_content")), "gAAAA1");
+    cr_assert_eq(json_array_size(json_object_get(first, "summary")), 1);
+    /* reasoning without a summary is an item of its own, with an empty summary */
+    json_t *second = json_array_get(out, 1);
+    cr_assert_str_eq(json_string_value(json_object_get(second, "type")), "reasoning");
+    cr_assert_str_eq(json_string_value(json_object_get(second, "encrypted_content")), "gAAAA2");
+    cr_assert_eq(json_array_size(json_object_get(second, "summary")), 0);
+    json_decref(r);
+    /* the stream opens and closes the summary-less item without any summary part */
+    size_t len;
+    char *bytes = run(new_encoder(true, NULL, true), true, evs, 5, &len);
+    check_frames(bytes, len);
+    cr_assert_eq(strstr(bytes, "\"summary_index\":0,\"part\":{\"type\":\"summary_text\","
+                               "\"text\":\"\"}") != NULL,
+                 true);
+    size_t parts = 0;
+    for (const char *p = bytes; (p = strstr(p, "reasoning_summary_part.added")) != NULL; p++)
+        parts++;
+    cr_assert_eq(parts, 2, "one event: line and one type member for the first item only");
+    free(bytes);
+    /* without include, no encrypted_content member at all */
+    r = body_of(evs, 5, false);
+    cr_assert_null(
+        json_object_get(json_array_get(json_object_get(r, "output"), 0), "encrypted_content"));
+    json_decref(r);
+}
+
+static const struct cg_event namespace_events[] = {
+    {.type = CG_EVENT_TOOL_CALL_START,
+     .tool_index = 0,
+     .call_id = "call_ns",
+     .name = "spawn_agent",
+     .ns = "multi_agent_v1"},
+    ARGS(0, "{\"task\":\"x\"}"),
+    FINISH(CG_FINISH_TOOL_CALLS),
+};
+
+Test(responses_encoder, namespace_call_names_its_namespace)
+{
+    resp_case("responses_namespace.json", false, NULL, namespace_events, 3);
+    resp_case("responses_namespace.sse", true, NULL, namespace_events, 3);
+}
+
+Test(responses_encoder, single_call_keeps_only_the_first_call)
+{
+    struct cg_responses_encode_params p = {
+        .id = "resp_TEST", .created_at = 1, .model = "codex-5", .single_call = true};
+    size_t len;
+    char *bytes = run(cg_responses_encoder_new(&p), false, parallel_events, 7, &len);
+    json_t *r = json_loadb(bytes, len, 0, NULL);
+    free(bytes);
+    json_t *out = json_object_get(r, "output");
+    cr_assert_eq(json_array_size(out), 2, "the text and the first call");
+    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(out, 1), "call_id")),
+                     "call_a");
+    json_decref(r);
+}
+
 static const struct cg_event length_events[] = {TEXT("one two"), USAGE(10, 0, 2, 0),
                                                 FINISH(CG_FINISH_LENGTH)};
 

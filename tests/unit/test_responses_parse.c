@@ -232,13 +232,25 @@ Test(responses_parse, reasoning_items_are_kept_raw)
     json_t *rs = json_array_get(req.history, 1);
     cr_assert_str_eq(json_string_value(json_object_get(rs, "type")), "reasoning");
     cr_assert_str_eq(json_string_value(json_object_get(rs, "encrypted_content")), "gAAA");
-    cr_assert_str_eq(json_string_value(json_object_get(rs, "id")), "rs_1");
+    cr_assert_null(json_object_get(rs, "id"), "the upstream never stored our ids");
     cr_assert_str_eq(str_at(json_object_get(rs, "summary"), 0, "text"), "plan");
     fails("{\"model\":\"codex-5\",\"input\":[{\"type\":\"reasoning\"}]}", CG_ERR_INVALID_REQUEST,
           "input[0].summary");
     fails("{\"model\":\"codex-5\",\"input\":[{\"type\":\"reasoning\",\"summary\":[{\"type\":"
           "\"x\"}]}]}",
           CG_ERR_INVALID_REQUEST, "input[0].summary[0]");
+}
+
+Test(responses_parse, reasoning_without_encrypted_content_is_not_replayed)
+{
+    const char *body =
+        "{\"model\":\"codex-5\",\"input\":[{\"role\":\"user\",\"content\":\"q\"},"
+        "{\"type\":\"reasoning\",\"id\":\"rs_1\",\"summary\":[],\"encrypted_content\":null},"
+        "{\"role\":\"assistant\",\"content\":\"a\"},{\"role\":\"user\",\"content\":\"more\"}]}";
+    cr_assert_eq(parse(body), CG_OK, "%s", err.message);
+    cr_assert_eq(json_array_size(req.history), 2, "the user and assistant messages only");
+    cr_assert_str_neq(json_string_value(json_object_get(json_array_get(req.history, 1), "type")),
+                      "reasoning");
 }
 
 Test(responses_parse, unsupported_item_types_are_named)
@@ -325,14 +337,50 @@ Test(responses_parse, output_for_a_prior_call_continues_the_chain)
     json_decref(prior);
 }
 
-Test(responses_parse, previous_id_is_read_before_the_parse)
+Test(responses_parse, refs_name_the_previous_response_and_each_item_reference)
 {
-    char id[32];
-    const char *body = "{\"previous_response_id\":\"resp_abc\",\"input\":\"x\"}";
-    cr_assert(cg_responses_previous_id(body, strlen(body), id, sizeof(id)));
-    cr_assert_str_eq(id, "resp_abc");
-    cr_assert_not(cg_responses_previous_id("{}", 2, id, sizeof(id)));
-    cr_assert_not(cg_responses_previous_id(body, strlen(body), id, 4));
+    const char *body = "{\"previous_response_id\":\"resp_abc\",\"input\":["
+                       "{\"type\":\"item_reference\",\"id\":\"msg_1\"},"
+                       "{\"role\":\"user\",\"id\":\"msg_2\",\"content\":\"x\"},"
+                       "{\"id\":\"fc_3\"}]}";
+    json_t *root = json_loads(body, 0, NULL);
+    struct cg_responses_refs refs;
+    cg_responses_refs(root, &refs);
+    cr_assert_str_eq(refs.previous_id, "resp_abc");
+    cr_assert_eq(refs.count, 2); /* a message with an id is not a reference */
+    cr_assert_str_eq(refs.ids[0], "msg_1");
+    cr_assert_str_eq(refs.ids[1], "fc_3");
+    cr_assert_not(refs.too_many);
+    json_decref(root);
+    root = json_loads("{\"input\":\"x\"}", 0, NULL);
+    cg_responses_refs(root, &refs);
+    cr_assert_null(refs.previous_id);
+    cr_assert_eq(refs.count, 0);
+    json_decref(root);
+}
+
+Test(responses_parse, too_many_references_are_flagged)
+{
+    json_t *input = json_array();
+    for (int i = 0; i <= CG_RESPONSE_REFS_MAX; i++)
+        json_array_append_new(input, json_pack("{s:s,s:s}", "type", "item_reference", "id", "x"));
+    json_t *root = json_pack("{s:o}", "input", input);
+    struct cg_responses_refs refs;
+    cg_responses_refs(root, &refs);
+    cr_assert(refs.too_many);
+    cr_assert_eq(refs.count, CG_RESPONSE_REFS_MAX);
+    json_decref(root);
+}
+
+Test(responses_parse, input_items_list_the_body_items_in_typed_form)
+{
+    const char *body = "{\"model\":\"codex-5\",\"input\":\"hello\"}";
+    cr_assert_eq(parse_with(body, NULL, false), CG_OK, "%s", err.message);
+    json_t *want = json_loads("[{\"type\":\"message\",\"role\":\"user\",\"content\":"
+                              "[{\"type\":\"input_text\",\"text\":\"hello\"}]}]",
+                              0, NULL);
+    cr_assert(json_equal(opts.input_items, want));
+    json_decref(want);
 }
 
 Test(responses_parse, namespace_tools_keep_their_namespace)

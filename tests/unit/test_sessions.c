@@ -36,6 +36,8 @@ struct creator {
     bool released;
     struct cg_error last_error;
     char text[256];
+    char tool[128];      /* the last call: "<ns>/<name>" or "-/<name>" */
+    char encrypted[128]; /* the last REASONING_END's encrypted_content */
 };
 
 static struct peer P;
@@ -200,6 +202,10 @@ static void on_event(struct cg_turn *t, const struct cg_event *ev, void *data)
         size_t have = strlen(C.text);
         snprintf(C.text + have, sizeof(C.text) - have, "%.*s", (int)ev->text.len, ev->text.ptr);
     }
+    if (ev->type == CG_EVENT_TOOL_CALL_START)
+        snprintf(C.tool, sizeof(C.tool), "%s/%s", ev->ns ? ev->ns : "-", ev->name);
+    if (ev->type == CG_EVENT_REASONING_END)
+        snprintf(C.encrypted, sizeof(C.encrypted), "%.*s", (int)ev->text.len, ev->text.ptr);
     if (ev->type == CG_EVENT_ERROR) {
         C.last_error = *ev->error;
         if (C.release_on_error && !C.released)
@@ -309,6 +315,53 @@ Test(sessions_sm, a_full_turn_streams_text_and_unsubscribes)
     json_t *inject = sent_last("thread/inject_items");
     cr_assert_eq(json_array_size(json_object_get(json_object_get(inject, "params"), "items")), 1);
     assert_all_over();
+}
+
+Test(sessions_sm, a_namespace_call_comes_back_with_the_clients_namespace)
+{
+    make_request(1);
+    C.req->tool_names = realloc(C.req->tool_names, 2 * sizeof(*C.req->tool_names));
+    C.req->tool_names[1].alias = strdup("cg_weather");
+    C.req->tool_names[1].name = strdup("weather");
+    C.req->tool_count = 2;
+    run_turn(0);
+    /* a namespace Codex owns (agent mode) is not the client's: nothing is handed out */
+    feedf("{\"method\":\"rawResponseItem/completed\",\"params\":{\"threadId\":\"T0\",\"item\":"
+          "{\"type\":\"function_call\",\"namespace\":\"multi_agent_v1\",\"name\":\"spawn\","
+          "\"arguments\":\"{}\",\"call_id\":\"c0\"}}}");
+    feedf("{\"method\":\"rawResponseItem/completed\",\"params\":{\"threadId\":\"T0\",\"item\":"
+          "{\"type\":\"function_call\",\"namespace\":\"cg_weather\",\"name\":\"forecast\","
+          "\"arguments\":\"{}\",\"call_id\":\"c1\"}}}");
+    feed_raw_completed("T0");
+    cr_assert_eq(C.events[CG_EVENT_TOOL_CALL_START], 1);
+    cr_assert_str_eq(C.tool, "weather/forecast");
+    feed_turn_completed("T0", "interrupted", "null");
+    assert_all_over();
+}
+
+Test(sessions_sm, raw_reasoning_hands_over_its_encrypted_content_once)
+{
+    make_request(1);
+    json_array_append_new(C.req->history, json_pack("{s:s,s:[],s:s}", "type", "reasoning",
+                                                    "summary", "encrypted_content", "gOLD"));
+    run_turn(0);
+#define RAW_REASONING                                                                              \
+    "{\"method\":\"rawResponseItem/completed\",\"params\":{\"threadId\":\"T0\",\"item\":{"         \
+    "\"type\":\"reasoning\",\"summary\":[],\"encrypted_content\":\"%s\"}}}"
+    cr_assert(cg_sessions_wants(
+        CG_STR("rawResponseItem/completed"),
+        CG_STR("{\"item\":{\"type\":\"reasoning\",\"encrypted_content\":\"g\"}}")));
+    cr_assert_not(cg_sessions_wants(CG_STR("rawResponseItem/completed"),
+                                    CG_STR("{\"item\":{\"type\":\"message\"}}")));
+    feedf(RAW_REASONING, "gOLD"); /* replayed history: not news */
+    cr_assert_eq(C.events[CG_EVENT_REASONING_END], 0);
+    feedf(RAW_REASONING, "gNEW");
+    cr_assert_eq(C.events[CG_EVENT_REASONING_END], 1);
+    cr_assert_str_eq(C.encrypted, "gNEW");
+    feed_raw_completed("T0");
+    feed_turn_completed("T0", "completed", "null");
+    assert_all_over();
+#undef RAW_REASONING
 }
 
 /* Bug 1: the client went away mid-turn (run.c releases its turns and frees the request) while

@@ -1,0 +1,16 @@
+/* admit.h: what every model request (chat, completions, responses) checks before its body is
+ * parsed, and the per-request switches the runner reads from its headers. */
+#ifndef CG_API_ADMIT_H
+#define CG_API_ADMIT_H
+
+#include <stdbool.h>
+#include "api/api.h"
+#include "http/exchange.h"
+
+/* A JSON body and a configured backend; false when the exchange has been answered. */
+bool cg_admit_model_request(struct cg_exchange *ex, const struct cg_api *api);
+
+/* X-No-Keepalive: 1 turns SSE comments off for clients that cannot parse them. */
+bool cg_admit_keepalive_wanted(const struct cg_exchange *ex);
+
+#endif
