@@ -626,6 +626,11 @@ static int stream_begin(void *enc, struct cg_buf *out)
     return err;
 }
 
+static int stream_settle(void *enc, struct cg_buf *out)
+{
+    return close_open(enc, out);
+}
+
 static int stream_end(void *enc, struct cg_buf *out)
 {
     struct resp_encoder *e = enc;
@@ -668,6 +673,7 @@ static bool stopped(void *enc, unsigned choice)
 const struct cg_encoder_ops cg_responses_encoder_ops = {
     .stream_begin = stream_begin,
     .event = on_event,
+    .stream_settle = stream_settle,
     .stream_end = stream_end,
     .stream_error = stream_error,
     .body = body,
