@@ -83,6 +83,19 @@ describe('the Codex CLI as a client of the gateway', { timeout: 120000 }, () => 
     assert.equal(env.mock.requests.length, seen);
   });
 
+  it('codex exec with Codex\'s default web search gets the gateway\'s 400 naming the tool', async () => {
+    // Why the client config says web_search = "disabled": by default the CLI offers the hosted
+    // web_search tool, which no Codex worker can run for it.
+    const seen = env.mock.requests.length;
+    const config = clientConfig(baseUrl, CLIENT_MODEL).replace('web_search = "disabled"\n', '');
+    assert.notEqual(config, clientConfig(baseUrl, CLIENT_MODEL));
+    const r = await runCodexClient({ baseUrl, model: CLIENT_MODEL, key: KEY, prompt: 'Say hello. mock:text #cli-websearch', config });
+    assert.notEqual(r.code, 0, explain(r));
+    assert.match(r.stderr, /Tools of type 'web_search' are not supported.*"param":"tools\[\d+\]\.type"/, explain(r));
+    assert.equal(served().at(-1), 400);
+    assert.equal(env.mock.requests.length, seen);
+  });
+
   it('the README shows the configuration this suite runs', () => {
     const readme = fs.readFileSync(path.join(repoRoot, 'README.md'), 'utf8');
     const section = readme.slice(readme.indexOf('## Using the Codex CLI as a client'));
@@ -94,6 +107,6 @@ describe('the Codex CLI as a client of the gateway', { timeout: 120000 }, () => 
 
   it('the model saw only POST /v1/responses', () => {
     for (const q of env.mock.requests) assert.equal(`${q.method} ${q.path}`, 'POST /v1/responses');
-    assert.equal(env.mock.requests.length, 3);
+    assert.equal(env.mock.requests.length, 3, 'text, exec and its continuation; nothing for a refused request');
   });
 });

@@ -329,17 +329,17 @@ async function startTrapProxy() {
 }
 
 /**
- * Runs the pinned Codex CLI as a client: `codex exec` on `prompt` in a fresh CODEX_HOME (config
- * from clientConfig), HOME, TMPDIR and working directory, with an environment of its own (no
+ * Runs the pinned Codex CLI as a client: `codex exec` on `prompt` in a fresh CODEX_HOME (its
+ * config.toml is `config`, by default clientConfig's), HOME, TMPDIR and working directory, with an environment of its own (no
  * inherited keys or logins) and the trap proxy. The CLI refuses to set up its sandbox helper
  * (`codex-linux-sandbox`) under the temp dir, hence a TMPDIR inside the run's own directory.
  * Returns { code, signal, stdout, stderr, trapped }; kills the CLI after `timeoutMs`.
  */
-export async function runCodexClient({ baseUrl, model, key, prompt, timeoutMs = 60000 }) {
+export async function runCodexClient({ baseUrl, model, key, prompt, config = clientConfig(baseUrl, model), timeoutMs = 60000 }) {
   const root = tempDir('cg-codex-client-');
   const dirs = Object.fromEntries(['codex-home', 'home', 'tmp', 'work'].map((d) => [d, path.join(root.dir, d)]));
   for (const d of Object.values(dirs)) fs.mkdirSync(d);
-  fs.writeFileSync(path.join(dirs['codex-home'], 'config.toml'), clientConfig(baseUrl, model));
+  fs.writeFileSync(path.join(dirs['codex-home'], 'config.toml'), config);
   const trap = await startTrapProxy();
   try {
     const child = spawn(CODEX_NATIVE, ['exec', '--skip-git-repo-check', '--ephemeral', '--color', 'never',

@@ -151,10 +151,28 @@ describe('the Responses API through the real Codex', { timeout: 120000 }, () => 
     assert.deepEqual({ ...rest, output: unparsed }, events.at(-1).response);
   });
 
-  it('runs a function-tool round trip statelessly, the client resending every item', async () => {
+  it('runs a streamed function-tool round trip statelessly, the client resending every item', async () => {
     const input = [{ role: 'user', content: 'Weather in Paris? mock:tool #r-stateless' }];
-    const first = await client.responses.create({ model: 'codex-5', store: false, tools: [RESPONSES_WEATHER_TOOL], input });
+    const stream = client.responses.stream({ model: 'codex-5', store: false, tools: [RESPONSES_WEATHER_TOOL], input });
+    const events = [];
+    const argDeltas = [];
+    stream.on('event', (e) => events.push(e));
+    stream.on('response.function_call_arguments.delta', (e) => argDeltas.push(e));
+    const first = await stream.finalResponse();
     const call = assertWeatherCall(first);
+    assert.deepEqual(foldedTypes(events), [
+      'response.created',
+      'response.in_progress',
+      'response.output_item.added',
+      'response.function_call_arguments.delta',
+      'response.function_call_arguments.done',
+      'response.output_item.done',
+      'response.completed',
+    ]);
+    const added = events.find((e) => e.type === 'response.output_item.added').item;
+    assert.deepEqual([added.type, added.name, added.call_id], ['function_call', 'get_weather', call.call_id]);
+    assert.deepEqual(JSON.parse(argDeltas.map((e) => e.delta).join('')), TOOL_ARGS[0]);
+    assert.equal(argDeltas.at(-1).snapshot, call.arguments, 'the SDK accumulated the arguments');
     assert.deepEqual(upstreamFor(mock, '#r-stateless').body.tools.map((t) => t.name), ['fn_get_weather']);
 
     const second = await client.responses.create({
