@@ -12,17 +12,7 @@ const WEATHER_OUTPUT = '{"temperature_c":21,"sky":"clear"}';
 /** WEATHER_TOOL in the flat shape of a Responses function tool. */
 const RESPONSES_WEATHER_TOOL = Object.freeze({ type: 'function', ...WEATHER_TOOL.function, strict: true });
 
-/** The Responses usage object the gateway must report for one upstream usage (mock USAGE entry). */
-function expectedUsage(u) {
-  return {
-    input_tokens: u.input_tokens,
-    cached_tokens: u.input_tokens_details.cached_tokens,
-    output_tokens: u.output_tokens,
-    reasoning_tokens: u.output_tokens_details.reasoning_tokens,
-    total_tokens: u.input_tokens + u.output_tokens,
-  };
-}
-
+/** The counts of a Responses usage object: the gateway's and the mock's upstream one (USAGE) alike. */
 function usageOf(usage) {
   return {
     input_tokens: usage.input_tokens,
@@ -57,7 +47,7 @@ function assertWeatherCall(r) {
   assert.ok(call.call_id.length > 0);
   assert.deepEqual(JSON.parse(call.arguments), TOOL_ARGS[0]);
   assert.equal(r.output_text, '', 'no text beside the call');
-  assert.deepEqual(usageOf(r.usage), expectedUsage(USAGE.tool));
+  assert.deepEqual(usageOf(r.usage), usageOf(USAGE.tool));
   return call;
 }
 
@@ -103,7 +93,7 @@ describe('the Responses API through the real Codex', { timeout: 120000 }, () => 
     assert.equal(messages.length, 1);
     assert.equal(messages[0].role, 'assistant');
     assert.deepEqual(messages[0].content.map((p) => [p.type, p.text]), [['output_text', MODEL_TEXT]]);
-    assert.deepEqual(usageOf(r.usage), expectedUsage(USAGE.text));
+    assert.deepEqual(usageOf(r.usage), usageOf(USAGE.text));
     assert.equal(r.instructions, SYSTEM_PROMPT);
 
     const up = upstreamFor(mock, '#r-create').body;
@@ -144,7 +134,7 @@ describe('the Responses API through the real Codex', { timeout: 120000 }, () => 
     assert.equal(final.status, 'completed');
     assert.equal(final.output_text, MODEL_TEXT);
     assert.equal(final.id, events[0].response.id);
-    assert.deepEqual(usageOf(final.usage), expectedUsage(USAGE.text));
+    assert.deepEqual(usageOf(final.usage), usageOf(USAGE.text));
     // The SDK's final response is response.completed's, plus the fields it derives itself.
     const { output_text: _text, output_parsed: _parsed, ...rest } = final;
     const unparsed = rest.output.map((it) => ({ ...it, content: it.content.map(({ parsed: _p, ...part }) => part) }));
@@ -183,7 +173,7 @@ describe('the Responses API through the real Codex', { timeout: 120000 }, () => 
     });
     assert.equal(second.status, 'completed');
     assert.equal(second.output_text, AFTER_TOOL_PREFIX + WEATHER_OUTPUT);
-    assert.deepEqual(usageOf(second.usage), expectedUsage(USAGE.after_tool));
+    assert.deepEqual(usageOf(second.usage), usageOf(USAGE.after_tool));
     assertReplay(afterToolUpstream(mock, '#r-stateless').input, call);
   });
 
