@@ -18,6 +18,7 @@
 #include "backend/pool.h"
 #include "util/clock.h"
 #include "util/log.h"
+#include "fake_workers.h"
 
 #ifdef CG_FAKE_CODEX
 
@@ -88,10 +89,6 @@ static struct fixture {
     bool stopping;
     int pool_stopped;
 } fx;
-
-static const char *const fake_argv[] = {CG_FAKE_CODEX, "app-server", NULL};
-static const char *const fake_env[] = {"FAKE_CODEX_THREAD_BYTES=0", "FAKE_CODEX_UNLOAD_DELAY_MS=50",
-                                       NULL};
 
 /* --- the connection's side: a sink that records ------------------------------------------ */
 
@@ -497,47 +494,16 @@ static void assert_answer_text(const json_t *response)
 
 /* --- fixture ----------------------------------------------------------------------------- */
 
-static void kill_fakes(void)
-{
-    if (fx.pool.workers == NULL)
-        return;
-    for (size_t i = 0; i < fx.pool.count; i++) {
-        if (fx.pool.workers[i].pid > 0 && !fx.pool.workers[i].exited)
-            kill(fx.pool.workers[i].pid, SIGKILL);
-    }
-}
-
-static void on_alarm(int sig)
-{
-    kill_fakes();
-    signal(SIGALRM, SIG_DFL);
-    raise(SIGALRM);
-}
-
 static void setup(void)
 {
     memset(&fx, 0, sizeof(fx));
     cg_log_threshold = CG_LOG_ERROR;
-    signal(SIGPIPE, SIG_IGN);
-    signal(SIGALRM, on_alarm);
-    alarm(TEST_BOUND_S);
+    fake_workers_watch(&fx.pool, TEST_BOUND_S);
     cr_assert_eq(uv_loop_init(&fx.loop), 0);
     snprintf(fx.home, sizeof(fx.home), "/tmp/cg-run-test-XXXXXX");
     cr_assert_not_null(mkdtemp(fx.home));
     cr_assert_eq(cg_catalog_init(&fx.catalog, "fake-model"), 0);
-    fx.wcfg = (struct cg_worker_config){
-        .argv = fake_argv,
-        .env = fake_env,
-        .cwd = fx.home,
-        .handshake_timeout_ms = 10000,
-        .request_timeout_ms = 10000,
-        .backoff_initial_ms = 20,
-        .backoff_max_ms = 200,
-        .stable_ms = 60000,
-        .shutdown_grace_ms = 2000,
-        .restart_max = 3,
-        .max_line_bytes = 1 << 20,
-    };
+    fx.wcfg = fake_workers_config(fx.home, 3);
     fx.pcfg = (struct cg_pool_config){
         .codex_home = fx.home,
         .codex_home_check_ms = 600000,
@@ -560,7 +526,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-    kill_fakes();
+    fake_workers_kill();
     cg_buf_dispose(&fx.wire);
     rmdir(fx.home);
 }
