@@ -9,7 +9,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { AFTER_TOOL_PREFIX, MODEL_TEXT } from './mock-model.mjs';
 import { repoRoot } from '../lib/gateway.mjs';
-import { clientConfig, itemText, runCodexClient, startCodexGateway, upstreamFor } from './codex.mjs';
+import { clientConfig, itemText, runCodexClient, startCodexClient, startCodexGateway, upstreamFor } from './codex.mjs';
 
 const KEY = 'e2e-client-key';
 const CLIENT_MODEL = 'codex-5';
@@ -74,6 +74,28 @@ describe('the Codex CLI as a client of the gateway', { timeout: 120000 }, () => 
     assert.ok(JSON.stringify(out.output).includes(marker));
   });
 
+  it('codex exec resume continues the session, the gateway replaying every earlier turn', async () => {
+    const cli = await startCodexClient({ baseUrl, model: CLIENT_MODEL, key: KEY });
+    try {
+      const first = await cli.exec('First question. mock:text #cli-turn1');
+      assert.equal(first.code, 0, explain(first));
+      const second = await cli.exec('Second question. mock:text #cli-turn2', { resume: true });
+      assert.equal(second.code, 0, explain(second));
+      assert.equal(second.stdout.trim(), MODEL_TEXT, explain(second));
+      assert.deepEqual(second.trapped, []);
+    } finally {
+      await cli.close();
+    }
+    const conversation = upstreamFor(env.mock, '#cli-turn2').body.input
+      .filter((it) => (it.role === 'user' || it.role === 'assistant') && !itemText(it).includes('<environment_context>'))
+      .map((it) => [it.role, itemText(it)]);
+    assert.deepEqual(conversation, [
+      ['user', 'First question. mock:text #cli-turn1'],
+      ['assistant', MODEL_TEXT],
+      ['user', 'Second question. mock:text #cli-turn2'],
+    ]);
+  });
+
   it('codex exec with a wrong key fails without reaching the model', async () => {
     const seen = env.mock.requests.length;
     const r = await run('Say hello. mock:text #cli-badkey', 'not-the-key');
@@ -107,6 +129,6 @@ describe('the Codex CLI as a client of the gateway', { timeout: 120000 }, () => 
 
   it('the model saw only POST /v1/responses', () => {
     for (const q of env.mock.requests) assert.equal(`${q.method} ${q.path}`, 'POST /v1/responses');
-    assert.equal(env.mock.requests.length, 3, 'text, exec and its continuation; nothing for a refused request');
+    assert.equal(env.mock.requests.length, 5, 'text, exec and its continuation, two turns; nothing for a refused request');
   });
 });

@@ -329,45 +329,58 @@ async function startTrapProxy() {
 }
 
 /**
- * Runs the pinned Codex CLI as a client: `codex exec` on `prompt` in a fresh CODEX_HOME (its
- * config.toml is `config`, by default clientConfig's), HOME, TMPDIR and working directory, with an environment of its own (no
- * inherited keys or logins) and the trap proxy. The CLI refuses to set up its sandbox helper
- * (`codex-linux-sandbox`) under the temp dir, hence a TMPDIR inside the run's own directory.
- * Returns { code, signal, stdout, stderr, trapped }; kills the CLI after `timeoutMs`.
+ * The pinned Codex CLI as a client, in a fresh CODEX_HOME (its config.toml is `config`, by
+ * default clientConfig's), HOME, TMPDIR and working directory, with an environment of its own
+ * (no inherited keys or logins) and the trap proxy. The CLI refuses to set up its sandbox
+ * helper (`codex-linux-sandbox`) under the temp dir, hence a TMPDIR inside the client's own
+ * directory. `exec(prompt, {resume})` runs `codex exec` (`resume --last`: continuing the last
+ * session) and returns { code, signal, stdout, stderr, trapped }, killing the CLI after
+ * `timeoutMs`; `close()` removes everything.
  */
-export async function runCodexClient({ baseUrl, model, key, prompt, config = clientConfig(baseUrl, model), timeoutMs = 60000 }) {
+export async function startCodexClient({ baseUrl, model, key, config = clientConfig(baseUrl, model) }) {
   const root = tempDir('cg-codex-client-');
   const dirs = Object.fromEntries(['codex-home', 'home', 'tmp', 'work'].map((d) => [d, path.join(root.dir, d)]));
   for (const d of Object.values(dirs)) fs.mkdirSync(d);
   fs.writeFileSync(path.join(dirs['codex-home'], 'config.toml'), config);
   const trap = await startTrapProxy();
+  const env = {
+    PATH: process.env.PATH,
+    HOME: dirs.home,
+    TMPDIR: dirs.tmp,
+    CODEX_HOME: dirs['codex-home'],
+    [CLIENT_KEY_ENV]: key,
+    HTTP_PROXY: trap.url,
+    HTTPS_PROXY: trap.url,
+    ALL_PROXY: trap.url,
+    NO_PROXY: '127.0.0.1,localhost,::1',
+  };
+  return {
+    async exec(prompt, { resume = false, timeoutMs = 60000 } = {}) {
+      const args = ['exec', '--skip-git-repo-check', '--color', 'never', '-C', dirs.work,
+        ...(resume ? ['resume', '--last'] : []), prompt];
+      const child = spawn(CODEX_NATIVE, args, { cwd: dirs.work, env, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d) => (stdout += d));
+      child.stderr.on('data', (d) => (stderr += d));
+      const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+      const { code, signal } = await new Promise((resolve) => child.on('close', (c, sig) => resolve({ code: c, signal: sig })));
+      clearTimeout(timer);
+      return { code, signal, stdout, stderr, trapped: [...trap.seen] };
+    },
+    async close() {
+      await trap.close();
+      root.remove();
+    },
+  };
+}
+
+/** One `codex exec` of `prompt` by a client of its own (startCodexClient), removed afterwards. */
+export async function runCodexClient({ prompt, timeoutMs, ...options }) {
+  const client = await startCodexClient(options);
   try {
-    const child = spawn(CODEX_NATIVE, ['exec', '--skip-git-repo-check', '--ephemeral', '--color', 'never',
-      '-C', dirs.work, prompt], {
-      cwd: dirs.work,
-      env: {
-        PATH: process.env.PATH,
-        HOME: dirs.home,
-        TMPDIR: dirs.tmp,
-        CODEX_HOME: dirs['codex-home'],
-        [CLIENT_KEY_ENV]: key,
-        HTTP_PROXY: trap.url,
-        HTTPS_PROXY: trap.url,
-        ALL_PROXY: trap.url,
-        NO_PROXY: '127.0.0.1,localhost,::1',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    const { code, signal } = await new Promise((resolve) => child.on('close', (c, s) => resolve({ code: c, signal: s })));
-    clearTimeout(timer);
-    return { code, signal, stdout, stderr, trapped: trap.seen };
+    return await client.exec(prompt, { timeoutMs });
   } finally {
-    await trap.close();
-    root.remove();
+    await client.close();
   }
 }
