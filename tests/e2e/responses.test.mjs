@@ -1,7 +1,7 @@
 // The Responses API through the real `codex app-server` (pinned CLI) against the mock model, with
 // the official SDK: a plain response, a stream read through the SDK's event helpers, and a
-// function-tool round trip, stateless (the client resends every item) and stored
-// (previous_response_id). One gateway and one worker for the whole file.
+// function-tool round trip, stateless (the client resends every item), through a namespace tool
+// and stored (previous_response_id). One gateway and one worker for the whole file.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { AFTER_TOOL_PREFIX, MODEL_TEXT, TOOL_ARGS, USAGE } from './mock-model.mjs';
@@ -11,6 +11,14 @@ const WEATHER_OUTPUT = '{"temperature_c":21,"sky":"clear"}';
 
 /** WEATHER_TOOL in the flat shape of a Responses function tool. */
 const RESPONSES_WEATHER_TOOL = Object.freeze({ type: 'function', ...WEATHER_TOOL.function, strict: true });
+
+/** RESPONSES_WEATHER_TOOL inside a namespace, as the Codex CLI groups its tools. */
+const WEATHER_NAMESPACE = Object.freeze({
+  type: 'namespace',
+  name: 'weather',
+  description: 'Weather tools',
+  tools: [{ ...RESPONSES_WEATHER_TOOL }],
+});
 
 /** The counts of a Responses usage object: the gateway's and the mock's upstream one (USAGE) alike. */
 function usageOf(usage) {
@@ -177,6 +185,26 @@ describe('the Responses API through the real Codex', { timeout: 120000 }, () => 
     assertReplay(afterToolUpstream(mock, '#r-stateless').input, call);
   });
 
+  it('runs a round trip through a namespace tool, the call coming back with its namespace', async () => {
+    const input = [{ role: 'user', content: 'Weather in Paris? mock:ns_tool #r-namespace' }];
+    const first = await client.responses.create({ model: 'codex-5', store: false, tools: [WEATHER_NAMESPACE], input });
+    const call = assertWeatherCall(first);
+    assert.equal(call.namespace, 'weather', 'the client\'s namespace, without the private prefix');
+    const offered = upstreamFor(mock, '#r-namespace').body.tools;
+    assert.deepEqual(offered.map((t) => [t.type, t.name, t.tools?.map((f) => f.name)]),
+      [['namespace', 'fn_weather', ['get_weather']]]);
+
+    const second = await client.responses.create({
+      model: 'codex-5',
+      store: false,
+      tools: [WEATHER_NAMESPACE],
+      input: [...input, ...first.output, { type: 'function_call_output', call_id: call.call_id, output: WEATHER_OUTPUT }],
+    });
+    assert.equal(second.output_text, AFTER_TOOL_PREFIX + WEATHER_OUTPUT);
+    const replayed = afterToolUpstream(mock, '#r-namespace').input.find((it) => it.type === 'function_call');
+    assert.deepEqual([replayed.namespace, replayed.name, replayed.call_id], ['fn_weather', 'get_weather', call.call_id]);
+  });
+
   it('runs a function-tool round trip on a stored response with previous_response_id', async () => {
     const first = await client.responses.create({
       model: 'codex-5',
@@ -203,6 +231,6 @@ describe('the Responses API through the real Codex', { timeout: 120000 }, () => 
 
   it('contacted nothing upstream but POST /v1/responses', () => {
     for (const r of mock.requests) assert.equal(`${r.method} ${r.path}`, 'POST /v1/responses');
-    assert.equal(mock.requests.length, 6, 'one upstream request per response');
+    assert.equal(mock.requests.length, 8, 'one upstream request per response');
   });
 });
