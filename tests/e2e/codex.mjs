@@ -1,5 +1,6 @@
 // Shared setup of the real-Codex end-to-end suite: a mock Responses server, a CODEX_HOME whose
-// config.toml points the real `codex app-server` at it, and the gateway binary under test.
+// config.toml points the real `codex app-server` at it, the gateway binary under test, and the
+// Codex CLI as a client of that gateway.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
