@@ -171,7 +171,7 @@ void cg_exchange_close(struct cg_exchange *ex);
 size_t cg_exchange_queued(const struct cg_exchange *ex);
 
 bool cg_exchange_is_done(const struct cg_exchange *ex);
-bool cg_exchange_is_gone(const struct cg_exchange *ex); /* the client went away */
+bool cg_exchange_is_gone(const struct cg_exchange *ex); /* the client went away, or was answered */
 
 /* For the connection and the server: the client is gone, or the server is stopping. */
 void cg_exchange_abort(struct cg_exchange *ex, enum cg_err reason);

@@ -134,7 +134,7 @@ static enum cg_err load_json(struct cg_db *db, sqlite3_stmt *st, int col, json_t
     const void *text = sqlite3_column_blob(st, col);
     size_t len = (size_t)sqlite3_column_bytes(st, col);
     json_error_t jerr;
-    *out = json_loadb(text != NULL ? text : "", len, 0, &jerr);
+    *out = json_loadb(text != NULL ? text : "", len, JSON_ALLOW_NUL, &jerr);
     if (*out != NULL)
         return CG_OK;
     /* jansson's text quotes the stored bytes, which are client text: the position only. */

@@ -68,6 +68,9 @@ static struct fixture {
      * have closed (the next loop iteration), not before (this one's check phase). */
     bool answer_after_close;
     const struct cg_error *seal_err; /* what the seal answers; NULL: sealed */
+    const char *input;               /* the request's text (a fake: marker picks the case) */
+    bool fails_before_seal;          /* the backend fails the turn: no seal, a disposal */
+    int disposals;
     /* What happened. */
     struct cg_exchange *ex; /* the connection's reference, until it drops it */
     struct cg_run *run;
@@ -196,6 +199,12 @@ static void on_seal(struct cg_run *run, void *enc, void *data)
         uv_timer_start(&fx.leave, on_leave, 0, 0);
 }
 
+static void on_seal_dispose(void *data)
+{
+    cr_assert_eq(data, &fx);
+    fx.disposals++;
+}
+
 static void on_outcome(const struct cg_run_outcome *o, void *data)
 {
     cr_assert_eq(data, &fx);
@@ -262,8 +271,8 @@ static void start_run(void)
 
     char body[128];
     int n =
-        snprintf(body, sizeof(body), "{\"model\":\"fake-model\",\"input\":\"hi\",\"stream\":%s}",
-                 fx.stream ? "true" : "false");
+        snprintf(body, sizeof(body), "{\"model\":\"fake-model\",\"input\":\"%s\",\"stream\":%s}",
+                 fx.input ? fx.input : "hi", fx.stream ? "true" : "false");
     struct cg_responses_context cx = {.catalog = &fx.catalog};
     struct cg_request req;
     struct cg_responses_opts opts;
@@ -292,6 +301,7 @@ static void start_run(void)
         .keepalive = fx.keepalive,
         .seal = on_seal,
         .seal_data = &fx,
+        .seal_dispose = on_seal_dispose,
     };
     cg_run_start(&spec);
 }
@@ -318,8 +328,10 @@ static void run_case(void)
     uv_run(&fx.loop, UV_RUN_DEFAULT);
     cr_assert_eq(fx.pool_stopped, 1);
     cr_assert_eq(uv_loop_close(&fx.loop), 0);
-    cr_assert_eq(fx.seals, 1, "every case ends its choices well: one seal");
-    cr_assert_eq(fx.answers, 1, "the seal is answered once");
+    int sealed = fx.fails_before_seal ? 0 : 1;
+    cr_assert_eq(fx.seals, sealed, "a case that ends its choices well has one seal");
+    cr_assert_eq(fx.answers, sealed, "the seal is answered once");
+    cr_assert_eq(fx.disposals, 1 - sealed, "seal data never sealed is disposed of, once");
     cr_assert_eq(fx.outcome.count, 1, "the outcome is reported once");
     cr_assert_eq(fx.outcome.stream, fx.stream);
     cr_assert_str_eq(fx.outcome.route, "responses");
@@ -754,3 +766,28 @@ Test(run_seal, keepalives_during_the_seal_leave_the_final_bytes_intact)
 }
 
 #endif
+
+/* --- 6. no seal: the run fails before it, and its seal data is disposed of ----------------- */
+
+Test(run_seal, a_run_that_fails_before_its_seal_disposes_the_seal_data)
+{
+    fx.input = "fake:error";
+    fx.fails_before_seal = true;
+    run_case();
+    cr_assert_eq(fx.done_calls, 1);
+    cr_assert_neq(fx.outcome.error, CG_OK);
+    json_t *body = reply_json(502);
+    json_decref(body);
+}
+
+Test(run_seal, a_stream_that_fails_before_its_seal_disposes_the_seal_data)
+{
+    fx.stream = true;
+    fx.input = "fake:errorafter";
+    fx.fails_before_seal = true;
+    run_case();
+    struct frames fs;
+    stream_reply(&fs, "response.failed");
+    assert_numbered(&fs);
+    frames_dispose(&fs);
+}
