@@ -23,9 +23,10 @@
 
 enum { RESPONSE_ID_BYTES = 64, INPUT_ITEMS_LIMIT_DEFAULT = 20, INPUT_ITEMS_LIMIT_MAX = 100 };
 
+/* Stored responses belong to the key's stable id, not its place in PROXY_API_KEY. */
 static const char *key_of(const struct cg_exchange *ex)
 {
-    return ex->key_label ? ex->key_label : "";
+    return ex->key_id ? ex->key_id : "";
 }
 
 /* A store job's view of its exchange: held until the callback, which answers only a client
