@@ -356,6 +356,36 @@ describe('stored responses: a restart of the gateway', { timeout: 120000 }, () =
     }
   });
 
+  it('a response stays with its key when PROXY_API_KEY is reordered or rotated across a restart', async () => {
+    const state = tempDir('cg-store-rotate-');
+    const stateDir = path.join(state.dir, 'state');
+    const get = (g, id, key) => request(g, `/v1/responses/${id}`, { headers: { Authorization: `Bearer ${key}` } });
+    try {
+      const g1 = await startGateway({ env: { PROXY_API_KEY: 'k1,k2', PROXY_STATE_DIR: stateDir }, waitReady: true });
+      const a = (await postResponse(g1, { model: MODEL, input: 'fake:deltas=1' }, { Authorization: 'Bearer k1' })).json;
+      const b = (await postResponse(g1, { model: MODEL, input: 'fake:deltas=2' }, { Authorization: 'Bearer k2' })).json;
+      await stopClean(assert, g1);
+      const g2 = await startGateway({ env: { PROXY_API_KEY: 'k2,k1', PROXY_STATE_DIR: stateDir }, waitReady: true });
+      try {
+        assert.equal((await get(g2, a.id, 'k1')).status, 200);
+        assert.equal((await get(g2, a.id, 'k2')).status, 404, "the key now first in the list does not inherit the old first key's responses");
+        assert.equal((await get(g2, b.id, 'k2')).status, 200);
+        assert.equal((await get(g2, b.id, 'k1')).status, 404);
+      } finally {
+        await stopClean(assert, g2);
+      }
+      const g3 = await startGateway({ env: { PROXY_API_KEY: 'k3,k2', PROXY_STATE_DIR: stateDir }, waitReady: true });
+      try {
+        assert.equal((await get(g3, b.id, 'k2')).status, 200, 'a key kept through a rotation keeps its responses');
+        assert.equal((await get(g3, a.id, 'k3')).status, 404, 'a new key in the retired one\'s place sees nothing of it');
+      } finally {
+        await stopClean(assert, g3);
+      }
+    } finally {
+      state.remove();
+    }
+  });
+
   it('a response reported as stored survives the gateway being killed right after', async () => {
     const state = tempDir('cg-store-kill-');
     const env = { PROXY_API_KEY: 'k1', PROXY_STATE_DIR: path.join(state.dir, 'state') };
