@@ -64,6 +64,10 @@
  * one request (and a chain that loops through ids stops here). */
 #define CG_RESPONSE_CHAIN_MAX 1000
 
+/* Stored bytes one previous_response_id chain may replay: the replayed items become one request
+ * to a worker, so they are bounded as a request body is (twice PROXY_MAX_BODY_BYTES' default). */
+#define CG_RESPONSE_CHAIN_MAX_BYTES (32 * 1024 * 1024)
+
 /* item_reference items in one Responses request: each is looked up in the store before the
  * request is parsed, in one job. */
 #define CG_RESPONSE_REFS_MAX 256

@@ -208,6 +208,9 @@ static enum cg_err run_savepoint(struct cg_db *db, enum cg_err (*run)(struct cg_
     reset_stmts(db);
     if (code != CG_OK && exec_sql(db->conn, "ROLLBACK TO job") != SQLITE_OK)
         code = cg_db_fail(db, "rollback to savepoint");
+    /* Only a failure undoes counted writes: a job that answers "not found" changed nothing. */
+    if (code == CG_ERR_STORE_FAILED && db->cfg.rolled_back != NULL)
+        db->cfg.rolled_back(db->cfg.ctx);
     if (exec_sql(db->conn, "RELEASE job") != SQLITE_OK)
         return cg_db_fail(db, "release savepoint");
     return code;
@@ -239,6 +242,8 @@ static void run_batch(struct cg_db *db, struct cg_db_job *batch)
         return;
     cg_db_fail(db, "commit");
     exec_sql(db->conn, "ROLLBACK");
+    if (db->cfg.rolled_back != NULL)
+        db->cfg.rolled_back(db->cfg.ctx);
     /* Nothing of the batch is stored, and a read may have seen a write that is now undone. */
     for (struct cg_db_job *j = batch; j != NULL; j = j->next)
         j->code = CG_ERR_STORE_FAILED;

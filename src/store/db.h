@@ -37,6 +37,10 @@ struct cg_db_config {
     size_t migration_count;
     /* Writer thread, at the end of every batch, before COMMIT, under a savepoint (may be NULL). */
     enum cg_err (*after_batch)(struct cg_db *db, void *ctx);
+    /* Writer thread, when writes were undone: a job or after_batch failed with
+     * CG_ERR_STORE_FAILED (its savepoint rolled back) or a COMMIT failed (the whole batch).
+     * Counters the jobs keep may be wrong now. May be NULL. */
+    void (*rolled_back)(void *ctx);
     void *ctx;
 };
 

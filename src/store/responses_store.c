@@ -237,28 +237,43 @@ static enum cg_err retain(struct cg_db *db, struct cg_responses_store *s)
     return CG_OK;
 }
 
-static enum cg_err on_after_batch(struct cg_db *db, void *ctx)
-{
-    struct cg_responses_store *s = ctx;
-    if (!s->total_known)
-        return CG_OK;
-    bool over = s->lim.max_bytes != 0 && s->total_bytes > (int64_t)s->lim.max_bytes;
-    bool due = s->lim.max_age_s != 0 && s->puts_since_retain >= RETAIN_EVERY_PUTS;
-    return over || due ? retain(db, s) : CG_OK;
-}
-
-/* The timer's pass (and the first, at open) sums the bytes afresh: the running sum drifts when a
- * batch fails to commit after its puts were counted. */
-static enum cg_err run_retain(struct cg_db *db, struct job *j)
+/* The stored bytes summed afresh (the running sum is only kept while writes succeed). */
+static enum cg_err sum_total(struct cg_db *db, struct cg_responses_store *s)
 {
     sqlite3_stmt *st = cg_db_stmt(db, ST_TOTAL_BYTES, "SELECT total(bytes) FROM responses");
     if (st == NULL)
         return CG_ERR_STORE_FAILED;
     if (sqlite3_step(st) != SQLITE_ROW)
         return cg_db_fail(db, "sum of bytes");
-    j->s->total_bytes = (int64_t)sqlite3_column_double(st, 0);
-    j->s->total_known = true;
-    return retain(db, j->s);
+    s->total_bytes = (int64_t)sqlite3_column_double(st, 0);
+    s->total_known = true;
+    return CG_OK;
+}
+
+static void on_rolled_back(void *ctx)
+{
+    struct cg_responses_store *s = ctx;
+    s->total_known = false;
+}
+
+static enum cg_err on_after_batch(struct cg_db *db, void *ctx)
+{
+    struct cg_responses_store *s = ctx;
+    if (!s->total_known) {
+        enum cg_err code = sum_total(db, s);
+        if (code != CG_OK)
+            return code;
+    }
+    bool over = s->lim.max_bytes != 0 && s->total_bytes > (int64_t)s->lim.max_bytes;
+    bool due = s->lim.max_age_s != 0 && s->puts_since_retain >= RETAIN_EVERY_PUTS;
+    return over || due ? retain(db, s) : CG_OK;
+}
+
+/* The timer's pass (and the first, at open) sums the bytes afresh. */
+static enum cg_err run_retain(struct cg_db *db, struct job *j)
+{
+    enum cg_err code = sum_total(db, j->s);
+    return code == CG_OK ? retain(db, j->s) : code;
 }
 
 /* --- the jobs (writer thread) ------------------------------------------------------------- */
@@ -483,8 +498,11 @@ static enum cg_err walk_chain(struct cg_db *db, struct job *j, json_t **out)
     enum cg_err code = CG_OK;
     json_t *chain = NULL;
     sqlite3_stmt *st = cg_db_stmt(db, ST_PREVIOUS,
-                                  "SELECT previous_id FROM responses"
+                                  "SELECT previous_id, bytes FROM responses"
                                   " WHERE id = ?1 AND owner = ?2 AND created_at >= ?3");
+    uint64_t max_bytes = j->s->lim.max_chain_bytes ? j->s->lim.max_chain_bytes
+                                                   : (uint64_t)CG_RESPONSE_CHAIN_MAX_BYTES;
+    uint64_t bytes = 0;
     if (st == NULL) {
         code = CG_ERR_STORE_FAILED;
         goto out;
@@ -507,6 +525,11 @@ static enum cg_err walk_chain(struct cg_db *db, struct job *j, json_t **out)
         }
         if (rc != SQLITE_ROW) {
             code = cg_db_fail(db, "walk chain");
+            goto out;
+        }
+        bytes += (uint64_t)sqlite3_column_int64(st, 1);
+        if (bytes > max_bytes) {
+            code = CG_ERR_CHAIN_TOO_LONG;
             goto out;
         }
         cur = (const char *)sqlite3_column_text(st, 0);
@@ -683,6 +706,7 @@ int cg_responses_store_open(uv_loop_t *loop, const char *path,
         .migrations = migrations,
         .migration_count = CG_ARRAY_SIZE(migrations),
         .after_batch = on_after_batch,
+        .rolled_back = on_rolled_back,
         .ctx = s,
     };
     if (cg_db_open(loop, path, &cfg, &s->db, errbuf, errlen) != 0) {
@@ -721,9 +745,8 @@ void cg_responses_store_get(struct cg_responses_store *s, const char *owner, con
     submit(job_new(s, OP_GET, owner, id, cb, data));
 }
 
-void cg_responses_store_input_items(struct cg_responses_store *s, const char *owner,
-                                    const char *id, const struct cg_store_page *page,
-                                    cg_store_cb cb, void *data)
+void cg_responses_store_input_items(struct cg_responses_store *s, const char *owner, const char *id,
+                                    const struct cg_store_page *page, cg_store_cb cb, void *data)
 {
     struct job *j = job_new(s, OP_INPUT_ITEMS, owner, id, cb, data);
     j->after = dup_or_null(page->after);

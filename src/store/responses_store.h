@@ -23,9 +23,10 @@
 struct cg_responses_store; /* opaque */
 
 struct cg_responses_store_limits {
-    uint64_t max_age_s; /* PROXY_RESPONSES_MAX_AGE; 0 = no age limit */
-    uint64_t max_bytes; /* PROXY_RESPONSES_MAX_BYTES; 0 = no size limit */
-    int64_t (*now_s)(void); /* the clock, in Unix seconds; NULL = real time (tests set it) */
+    uint64_t max_age_s;       /* PROXY_RESPONSES_MAX_AGE; 0 = no age limit */
+    uint64_t max_bytes;       /* PROXY_RESPONSES_MAX_BYTES; 0 = no size limit */
+    int64_t (*now_s)(void);   /* the clock, in Unix seconds; NULL = real time (tests set it) */
+    uint64_t max_chain_bytes; /* a resolved chain's stored bytes; 0 = CG_RESPONSE_CHAIN_MAX_BYTES */
 };
 
 /* What a job reports, on the loop thread. `code` is CG_OK, CG_ERR_RESPONSE_NOT_FOUND (no such
@@ -72,19 +73,18 @@ void cg_responses_store_get(struct cg_responses_store *s, const char *owner, con
  * an empty page. */
 struct cg_store_page {
     const char *after;
-    size_t limit;    /* 1..100 (the handler checks) */
+    size_t limit;   /* 1..100 (the handler checks) */
     bool ascending; /* order=asc; OpenAI's default is desc (newest first) */
 };
 
 /* Callback value: OpenAI's list shape {"object":"list","data":[...],"first_id","last_id",
  * "has_more"} (first_id/last_id null on an empty page). */
-void cg_responses_store_input_items(struct cg_responses_store *s, const char *owner,
-                                    const char *id, const struct cg_store_page *page,
-                                    cg_store_cb cb, void *data);
+void cg_responses_store_input_items(struct cg_responses_store *s, const char *owner, const char *id,
+                                    const struct cg_store_page *page, cg_store_cb cb, void *data);
 
 /* Deletes the response (its items go with it). Callback value: NULL. */
-void cg_responses_store_delete(struct cg_responses_store *s, const char *owner,
-                               const char *id, cg_store_cb cb, void *data);
+void cg_responses_store_delete(struct cg_responses_store *s, const char *owner, const char *id,
+                               cg_store_cb cb, void *data);
 
 /* What a new request needs from the store before it can be parsed. `previous_id` (may be NULL):
  * the chain that ends with it, oldest response first, each response's input items then its
@@ -95,7 +95,7 @@ void cg_responses_store_delete(struct cg_responses_store *s, const char *owner,
  * chain of more than CG_RESPONSE_CHAIN_MAX responses is CG_ERR_CHAIN_TOO_LONG.
  * The strings are copied before the call returns. */
 void cg_responses_store_resolve(struct cg_responses_store *s, const char *owner,
-                                const char *previous_id, const char *const *item_ids,
-                                size_t count, cg_store_cb cb, void *data);
+                                const char *previous_id, const char *const *item_ids, size_t count,
+                                cg_store_cb cb, void *data);
 
 #endif

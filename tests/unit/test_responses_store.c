@@ -509,6 +509,23 @@ static size_t stored_bytes(const char *id, size_t n_in, size_t n_out)
     return n;
 }
 
+Test(responses_store, chain_of_more_stored_bytes_than_the_limit_is_refused)
+{
+    size_t one = stored_bytes("r1", 2, 2);
+    fx.lim.max_chain_bytes = 2 * one + one / 2;
+    open_store();
+    put("k", "r1", NULL, 2, 2);
+    put("k", "r2", "r1", 2, 2);
+    put("k", "r3", "r2", 2, 2);
+    struct rec *two = resolve("k", "r2", NULL, 0);
+    struct rec *three = resolve("k", "r3", NULL, 0);
+    run();
+    assert_all_fired();
+    cr_assert_eq(two->code, CG_OK, "%s", cg_err_name(two->code));
+    cr_assert_eq(three->code, CG_ERR_CHAIN_TOO_LONG);
+    cr_assert_null(three->value);
+}
+
 Test(responses_store, oldest_rows_go_first_past_the_byte_limit)
 {
     size_t one = stored_bytes("r1", 2, 2);
