@@ -36,6 +36,7 @@ struct pending {
     struct cg_api *api;
     json_t *root; /* create: the loaded body */
     char id[RESPONSE_ID_BYTES];
+    bool show_encrypted; /* get: include=reasoning.encrypted_content */
 };
 
 static struct pending *pending_new(struct cg_exchange *ex, struct cg_api *api)
@@ -291,6 +292,50 @@ static void on_found(const struct cg_store_result *res, void *data)
     answer(data, res, res->value);
 }
 
+/* A stored response keeps its reasoning's encrypted_content; a reader sees it when it asks. */
+static void on_got(const struct cg_store_result *res, void *data)
+{
+    struct pending *p = data;
+    json_t *shown = NULL;
+    const json_t *output = json_object_get(res->value, "output");
+    if (res->code == CG_OK && !p->show_encrypted && json_is_array(output)) {
+        shown = json_copy(res->value);
+        json_t *items = json_array();
+        size_t i;
+        json_t *item;
+        json_array_foreach(output, i, item)
+        {
+            json_t *copy = json_copy(item);
+            json_object_del(copy, "encrypted_content");
+            json_array_append_new(items, copy);
+        }
+        json_object_set_new(shown, "output", items);
+    }
+    answer(p, res, shown ? shown : res->value);
+    json_decref(shown);
+}
+
+/* Whether the query holds include=reasoning.encrypted_content (or include[]=...). */
+static bool wants_encrypted(const struct cg_exchange *ex)
+{
+    struct cg_str rest = ex->query;
+    while (rest.len > 0) {
+        struct cg_str pair = cg_str_split(&rest, '&');
+        char key[32];
+        char value[64];
+        size_t klen = 0;
+        size_t vlen = 0;
+        struct cg_str k = cg_str_split(&pair, '=');
+        if (!cg_str_percent_decode(k, key, sizeof(key), &klen) ||
+            !cg_str_percent_decode(pair, value, sizeof(value), &vlen))
+            continue;
+        if ((strcmp(key, "include") == 0 || strcmp(key, "include[]") == 0) &&
+            strcmp(value, "reasoning.encrypted_content") == 0)
+            return true;
+    }
+    return false;
+}
+
 static void on_deleted(const struct cg_store_result *res, void *data)
 {
     struct pending *p = data;
@@ -371,10 +416,12 @@ void cg_responses_handle_stored(struct cg_exchange *ex, void *ctx)
         return;
     struct pending *p = pending_new(ex, api);
     snprintf(p->id, sizeof(p->id), "%s", id);
-    if (ex->method == CG_METHOD_DELETE)
+    if (ex->method == CG_METHOD_DELETE) {
         cg_responses_store_delete(api->store, key_of(ex), id, on_deleted, p);
-    else if (items)
+    } else if (items) {
         cg_responses_store_input_items(api->store, key_of(ex), id, &page, on_found, p);
-    else
-        cg_responses_store_get(api->store, key_of(ex), id, on_found, p);
+    } else {
+        p->show_encrypted = wants_encrypted(ex);
+        cg_responses_store_get(api->store, key_of(ex), id, on_got, p);
+    }
 }

@@ -660,7 +660,13 @@ static int body(void *enc, struct cg_buf *out)
 int cg_responses_encoder_response(void *enc, struct cg_buf *out)
 {
     struct resp_encoder *e = enc;
-    return body(e, out);
+    /* The stored copy keeps Codex's encrypted reasoning whatever the client asked to see: a
+     * chain continued later replays it (a reader sees it only when it asks). */
+    bool shown = e->p.include_encrypted_reasoning;
+    e->p.include_encrypted_reasoning = true;
+    int err = body(e, out);
+    e->p.include_encrypted_reasoning = shown;
+    return err;
 }
 
 static bool stopped(void *enc, unsigned choice)

@@ -43,7 +43,8 @@ void *cg_responses_encoder_new(const struct cg_responses_encode_params *p);
 
 /* The response object as it stands (the final one once every event is in: what the stream's
  * last event or the JSON body carries), appended to `out`; for storing it. In a stream, call it
- * after stream_settle (close_open's events would be lost otherwise). */
+ * after stream_settle (close_open's events would be lost otherwise). Reasoning items always
+ * carry their encrypted_content here, asked for or not. */
 int cg_responses_encoder_response(void *enc, struct cg_buf *out) CG_MUST_CHECK;
 
 #endif
