@@ -264,6 +264,8 @@ describe('stored responses: previous_response_id and item_reference', { timeout:
     assert.match(injected[1].encrypted_content, /^gAAAA/);
     const again = await k1.responses.retrieve(r1.id);
     assert.equal('encrypted_content' in again.output[0], false, 'retrieve still shows what create showed');
+    const shown = await k1.responses.retrieve(r1.id, { include: ['reasoning.encrypted_content'] });
+    assert.equal(shown.output[0].encrypted_content, injected[1].encrypted_content, 'and shows it when include asks');
   });
 
   it('a chain with a deleted link cannot be continued', async () => {
