@@ -304,11 +304,33 @@ describe('stored responses: another key', { timeout: 120000 }, () => {
   });
 });
 
+/** Runs `fn(g)` on a gateway started with `env`, then stops it and checks that it exited clean. */
+async function withGateway(env, fn) {
+  const g = await startGateway({ env, waitReady: true });
+  try {
+    return await fn(g);
+  } finally {
+    await stopClean(assert, g);
+  }
+}
+
+/** Runs `fn(dir)` with a fresh directory that outlives the gateways started on it. */
+async function withDir(fn) {
+  const t = tempDir('cg-store-dir-');
+  try {
+    return await fn(t.dir);
+  } finally {
+    t.remove();
+  }
+}
+
+const bearer = (key) => ({ Authorization: `Bearer ${key}` });
+const getAs = (g, id, key) => request(g, `/v1/responses/${id}`, { headers: bearer(key) });
+
 describe('stored responses: runs that do not complete', { timeout: 120000 }, () => {
   it('a stored request whose turn fails or whose client leaves holds nothing afterwards (clean exit under ASan)', async () => {
-    const g = await startGateway({ env: { PROXY_API_KEY: 'k1' }, waitReady: true });
-    try {
-      const h = { Authorization: 'Bearer k1' };
+    await withGateway({ PROXY_API_KEY: 'k1' }, async (g) => {
+      const h = bearer('k1');
       const failed = await postResponse(g, { model: MODEL, input: 'fake:error=usage' }, h);
       assert.equal(failed.status, 429);
       const midway = await postResponse(g, { model: MODEL, input: 'fake:errorafter', stream: true }, h);
@@ -316,30 +338,22 @@ describe('stored responses: runs that do not complete', { timeout: 120000 }, () 
       await abortAfterFirstDelta(g, { model: MODEL, input: 'fake:slow=100,50' }, h);
       const ok = await postResponse(g, { model: MODEL, input: 'fake:deltas=1' }, h);
       assert.equal(ok.status, 200);
-      const failedId = sseEvents(midway.text)[0].data.response.id;
-      const r = await request(g, `/v1/responses/${failedId}`, { headers: h });
+      const r = await getAs(g, sseEvents(midway.text)[0].data.response.id, 'k1');
       assert.ok([200, 404].includes(r.status), `retrieve of a failed response: ${r.status}`);
       if (r.status === 200) assert.equal(r.json.status, 'failed');
-    } finally {
-      await stopClean(assert, g);
-    }
+    });
   });
 });
 
 describe('stored responses: a restart of the gateway', { timeout: 120000 }, () => {
-  it('a stored conversation continues after a restart with the same PROXY_STATE_DIR', async () => {
-    const state = tempDir('cg-store-restart-');
-    const log = path.join(state.dir, 'fake.jsonl');
-    const env = { PROXY_API_KEY: 'k1', PROXY_STATE_DIR: path.join(state.dir, 'state'), FAKE_CODEX_LOG: log };
-    try {
-      const g1 = await startGateway({ env, waitReady: true });
-      const c1 = new OpenAI({ apiKey: 'k1', baseURL: `${g1.url}/v1`, maxRetries: 0 });
-      const r1 = await c1.responses.create({ model: MODEL, input: 'Remember: the code word is heron. fake:deltas=2' });
-      await stopClean(assert, g1);
-
-      const g2 = await startGateway({ env, waitReady: true });
-      try {
-        const c2 = new OpenAI({ apiKey: 'k1', baseURL: `${g2.url}/v1`, maxRetries: 0 });
+  it('a stored conversation continues after a restart with the same PROXY_STATE_DIR', () =>
+    withDir(async (dir) => {
+      const log = path.join(dir, 'fake.jsonl');
+      const env = { PROXY_API_KEY: 'k1', PROXY_STATE_DIR: path.join(dir, 'state'), FAKE_CODEX_LOG: log };
+      const r1 = await withGateway(env, (g) =>
+        new OpenAI({ apiKey: 'k1', baseURL: `${g.url}/v1`, maxRetries: 0 }).responses.create({ model: MODEL, input: 'Remember: the code word is heron. fake:deltas=2' }));
+      await withGateway(env, async (g) => {
+        const c2 = new OpenAI({ apiKey: 'k1', baseURL: `${g.url}/v1`, maxRetries: 0 });
         const kept = await c2.responses.retrieve(r1.id);
         assert.equal(kept.output_text, 'w0 w1 ');
         const r2 = await c2.responses.create({ model: MODEL, input: 'What is the code word? fake:deltas=1', previous_response_id: r1.id });
@@ -350,79 +364,54 @@ describe('stored responses: a restart of the gateway', { timeout: 120000 }, () =
           ['assistant', 'w0 w1 '],
         ], 'the first turn, stored before the restart, is replayed into the new thread');
         assert.deepEqual(lastFakeCall(log, 'turn/start').input.map((i) => i.text), ['What is the code word? fake:deltas=1']);
-      } finally {
-        await stopClean(assert, g2);
-      }
-    } finally {
-      state.remove();
-    }
-  });
+      });
+    }));
 
-  it('a response stays with its key when PROXY_API_KEY is reordered or rotated across a restart', async () => {
-    const state = tempDir('cg-store-rotate-');
-    const stateDir = path.join(state.dir, 'state');
-    const get = (g, id, key) => request(g, `/v1/responses/${id}`, { headers: { Authorization: `Bearer ${key}` } });
-    try {
-      const g1 = await startGateway({ env: { PROXY_API_KEY: 'k1,k2', PROXY_STATE_DIR: stateDir }, waitReady: true });
-      const a = (await postResponse(g1, { model: MODEL, input: 'fake:deltas=1' }, { Authorization: 'Bearer k1' })).json;
-      const b = (await postResponse(g1, { model: MODEL, input: 'fake:deltas=2' }, { Authorization: 'Bearer k2' })).json;
-      await stopClean(assert, g1);
-      const g2 = await startGateway({ env: { PROXY_API_KEY: 'k2,k1', PROXY_STATE_DIR: stateDir }, waitReady: true });
-      try {
-        assert.equal((await get(g2, a.id, 'k1')).status, 200);
-        assert.equal((await get(g2, a.id, 'k2')).status, 404, "the key now first in the list does not inherit the old first key's responses");
-        assert.equal((await get(g2, b.id, 'k2')).status, 200);
-        assert.equal((await get(g2, b.id, 'k1')).status, 404);
-      } finally {
-        await stopClean(assert, g2);
-      }
-      const g3 = await startGateway({ env: { PROXY_API_KEY: 'k3,k2', PROXY_STATE_DIR: stateDir }, waitReady: true });
-      try {
-        assert.equal((await get(g3, b.id, 'k2')).status, 200, 'a key kept through a rotation keeps its responses');
-        assert.equal((await get(g3, a.id, 'k3')).status, 404, 'a new key in the retired one\'s place sees nothing of it');
-      } finally {
-        await stopClean(assert, g3);
-      }
-    } finally {
-      state.remove();
-    }
-  });
+  it('a response stays with its key when PROXY_API_KEY is reordered or rotated across a restart', () =>
+    withDir(async (dir) => {
+      const stateDir = path.join(dir, 'state');
+      const [a, b] = await withGateway({ PROXY_API_KEY: 'k1,k2', PROXY_STATE_DIR: stateDir }, async (g) => [
+        (await postResponse(g, { model: MODEL, input: 'fake:deltas=1' }, bearer('k1'))).json,
+        (await postResponse(g, { model: MODEL, input: 'fake:deltas=2' }, bearer('k2'))).json,
+      ]);
+      await withGateway({ PROXY_API_KEY: 'k2,k1', PROXY_STATE_DIR: stateDir }, async (g) => {
+        assert.equal((await getAs(g, a.id, 'k1')).status, 200);
+        assert.equal((await getAs(g, a.id, 'k2')).status, 404, "the key now first in the list does not inherit the old first key's responses");
+        assert.equal((await getAs(g, b.id, 'k2')).status, 200);
+        assert.equal((await getAs(g, b.id, 'k1')).status, 404);
+      });
+      await withGateway({ PROXY_API_KEY: 'k3,k2', PROXY_STATE_DIR: stateDir }, async (g) => {
+        assert.equal((await getAs(g, b.id, 'k2')).status, 200, 'a key kept through a rotation keeps its responses');
+        assert.equal((await getAs(g, a.id, 'k3')).status, 404, "a new key in the retired one's place sees nothing of it");
+      });
+    }));
 
-  it('a response reported as stored survives the gateway being killed right after', async () => {
-    const state = tempDir('cg-store-kill-');
-    const env = { PROXY_API_KEY: 'k1', PROXY_STATE_DIR: path.join(state.dir, 'state') };
-    try {
+  it('a response reported as stored survives the gateway being killed right after', () =>
+    withDir(async (dir) => {
+      const env = { PROXY_API_KEY: 'k1', PROXY_STATE_DIR: path.join(dir, 'state') };
       const g1 = await startGateway({ env, waitReady: true });
-      const r1 = await postResponse(g1, { model: MODEL, input: 'fake:deltas=2' }, { Authorization: 'Bearer k1' });
+      const r1 = await postResponse(g1, { model: MODEL, input: 'fake:deltas=2' }, bearer('k1'));
       assert.equal(r1.status, 200);
       const killed = await g1.stop('SIGKILL');
       assert.equal(killed.signal, 'SIGKILL');
-      const g2 = await startGateway({ env, waitReady: true });
-      try {
-        const got = await request(g2, `/v1/responses/${r1.json.id}`, { headers: { Authorization: 'Bearer k1' } });
+      await withGateway(env, async (g) => {
+        const got = await getAs(g, r1.json.id, 'k1');
         assert.equal(got.status, 200, got.text);
         assert.deepEqual(got.json, r1.json);
-      } finally {
-        await stopClean(assert, g2);
-      }
-    } finally {
-      state.remove();
-    }
-  });
+      });
+    }));
 });
 
 describe('stored responses: retention', { timeout: 120000 }, () => {
   it('PROXY_RESPONSES_MAX_BYTES: past it the oldest responses go first', async () => {
-    const g = await startGateway({ env: { PROXY_API_KEY: 'k1', PROXY_RESPONSES_MAX_BYTES: '40000' }, waitReady: true });
-    try {
-      const h = { Authorization: 'Bearer k1' };
+    await withGateway({ PROXY_API_KEY: 'k1', PROXY_RESPONSES_MAX_BYTES: '40000' }, async (g) => {
       const ids = [];
       for (let i = 0; i < 30; i++) {
-        const r = await postResponse(g, { model: MODEL, input: `fake:deltas=2 ${'x'.repeat(2000)} ${i}` }, h);
+        const r = await postResponse(g, { model: MODEL, input: `fake:deltas=2 ${'x'.repeat(2000)} ${i}` }, bearer('k1'));
         assert.equal(r.status, 200, r.text);
         ids.push(r.json.id);
       }
-      const status = async (id) => (await request(g, `/v1/responses/${id}`, { headers: h })).status;
+      const status = async (id) => (await getAs(g, id, 'k1')).status;
       await waitFor(async () => (await status(ids[0])) === 404, 10000, 'the oldest response to go');
       assert.equal(await status(ids[ids.length - 1]), 200, 'the newest is kept');
       const kept = [];
@@ -430,8 +419,6 @@ describe('stored responses: retention', { timeout: 120000 }, () => {
       const firstKept = kept.indexOf(true);
       assert.ok(firstKept > 0, 'some were dropped');
       assert.deepEqual(kept.slice(firstKept), kept.slice(firstKept).map(() => true), 'what is kept is the newest run, oldest dropped first');
-    } finally {
-      await stopClean(assert, g);
-    }
+    });
   });
 });
