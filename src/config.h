@@ -49,7 +49,12 @@
       "the Codex CLI: a name on PATH or a path (relative to the gateway's directory), or a .js "  \
       "launcher (run with node); checked at start")                                                \
     X(PROXY_STATE_DIR, state_dir, STR, "", 0, 0,                                                   \
-      "the gateway's own files (model catalog for Codex); empty = $HOME/.codex-gateway")           \
+      "the gateway's own files: the model catalog for Codex and gateway.db (stored responses); "   \
+      "empty = $HOME/.codex-gateway")                                                              \
+    X(PROXY_RESPONSES_MAX_AGE, responses_max_age, INT, "2592000", 0, 315360000,                    \
+      "seconds a stored response is kept (30 days, as OpenAI); 0 = no age limit")                  \
+    X(PROXY_RESPONSES_MAX_BYTES, responses_max_bytes, INT, "1073741824", 0, 1099511627776,         \
+      "bytes of stored responses kept; past it the oldest are deleted first; 0 = no size limit")   \
     X(CODEX_HOME, codex_home, STR, "", 0, 0,                                                       \
       "Codex's home for the workers (auth.json lives here); empty = PROXY_STATE_DIR/codex-home")  \
     X(PROXY_CODEX_WORKDIR, codex_workdir, STR, "", 0, 0,                                           \

@@ -16,6 +16,7 @@
 #include "http/cors.h"
 #include "http/router.h"
 #include "http/server.h"
+#include "store/responses_store.h"
 #include "util/buf.h"
 #include "util/clock.h"
 #include "util/json.h"
@@ -36,6 +37,7 @@ struct gateway {
     struct cg_launch launch;
     struct cg_worker_config worker_cfg;
     struct cg_pool pool;
+    struct cg_responses_store *store;
     uv_signal_t sigterm;
     uv_signal_t sigint;
     int signals_seen;
@@ -130,6 +132,10 @@ static void on_pool_stopped(struct cg_pool *p)
     struct gateway *g = CG_CONTAINER_OF(p, struct gateway, pool);
     uv_close((uv_handle_t *)&g->sigterm, NULL);
     uv_close((uv_handle_t *)&g->sigint, NULL);
+    /* Last: no connection is left to queue a job, and what is queued still completes. */
+    g->api.store = NULL;
+    cg_responses_store_close(g->store);
+    g->store = NULL;
     cg_log_event(CG_LOG_NOTICE, LOG_COMPONENT, "stopped", NULL);
 }
 
@@ -176,6 +182,28 @@ static void start_backend(struct gateway *g)
     g->api.pool = &g->pool;
 }
 
+/* PROXY_STATE_DIR/gateway.db; prints the one line of a failed start. */
+static int open_store(struct gateway *g)
+{
+    char path[4096];
+    int n = snprintf(path, sizeof(path), "%s/gateway.db", g->cfg.state_dir);
+    if (n < 0 || (size_t)n >= sizeof(path)) {
+        fprintf(stderr, "codex-gateway: PROXY_STATE_DIR: path too long\n");
+        return -1;
+    }
+    struct cg_responses_store_limits lim = {
+        .max_age_s = (uint64_t)g->cfg.responses_max_age,
+        .max_bytes = (uint64_t)g->cfg.responses_max_bytes,
+    };
+    char err[4096 + 512];
+    if (cg_responses_store_open(g->loop, path, &lim, &g->store, err, sizeof(err)) != 0) {
+        fprintf(stderr, "codex-gateway: %s\n", err);
+        return -1;
+    }
+    g->api.store = g->store;
+    return 0;
+}
+
 static void on_signal(uv_signal_t *sig, int signum)
 {
     struct gateway *g = sig->data;
@@ -215,6 +243,10 @@ static int serve(void)
     }
     signal(SIGPIPE, SIG_IGN);
     g.loop = uv_default_loop();
+    if (open_store(&g) != 0) {
+        cg_launch_dispose(&g.launch);
+        return EXIT_CONFIG;
+    }
     cg_auth_init(&g.auth, g.cfg.api_keys, g.cfg.api_key_count);
     g.api.cfg = &g.cfg;
     g.api.catalog = &g.catalog;
@@ -247,16 +279,16 @@ static int serve(void)
     if (cg_server_start(&g.server, g.loop, &sc, &g.router) != 0)
         return 1;
     cg_pool_start(&g.pool);
-    char fields[256];
-    snprintf(fields, sizeof(fields), "\"host\":\"%s\",\"port\":%d", g.cfg.host, g.server.bound_port);
-    cg_log_event(CG_LOG_NOTICE, LOG_COMPONENT, "listening", fields);
-
+    /* Before "listening": a supervisor that reads that line may stop us at once. */
     uv_signal_init(g.loop, &g.sigterm);
     uv_signal_init(g.loop, &g.sigint);
     g.sigterm.data = &g;
     g.sigint.data = &g;
     uv_signal_start(&g.sigterm, on_signal, SIGTERM);
     uv_signal_start(&g.sigint, on_signal, SIGINT);
+    char fields[256];
+    snprintf(fields, sizeof(fields), "\"host\":\"%s\",\"port\":%d", g.cfg.host, g.server.bound_port);
+    cg_log_event(CG_LOG_NOTICE, LOG_COMPONENT, "listening", fields);
 
     uv_run(g.loop, UV_RUN_DEFAULT);
     int rc = uv_loop_close(g.loop);

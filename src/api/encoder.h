@@ -14,6 +14,9 @@ struct cg_encoder_ops {
     int (*stream_begin)(void *enc, struct cg_buf *out);
     /* Every event: streams append chunks to `out`; whole-body encoders accumulate. */
     int (*event)(void *enc, const struct cg_event *ev, struct cg_buf *out);
+    /* Streams only, may be NULL: the events that close what is still open, before a seal
+     * (run.h); after it the encoder's state is final and stream_end adds only the last event. */
+    int (*stream_settle)(void *enc, struct cg_buf *out);
     /* Streams only: after every choice finished (usage chunk, [DONE]). */
     int (*stream_end)(void *enc, struct cg_buf *out);
     /* Streams only, once begun: the bytes that report `err` in the endpoint's dialect and end
@@ -28,7 +31,6 @@ struct cg_encoder_ops {
 };
 
 /* The usage numbers every OpenAI shape derives from a cg_usage. */
-int cg_encoder_usage_json(const struct cg_usage *u, bool details, struct cg_buf *out)
-    CG_MUST_CHECK;
+int cg_encoder_usage_json(const struct cg_usage *u, bool details, struct cg_buf *out) CG_MUST_CHECK;
 
 #endif

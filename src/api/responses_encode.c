@@ -143,7 +143,7 @@ static int echo_members(struct cg_buf *out, const json_t *obj, int depth, bool *
     return err;
 }
 
-/* A request value as json_dumpb writes it (compact, members in their order). The scalars and
+/* A request value as cg_json_dump writes it (compact, members in their order). The scalars and
  * small containers a request carries are written directly: json_dumpb's setup costs more than
  * the few bytes it writes, and the echo is built for every request. */
 static int echo_value(struct cg_buf *out, const json_t *v, int depth)
@@ -783,6 +783,11 @@ static int stream_begin(void *enc, struct cg_buf *out)
     return err;
 }
 
+static int stream_settle(void *enc, struct cg_buf *out)
+{
+    return close_open(enc, out);
+}
+
 static int stream_end(void *enc, struct cg_buf *out)
 {
     struct resp_encoder *e = enc;
@@ -825,6 +830,7 @@ static bool stopped(void *enc, unsigned choice)
 const struct cg_encoder_ops cg_responses_encoder_ops = {
     .stream_begin = stream_begin,
     .event = on_event,
+    .stream_settle = stream_settle,
     .stream_end = stream_end,
     .stream_error = stream_error,
     .body = body,

@@ -42,7 +42,8 @@ extern const struct cg_encoder_ops cg_responses_encoder_ops;
 void *cg_responses_encoder_new(const struct cg_responses_encode_params *p);
 
 /* The response object as it stands (the final one once every event is in: what the stream's
- * last event or the JSON body carries), appended to `out`; for storing it. */
+ * last event or the JSON body carries), appended to `out`; for storing it. In a stream, call it
+ * after stream_settle (close_open's events would be lost otherwise). */
 int cg_responses_encoder_response(void *enc, struct cg_buf *out) CG_MUST_CHECK;
 
 #endif

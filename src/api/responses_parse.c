@@ -585,10 +585,9 @@ static enum cg_err reasoning_item(struct parse *p, const struct item *it, json_t
      * an upstream that does not store items rejects its id: it is not replayed. */
     if (!json_is_string(enc))
         return CG_OK;
+    /* Without the id, as Codex resends its own reasoning: an id the upstream never stored
+     * (store:false, or one of ours) would be looked up and rejected. */
     json_t *out = json_pack("{s:s,s:O}", "type", "reasoning", "summary", summary);
-    json_t *id = json_object_get(it->v, "id");
-    if (json_is_string(id))
-        json_object_set(out, "id", id);
     if (json_is_array(content))
         json_object_set(out, "content", content);
     if (json_is_string(enc))

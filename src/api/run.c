@@ -148,19 +148,8 @@ static void flush(struct cg_run *r)
     cg_buf_reset(&r->out);
 }
 
-/* The final bytes (in r->out) go out: the stream's end or the JSON body. */
+/* The final bytes go out: the stream's last events or the JSON body. */
 static void deliver(struct cg_run *r)
-{
-    if (r->stream) {
-        cg_exchange_stream_write(r->ex, r->out.data, r->out.len);
-        cg_exchange_stream_end(r->ex);
-    } else {
-        cg_exchange_send_json(r->ex, r->out.data, r->out.len);
-    }
-    finish(r, CG_OK);
-}
-
-static void complete(struct cg_run *r)
 {
     if (r->stream)
         begin_stream(r);
@@ -173,9 +162,35 @@ static void complete(struct cg_run *r)
         fail(r, &err);
         return;
     }
+    if (r->stream) {
+        cg_exchange_stream_write(r->ex, r->out.data, r->out.len);
+        cg_exchange_stream_end(r->ex);
+    } else {
+        cg_exchange_send_json(r->ex, r->out.data, r->out.len);
+    }
+    finish(r, CG_OK);
+}
+
+/* Every choice ended well. With a seal, a stream first gets the events that close its open
+ * parts, so that whatever the seal answers, the client's event numbering has no gap. */
+static void complete(struct cg_run *r)
+{
     if (r->seal == NULL) {
         deliver(r);
         return;
+    }
+    if (r->stream && r->enc_ops->stream_settle) {
+        begin_stream(r);
+        cg_buf_reset(&r->out);
+        if (r->enc_ops->stream_settle(r->enc, &r->out) != 0) {
+            struct cg_error err;
+            cg_error_set(&err, CG_ERR_INTERNAL, NULL, "The response grew too large to encode.");
+            fail(r, &err);
+            return;
+        }
+        flush(r);
+        if (r->finished)
+            return; /* a client that stopped reading was cut off */
     }
     r->sealing = true;
     r->seal_pending = true;

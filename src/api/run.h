@@ -17,10 +17,11 @@
 
 struct cg_run; /* opaque */
 
-/* The endpoint's last word before a run that ended well answers: the final bytes are encoded
- * (in a stream the earlier events have gone out) and wait until the endpoint calls
- * cg_run_sealed, at once or later (after storing the response). Until then the run stays
- * alive, whatever happens to its client. */
+/* The endpoint's last word before a run that ended well answers: every event but the last
+ * has gone out (a stream's open parts closed through stream_settle), the encoder's state is
+ * final, and the final bytes wait until the endpoint calls cg_run_sealed, at once or later
+ * (after storing the response). Until then the run stays alive, whatever happens to its
+ * client. */
 typedef void (*cg_run_seal_cb)(struct cg_run *run, void *enc, void *data);
 
 struct cg_run_spec {

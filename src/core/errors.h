@@ -40,6 +40,8 @@
       "No stored response has this id.")                                                           \
     X(PREVIOUS_RESPONSE_NOT_FOUND, 400, "invalid_request_error", "previous_response_not_found",   \
       "The previous response was not found.")                                                      \
+    X(CHAIN_TOO_LONG, 400, "invalid_request_error", "previous_response_chain_too_long",           \
+      "The chain of previous responses is longer than the gateway replays.")                      \
     X(METHOD_NOT_ALLOWED, 405, "invalid_request_error", "method_not_allowed",                      \
       "This method is not allowed for this URL.")                                                  \
     X(REQUEST_TIMEOUT, 408, "invalid_request_error", "request_timeout",                            \

@@ -59,6 +59,11 @@
 /* Output items (reasoning, messages, function calls) in one Responses API response. */
 #define CG_RESPONSE_ITEMS_MAX 4096
 
+/* Stored responses one previous_response_id chain may replay: each is read and replayed into
+ * the new turn's thread, so the chain's length bounds the store's work and the replayed input of
+ * one request (and a chain that loops through ids stops here). */
+#define CG_RESPONSE_CHAIN_MAX 1000
+
 /* item_reference items in one Responses request: each is looked up in the store before the
  * request is parsed, in one job. */
 #define CG_RESPONSE_REFS_MAX 256

@@ -24,6 +24,7 @@ struct cg_responses_store; /* opaque */
 struct cg_responses_store_limits {
     uint64_t max_age_s; /* PROXY_RESPONSES_MAX_AGE; 0 = no age limit */
     uint64_t max_bytes; /* PROXY_RESPONSES_MAX_BYTES; 0 = no size limit */
+    int64_t (*now_s)(void); /* the clock, in Unix seconds; NULL = real time (tests set it) */
 };
 
 /* What a job reports, on the loop thread. `code` is CG_OK, CG_ERR_RESPONSE_NOT_FOUND (no such
@@ -55,7 +56,8 @@ void cg_responses_store_close(struct cg_responses_store *s);
  * sent to the client, output included) and of `input_items` (this request's own input items as
  * input_items lists them: each with an `id`, newest last; the chain of previous_response_id is
  * not repeated here). `previous_id` (may be NULL) links the chain. Output items are the
- * response's `output`. Callback value: NULL. */
+ * response's `output`. The writer thread serialises both: after the call the caller must not
+ * change them (a reference it keeps for reading is fine). Callback value: NULL. */
 void cg_responses_store_put(struct cg_responses_store *s, const char *key_label, const char *id,
                             const char *previous_id, json_t *response, json_t *input_items,
                             cg_store_cb cb, void *data);
@@ -88,7 +90,8 @@ void cg_responses_store_delete(struct cg_responses_store *s, const char *key_lab
  * output items, in one array. `item_ids` (`count` of them, may be 0): items of any stored
  * response of this key, for `item_reference`. Callback value: {"chain": [...] or null when no
  * previous_id was asked, "items": {"<id>": item, ...} with only the ids found}. A previous_id
- * that is unknown, or whose chain has a missing link, is CG_ERR_PREVIOUS_RESPONSE_NOT_FOUND.
+ * that is unknown, or whose chain has a missing link, is CG_ERR_PREVIOUS_RESPONSE_NOT_FOUND; a
+ * chain of more than CG_RESPONSE_CHAIN_MAX responses is CG_ERR_CHAIN_TOO_LONG.
  * The strings are copied before the call returns. */
 void cg_responses_store_resolve(struct cg_responses_store *s, const char *key_label,
                                 const char *previous_id, const char *const *item_ids,

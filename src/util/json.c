@@ -149,7 +149,9 @@ int cg_json_dump(struct cg_buf *b, const json_t *v)
 {
     /* json_dumpb into spare room: jansson's callback form calls back once per token. */
     enum { SPARE_BYTES = 4096 };
-    const size_t flags = JSON_COMPACT | JSON_ENCODE_ANY;
+    /* 15 significant digits: a number a client wrote (0.7) comes back as written, not as
+     * the nearest double's 17 digits (0.69999999999999996). */
+    const size_t flags = JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(15);
     char *room = cg_buf_reserve(b, SPARE_BYTES);
     if (room == NULL)
         return -1;

@@ -35,14 +35,33 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct cg_request req;
     struct cg_responses_opts opts;
     struct cg_error err;
+    /* The handler reads the store references first, from the same loaded body. */
+    json_t *root = json_loadb((const char *)data + 1, size - 1, 0, NULL);
+    if (json_is_object(root)) {
+        struct cg_responses_refs refs;
+        cg_responses_refs(root, &refs);
+        if (refs.count > CG_RESPONSE_REFS_MAX ||
+            (refs.too_many && refs.count != CG_RESPONSE_REFS_MAX))
+            abort();
+        for (size_t i = 0; i < refs.count; i++) {
+            if (refs.ids[i] == NULL)
+                abort();
+        }
+    }
+    json_decref(root);
     enum cg_err e = cg_responses_parse((const char *)data + 1, size - 1, &cx, &req, &opts, &err);
     json_decref(prior);
     fuzz_check_failure(e, &err);
     if (e != CG_OK)
         return 0;
     if (!json_is_array(req.history) || !json_is_array(req.input) || opts.tools == NULL ||
-        opts.text == NULL || opts.reasoning == NULL || opts.metadata == NULL)
+        opts.text == NULL || opts.reasoning == NULL || opts.metadata == NULL ||
+        !json_is_array(opts.input_items))
         abort();
+    json_t *echo = cg_responses_echo(&opts);
+    if (!json_is_object(echo))
+        abort();
+    json_decref(echo);
     fuzz_check_tools(&req);
     cg_request_dispose(&req);
     cg_responses_opts_dispose(&opts);

@@ -56,3 +56,15 @@ Test(json, utf8_boundary_never_splits_a_character)
     cr_assert_eq(cg_json_utf8_boundary(s, 5), 3);
     cr_assert_eq(cg_json_utf8_boundary(s, 6), 6);
 }
+
+Test(json, numbers_come_back_as_the_client_wrote_them)
+{
+    struct cg_buf b;
+    cg_buf_init(&b, 1 << 16);
+    json_t *v = json_loads("{\"t\":0.7,\"p\":1.0,\"m\":0.1,\"i\":9007199254740993}", 0, NULL);
+    cr_assert_eq(cg_json_dump(&b, v), 0);
+    cr_assert_eq(cg_buf_append_char(&b, '\0'), 0);
+    cr_assert_str_eq(b.data, "{\"t\":0.7,\"p\":1.0,\"m\":0.1,\"i\":9007199254740993}");
+    json_decref(v);
+    cg_buf_dispose(&b);
+}
