@@ -825,16 +825,16 @@ static void build_request(void)
         fprintf(stderr, "sse: message too long\n");
         exit(2);
     }
-    int n = snprintf(request, sizeof(request),
-                     "POST %s HTTP/1.1\r\n"
-                     "Host: %s:%d\r\n"
-                     "Content-Type: application/json\r\n"
-                     "Accept: text/event-stream\r\n"
-                     "Content-Length: %d\r\n"
-                     "\r\n"
-                     "%s",
-                     chat ? "/v1/chat/completions" : "/v1/responses", opt.host, opt.port, blen,
-                     body);
+    int n =
+        snprintf(request, sizeof(request),
+                 "POST %s HTTP/1.1\r\n"
+                 "Host: %s:%d\r\n"
+                 "Content-Type: application/json\r\n"
+                 "Accept: text/event-stream\r\n"
+                 "Content-Length: %d\r\n"
+                 "\r\n"
+                 "%s",
+                 chat ? "/v1/chat/completions" : "/v1/responses", opt.host, opt.port, blen, body);
     if (n < 0 || (size_t)n >= sizeof(request)) {
         fprintf(stderr, "sse: request too long\n");
         exit(2);

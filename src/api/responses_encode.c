@@ -2,6 +2,7 @@
  * the per-token path; the echoed request fields are serialised once, at construction. */
 #include "api/responses_encode.h"
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,7 +36,7 @@ struct resp_encoder {
     struct cg_usage usage;
     bool any_usage;
     uint64_t seq;
-    bool plain_id; /* the id, and so every item id, needs no JSON escaping */
+    bool plain_id;        /* the id, and so every item id, needs no JSON escaping */
     int64_t completed_at; /* read once from the clock, so every copy of the response agrees */
     /* The response object's constant members, in OpenAI's order around the ones that change:
      * instructions..max_tool_calls (before model), parallel_tool_calls..truncation (after
@@ -109,15 +110,22 @@ static bool is_plain(const char *s)
     return true;
 }
 
+/* The strings up to the NULL, one after another. */
+__attribute__((sentinel)) static int append_strs(struct cg_buf *out, ...)
+{
+    va_list ap;
+    va_start(ap, out);
+    int err = 0;
+    for (const char *s = va_arg(ap, const char *); s && !err; s = va_arg(ap, const char *))
+        err = cg_buf_append_str(out, s);
+    va_end(ap);
+    return err;
+}
+
 /* ,"<key>": */
 static int append_key(struct cg_buf *out, const char *key)
 {
-    int err = cg_buf_append(out, ",\"", 2);
-    if (!err)
-        err = cg_buf_append_str(out, key);
-    if (!err)
-        err = cg_buf_append(out, "\":", 2);
-    return err;
+    return append_strs(out, ",\"", key, "\":", NULL);
 }
 
 enum { ECHO_DEPTH = 3 }; /* containers written by hand down to here; deeper ones by jansson */
@@ -283,15 +291,8 @@ static void encoder_free(void *enc)
 /* `event: <type>` and the data object up to its sequence number; end it with frame_end. */
 static int frame_begin(struct resp_encoder *e, const char *type, struct cg_buf *out)
 {
-    int err = cg_buf_append_str(out, "event: ");
-    if (!err)
-        err = cg_buf_append_str(out, type);
-    if (!err)
-        err = cg_buf_append_str(out, "\ndata: {\"type\":\"");
-    if (!err)
-        err = cg_buf_append_str(out, type);
-    if (!err)
-        err = cg_buf_append_str(out, "\",\"sequence_number\":");
+    int err = append_strs(out, "event: ", type, "\ndata: {\"type\":\"", type,
+                          "\",\"sequence_number\":", NULL);
     if (!err)
         err = append_u64(out, e->seq++);
     return err;
@@ -305,14 +306,7 @@ static int frame_end(struct cg_buf *out)
 /* The response id or an item id, quoted; ids are written into every event. */
 static int append_id(const struct resp_encoder *e, struct cg_buf *out, const char *id)
 {
-    if (!e->plain_id)
-        return cg_json_cstring(out, id);
-    int err = cg_buf_append_char(out, '"');
-    if (!err)
-        err = cg_buf_append_str(out, id);
-    if (!err)
-        err = cg_buf_append_char(out, '"');
-    return err;
+    return e->plain_id ? append_strs(out, "\"", id, "\"", NULL) : cg_json_cstring(out, id);
 }
 
 static const char *item_status(const struct item *it)
@@ -374,11 +368,8 @@ static int item_json(const struct resp_encoder *e, const struct item *it, bool e
         }
         break;
     case KIND_MESSAGE:
-        err = cg_buf_append_str(out, ",\"type\":\"message\",\"status\":\"");
-        if (!err)
-            err = cg_buf_append_str(out, item_status(it));
-        if (!err)
-            err = cg_buf_append_str(out, "\",\"content\":[");
+        err = append_strs(out, ",\"type\":\"message\",\"status\":\"", item_status(it),
+                          "\",\"content\":[", NULL);
         if (!err && !empty)
             err = text_part(it, false, out);
         if (!err)
@@ -693,11 +684,8 @@ static int response_json(struct resp_encoder *e, const char *status, const struc
     if (!err)
         err = append_i64(out, e->p.created_at);
     if (!err)
-        err = cg_buf_append_str(out, ",\"status\":\"");
-    if (!err)
-        err = cg_buf_append_str(out, status);
-    if (!err)
-        err = cg_buf_append_str(out, "\",\"background\":false,\"completed_at\":");
+        err = append_strs(out, ",\"status\":\"", status,
+                          "\",\"background\":false,\"completed_at\":", NULL);
     if (!err && strcmp(status, "completed") == 0 && e->completed_at > 0)
         err = append_i64(out, e->completed_at);
     else if (!err)

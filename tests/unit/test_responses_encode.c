@@ -134,10 +134,10 @@ Test(responses_encoder, echo_writes_values_as_jansson_does)
     json_t *echo = json_pack(
         "{s:f,s:f,s:I,s:{s:s,s:I,s:f,s:{s:{s:{s:[i,f]}}}},s:[{s:s,s:s,s:{s:s,s:{s:{s:s,s:f}}}}],"
         "s:{s:{s:s,s:b},s:s},s:{s:s}}",
-        "temperature", 0.7, "top_p", 1.0, "max_output_tokens", (json_int_t)-1, "metadata",
-        "k\"e/y", "v\u00e9 \\ \"", "n", (json_int_t)-3, "r", 0.25, "deep", "x", "y", "z", 1, 2.5,
-        "tools", "type", "function", "name", "f", "parameters", "type", "object", "properties",
-        "a", "type", "number", "minimum", -1.5, "text", "format", "type", "json_object", "strict", 1,
+        "temperature", 0.7, "top_p", 1.0, "max_output_tokens", (json_int_t)-1, "metadata", "k\"e/y",
+        "v\u00e9 \\ \"", "n", (json_int_t)-3, "r", 0.25, "deep", "x", "y", "z", 1, 2.5, "tools",
+        "type", "function", "name", "f", "parameters", "type", "object", "properties", "a", "type",
+        "number", "minimum", -1.5, "text", "format", "type", "json_object", "strict", 1,
         "verbosity", "low", "reasoning", "summary", "auto");
     size_t len;
     char *bytes = run(new_encoder(false, echo, false), false, text_events, 4, &len);
