@@ -1,6 +1,7 @@
 /* responses_encode.c: the Responses `response` object and its SSE events, written by hand on
  * the per-token path; the echoed request fields are serialised once, at construction. */
 #include "api/responses_encode.h"
+#include <assert.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -110,16 +111,33 @@ static bool is_plain(const char *s)
     return true;
 }
 
-/* The strings up to the NULL, one after another. */
+/* The strings up to the NULL, one after another, in one reservation: events are made of such
+ * runs, and an append each cost more than the bytes. */
 __attribute__((sentinel)) static int append_strs(struct cg_buf *out, ...)
 {
+    enum { PARTS_MAX = 8 };
+    const char *part[PARTS_MAX];
+    size_t len[PARTS_MAX];
+    size_t n = 0;
+    size_t total = 0;
     va_list ap;
     va_start(ap, out);
-    int err = 0;
-    for (const char *s = va_arg(ap, const char *); s && !err; s = va_arg(ap, const char *))
-        err = cg_buf_append_str(out, s);
+    for (const char *s = va_arg(ap, const char *); s; s = va_arg(ap, const char *)) {
+        assert(n < PARTS_MAX);
+        part[n] = s;
+        len[n] = strlen(s);
+        total += len[n++];
+    }
     va_end(ap);
-    return err;
+    char *room = cg_buf_reserve(out, total);
+    if (room == NULL)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        memcpy(room, part[i], len[i]);
+        room += len[i];
+    }
+    cg_buf_commit(out, total);
+    return 0;
 }
 
 /* ,"<key>": */
