@@ -23,9 +23,10 @@
 
 enum { RESPONSE_ID_BYTES = 64, INPUT_ITEMS_LIMIT_DEFAULT = 20, INPUT_ITEMS_LIMIT_MAX = 100 };
 
+/* Stored responses belong to the key's stable id, not its place in PROXY_API_KEY. */
 static const char *key_of(const struct cg_exchange *ex)
 {
-    return ex->key_label ? ex->key_label : "";
+    return ex->key_id ? ex->key_id : "";
 }
 
 /* A store job's view of its exchange: held until the callback, which answers only a client
@@ -79,6 +80,16 @@ struct seal {
     json_t *input_items;
 };
 
+static void seal_free(void *data)
+{
+    struct seal *s = data;
+    json_decref(s->input_items);
+    free(s->key);
+    free(s->id);
+    free(s->previous_id);
+    free(s);
+}
+
 static void on_stored(const struct cg_store_result *res, void *data)
 {
     struct seal *s = data;
@@ -89,10 +100,7 @@ static void on_stored(const struct cg_store_result *res, void *data)
         cg_error_init(&err, CG_ERR_STORE_FAILED);
         cg_run_sealed(s->run, &err);
     }
-    free(s->key);
-    free(s->id);
-    free(s->previous_id);
-    free(s);
+    seal_free(s);
 }
 
 static void on_seal(struct cg_run *run, void *enc, void *data)
@@ -102,17 +110,22 @@ static void on_seal(struct cg_run *run, void *enc, void *data)
     struct cg_buf out;
     cg_buf_init(&out, CG_RESPONSE_OUT_MAX_BYTES);
     json_t *response = NULL;
+    json_error_t jerr;
+    /* Model text may hold U+0000: the encoder escapes it, the parse must allow it. */
     if (cg_responses_encoder_response(enc, &out) == 0)
-        response = json_loadb(out.data, out.len, 0, NULL);
+        response = json_loadb(out.data, out.len, JSON_ALLOW_NUL, &jerr);
+    else
+        snprintf(jerr.text, sizeof(jerr.text), "the response is too large");
     cg_buf_dispose(&out);
     if (response == NULL) {
-        struct cg_store_result res = {.code = CG_ERR_INTERNAL};
-        json_decref(s->input_items);
+        cg_log_error("response %s: not stored: %s", s->id, jerr.text);
+        struct cg_store_result res = {.code = CG_ERR_STORE_FAILED};
         on_stored(&res, s);
         return;
     }
-    cg_responses_store_put(s->store, s->key, s->id, s->previous_id, response, s->input_items,
-                           on_stored, s);
+    json_t *items = s->input_items;
+    s->input_items = NULL; /* the store's now */
+    cg_responses_store_put(s->store, s->key, s->id, s->previous_id, response, items, on_stored, s);
 }
 
 /* Input items get ids where the client sent none, so input_items can page by them. */
@@ -200,6 +213,7 @@ static void create(struct cg_exchange *ex, struct cg_api *api, const json_t *roo
         s->input_items = json_incref(opts.input_items);
         spec.seal = on_seal;
         spec.seal_data = s;
+        spec.seal_dispose = seal_free;
     }
     cg_responses_opts_dispose(&opts);
     cg_run_start(&spec);

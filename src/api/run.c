@@ -32,11 +32,14 @@ struct cg_run {
     bool seal_pending; /* the endpoint still holds the run: not freed before cg_run_sealed */
     cg_run_seal_cb seal;
     void *seal_data;
+    void (*seal_dispose)(void *data);
     struct cg_buf out;
 };
 
 static void run_free(struct cg_run *r)
 {
+    if (r->seal_data && r->seal_dispose)
+        r->seal_dispose(r->seal_data); /* never sealed */
     r->enc_ops->free(r->enc);
     cg_request_dispose(&r->req);
     cg_buf_dispose(&r->out);
@@ -194,7 +197,9 @@ static void complete(struct cg_run *r)
     }
     r->sealing = true;
     r->seal_pending = true;
-    r->seal(r, r->enc, r->seal_data);
+    void *data = r->seal_data;
+    r->seal_data = NULL; /* the endpoint's again */
+    r->seal(r, r->enc, data);
 }
 
 /* Choice `i` is over: the run completes with its last choice. */
@@ -325,6 +330,7 @@ void cg_run_start(struct cg_run_spec *spec)
     r->stream = r->req.stream;
     r->seal = spec->seal;
     r->seal_data = spec->seal_data;
+    r->seal_dispose = spec->seal_dispose;
     cg_buf_init(&r->out, CG_RESPONSE_OUT_MAX_BYTES);
     cg_exchange_hold(r->ex);
     r->ex->handler_data = r;

@@ -33,6 +33,9 @@ struct cg_run_spec {
     bool keepalive;
     cg_run_seal_cb seal; /* NULL: answer as soon as the last choice ends */
     void *seal_data;
+    /* Frees seal_data when the run ends without calling `seal` (it failed, or its client
+     * left); after a seal, the endpoint owns seal_data again. */
+    void (*seal_dispose)(void *data);
 };
 
 /* How a run ended, for the usage ledger, metrics and the usage log. Borrowed: valid during the

@@ -1,10 +1,26 @@
 /* auth.c: bearer parsing and constant-time key comparison. */
 #include "http/auth.h"
+#include <string.h>
+#include "util/sha256.h"
 
 void cg_auth_init(struct cg_auth *a, char *const *keys, size_t count)
 {
     a->keys = keys;
     a->count = count;
+}
+
+void cg_auth_key_id(const char *key, char out[CG_AUTH_KEY_ID_BYTES])
+{
+    static const char digits[] = "0123456789abcdef";
+    uint8_t d[CG_SHA256_BYTES];
+    cg_sha256(key, strlen(key), d);
+    out[0] = 'k';
+    out[1] = '_';
+    for (size_t i = 0; i < CG_AUTH_KEY_ID_HEX / 2; i++) {
+        out[2 + 2 * i] = digits[d[i] >> 4];
+        out[3 + 2 * i] = digits[d[i] & 15];
+    }
+    out[2 + CG_AUTH_KEY_ID_HEX] = '\0';
 }
 
 bool cg_auth_parse_bearer(struct cg_str header, struct cg_str *token)
@@ -55,8 +71,7 @@ enum cg_err cg_auth_identify(const struct cg_auth *a, struct cg_str authorizatio
     return CG_OK;
 }
 
-enum cg_err cg_auth_check(const struct cg_auth *a, struct cg_str authorization,
-                          bool peer_loopback)
+enum cg_err cg_auth_check(const struct cg_auth *a, struct cg_str authorization, bool peer_loopback)
 {
     size_t index;
     return cg_auth_identify(a, authorization, peer_loopback, &index);

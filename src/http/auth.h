@@ -19,8 +19,7 @@ void cg_auth_init(struct cg_auth *a, char *const *keys, size_t count);
 
 /* CG_OK, CG_ERR_MISSING_API_KEY, CG_ERR_INVALID_API_KEY or CG_ERR_LOOPBACK_ONLY.
  * `authorization` is the header value (ptr NULL when absent). */
-enum cg_err cg_auth_check(const struct cg_auth *a, struct cg_str authorization,
-                          bool peer_loopback);
+enum cg_err cg_auth_check(const struct cg_auth *a, struct cg_str authorization, bool peer_loopback);
 
 /* cg_auth_identify's *key_index for a client admitted without a key (loopback, no keys set). */
 #define CG_AUTH_NO_KEY ((size_t)-1)
@@ -30,6 +29,10 @@ enum cg_err cg_auth_check(const struct cg_auth *a, struct cg_str authorization,
  * Still constant time over every key, whichever matched. */
 enum cg_err cg_auth_identify(const struct cg_auth *a, struct cg_str authorization,
                              bool peer_loopback, size_t *key_index);
+
+/* "k_" + the first CG_AUTH_KEY_ID_HEX hex digits of the SHA-256 of `key`, NUL-terminated. */
+enum { CG_AUTH_KEY_ID_HEX = 24, CG_AUTH_KEY_ID_BYTES = 2 + CG_AUTH_KEY_ID_HEX + 1 };
+void cg_auth_key_id(const char *key, char out[CG_AUTH_KEY_ID_BYTES]);
 
 /* Extracts the token of "Bearer <token>"; false for another scheme or an empty token. */
 bool cg_auth_parse_bearer(struct cg_str header, struct cg_str *token);

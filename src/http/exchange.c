@@ -221,9 +221,10 @@ static void access_log(struct cg_exchange *ex, bool aborted)
             err = cg_json_string(&b, ex->model, CG_MIN(strlen(ex->model), LOG_PATH_MAX_BYTES));
     }
     if (!err)
-        err = cg_buf_appendf(&b, ",\"status\":%d,\"bytes\":%zu,\"ms\":%" PRIu64 ".%03" PRIu64
-                                 ",\"peer\":",
-                             ex->status, ex->bytes_out, us / 1000, us % 1000);
+        err = cg_buf_appendf(
+            &b,
+            ",\"status\":%d,\"bytes\":%zu,\"ms\":%" PRIu64 ".%03" PRIu64 ",\"peer\":", ex->status,
+            ex->bytes_out, us / 1000, us % 1000);
     if (!err)
         err = cg_json_cstring(&b, ex->peer);
     if (!err && aborted)
@@ -241,6 +242,10 @@ static void finish(struct cg_exchange *ex, bool aborted)
     access_log(ex, aborted);
     if (ex->sink)
         ex->sink->done(ex->sink_ctx, ex);
+    /* The sink has let go: a holder that answers later must find nobody, not a freed
+     * connection. */
+    ex->sink = NULL;
+    ex->sink_ctx = NULL;
 }
 
 /* Appends the status line and headers. `length` < 0 means a stream. */
@@ -457,7 +462,7 @@ enum cg_method cg_exchange_method_from(const char *name)
         const char *name;
         enum cg_method m;
     } methods[] = {
-        {"GET", CG_METHOD_GET},       {"HEAD", CG_METHOD_HEAD},   {"POST", CG_METHOD_POST},
+        {"GET", CG_METHOD_GET},         {"HEAD", CG_METHOD_HEAD}, {"POST", CG_METHOD_POST},
         {"OPTIONS", CG_METHOD_OPTIONS}, {"PUT", CG_METHOD_PUT},   {"DELETE", CG_METHOD_DELETE},
         {"PATCH", CG_METHOD_PATCH},
     };

@@ -87,30 +87,34 @@ struct cg_exchange {
     size_t header_count;
     struct cg_buf body;
     unsigned http_minor;
-    bool keep_alive;   /* the client allows another request on this connection */
+    bool keep_alive; /* the client allows another request on this connection */
     bool expect_continue;
-    char peer[64];     /* client address, for logs */
+    char peer[64]; /* client address, for logs */
     bool peer_loopback;
     char request_id[CG_REQUEST_ID_MAX_BYTES + 1];
     uint64_t start_us;
     /* Who the request was admitted as: the matched key's label (never the key), "loopback"
      * for a keyless loopback client, NULL until admitted. Static or arena storage. */
     const char *key_label;
+    /* A stable identity of the key that does not depend on its place in the list: "k_" and
+     * the first 24 hex digits of its SHA-256 ("loopback" as key_label). What stored data
+     * belongs to; never the key. NULL until admitted. */
+    const char *key_id;
     /* The router's decision on the head (cg_router_admit): the route to run, or why not. */
     const struct cg_route *admitted;
-    struct cg_error *refusal; /* arena */
+    struct cg_error *refusal;        /* arena */
     struct cg_client_budget *budget; /* body bytes counted against it, given back on free */
     size_t budget_bytes;
 
     /* Response. */
     enum cg_exchange_state state;
     int status;
-    bool chunked; /* HTTP/1.1 stream; HTTP/1.0 streams are close-delimited */
+    bool chunked;     /* HTTP/1.1 stream; HTTP/1.0 streams are close-delimited */
     bool close_after; /* send Connection: close and close when done */
     bool log_access;
     size_t bytes_out;
-    const char *route; /* route name for the access log */
-    const char *model; /* requested model for the access log (arena string) */
+    const char *route;           /* route name for the access log */
+    const char *model;           /* requested model for the access log (arena string) */
     struct cg_buf extra_headers; /* "Name: value\r\n" lines */
     unsigned refs;
 
@@ -171,7 +175,7 @@ void cg_exchange_close(struct cg_exchange *ex);
 size_t cg_exchange_queued(const struct cg_exchange *ex);
 
 bool cg_exchange_is_done(const struct cg_exchange *ex);
-bool cg_exchange_is_gone(const struct cg_exchange *ex); /* the client went away */
+bool cg_exchange_is_gone(const struct cg_exchange *ex); /* the client went away, or was answered */
 
 /* For the connection and the server: the client is gone, or the server is stopping. */
 void cg_exchange_abort(struct cg_exchange *ex, enum cg_err reason);

@@ -18,9 +18,9 @@ static void allow_value(unsigned methods, char *out, size_t size)
     static const struct {
         unsigned bit;
         const char *name;
-    } names[] = {{CG_METHOD_GET, "GET"},   {CG_METHOD_HEAD, "HEAD"},
-                 {CG_METHOD_POST, "POST"}, {CG_METHOD_PUT, "PUT"},
-                 {CG_METHOD_PATCH, "PATCH"}, {CG_METHOD_DELETE, "DELETE"},
+    } names[] = {{CG_METHOD_GET, "GET"},        {CG_METHOD_HEAD, "HEAD"},
+                 {CG_METHOD_POST, "POST"},      {CG_METHOD_PUT, "PUT"},
+                 {CG_METHOD_PATCH, "PATCH"},    {CG_METHOD_DELETE, "DELETE"},
                  {CG_METHOD_OPTIONS, "OPTIONS"}};
     size_t n = 0;
     out[0] = '\0';
@@ -83,11 +83,15 @@ static enum cg_err check_access(const struct cg_router *r, const struct cg_route
         return err;
     if (index == CG_AUTH_NO_KEY) {
         ex->key_label = "loopback";
+        ex->key_id = "loopback";
         return CG_OK;
     }
     char *label = cg_arena_alloc(&ex->arena, KEY_LABEL_BYTES);
     snprintf(label, KEY_LABEL_BYTES, "key%zu", index + 1);
     ex->key_label = label;
+    char *id = cg_arena_alloc(&ex->arena, CG_AUTH_KEY_ID_BYTES);
+    cg_auth_key_id(r->auth->keys[index], id);
+    ex->key_id = id;
     return CG_OK;
 }
 

@@ -25,7 +25,7 @@ enum {
 static const char *const migrations[] = {
     "CREATE TABLE responses ("
     " id TEXT PRIMARY KEY NOT NULL,"
-    " key_label TEXT NOT NULL,"
+    " owner TEXT NOT NULL,"
     " created_at INTEGER NOT NULL,"
     " previous_id TEXT,"
     " response TEXT NOT NULL,"
@@ -82,7 +82,7 @@ struct job {
     cg_store_cb cb;
     void *data;
     int64_t now_s;
-    char *key_label;
+    char *owner;
     char *id;
     char *previous_id;
     json_t *response;    /* put */
@@ -125,7 +125,7 @@ static void bind_text(sqlite3_stmt *st, int i, const char *str)
 static void bind_owner(sqlite3_stmt *st, const struct job *j)
 {
     bind_text(st, 1, j->id);
-    bind_text(st, 2, j->key_label);
+    bind_text(st, 2, j->owner);
     sqlite3_bind_int64(st, 3, visible_from(j->s, j->now_s));
 }
 
@@ -134,7 +134,7 @@ static enum cg_err load_json(struct cg_db *db, sqlite3_stmt *st, int col, json_t
     const void *text = sqlite3_column_blob(st, col);
     size_t len = (size_t)sqlite3_column_bytes(st, col);
     json_error_t jerr;
-    *out = json_loadb(text != NULL ? text : "", len, 0, &jerr);
+    *out = json_loadb(text != NULL ? text : "", len, JSON_ALLOW_NUL, &jerr);
     if (*out != NULL)
         return CG_OK;
     /* jansson's text quotes the stored bytes, which are client text: the position only. */
@@ -303,12 +303,12 @@ static enum cg_err run_put(struct cg_db *db, struct job *j)
     int64_t bytes = (int64_t)strlen(text);
     sqlite3_stmt *st = cg_db_stmt(db, ST_INSERT_RESPONSE,
                                   "INSERT INTO responses"
-                                  " (id, key_label, created_at, previous_id, response, bytes)"
+                                  " (id, owner, created_at, previous_id, response, bytes)"
                                   " VALUES (?1, ?2, ?3, ?4, ?5, 0)");
     if (st == NULL)
         goto out;
     bind_text(st, 1, j->id);
-    bind_text(st, 2, j->key_label);
+    bind_text(st, 2, j->owner);
     sqlite3_bind_int64(st, 3, j->now_s);
     bind_text(st, 4, j->previous_id);
     sqlite3_bind_text64(st, 5, text, (sqlite3_uint64)bytes, SQLITE_STATIC, SQLITE_UTF8);
@@ -373,7 +373,7 @@ static enum cg_err run_get(struct cg_db *db, struct job *j)
     sqlite3_stmt *st = NULL;
     enum cg_err code = owned_row(db, j, ST_GET,
                                  "SELECT response FROM responses"
-                                 " WHERE id = ?1 AND key_label = ?2 AND created_at >= ?3",
+                                 " WHERE id = ?1 AND owner = ?2 AND created_at >= ?3",
                                  "get response", &st);
     return code == CG_OK ? load_json(db, st, 0, &j->value) : code;
 }
@@ -384,7 +384,7 @@ static enum cg_err check_exists(struct cg_db *db, struct job *j)
     sqlite3_stmt *st = NULL;
     return owned_row(db, j, ST_EXISTS,
                      "SELECT 1 FROM responses"
-                     " WHERE id = ?1 AND key_label = ?2 AND created_at >= ?3",
+                     " WHERE id = ?1 AND owner = ?2 AND created_at >= ?3",
                      "find response", &st);
 }
 
@@ -452,7 +452,7 @@ static enum cg_err run_delete(struct cg_db *db, struct job *j)
 {
     sqlite3_stmt *st = NULL;
     enum cg_err code = owned_row(db, j, ST_DELETE,
-                                 "DELETE FROM responses WHERE id = ?1 AND key_label = ?2"
+                                 "DELETE FROM responses WHERE id = ?1 AND owner = ?2"
                                  " AND created_at >= ?3 RETURNING bytes",
                                  "delete response", &st);
     if (code != CG_OK)
@@ -484,7 +484,7 @@ static enum cg_err walk_chain(struct cg_db *db, struct job *j, json_t **out)
     json_t *chain = NULL;
     sqlite3_stmt *st = cg_db_stmt(db, ST_PREVIOUS,
                                   "SELECT previous_id FROM responses"
-                                  " WHERE id = ?1 AND key_label = ?2 AND created_at >= ?3");
+                                  " WHERE id = ?1 AND owner = ?2 AND created_at >= ?3");
     if (st == NULL) {
         code = CG_ERR_STORE_FAILED;
         goto out;
@@ -498,7 +498,7 @@ static enum cg_err walk_chain(struct cg_db *db, struct job *j, json_t **out)
         ids[n++] = cg_xstrdup(cur);
         sqlite3_reset(st);
         bind_text(st, 1, ids[n - 1]);
-        bind_text(st, 2, j->key_label);
+        bind_text(st, 2, j->owner);
         sqlite3_bind_int64(st, 3, visible_from(j->s, j->now_s));
         int rc = sqlite3_step(st);
         if (rc == SQLITE_DONE) {
@@ -532,7 +532,7 @@ static enum cg_err find_items(struct cg_db *db, struct job *j, json_t *items)
     sqlite3_stmt *st = cg_db_stmt(db, ST_ITEM_BY_ID,
                                   "SELECT i.item FROM items AS i JOIN responses AS r"
                                   " ON r.id = i.response_id WHERE i.item_id = ?1"
-                                  " AND r.key_label = ?2 AND r.created_at >= ?3"
+                                  " AND r.owner = ?2 AND r.created_at >= ?3"
                                   " ORDER BY r.created_at DESC, r.rowid DESC, i.position DESC"
                                   " LIMIT 1");
     if (st == NULL)
@@ -540,7 +540,7 @@ static enum cg_err find_items(struct cg_db *db, struct job *j, json_t *items)
     for (size_t k = 0; k < j->item_count; k++) {
         sqlite3_reset(st);
         bind_text(st, 1, j->item_ids[k]);
-        bind_text(st, 2, j->key_label);
+        bind_text(st, 2, j->owner);
         sqlite3_bind_int64(st, 3, visible_from(j->s, j->now_s));
         int rc = sqlite3_step(st);
         if (rc == SQLITE_DONE)
@@ -602,7 +602,7 @@ static enum cg_err on_run(struct cg_db *db, struct cg_db_job *base)
 
 static void job_free(struct job *j)
 {
-    free(j->key_label);
+    free(j->owner);
     free(j->id);
     free(j->previous_id);
     free(j->after);
@@ -628,7 +628,7 @@ static void on_done(struct cg_db_job *base)
     job_free(j);
 }
 
-static struct job *job_new(struct cg_responses_store *s, enum op op, const char *key_label,
+static struct job *job_new(struct cg_responses_store *s, enum op op, const char *owner,
                            const char *id, cg_store_cb cb, void *data)
 {
     struct job *j = cg_xcalloc(1, sizeof(*j));
@@ -639,7 +639,7 @@ static struct job *job_new(struct cg_responses_store *s, enum op op, const char 
     j->cb = cb;
     j->data = data;
     j->now_s = now_s(s);
-    j->key_label = cg_xstrdup(key_label != NULL ? key_label : "");
+    j->owner = cg_xstrdup(owner != NULL ? owner : "");
     j->id = dup_or_null(id);
     return j;
 }
@@ -704,45 +704,45 @@ void cg_responses_store_close(struct cg_responses_store *s)
     cg_db_close(s->db, on_db_closed, s);
 }
 
-void cg_responses_store_put(struct cg_responses_store *s, const char *key_label, const char *id,
+void cg_responses_store_put(struct cg_responses_store *s, const char *owner, const char *id,
                             const char *previous_id, json_t *response, json_t *input_items,
                             cg_store_cb cb, void *data)
 {
-    struct job *j = job_new(s, OP_PUT, key_label, id, cb, data);
+    struct job *j = job_new(s, OP_PUT, owner, id, cb, data);
     j->previous_id = dup_or_null(previous_id);
     j->response = response;
     j->input_items = input_items;
     submit(j);
 }
 
-void cg_responses_store_get(struct cg_responses_store *s, const char *key_label, const char *id,
+void cg_responses_store_get(struct cg_responses_store *s, const char *owner, const char *id,
                             cg_store_cb cb, void *data)
 {
-    submit(job_new(s, OP_GET, key_label, id, cb, data));
+    submit(job_new(s, OP_GET, owner, id, cb, data));
 }
 
-void cg_responses_store_input_items(struct cg_responses_store *s, const char *key_label,
+void cg_responses_store_input_items(struct cg_responses_store *s, const char *owner,
                                     const char *id, const struct cg_store_page *page,
                                     cg_store_cb cb, void *data)
 {
-    struct job *j = job_new(s, OP_INPUT_ITEMS, key_label, id, cb, data);
+    struct job *j = job_new(s, OP_INPUT_ITEMS, owner, id, cb, data);
     j->after = dup_or_null(page->after);
     j->limit = page->limit;
     j->ascending = page->ascending;
     submit(j);
 }
 
-void cg_responses_store_delete(struct cg_responses_store *s, const char *key_label, const char *id,
+void cg_responses_store_delete(struct cg_responses_store *s, const char *owner, const char *id,
                                cg_store_cb cb, void *data)
 {
-    submit(job_new(s, OP_DELETE, key_label, id, cb, data));
+    submit(job_new(s, OP_DELETE, owner, id, cb, data));
 }
 
-void cg_responses_store_resolve(struct cg_responses_store *s, const char *key_label,
+void cg_responses_store_resolve(struct cg_responses_store *s, const char *owner,
                                 const char *previous_id, const char *const *item_ids, size_t count,
                                 cg_store_cb cb, void *data)
 {
-    struct job *j = job_new(s, OP_RESOLVE, key_label, NULL, cb, data);
+    struct job *j = job_new(s, OP_RESOLVE, owner, NULL, cb, data);
     j->previous_id = dup_or_null(previous_id);
     if (count > 0) {
         j->item_ids = cg_xcalloc(count, sizeof(*j->item_ids));

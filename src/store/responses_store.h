@@ -1,9 +1,10 @@
 /* responses_store.h: stored Responses (POST /v1/responses with store: true) in a SQLite file in
  * WAL mode. One writer thread owns the connection and runs every job, reads included, in the
  * order they were queued; the loop thread only queues jobs and hears of their results through a
- * uv_async, so no disk access ever blocks the loop. Every stored row belongs to the key label
- * that made it: another label sees nothing (not found), whatever it asks. Every string a job
- * takes (ids, labels, a page's `after`) is copied before the call returns.
+ * uv_async, so no disk access ever blocks the loop. Every stored row belongs to an owner (the
+ * key id of the key that made it, http/auth.h; never the key): another owner sees nothing (not
+ * found), whatever it asks. Every string a job takes (ids, owners, a page's `after`) is copied
+ * before the call returns.
  *
  * Retention: rows older than max_age_s go, and the oldest go first while the stored bytes pass
  * max_bytes; both are checked after writes and on a timer. A put's callback reports CG_OK only
@@ -52,18 +53,18 @@ int cg_responses_store_open(uv_loop_t *loop, const char *path,
  * the loop has run the handles' close callbacks; `s` must not be used after this call. */
 void cg_responses_store_close(struct cg_responses_store *s);
 
-/* Stores response `id` of `key_label`. Takes ownership of `response` (the response object as
+/* Stores response `id` of `owner`. Takes ownership of `response` (the response object as
  * sent to the client, output included) and of `input_items` (this request's own input items as
  * input_items lists them: each with an `id`, newest last; the chain of previous_response_id is
  * not repeated here). `previous_id` (may be NULL) links the chain. Output items are the
  * response's `output`. The writer thread serialises both: after the call the caller must not
  * change them (a reference it keeps for reading is fine). Callback value: NULL. */
-void cg_responses_store_put(struct cg_responses_store *s, const char *key_label, const char *id,
+void cg_responses_store_put(struct cg_responses_store *s, const char *owner, const char *id,
                             const char *previous_id, json_t *response, json_t *input_items,
                             cg_store_cb cb, void *data);
 
 /* Callback value: the stored response object. */
-void cg_responses_store_get(struct cg_responses_store *s, const char *key_label, const char *id,
+void cg_responses_store_get(struct cg_responses_store *s, const char *owner, const char *id,
                             cg_store_cb cb, void *data);
 
 /* One page of a response's input items (GET /v1/responses/{id}/input_items). `after` (may be
@@ -77,12 +78,12 @@ struct cg_store_page {
 
 /* Callback value: OpenAI's list shape {"object":"list","data":[...],"first_id","last_id",
  * "has_more"} (first_id/last_id null on an empty page). */
-void cg_responses_store_input_items(struct cg_responses_store *s, const char *key_label,
+void cg_responses_store_input_items(struct cg_responses_store *s, const char *owner,
                                     const char *id, const struct cg_store_page *page,
                                     cg_store_cb cb, void *data);
 
 /* Deletes the response (its items go with it). Callback value: NULL. */
-void cg_responses_store_delete(struct cg_responses_store *s, const char *key_label,
+void cg_responses_store_delete(struct cg_responses_store *s, const char *owner,
                                const char *id, cg_store_cb cb, void *data);
 
 /* What a new request needs from the store before it can be parsed. `previous_id` (may be NULL):
@@ -93,7 +94,7 @@ void cg_responses_store_delete(struct cg_responses_store *s, const char *key_lab
  * that is unknown, or whose chain has a missing link, is CG_ERR_PREVIOUS_RESPONSE_NOT_FOUND; a
  * chain of more than CG_RESPONSE_CHAIN_MAX responses is CG_ERR_CHAIN_TOO_LONG.
  * The strings are copied before the call returns. */
-void cg_responses_store_resolve(struct cg_responses_store *s, const char *key_label,
+void cg_responses_store_resolve(struct cg_responses_store *s, const char *owner,
                                 const char *previous_id, const char *const *item_ids,
                                 size_t count, cg_store_cb cb, void *data);
 

@@ -1,6 +1,9 @@
 // Shared setup of the real-Codex end-to-end suite: a mock Responses server, a CODEX_HOME whose
-// config.toml points the real `codex app-server` at it, and the gateway binary under test.
+// config.toml points the real `codex app-server` at it, the gateway binary under test, and the
+// Codex CLI as a client of that gateway.
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import OpenAI from 'openai';
 import { repoRoot, request, startGateway, stopClean, tempDir, waitFor } from '../lib/gateway.mjs';
@@ -90,7 +93,8 @@ export async function startCodexGateway({ env = {}, codexBin = CODEX_NATIVE, cha
     home.remove();
     throw err;
   }
-  const client = new OpenAI({ apiKey: 'unused', baseURL: `${gw.url}/v1`, maxRetries: 0, timeout: 60000 });
+  const apiKey = env.PROXY_API_KEY ? env.PROXY_API_KEY.split(',')[0].trim() : 'unused';
+  const client = new OpenAI({ apiKey, baseURL: `${gw.url}/v1`, maxRetries: 0, timeout: 60000 });
   return {
     gw,
     mock,
@@ -260,4 +264,124 @@ function hexAddress(hex) {
   const groups = [];
   for (let i = 0; i < 16; i += 2) groups.push(b.readUInt16BE(i).toString(16));
   return groups.join(':');
+}
+
+/** The env var the outer Codex CLI reads its gateway key from (`env_key` of its provider). */
+export const CLIENT_KEY_ENV = 'CODEX_GATEWAY_API_KEY';
+
+/**
+ * config.toml of a Codex CLI that uses the gateway at `baseUrl` (".../v1") as its model
+ * provider. Everything of Codex's own that would talk to anything but the provider is off;
+ * `web_search = "disabled"` because a hosted web_search tool is one the gateway cannot run.
+ */
+export function clientConfig(baseUrl, model) {
+  return [
+    `model = "${model}"`,
+    'model_provider = "codex-gateway"',
+    'web_search = "disabled"',
+    'check_for_update_on_startup = false',
+    '',
+    '[analytics]',
+    'enabled = false',
+    '',
+    '[features]',
+    'plugins = false',
+    '',
+    '[model_providers.codex-gateway]',
+    'name = "codex-gateway"',
+    `base_url = "${baseUrl}"`,
+    'wire_api = "responses"',
+    `env_key = "${CLIENT_KEY_ENV}"`,
+    'request_max_retries = 0',
+    'stream_max_retries = 0',
+    '',
+  ].join('\n');
+}
+
+/**
+ * A proxy on 127.0.0.1 that forwards nothing: it records every request and CONNECT and
+ * refuses it. The outer CLI gets it as HTTP(S)_PROXY with only loopback exempt, so any call it
+ * tried to make elsewhere would land here instead of leaving the machine.
+ */
+async function startTrapProxy() {
+  const seen = [];
+  const server = http.createServer((req, res) => {
+    seen.push(`${req.method} ${req.url}`);
+    res.writeHead(502, { 'content-type': 'text/plain' });
+    res.end('e2e trap proxy: no traffic leaves 127.0.0.1\n');
+  });
+  server.on('connect', (req, socket) => {
+    seen.push(`CONNECT ${req.url}`);
+    socket.on('error', () => {});
+    socket.end('HTTP/1.1 502 Bad Gateway\r\n\r\n');
+  });
+  await new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', resolve);
+  });
+  return {
+    url: `http://127.0.0.1:${server.address().port}`,
+    seen,
+    close: () => new Promise((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    }),
+  };
+}
+
+/**
+ * The pinned Codex CLI as a client, in a fresh CODEX_HOME (its config.toml is `config`, by
+ * default clientConfig's), HOME, TMPDIR and working directory, with an environment of its own
+ * (no inherited keys or logins) and the trap proxy. The CLI refuses to set up its sandbox
+ * helper (`codex-linux-sandbox`) under the temp dir, hence a TMPDIR inside the client's own
+ * directory. `exec(prompt, {resume})` runs `codex exec` (`resume --last`: continuing the last
+ * session) and returns { code, signal, stdout, stderr, trapped }, killing the CLI after
+ * `timeoutMs`; `close()` removes everything.
+ */
+export async function startCodexClient({ baseUrl, model, key, config = clientConfig(baseUrl, model) }) {
+  const root = tempDir('cg-codex-client-');
+  const dirs = Object.fromEntries(['codex-home', 'home', 'tmp', 'work'].map((d) => [d, path.join(root.dir, d)]));
+  for (const d of Object.values(dirs)) fs.mkdirSync(d);
+  fs.writeFileSync(path.join(dirs['codex-home'], 'config.toml'), config);
+  const trap = await startTrapProxy();
+  const env = {
+    PATH: process.env.PATH,
+    HOME: dirs.home,
+    TMPDIR: dirs.tmp,
+    CODEX_HOME: dirs['codex-home'],
+    [CLIENT_KEY_ENV]: key,
+    HTTP_PROXY: trap.url,
+    HTTPS_PROXY: trap.url,
+    ALL_PROXY: trap.url,
+    NO_PROXY: '127.0.0.1,localhost,::1',
+  };
+  return {
+    async exec(prompt, { resume = false, timeoutMs = 60000 } = {}) {
+      const args = ['exec', '--skip-git-repo-check', '--color', 'never', '-C', dirs.work,
+        ...(resume ? ['resume', '--last'] : []), prompt];
+      const child = spawn(CODEX_NATIVE, args, { cwd: dirs.work, env, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d) => (stdout += d));
+      child.stderr.on('data', (d) => (stderr += d));
+      const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+      const { code, signal } = await new Promise((resolve) => child.on('close', (c, sig) => resolve({ code: c, signal: sig })));
+      clearTimeout(timer);
+      return { code, signal, stdout, stderr, trapped: [...trap.seen] };
+    },
+    async close() {
+      await trap.close();
+      root.remove();
+    },
+  };
+}
+
+/** One `codex exec` of `prompt` by a client of its own (startCodexClient), removed afterwards. */
+export async function runCodexClient({ prompt, timeoutMs, ...options }) {
+  const client = await startCodexClient(options);
+  try {
+    return await client.exec(prompt, { timeoutMs });
+  } finally {
+    await client.close();
+  }
 }

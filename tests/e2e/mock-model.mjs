@@ -24,6 +24,13 @@
 //   slow            SLOW_DELTAS deltas, SLOW_DELAY_MS apart
 //   error500        HTTP 500 with a JSON error body
 //   failed          SSE response.created then response.failed
+//   ns_tool         one function_call to the first function of the first
+//                   namespace tool, with `namespace` = that namespace's name,
+//                   arguments {"city":"Paris"} in 3 argument deltas
+//   exec            one function_call to the first function tool whose name
+//                   ends in `exec_command` (the Codex CLI's shell tool, seen
+//                   under any prefix), arguments {"cmd":"echo <word>"} where
+//                   <word> is the first EXEC_MARKER_RE match of the message
 //
 // Every request (method, path, headers, parsed body) is appended to
 // `requests`, including 404s and malformed bodies.
@@ -62,6 +69,8 @@ export const SLOW_DELTAS = 20;
 export const SLOW_DELAY_MS = 100;
 export const ERROR500_MESSAGE = 'mock internal server error';
 export const FAILED_MESSAGE = 'mock response.failed';
+/** The word the `exec` scenario echoes: `e2e-marker-` and letters or digits. */
+export const EXEC_MARKER_RE = /e2e-marker-[A-Za-z0-9]+/;
 
 /** Text pieces of the `deltas=N` (and `slow`) scenarios: "tok0", " tok1", ... */
 export function deltaPieces(n) {
@@ -86,6 +95,7 @@ export const USAGE = Object.freeze({
   tool2: usage(40, 0, 18, 0),
   after_tool: usage(57, 7, 13, 0),
   reasoning: usage(31, 7, 16, 5),
+  exec: usage(45, 0, 12, 0),
 });
 
 /** Map an upstream usage object to Codex's camelCase TokenUsageBreakdown. */
@@ -179,6 +189,8 @@ export function pickScenario(body) {
     return { name: 'text' };
   }
   const known = ['text', 'tool', 'tool2', 'after_tool', 'reasoning', 'json', 'slow', 'error500', 'failed'];
+  if (marker === 'ns_tool') return { name: 'ns_tool' };
+  if (marker === 'exec') return { name: 'exec', word: EXEC_MARKER_RE.exec(text)?.[0] ?? 'e2e-marker-none' };
   return { name: known.includes(marker) ? marker : 'text' };
 }
 
@@ -195,6 +207,21 @@ function firstFunctionToolName(tools) {
     }
   }
   return FALLBACK_TOOL_NAME;
+}
+
+/** [namespace, function] names of the first function in the first namespace tool. */
+function firstNamespacedTool(tools) {
+  const ns = (Array.isArray(tools) ? tools : []).find((t) => t && t.type === 'namespace' && Array.isArray(t.tools));
+  const fn = ns?.tools.find((t) => t && t.type === 'function' && typeof t.name === 'string');
+  return fn ? [ns.name, fn.name] : [null, FALLBACK_TOOL_NAME];
+}
+
+/** Name of the first function tool (top level or in a namespace) whose name ends in `suffix`. */
+function functionToolEndingIn(tools, suffix) {
+  const all = (Array.isArray(tools) ? tools : []).flatMap((t) =>
+    (t && t.type === 'namespace' && Array.isArray(t.tools) ? t.tools : [t]));
+  const found = all.find((t) => t && t.type === 'function' && typeof t.name === 'string' && t.name.endsWith(suffix));
+  return found ? found.name : suffix;
 }
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -271,22 +298,22 @@ function buildStream(sc, body, seq) {
     output.push(item);
   };
 
-  const functionCall = (name, city, k) => {
+  const functionCall = (name, city, k, pieces = argumentPieces(city), namespace = null) => {
     const id = `fc_mock_${seq}_${k}`;
     const callId = `call_mock_${seq}_${k}`;
     const idx = outIdx++;
-    const pieces = argumentPieces(city);
     const args = pieces.join('');
+    const ns = namespace ? { namespace } : {};
     ev.push({
       type: 'response.output_item.added',
       output_index: idx,
-      item: { id, type: 'function_call', status: 'in_progress', name, call_id: callId, arguments: '' },
+      item: { id, type: 'function_call', status: 'in_progress', name, ...ns, call_id: callId, arguments: '' },
     });
     for (const delta of pieces) {
       ev.push({ type: 'response.function_call_arguments.delta', item_id: id, output_index: idx, delta });
     }
     ev.push({ type: 'response.function_call_arguments.done', item_id: id, output_index: idx, arguments: args });
-    const item = { id, type: 'function_call', status: 'completed', name, call_id: callId, arguments: args };
+    const item = { id, type: 'function_call', status: 'completed', name, ...ns, call_id: callId, arguments: args };
     ev.push({ type: 'response.output_item.done', output_index: idx, item });
     output.push(item);
   };
@@ -338,6 +365,18 @@ function buildStream(sc, body, seq) {
       functionCall(name, TOOL_ARGS[0].city, 0);
       functionCall(name, TOOL_ARGS[1].city, 1);
       u = USAGE.tool2;
+      break;
+    }
+    case 'ns_tool': {
+      const [namespace, name] = firstNamespacedTool(body.tools);
+      functionCall(name, TOOL_ARGS[0].city, 0, undefined, namespace);
+      u = USAGE.tool;
+      break;
+    }
+    case 'exec': {
+      const args = JSON.stringify({ cmd: `echo ${sc.word}` });
+      functionCall(functionToolEndingIn(body.tools, 'exec_command'), null, 0, [args.slice(0, 8), args.slice(8)]);
+      u = USAGE.exec;
       break;
     }
     case 'after_tool':

@@ -14,6 +14,7 @@
 #include "backend/worker.h"
 #include "core/request.h"
 #include "util/log.h"
+#include "fake_workers.h"
 
 #ifdef CG_FAKE_CODEX
 
@@ -55,53 +56,17 @@ static struct fixture {
     void (*on_poll)(void);
 } fx;
 
-static const char *const fake_argv[] = {CG_FAKE_CODEX, "app-server", NULL};
-static const char *const fake_env[] = {"FAKE_CODEX_THREAD_BYTES=0", "FAKE_CODEX_UNLOAD_DELAY_MS=50",
-                                       NULL};
-
-static void kill_fakes(void)
-{
-    if (fx.pool.workers == NULL)
-        return;
-    for (size_t i = 0; i < fx.pool.count; i++) {
-        if (fx.pool.workers[i].pid > 0 && !fx.pool.workers[i].exited)
-            kill(fx.pool.workers[i].pid, SIGKILL);
-    }
-}
-
-/* Past the bound: no frozen fake may outlive the test. */
-static void on_alarm(int sig)
-{
-    kill_fakes();
-    signal(SIGALRM, SIG_DFL);
-    raise(SIGALRM);
-}
-
 static void setup(void)
 {
     memset(&fx, 0, sizeof(fx));
     cg_log_threshold = CG_LOG_ERROR;
-    signal(SIGPIPE, SIG_IGN); /* as the gateway does: a dead child's pipe is an error, not death */
-    signal(SIGALRM, on_alarm);
-    alarm(TEST_BOUND_S);
+    fake_workers_watch(&fx.pool, TEST_BOUND_S);
     cr_assert_eq(uv_loop_init(&fx.loop), 0);
     snprintf(fx.home, sizeof(fx.home), "/tmp/cg-pool-test-XXXXXX");
     cr_assert_not_null(mkdtemp(fx.home));
     snprintf(fx.model.id, sizeof(fx.model.id), "fake-model");
     snprintf(fx.model.target, sizeof(fx.model.target), "fake-model");
-    fx.wcfg = (struct cg_worker_config){
-        .argv = fake_argv,
-        .env = fake_env,
-        .cwd = fx.home,
-        .handshake_timeout_ms = 10000,
-        .request_timeout_ms = 10000,
-        .backoff_initial_ms = 20,
-        .backoff_max_ms = 200,
-        .stable_ms = 60000,
-        .shutdown_grace_ms = 2000,
-        .restart_max = 10,
-        .max_line_bytes = 1 << 20,
-    };
+    fx.wcfg = fake_workers_config(fx.home, 10);
     fx.pcfg = (struct cg_pool_config){
         .codex_home = fx.home,
         .codex_home_check_ms = 600000,
@@ -116,7 +81,7 @@ static void setup(void)
 static void teardown(void)
 {
     /* A failed test may leave a stopped fake behind: never leave it frozen. */
-    kill_fakes();
+    fake_workers_kill();
     for (size_t i = 0; i < fx.nreq; i++)
         cg_request_dispose(&fx.req[i]);
     rmdir(fx.home);

@@ -229,7 +229,7 @@ Test(responses_store, put_then_get_returns_the_stored_response)
     json_decref(want);
 }
 
-Test(responses_store, another_key_label_finds_nothing)
+Test(responses_store, another_owner_finds_nothing)
 {
     open_store();
     put("alice", "resp_1", NULL, 2, 1);

@@ -86,21 +86,52 @@ Test(router, admitted_requests_carry_the_label_of_their_key)
 {
     setup(3);
     enum cg_err e;
-    cr_assert_str_eq(label_of("GET /k HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer alpha\r\n\r\n",
-                              false, &e),
-                     "key1");
+    cr_assert_str_eq(
+        label_of("GET /k HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer alpha\r\n\r\n", false, &e),
+        "key1");
     cr_assert_eq(e, CG_OK);
-    cr_assert_str_eq(label_of("GET /k HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer beta\r\n\r\n",
-                              true, &e),
-                     "key2");
+    cr_assert_str_eq(
+        label_of("GET /k HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer beta\r\n\r\n", true, &e),
+        "key2");
     cr_assert_str_eq(label_of("GET /open HTTP/1.1\r\nHost: h\r\n\r\n", false, &e), "(null)");
     cr_assert_eq(e, CG_OK);
-    cr_assert_str_eq(label_of("GET /k HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer gamma\r\n\r\n",
-                              false, &e),
-                     "(null)");
+    cr_assert_str_eq(
+        label_of("GET /k HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer gamma\r\n\r\n", false, &e),
+        "(null)");
     cr_assert_eq(e, CG_ERR_INVALID_API_KEY);
     cr_assert_str_eq(label_of("GET /k HTTP/1.1\r\nHost: h\r\n\r\n", true, &e), "(null)");
     cr_assert_eq(e, CG_ERR_MISSING_API_KEY);
+}
+
+static const char *id_of(const char *req)
+{
+    static char id[CG_AUTH_KEY_ID_BYTES];
+    struct cg_exchange *ex = head(req, false);
+    cr_assert(cg_router_admit(&router, ex));
+    snprintf(id, sizeof(id), "%s", ex->key_id ? ex->key_id : "(null)");
+    cg_exchange_release(ex);
+    return id;
+}
+
+/* Stored responses belong to the key id: it follows the key, not its place in the list. */
+Test(router, the_key_id_follows_the_key_not_its_position)
+{
+    static const char beta[] = "GET /k HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer beta\r\n\r\n";
+    setup(3);
+    char second[CG_AUTH_KEY_ID_BYTES];
+    snprintf(second, sizeof(second), "%s", id_of(beta));
+    char want[CG_AUTH_KEY_ID_BYTES];
+    cg_auth_key_id("beta", want);
+    cr_assert_str_eq(second, want);
+    cr_assert_eq(strncmp(want, "k_", 2), 0);
+    cr_assert_eq(strlen(want), 2 + CG_AUTH_KEY_ID_HEX);
+    /* the first 24 hex digits of sha256("beta") (sha256sum): a digest of the key, never the key */
+    cr_assert_str_eq(want, "k_f44e64e75f3948e9f73f8dfa");
+    static char *only_beta[] = {"beta"};
+    cg_auth_init(&auth, only_beta, 1);
+    cr_assert_str_eq(id_of(beta), second, "beta is now the first key: same id");
+    cg_auth_key_id("alpha", want);
+    cr_assert_str_neq(want, second);
 }
 
 Test(router, a_keyless_loopback_client_is_labelled_loopback)

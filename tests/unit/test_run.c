@@ -18,6 +18,7 @@
 #include "backend/pool.h"
 #include "util/clock.h"
 #include "util/log.h"
+#include "fake_workers.h"
 
 #ifdef CG_FAKE_CODEX
 
@@ -67,6 +68,9 @@ static struct fixture {
      * have closed (the next loop iteration), not before (this one's check phase). */
     bool answer_after_close;
     const struct cg_error *seal_err; /* what the seal answers; NULL: sealed */
+    const char *input;               /* the request's text (a fake: marker picks the case) */
+    bool fails_before_seal;          /* the backend fails the turn: no seal, a disposal */
+    int disposals;
     /* What happened. */
     struct cg_exchange *ex; /* the connection's reference, until it drops it */
     struct cg_run *run;
@@ -88,10 +92,6 @@ static struct fixture {
     bool stopping;
     int pool_stopped;
 } fx;
-
-static const char *const fake_argv[] = {CG_FAKE_CODEX, "app-server", NULL};
-static const char *const fake_env[] = {"FAKE_CODEX_THREAD_BYTES=0", "FAKE_CODEX_UNLOAD_DELAY_MS=50",
-                                       NULL};
 
 /* --- the connection's side: a sink that records ------------------------------------------ */
 
@@ -199,6 +199,12 @@ static void on_seal(struct cg_run *run, void *enc, void *data)
         uv_timer_start(&fx.leave, on_leave, 0, 0);
 }
 
+static void on_seal_dispose(void *data)
+{
+    cr_assert_eq(data, &fx);
+    fx.disposals++;
+}
+
 static void on_outcome(const struct cg_run_outcome *o, void *data)
 {
     cr_assert_eq(data, &fx);
@@ -265,8 +271,8 @@ static void start_run(void)
 
     char body[128];
     int n =
-        snprintf(body, sizeof(body), "{\"model\":\"fake-model\",\"input\":\"hi\",\"stream\":%s}",
-                 fx.stream ? "true" : "false");
+        snprintf(body, sizeof(body), "{\"model\":\"fake-model\",\"input\":\"%s\",\"stream\":%s}",
+                 fx.input ? fx.input : "hi", fx.stream ? "true" : "false");
     struct cg_responses_context cx = {.catalog = &fx.catalog};
     struct cg_request req;
     struct cg_responses_opts opts;
@@ -295,6 +301,7 @@ static void start_run(void)
         .keepalive = fx.keepalive,
         .seal = on_seal,
         .seal_data = &fx,
+        .seal_dispose = on_seal_dispose,
     };
     cg_run_start(&spec);
 }
@@ -321,8 +328,10 @@ static void run_case(void)
     uv_run(&fx.loop, UV_RUN_DEFAULT);
     cr_assert_eq(fx.pool_stopped, 1);
     cr_assert_eq(uv_loop_close(&fx.loop), 0);
-    cr_assert_eq(fx.seals, 1, "every case ends its choices well: one seal");
-    cr_assert_eq(fx.answers, 1, "the seal is answered once");
+    int sealed = fx.fails_before_seal ? 0 : 1;
+    cr_assert_eq(fx.seals, sealed, "a case that ends its choices well has one seal");
+    cr_assert_eq(fx.answers, sealed, "the seal is answered once");
+    cr_assert_eq(fx.disposals, 1 - sealed, "seal data never sealed is disposed of, once");
     cr_assert_eq(fx.outcome.count, 1, "the outcome is reported once");
     cr_assert_eq(fx.outcome.stream, fx.stream);
     cr_assert_str_eq(fx.outcome.route, "responses");
@@ -497,47 +506,16 @@ static void assert_answer_text(const json_t *response)
 
 /* --- fixture ----------------------------------------------------------------------------- */
 
-static void kill_fakes(void)
-{
-    if (fx.pool.workers == NULL)
-        return;
-    for (size_t i = 0; i < fx.pool.count; i++) {
-        if (fx.pool.workers[i].pid > 0 && !fx.pool.workers[i].exited)
-            kill(fx.pool.workers[i].pid, SIGKILL);
-    }
-}
-
-static void on_alarm(int sig)
-{
-    kill_fakes();
-    signal(SIGALRM, SIG_DFL);
-    raise(SIGALRM);
-}
-
 static void setup(void)
 {
     memset(&fx, 0, sizeof(fx));
     cg_log_threshold = CG_LOG_ERROR;
-    signal(SIGPIPE, SIG_IGN);
-    signal(SIGALRM, on_alarm);
-    alarm(TEST_BOUND_S);
+    fake_workers_watch(&fx.pool, TEST_BOUND_S);
     cr_assert_eq(uv_loop_init(&fx.loop), 0);
     snprintf(fx.home, sizeof(fx.home), "/tmp/cg-run-test-XXXXXX");
     cr_assert_not_null(mkdtemp(fx.home));
     cr_assert_eq(cg_catalog_init(&fx.catalog, "fake-model"), 0);
-    fx.wcfg = (struct cg_worker_config){
-        .argv = fake_argv,
-        .env = fake_env,
-        .cwd = fx.home,
-        .handshake_timeout_ms = 10000,
-        .request_timeout_ms = 10000,
-        .backoff_initial_ms = 20,
-        .backoff_max_ms = 200,
-        .stable_ms = 60000,
-        .shutdown_grace_ms = 2000,
-        .restart_max = 3,
-        .max_line_bytes = 1 << 20,
-    };
+    fx.wcfg = fake_workers_config(fx.home, 3);
     fx.pcfg = (struct cg_pool_config){
         .codex_home = fx.home,
         .codex_home_check_ms = 600000,
@@ -560,7 +538,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-    kill_fakes();
+    fake_workers_kill();
     cg_buf_dispose(&fx.wire);
     rmdir(fx.home);
 }
@@ -788,3 +766,28 @@ Test(run_seal, keepalives_during_the_seal_leave_the_final_bytes_intact)
 }
 
 #endif
+
+/* --- 6. no seal: the run fails before it, and its seal data is disposed of ----------------- */
+
+Test(run_seal, a_run_that_fails_before_its_seal_disposes_the_seal_data)
+{
+    fx.input = "fake:error";
+    fx.fails_before_seal = true;
+    run_case();
+    cr_assert_eq(fx.done_calls, 1);
+    cr_assert_neq(fx.outcome.error, CG_OK);
+    json_t *body = reply_json(502);
+    json_decref(body);
+}
+
+Test(run_seal, a_stream_that_fails_before_its_seal_disposes_the_seal_data)
+{
+    fx.stream = true;
+    fx.input = "fake:errorafter";
+    fx.fails_before_seal = true;
+    run_case();
+    struct frames fs;
+    stream_reply(&fs, "response.failed");
+    assert_numbered(&fs);
+    frames_dispose(&fs);
+}
