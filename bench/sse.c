@@ -1,7 +1,8 @@
 /* sse.c: streaming load client. Holds C connections to the gateway, each POSTing streaming chat
- * completions; decodes the chunked SSE and reports time to the first content chunk, the gaps
- * between content chunks (µs), streams completed/failed, and optionally the RSS of given pids
- * while every stream is open. One thread, non-blocking sockets, epoll. */
+ * completions (or, with --api responses, streaming Responses with store:false); decodes the
+ * chunked SSE and reports time to the first content chunk, the gaps between content chunks
+ * (µs), streams completed/failed, and optionally the RSS of given pids while every stream is
+ * open. One thread, non-blocking sockets, epoll. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -88,7 +89,10 @@ struct conn {
     uint64_t last_chunk_ns;
 };
 
+enum api { API_CHAT, API_RESPONSES };
+
 struct options {
+    enum api api;
     const char *host;
     int port;
     size_t concurrency;
@@ -104,6 +108,7 @@ struct options {
 };
 
 static struct options opt = {
+    .api = API_CHAT,
     .host = "127.0.0.1",
     .port = 0,
     .concurrency = 1,
@@ -312,6 +317,28 @@ static bool is_content(const char *p, size_t n)
     return false;
 }
 
+static bool has_type(const char *p, size_t n, const char *type)
+{
+    static const char key[] = "{\"type\":\"";
+    size_t k = sizeof(key) - 1;
+    size_t t = strlen(type);
+    return n > k + t && memcmp(p, key, k) == 0 && memcmp(p + k, type, t) == 0 && p[k + t] == '"';
+}
+
+/* A Responses event's data: every event object starts with its type. A content chunk is an
+ * output_text delta; the stream is over with response.completed; response.failed,
+ * response.incomplete and error events are failures. */
+static void on_responses_data(struct conn *c, const char *p, size_t n)
+{
+    if (has_type(p, n, "response.output_text.delta"))
+        on_content_chunk(c);
+    else if (has_type(p, n, "response.completed"))
+        c->done_seen = true;
+    else if (has_type(p, n, "response.failed") || has_type(p, n, "response.incomplete") ||
+             has_type(p, n, "error"))
+        c->error_seen = true;
+}
+
 static void on_sse_line(struct conn *c, const char *p, size_t n)
 {
     if (n > 0 && p[n - 1] == '\r')
@@ -323,6 +350,10 @@ static void on_sse_line(struct conn *c, const char *p, size_t n)
     if (n > 0 && *p == ' ') {
         p++;
         n--;
+    }
+    if (opt.api == API_RESPONSES) {
+        on_responses_data(c, p, n);
+        return;
     }
     if (n == 6 && memcmp(p, "[DONE]", 6) == 0) {
         c->done_seen = true;
@@ -714,6 +745,8 @@ static void usage(void)
 {
     fprintf(stderr,
             "usage: sse -p PORT [options]\n"
+            "  --api NAME      chat (POST /v1/chat/completions) or responses (POST\n"
+            "                  /v1/responses, store:false) (chat)\n"
             "  --host ADDR     IPv4 address of the gateway (127.0.0.1)\n"
             "  -p PORT         its port\n"
             "  -c N            concurrent connections, one stream at a time each (1)\n"
@@ -739,6 +772,9 @@ static void parse_args(int argc, char **argv)
         if (strcmp(a, "-v") == 0) {
             opt.verbose = true;
             continue;
+        } else if (strcmp(a, "--api") == 0 && v) {
+            ok = strcmp(v, "chat") == 0 || strcmp(v, "responses") == 0;
+            opt.api = strcmp(v, "responses") == 0 ? API_RESPONSES : API_CHAT;
         } else if (strcmp(a, "--host") == 0 && v) {
             opt.host = v;
         } else if (strcmp(a, "-p") == 0 && v) {
@@ -776,23 +812,29 @@ static void parse_args(int argc, char **argv)
 static void build_request(void)
 {
     char body[1024];
-    int blen = snprintf(body, sizeof(body),
-                        "{\"model\":\"%s\",\"stream\":true,\"messages\":[{\"role\":\"user\","
-                        "\"content\":\"%s\"}]}",
-                        opt.model, opt.message);
+    bool chat = opt.api == API_CHAT;
+    int blen = chat ? snprintf(body, sizeof(body),
+                               "{\"model\":\"%s\",\"stream\":true,\"messages\":[{\"role\":"
+                               "\"user\",\"content\":\"%s\"}]}",
+                               opt.model, opt.message)
+                    : snprintf(body, sizeof(body),
+                               "{\"model\":\"%s\",\"stream\":true,\"store\":false,\"input\":"
+                               "\"%s\"}",
+                               opt.model, opt.message);
     if (blen < 0 || (size_t)blen >= sizeof(body)) {
         fprintf(stderr, "sse: message too long\n");
         exit(2);
     }
-    int n = snprintf(request, sizeof(request),
-                     "POST /v1/chat/completions HTTP/1.1\r\n"
-                     "Host: %s:%d\r\n"
-                     "Content-Type: application/json\r\n"
-                     "Accept: text/event-stream\r\n"
-                     "Content-Length: %d\r\n"
-                     "\r\n"
-                     "%s",
-                     opt.host, opt.port, blen, body);
+    int n =
+        snprintf(request, sizeof(request),
+                 "POST %s HTTP/1.1\r\n"
+                 "Host: %s:%d\r\n"
+                 "Content-Type: application/json\r\n"
+                 "Accept: text/event-stream\r\n"
+                 "Content-Length: %d\r\n"
+                 "\r\n"
+                 "%s",
+                 chat ? "/v1/chat/completions" : "/v1/responses", opt.host, opt.port, blen, body);
     if (n < 0 || (size_t)n >= sizeof(request)) {
         fprintf(stderr, "sse: request too long\n");
         exit(2);

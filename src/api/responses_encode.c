@@ -1,7 +1,9 @@
 /* responses_encode.c: the Responses `response` object and its SSE events, written by hand on
  * the per-token path; the echoed request fields are serialised once, at construction. */
 #include "api/responses_encode.h"
+#include <assert.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +37,7 @@ struct resp_encoder {
     struct cg_usage usage;
     bool any_usage;
     uint64_t seq;
+    bool plain_id;        /* the id, and so every item id, needs no JSON escaping */
     int64_t completed_at; /* read once from the clock, so every copy of the response agrees */
     /* The response object's constant members, in OpenAI's order around the ones that change:
      * instructions..max_tool_calls (before model), parallel_tool_calls..truncation (after
@@ -78,27 +81,171 @@ static const struct echo_field tail_fields[] = {
     {"metadata", "{}"},
 };
 
-/* The fields whose echo is the request's value completed with defaults. */
-static json_t *merged_field(const char *key, const json_t *given)
+/* Digits by hand: on the per-event path snprintf costs more than the rest of a frame. */
+static int append_u64(struct cg_buf *out, uint64_t v)
 {
-    if (strcmp(key, "service_tier") == 0) {
-        /* A response reports the tier it ran in; "auto" resolves to "default". */
-        const char *s = json_string_value(given);
-        return json_string(s && strcmp(s, "auto") != 0 ? s : "default");
+    char digits[20];
+    size_t i = sizeof(digits);
+    do {
+        digits[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v > 0);
+    return cg_buf_append(out, digits + i, sizeof(digits) - i);
+}
+
+static int append_i64(struct cg_buf *out, int64_t v)
+{
+    int err = 0;
+    if (v < 0)
+        err = cg_buf_append_char(out, '-');
+    return err ? err : append_u64(out, v < 0 ? 0 - (uint64_t)v : (uint64_t)v);
+}
+
+static bool is_plain(const char *s)
+{
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\')
+            return false;
     }
-    json_t *v = json_is_object(given) ? json_deep_copy(given) : json_object();
-    if (strcmp(key, "reasoning") == 0) {
-        if (!json_object_get(v, "effort"))
-            json_object_set_new(v, "effort", json_null());
-        if (!json_object_get(v, "summary"))
-            json_object_set_new(v, "summary", json_null());
-    } else {
-        if (!json_object_get(v, "format"))
-            json_object_set_new(v, "format", json_pack("{s:s}", "type", "text"));
-        if (!json_object_get(v, "verbosity"))
-            json_object_set_new(v, "verbosity", json_string("medium"));
+    return true;
+}
+
+/* The strings up to the NULL, one after another, in one reservation: events are made of such
+ * runs, and an append each cost more than the bytes. */
+__attribute__((sentinel)) static int append_strs(struct cg_buf *out, ...)
+{
+    enum { PARTS_MAX = 8 };
+    const char *part[PARTS_MAX];
+    size_t len[PARTS_MAX];
+    size_t n = 0;
+    size_t total = 0;
+    va_list ap;
+    va_start(ap, out);
+    for (const char *s = va_arg(ap, const char *); s; s = va_arg(ap, const char *)) {
+        assert(n < PARTS_MAX);
+        part[n] = s;
+        len[n] = strlen(s);
+        total += len[n++];
     }
-    return v;
+    va_end(ap);
+    char *room = cg_buf_reserve(out, total);
+    if (room == NULL)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        memcpy(room, part[i], len[i]);
+        room += len[i];
+    }
+    cg_buf_commit(out, total);
+    return 0;
+}
+
+/* ,"<key>": */
+static int append_key(struct cg_buf *out, const char *key)
+{
+    return append_strs(out, ",\"", key, "\":", NULL);
+}
+
+enum { ECHO_DEPTH = 3 }; /* containers written by hand down to here; deeper ones by jansson */
+
+static int echo_value(struct cg_buf *out, const json_t *v, int depth);
+
+/* An object's members, `{` already written; each member after the first takes a comma. */
+static int echo_members(struct cg_buf *out, const json_t *obj, int depth, bool *first)
+{
+    int err = 0;
+    for (void *it = json_object_iter((json_t *)obj); it && !err;
+         it = json_object_iter_next((json_t *)obj, it)) {
+        if (!*first)
+            err = cg_buf_append_char(out, ',');
+        *first = false;
+        if (!err)
+            err = cg_json_string(out, json_object_iter_key(it), json_object_iter_key_len(it));
+        if (!err)
+            err = cg_buf_append_char(out, ':');
+        if (!err)
+            err = echo_value(out, json_object_iter_value(it), depth - 1);
+    }
+    return err;
+}
+
+/* A request value as cg_json_dump writes it (compact, members in their order). The scalars and
+ * small containers a request carries are written directly: json_dumpb's setup costs more than
+ * the few bytes it writes, and the echo is built for every request. */
+static int echo_value(struct cg_buf *out, const json_t *v, int depth)
+{
+    if (json_is_null(v))
+        return cg_buf_append_str(out, "null");
+    if (json_is_true(v))
+        return cg_buf_append_str(out, "true");
+    if (json_is_false(v))
+        return cg_buf_append_str(out, "false");
+    if (json_is_string(v))
+        return cg_json_string(out, json_string_value(v), json_string_length(v));
+    if (json_is_integer(v) && json_integer_value(v) >= 0)
+        return append_u64(out, (uint64_t)json_integer_value(v));
+    if (json_is_real(v) && json_real_value(v) == 1.0)
+        return cg_buf_append_str(out, "1.0"); /* the default temperature and top_p */
+    if (depth > 0 && json_is_object(v)) {
+        bool first = true;
+        int err = cg_buf_append_char(out, '{');
+        if (!err)
+            err = echo_members(out, v, depth, &first);
+        if (!err)
+            err = cg_buf_append_char(out, '}');
+        return err;
+    }
+    if (depth > 0 && json_is_array(v)) {
+        int err = cg_buf_append_char(out, '[');
+        for (size_t i = 0; i < json_array_size(v) && !err; i++) {
+            if (i > 0)
+                err = cg_buf_append_char(out, ',');
+            if (!err)
+                err = echo_value(out, json_array_get(v, i), depth - 1);
+        }
+        if (!err)
+            err = cg_buf_append_char(out, ']');
+        return err;
+    }
+    return cg_json_dump(out, v);
+}
+
+/* The members the echo of reasoning and text gains when the request left them out. */
+static const struct {
+    const char *field;
+    const char *key;
+    const char *json;
+} merged_defaults[] = {
+    {"reasoning", "effort", "null"},
+    {"reasoning", "summary", "null"},
+    {"text", "format", "{\"type\":\"text\"}"},
+    {"text", "verbosity", "\"medium\""},
+};
+
+/* The echo of reasoning or text: the request's object (if any), then the missing defaults. */
+static int echo_merged(struct cg_buf *out, const char *field, const json_t *given)
+{
+    bool first = true;
+    int err = cg_buf_append_char(out, '{');
+    if (!err && json_is_object(given))
+        err = echo_members(out, given, ECHO_DEPTH, &first);
+    for (size_t i = 0; i < CG_ARRAY_SIZE(merged_defaults) && !err; i++) {
+        if (strcmp(merged_defaults[i].field, field) != 0 ||
+            json_object_get(given, merged_defaults[i].key))
+            continue;
+        if (!first)
+            err = cg_buf_append_char(out, ',');
+        first = false;
+        if (!err)
+            err = cg_json_cstring(out, merged_defaults[i].key);
+        if (!err)
+            err = cg_buf_append_char(out, ':');
+        if (!err)
+            err = cg_buf_append_str(out, merged_defaults[i].json);
+    }
+    if (!err)
+        err = cg_buf_append_char(out, '}');
+    return err;
 }
 
 static int echo_fields(const json_t *echo, const struct echo_field *f, size_t n, struct cg_buf *out)
@@ -106,15 +253,17 @@ static int echo_fields(const json_t *echo, const struct echo_field *f, size_t n,
     int err = 0;
     for (size_t i = 0; i < n && !err; i++) {
         const json_t *given = echo ? json_object_get(echo, f[i].key) : NULL;
-        err = cg_buf_appendf(out, ",\"%s\":", f[i].key);
+        err = append_key(out, f[i].key);
         if (err)
             break;
-        if (f[i].dflt == NULL) {
-            json_t *v = merged_field(f[i].key, given);
-            err = cg_json_dump(out, v);
-            json_decref(v);
+        if (strcmp(f[i].key, "service_tier") == 0) {
+            /* A response reports the tier it ran in; "auto" resolves to "default". */
+            const char *tier = json_string_value(given);
+            err = cg_json_cstring(out, tier && strcmp(tier, "auto") != 0 ? tier : "default");
+        } else if (f[i].dflt == NULL) {
+            err = echo_merged(out, f[i].key, given);
         } else if (given && !json_is_null(given)) {
-            err = cg_json_dump(out, given);
+            err = echo_value(out, given, ECHO_DEPTH);
         } else {
             err = cg_buf_append_str(out, f[i].dflt);
         }
@@ -127,6 +276,7 @@ void *cg_responses_encoder_new(const struct cg_responses_encode_params *p)
     struct resp_encoder *e = cg_xcalloc(1, sizeof(*e));
     e->p = *p;
     e->p.echo = NULL; /* borrowed for this call only */
+    e->plain_id = is_plain(p->id);
     cg_buf_init(&e->echo_mid, CG_REQUEST_TEXT_MAX_BYTES);
     cg_buf_init(&e->echo_late, CG_REQUEST_TEXT_MAX_BYTES);
     cg_buf_init(&e->echo_tail, CG_REQUEST_TEXT_MAX_BYTES);
@@ -159,16 +309,22 @@ static void encoder_free(void *enc)
 /* `event: <type>` and the data object up to its sequence number; end it with frame_end. */
 static int frame_begin(struct resp_encoder *e, const char *type, struct cg_buf *out)
 {
-    int err = cg_buf_appendf(out, "event: %s\ndata: {\"type\":\"%s\",\"sequence_number\":%" PRIu64,
-                             type, type, e->seq);
+    int err = append_strs(out, "event: ", type, "\ndata: {\"type\":\"", type,
+                          "\",\"sequence_number\":", NULL);
     if (!err)
-        e->seq++;
+        err = append_u64(out, e->seq++);
     return err;
 }
 
 static int frame_end(struct cg_buf *out)
 {
     return cg_buf_append_str(out, "}\n\n");
+}
+
+/* The response id or an item id, quoted; ids are written into every event. */
+static int append_id(const struct resp_encoder *e, struct cg_buf *out, const char *id)
+{
+    return e->plain_id ? append_strs(out, "\"", id, "\"", NULL) : cg_json_cstring(out, id);
 }
 
 static const char *item_status(const struct item *it)
@@ -179,13 +335,16 @@ static const char *item_status(const struct item *it)
 }
 
 /* ,"item_id":"..","output_index":n */
-static int item_ref(const struct item *it, size_t index, struct cg_buf *out)
+static int item_ref(const struct resp_encoder *e, const struct item *it, size_t index,
+                    struct cg_buf *out)
 {
     int err = cg_buf_append_str(out, ",\"item_id\":");
     if (!err)
-        err = cg_json_cstring(out, it->id);
+        err = append_id(e, out, it->id);
     if (!err)
-        err = cg_buf_appendf(out, ",\"output_index\":%zu", index);
+        err = cg_buf_append_str(out, ",\"output_index\":");
+    if (!err)
+        err = append_u64(out, index);
     return err;
 }
 
@@ -210,7 +369,7 @@ static int item_json(const struct resp_encoder *e, const struct item *it, bool e
 {
     int err = cg_buf_append_str(out, "{\"id\":");
     if (!err)
-        err = cg_json_cstring(out, it->id);
+        err = append_id(e, out, it->id);
     if (err)
         return err;
     switch (it->kind) {
@@ -227,8 +386,8 @@ static int item_json(const struct resp_encoder *e, const struct item *it, bool e
         }
         break;
     case KIND_MESSAGE:
-        err = cg_buf_appendf(out, ",\"type\":\"message\",\"status\":\"%s\",\"content\":[",
-                             item_status(it));
+        err = append_strs(out, ",\"type\":\"message\",\"status\":\"", item_status(it),
+                          "\",\"content\":[", NULL);
         if (!err && !empty)
             err = text_part(it, false, out);
         if (!err)
@@ -266,7 +425,11 @@ static int item_frame(struct resp_encoder *e, size_t index, bool added, struct c
     int err =
         frame_begin(e, added ? "response.output_item.added" : "response.output_item.done", out);
     if (!err)
-        err = cg_buf_appendf(out, ",\"output_index\":%zu,\"item\":", index);
+        err = cg_buf_append_str(out, ",\"output_index\":");
+    if (!err)
+        err = append_u64(out, index);
+    if (!err)
+        err = cg_buf_append_str(out, ",\"item\":");
     if (!err)
         err = item_json(e, &e->items[index], added, out);
     if (!err)
@@ -284,7 +447,7 @@ static int part_frame(struct resp_encoder *e, size_t index, bool added, struct c
                                     : "response.reasoning_summary_part.done");
     int err = frame_begin(e, type, out);
     if (!err)
-        err = item_ref(it, index, out);
+        err = item_ref(e, it, index, out);
     if (!err)
         err = cg_buf_append_str(out, msg ? ",\"content_index\":0,\"part\":"
                                          : ",\"summary_index\":0,\"part\":");
@@ -309,7 +472,7 @@ static int text_frame(struct resp_encoder *e, size_t index, const struct cg_str 
     };
     int err = frame_begin(e, types[it->kind][delta == NULL], out);
     if (!err)
-        err = item_ref(it, index, out);
+        err = item_ref(e, it, index, out);
     if (!err && it->kind == KIND_MESSAGE)
         err = cg_buf_append_str(out, ",\"content_index\":0");
     else if (!err && it->kind == KIND_REASONING)
@@ -319,10 +482,8 @@ static int text_frame(struct resp_encoder *e, size_t index, const struct cg_str 
         if (!err)
             err = cg_json_cstring(out, it->name);
     }
-    if (!err) {
-        const char *key = delta ? "delta" : it->kind == KIND_CALL ? "arguments" : "text";
-        err = cg_buf_appendf(out, ",\"%s\":", key);
-    }
+    if (!err)
+        err = append_key(out, delta ? "delta" : it->kind == KIND_CALL ? "arguments" : "text");
     if (!err && delta)
         err = cg_json_string(out, delta->ptr, delta->len);
     else if (!err)
@@ -535,14 +696,16 @@ static int response_json(struct resp_encoder *e, const char *status, const struc
         e->completed_at = e->p.now_s();
     int err = cg_buf_append_str(out, "{\"id\":");
     if (!err)
-        err = cg_json_cstring(out, e->p.id);
+        err = append_id(e, out, e->p.id);
     if (!err)
-        err = cg_buf_appendf(out,
-                             ",\"object\":\"response\",\"created_at\":%" PRId64
-                             ",\"status\":\"%s\",\"background\":false,\"completed_at\":",
-                             e->p.created_at, status);
+        err = cg_buf_append_str(out, ",\"object\":\"response\",\"created_at\":");
+    if (!err)
+        err = append_i64(out, e->p.created_at);
+    if (!err)
+        err = append_strs(out, ",\"status\":\"", status,
+                          "\",\"background\":false,\"completed_at\":", NULL);
     if (!err && strcmp(status, "completed") == 0 && e->completed_at > 0)
-        err = cg_buf_appendf(out, "%" PRId64, e->completed_at);
+        err = append_i64(out, e->completed_at);
     else if (!err)
         err = cg_buf_append_str(out, "null");
     if (!err)

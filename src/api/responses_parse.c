@@ -839,14 +839,31 @@ void cg_responses_refs(const json_t *root, struct cg_responses_refs *out)
 
 json_t *cg_responses_echo(const struct cg_responses_opts *o)
 {
-    json_t *echo = json_pack(
-        "{s:O,s:O,s:O,s:O,s:O,s:O,s:b,s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O}", "instructions",
-        o->instructions, "tools", o->tools, "tool_choice", o->tool_choice, "parallel_tool_calls",
-        o->parallel_tool_calls_json, "text", o->text, "reasoning", o->reasoning, "store", o->store,
-        "metadata", o->metadata, "max_output_tokens", o->max_output_tokens, "temperature",
-        o->temperature, "top_p", o->top_p, "truncation", o->truncation, "user", o->user,
-        "service_tier", o->service_tier, "prompt_cache_key", o->prompt_cache_key,
-        "safety_identifier", o->safety_identifier);
+    /* Set one by one: json_pack's format parsing cost more than the object, built per request. */
+    const struct {
+        const char *key;
+        json_t *value;
+    } fields[] = {
+        {"instructions", o->instructions},
+        {"tools", o->tools},
+        {"tool_choice", o->tool_choice},
+        {"parallel_tool_calls", o->parallel_tool_calls_json},
+        {"text", o->text},
+        {"reasoning", o->reasoning},
+        {"metadata", o->metadata},
+        {"max_output_tokens", o->max_output_tokens},
+        {"temperature", o->temperature},
+        {"top_p", o->top_p},
+        {"truncation", o->truncation},
+        {"user", o->user},
+        {"service_tier", o->service_tier},
+        {"prompt_cache_key", o->prompt_cache_key},
+        {"safety_identifier", o->safety_identifier},
+    };
+    json_t *echo = json_object();
+    for (size_t i = 0; i < CG_ARRAY_SIZE(fields); i++)
+        json_object_set(echo, fields[i].key, fields[i].value);
+    json_object_set_new(echo, "store", json_boolean(o->store));
     if (o->previous_response_id)
         json_object_set_new(echo, "previous_response_id", json_string(o->previous_response_id));
     return echo;

@@ -4,6 +4,7 @@
 #include <jansson.h>
 #include <string.h>
 #include "api/responses_encode.h"
+#include "util/json.h"
 #include "encode_run.h"
 #include "golden.h"
 
@@ -123,6 +124,39 @@ Test(responses_encoder, echoes_request_fields_in_openai_order)
                              "store", 0, "metadata", "k", "v", "previous_response_id", "resp_PREV",
                              "max_output_tokens", 256, "user", "u-1", "service_tier", "auto");
     resp_case("responses_echo.json", false, echo, text_events, 4);
+    json_decref(echo);
+}
+
+/* The echo is written by hand for the usual shapes and by jansson past them: either way each
+ * value reads as cg_json_dump writes it. */
+Test(responses_encoder, echo_writes_values_as_jansson_does)
+{
+    json_t *echo = json_pack(
+        "{s:f,s:f,s:I,s:{s:s,s:I,s:f,s:{s:{s:{s:[i,f]}}}},s:[{s:s,s:s,s:{s:s,s:{s:{s:s,s:f}}}}],"
+        "s:{s:{s:s,s:b},s:s},s:{s:s}}",
+        "temperature", 0.7, "top_p", 1.0, "max_output_tokens", (json_int_t)-1, "metadata", "k\"e/y",
+        "v\u00e9 \\ \"", "n", (json_int_t)-3, "r", 0.25, "deep", "x", "y", "z", 1, 2.5, "tools",
+        "type", "function", "name", "f", "parameters", "type", "object", "properties", "a", "type",
+        "number", "minimum", -1.5, "text", "format", "type", "json_object", "strict", 1,
+        "verbosity", "low", "reasoning", "summary", "auto");
+    size_t len;
+    char *bytes = run(new_encoder(false, echo, false), false, text_events, 4, &len);
+    char *body = strndup(bytes, len);
+    static const char *const keys[] = {"temperature", "top_p", "max_output_tokens",
+                                       "metadata",    "tools", "text"};
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        struct cg_buf want;
+        cg_buf_init(&want, 65536);
+        cr_assert_eq(cg_buf_appendf(&want, "\"%s\":", keys[i]), 0);
+        cr_assert_eq(cg_json_dump(&want, json_object_get(echo, keys[i])), 0);
+        cr_assert_eq(cg_buf_append_char(&want, '\0'), 0);
+        cr_assert_not_null(strstr(body, want.data), "%s is not echoed as %s in %s", keys[i],
+                           want.data, body);
+        cg_buf_dispose(&want);
+    }
+    cr_assert_not_null(strstr(body, "\"reasoning\":{\"summary\":\"auto\",\"effort\":null}"));
+    free(body);
+    free(bytes);
     json_decref(echo);
 }
 
