@@ -720,7 +720,7 @@ static enum cg_err replay_items(struct parse *p, const json_t *root)
     if (e && strncmp(p->err->param, prev, sizeof(prev) - 1) == 0)
         p->err->param[sizeof(prev) - 1] = '\0';
     free(items);
-    if (!e)
+    if (!e && p->opts->store)
         p->opts->input_items = listed_items(all);
     json_decref(all);
     json_decref(empty);
@@ -748,38 +748,32 @@ static enum cg_err parse_instructions(struct parse *p, const json_t *root)
 
 /* ---- echo ---- */
 
-static json_t *echo(const json_t *root, const char *key, json_t *fallback)
+/* The client's value (a reference, not a copy: the body is not changed after the parse), or
+ * NULL when it sent none: the encoder echoes OpenAI's default then. */
+static json_t *echo(const json_t *root, const char *key)
 {
     json_t *v = json_object_get(root, key);
-    if (cg_params_present(v)) {
-        json_decref(fallback);
-        return json_deep_copy(v);
-    }
-    return fallback ? fallback : json_null();
+    return cg_params_present(v) ? json_incref(v) : NULL;
 }
 
 static void fill_echo(struct parse *p, const json_t *root)
 {
     struct cg_responses_opts *o = p->opts;
-    o->instructions = echo(root, "instructions", NULL);
-    o->tools = echo(root, "tools", json_array());
-    o->tool_choice = echo(root, "tool_choice", json_string("auto"));
+    o->instructions = echo(root, "instructions");
+    o->tools = echo(root, "tools");
+    o->tool_choice = echo(root, "tool_choice");
     o->parallel_tool_calls_json = json_boolean(o->parallel_tool_calls);
-    o->text = echo(root, "text", json_object());
-    if (!cg_params_present(json_object_get(o->text, "format")))
-        json_object_set_new(o->text, "format", json_pack("{s:s}", "type", "text"));
-    if (!cg_params_present(json_object_get(o->text, "verbosity")))
-        json_object_set_new(o->text, "verbosity", json_string("medium"));
+    o->text = echo(root, "text");
     o->reasoning = json_pack("{s:s?,s:s?}", "effort", p->req->effort, "summary", p->req->summary);
-    o->metadata = echo(root, "metadata", json_object());
-    o->max_output_tokens = echo(root, "max_output_tokens", NULL);
-    o->temperature = echo(root, "temperature", json_real(1.0));
-    o->top_p = echo(root, "top_p", json_real(1.0));
-    o->truncation = echo(root, "truncation", json_string("disabled"));
-    o->user = echo(root, "user", NULL);
-    o->service_tier = echo(root, "service_tier", json_string("auto"));
-    o->prompt_cache_key = echo(root, "prompt_cache_key", NULL);
-    o->safety_identifier = echo(root, "safety_identifier", NULL);
+    o->metadata = echo(root, "metadata");
+    o->max_output_tokens = echo(root, "max_output_tokens");
+    o->temperature = echo(root, "temperature");
+    o->top_p = echo(root, "top_p");
+    o->truncation = echo(root, "truncation");
+    o->user = echo(root, "user");
+    o->service_tier = echo(root, "service_tier");
+    o->prompt_cache_key = echo(root, "prompt_cache_key");
+    o->safety_identifier = echo(root, "safety_identifier");
 }
 
 /* ---- public ---- */
@@ -861,8 +855,10 @@ json_t *cg_responses_echo(const struct cg_responses_opts *o)
         {"safety_identifier", o->safety_identifier},
     };
     json_t *echo = json_object();
-    for (size_t i = 0; i < CG_ARRAY_SIZE(fields); i++)
-        json_object_set(echo, fields[i].key, fields[i].value);
+    for (size_t i = 0; i < CG_ARRAY_SIZE(fields); i++) {
+        if (fields[i].value)
+            json_object_set(echo, fields[i].key, fields[i].value);
+    }
     json_object_set_new(echo, "store", json_boolean(o->store));
     if (o->previous_response_id)
         json_object_set_new(echo, "previous_response_id", json_string(o->previous_response_id));

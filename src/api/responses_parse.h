@@ -27,9 +27,9 @@ struct cg_responses_context {
     const json_t *prior_items;
 };
 
-/* What the Responses encoder and store need beyond the cg_request. Every json_t is an owned
- * reference and, after a successful parse, never NULL: the value the client sent, or the one
- * OpenAI echoes when it is absent (JSON null where OpenAI shows null). */
+/* What the Responses encoder and store need beyond the cg_request. The echoed fields are the
+ * client's own values (owned references), or NULL when it sent none (the encoder shows OpenAI's
+ * default); parallel_tool_calls_json and reasoning (the effort used) are always set. */
 struct cg_responses_opts {
     bool store;                       /* default true, as OpenAI */
     bool stream;                      /* also req->stream */
@@ -51,9 +51,9 @@ struct cg_responses_opts {
     json_t *service_tier;
     json_t *prompt_cache_key;
     json_t *safety_identifier;
-    /* The body's own input items as a stored response lists them (references resolved,
-     * messages in their typed form, without the chain of previous_response_id); ids are the
-     * caller's to assign where the client gave none. */
+    /* With `store`: the body's own input items as a stored response lists them (references
+     * resolved, messages in their typed form, without the chain of previous_response_id); ids
+     * are the caller's to assign where the client gave none. NULL without `store`. */
     json_t *input_items;
 };
 

@@ -85,9 +85,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fuzz_check_failure(e, &err);
     if (e != CG_OK)
         return 0;
-    if (!json_is_array(req.history) || !json_is_array(req.input) || opts.tools == NULL ||
-        opts.text == NULL || opts.reasoning == NULL || opts.metadata == NULL ||
-        !json_is_array(opts.input_items))
+    if (!json_is_array(req.history) || !json_is_array(req.input) || opts.reasoning == NULL ||
+        opts.parallel_tool_calls_json == NULL || opts.store != json_is_array(opts.input_items))
         abort();
     json_t *echo = cg_responses_echo(&opts);
     if (!json_is_object(echo))

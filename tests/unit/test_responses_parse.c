@@ -78,21 +78,28 @@ Test(responses_parse, string_input_is_one_user_turn)
     cr_assert_null(req.dynamic_tools);
 }
 
-Test(responses_parse, defaults_are_echoed_as_openai_does)
+Test(responses_parse, fields_the_client_left_out_are_left_to_the_encoder)
 {
     cr_assert_eq(parse("{\"model\":\"codex-5\",\"input\":\"hi\"}"), CG_OK, "%s", err.message);
-    cr_assert(json_is_null(opts.instructions));
-    cr_assert_eq(json_array_size(opts.tools), 0);
-    cr_assert_str_eq(json_string_value(opts.tool_choice), "auto");
+    json_t *const absent[] = {opts.instructions, opts.tools,       opts.tool_choice,
+                              opts.text,         opts.metadata,    opts.max_output_tokens,
+                              opts.truncation,   opts.user,        opts.temperature,
+                              opts.top_p,        opts.service_tier};
+    for (size_t i = 0; i < CG_ARRAY_SIZE(absent); i++)
+        cr_assert_null(absent[i], "field %zu", i);
     cr_assert(json_is_true(opts.parallel_tool_calls_json));
-    cr_assert_str_eq(
-        json_string_value(json_object_get(json_object_get(opts.text, "format"), "type")), "text");
-    cr_assert_str_eq(json_string_value(json_object_get(opts.text, "verbosity")), "medium");
-    cr_assert_eq(json_object_size(opts.metadata), 0);
-    cr_assert(json_is_null(opts.max_output_tokens));
-    cr_assert_str_eq(json_string_value(opts.truncation), "disabled");
-    cr_assert(json_is_null(opts.user));
     cr_assert(json_is_null(json_object_get(opts.reasoning, "summary")));
+    json_t *echo = cg_responses_echo(&opts);
+    cr_assert_eq(json_object_size(echo), 3, "parallel_tool_calls, reasoning and store");
+    json_decref(echo);
+}
+
+Test(responses_parse, input_items_are_kept_only_for_a_stored_response)
+{
+    cr_assert_eq(parse("{\"model\":\"codex-5\",\"input\":\"hi\",\"store\":false}"), CG_OK);
+    cr_assert_null(opts.input_items);
+    cr_assert_eq(parse("{\"model\":\"codex-5\",\"input\":\"hi\"}"), CG_OK);
+    cr_assert_eq(json_array_size(opts.input_items), 1);
 }
 
 Test(responses_parse, item_list_splits_history_and_turn)
