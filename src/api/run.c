@@ -5,6 +5,8 @@
 #include <string.h>
 #include <uv.h>
 #include "backend/pool.h"
+#include "backend/sessions.h"
+#include "backend/turn.h"
 #include "core/limits.h"
 #include "util/alloc.h"
 #include "util/clock.h"
@@ -25,6 +27,8 @@ struct cg_run {
     unsigned created;
     unsigned open; /* choices that have not ended */
     struct cg_usage usage;
+    uint64_t first_output_us; /* 0 until the first model output */
+    int worker;               /* of the first choice's turn, -1 until one started */
     bool stream;
     bool started; /* response bytes sent */
     bool finished;
@@ -75,6 +79,8 @@ static void report(struct cg_run *r, enum cg_err code)
         .status = ex->status,
         .error = code,
         .latency_ms = (cg_clock_mono_us() - ex->start_us) / 1000,
+        .ttfb_ms = r->first_output_us ? (int64_t)((r->first_output_us - ex->start_us) / 1000) : -1,
+        .worker = r->worker,
         .stream = r->stream,
     };
     for (size_t i = 0; i < r->api->consumer_count; i++)
@@ -223,6 +229,11 @@ static void on_turn_event(struct cg_turn *t, const struct cg_event *ev, void *da
     }
     if (ev->type == CG_EVENT_USAGE)
         cg_usage_add(&r->usage, &ev->usage);
+    if (r->first_output_us == 0 && (ev->type == CG_EVENT_TEXT || ev->type == CG_EVENT_REASONING ||
+                                    ev->type == CG_EVENT_TOOL_CALL_START))
+        r->first_output_us = cg_clock_mono_us();
+    if (r->worker < 0 && t->sess != NULL)
+        r->worker = (int)t->sess->worker_id;
     if (r->stream && ev->type != CG_EVENT_USAGE)
         begin_stream(r);
     cg_buf_reset(&r->out);
@@ -292,6 +303,20 @@ static void on_abort(struct cg_exchange *ex, enum cg_err reason)
     fail(r, &err);
 }
 
+const char *cg_run_outcome_name(const struct cg_run_outcome *o)
+{
+    switch (o->error) {
+    case CG_OK:
+        return "completed";
+    case CG_ERR_CLIENT_CLOSED:
+        return "client_closed";
+    case CG_ERR_TIMEOUT:
+        return "timeout";
+    default:
+        return "error";
+    }
+}
+
 bool cg_run_subscribe(struct cg_api *api, cg_run_outcome_cb cb, void *data)
 {
     if (api->consumer_count >= CG_API_CONSUMERS_MAX)
@@ -328,6 +353,7 @@ void cg_run_start(struct cg_run_spec *spec)
     r->enc_ops = spec->enc_ops;
     r->enc = spec->enc;
     r->stream = r->req.stream;
+    r->worker = -1;
     r->seal = spec->seal;
     r->seal_data = spec->seal_data;
     r->seal_dispose = spec->seal_dispose;

@@ -50,8 +50,15 @@ struct cg_run_outcome {
                             * the client left before any response */
     enum cg_err error;     /* CG_OK, or what the run ended with (in-band once streaming) */
     uint64_t latency_ms;   /* from the request's arrival to the end of the run */
+    int64_t ttfb_ms;       /* from the arrival to the first model output (text, reasoning or a
+                            * tool call); -1 when there was none */
+    int worker;            /* the worker of the first choice's turn; -1 when none took it */
     bool stream;
 };
+
+/* "completed", "client_closed", "timeout" or "error": how the run ended, for the ledger and
+ * metrics (the error's own code says more). */
+const char *cg_run_outcome_name(const struct cg_run_outcome *o);
 
 /* Adds a consumer of run outcomes; false when CG_API_CONSUMERS_MAX are already there. */
 bool cg_run_subscribe(struct cg_api *api, cg_run_outcome_cb cb, void *data);

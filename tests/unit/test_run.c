@@ -42,6 +42,9 @@ struct outcome {
     bool stream;
     int64_t input_tokens;
     int64_t output_tokens;
+    int64_t ttfb_ms;
+    int worker;
+    char name[16];
     char route[32];
 };
 
@@ -214,6 +217,9 @@ static void on_outcome(const struct cg_run_outcome *o, void *data)
     fx.outcome.stream = o->stream;
     fx.outcome.input_tokens = o->usage.input;
     fx.outcome.output_tokens = o->usage.output;
+    fx.outcome.ttfb_ms = o->ttfb_ms;
+    fx.outcome.worker = o->worker;
+    snprintf(fx.outcome.name, sizeof(fx.outcome.name), "%s", cg_run_outcome_name(o));
     snprintf(fx.outcome.route, sizeof(fx.outcome.route), "%s", o->route ? o->route : "");
     if (fx.when == ANSWER_AFTER_OUTCOME && fx.seals == 1 && fx.answers == 0)
         answer_soon();
@@ -559,6 +565,9 @@ Test(run_seal, body_waits_for_the_seal)
     cr_assert_eq(fx.outcome.status, 200);
     cr_assert_eq(fx.outcome.input_tokens, 21, "usage is the fake's, summed");
     cr_assert_eq(fx.outcome.output_tokens, 9);
+    cr_assert_geq(fx.outcome.ttfb_ms, 0, "the fake's text was the first output");
+    cr_assert_eq(fx.outcome.worker, 0);
+    cr_assert_str_eq(fx.outcome.name, "completed");
     json_t *response = reply_json(200);
     assert_status(response, "completed");
     assert_answer_text(response);
@@ -776,6 +785,8 @@ Test(run_seal, a_run_that_fails_before_its_seal_disposes_the_seal_data)
     run_case();
     cr_assert_eq(fx.done_calls, 1);
     cr_assert_neq(fx.outcome.error, CG_OK);
+    cr_assert_eq(fx.outcome.ttfb_ms, -1, "a turn that failed at once gave no output");
+    cr_assert_str_eq(fx.outcome.name, "error");
     json_t *body = reply_json(502);
     json_decref(body);
 }
