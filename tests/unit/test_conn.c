@@ -405,10 +405,13 @@ Test(conn, pipelined_requests_are_answered_in_order)
 Test(conn, a_request_waiting_when_the_idle_timeout_fires_is_served)
 {
     start_server(0);
-    T.server.cfg.keepalive_timeout_ms = 20;
+    /* The client must read the first response and send the second request before the idle
+     * timer is due: a loop iteration under valgrind with parallel jobs can take tens of ms, so
+     * the timeout leaves that margin, and the stall is well past it. */
+    T.server.cfg.keepalive_timeout_ms = 300;
     struct client *cl = client_start(REQ("/open", ""), sizeof(REQ("/open", "")) - 1);
     cl->then_send = REQ("/open", "Connection: close\r\n");
-    cl->then_stall_ms = 100;
+    cl->then_stall_ms = 700;
     run_dry();
     cr_assert(cl->eof);
     cr_assert_eq(count(cl, "HTTP/1.1 200"), 2, "%s", cl->in.data);
