@@ -21,6 +21,10 @@
       "client keys, comma-separated; empty = serve loopback clients only")                         \
     X(PROXY_PROTECT_MODELS, protect_models, BOOL, "false", 0, 0,                                   \
       "require a key for /v1/models too")                                                          \
+    X(PROXY_ENABLE_METRICS, enable_metrics, BOOL, "true", 0, 0,                                    \
+      "serve GET /metrics (Prometheus text format); false = 404")                                  \
+    X(PROXY_METRICS_TOKEN, metrics_token, SECRET, "", 0, 0,                                        \
+      "bearer token for /metrics from non-loopback clients; empty = loopback clients only")        \
     X(PROXY_ENABLE_CORS, enable_cors, BOOL, "false", 0, 0, "answer browser CORS requests")         \
     X(PROXY_CORS_ALLOWED_ORIGINS, cors_allowed_origins, STR, "*", 0, 0,                            \
       "allowed origins, comma-separated; * = any; https://*.example.com and :* ports allowed")    \

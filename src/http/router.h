@@ -18,6 +18,7 @@ enum cg_route_access {
     CG_ACCESS_OPEN,   /* probes: anyone */
     CG_ACCESS_KEY,    /* an API key (or a loopback client when no key is configured) */
     CG_ACCESS_MODELS, /* like KEY when PROXY_PROTECT_MODELS, else loopback-only without keys */
+    CG_ACCESS_METRICS, /* loopback clients, or others with `Bearer <metrics_token>` */
 };
 
 struct cg_route {
@@ -36,6 +37,7 @@ struct cg_router {
     const struct cg_auth *auth;
     bool protect_models;
     void *ctx; /* passed to every handler */
+    const char *metrics_token; /* PROXY_METRICS_TOKEN; NULL or empty: loopback clients only */
 };
 
 /* The access phase: decides a request from its head alone, before any body byte is read. Applies
