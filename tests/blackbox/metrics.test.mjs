@@ -53,11 +53,11 @@ describe('metrics exposition', { timeout: 120000 }, () => {
 
   it('counts JSON, stream and failed requests, their tokens, latency and first output', async () => {
     const m0 = await scrape(gw);
-    const json = await chat(gw, user('fake:reasoning'));
+    const json = await chat(gw, user('fake:reasoning'), { headers: { 'X-Request-Id': 'metrics-json' } });
     assert.equal(json.status, 200, json.text);
     const streamed = await chat(gw, user('hi', { stream: true, stream_options: { include_usage: true } }));
     assert.equal(streamed.status, 200);
-    const failed = await chat(gw, user('fake:error'));
+    const failed = await chat(gw, user('fake:error'), { headers: { 'X-Request-Id': 'metrics-failed' } });
     assert.ok(failed.status >= 400, failed.text);
     const m1 = await scrape(gw);
 
@@ -90,6 +90,24 @@ describe('metrics exposition', { timeout: 120000 }, () => {
     assert.equal(buckets.at(-1)[0], 'codex_gateway_request_duration_seconds_bucket{route="chat",le="+Inf"}');
     assert.equal(buckets.at(-1)[1], value(m1, 'codex_gateway_request_duration_seconds_count{route="chat"}'));
     assert.doesNotMatch(m1.text, /req_[A-Za-z0-9]/, 'no request ids');
+  });
+
+  it('logs the outcome, time to first output and worker once per model request', async () => {
+    const ok = await gw.waitForLog((l) => l.event === 'usage' && l.req_id === 'metrics-json');
+    assert.equal(ok.outcome, 'completed');
+    assert.equal(typeof ok.ttfb_ms, 'number');
+    assert.ok(ok.ttfb_ms <= ok.ms, `${ok.ttfb_ms} <= ${ok.ms}`);
+    assert.equal(ok.worker, 0);
+    assert.equal(ok.key, 'loopback');
+    assert.ok(ok.reasoning_tokens > 0);
+    const bad = await gw.waitForLog((l) => l.event === 'usage' && l.req_id === 'metrics-failed');
+    assert.equal(bad.outcome, 'error');
+    assert.equal(bad.ttfb_ms, null);
+    await gw.waitForLog((l) => l.event === 'access' && l.req_id === 'metrics-failed');
+    for (const id of ['metrics-json', 'metrics-failed']) {
+      const lines = gw.logs.filter((l) => l.req_id === id).map((l) => l.event).sort();
+      assert.deepEqual(lines, ['access', 'usage'], id);
+    }
   });
 
   it('reports the workers, the queue, connections and the process', async () => {
