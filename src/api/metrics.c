@@ -278,28 +278,39 @@ static int single(struct cg_buf *b, const char *name, const char *type, const ch
     return err;
 }
 
+/* One unlabelled sample per family. */
+struct scalar {
+    const char *name;
+    const char *type;
+    const char *help;
+    uint64_t value;
+};
+
+static int scalars(struct cg_buf *b, const struct scalar *s, size_t n)
+{
+    int err = 0;
+    for (size_t i = 0; i < n && !err; i++)
+        err = single(b, s[i].name, s[i].type, s[i].help, s[i].value);
+    return err;
+}
+
 static int render_server(const struct cg_server *s, struct cg_buf *b)
 {
-    int err = single(b, "codex_gateway_http_connections", "gauge", "Open client connections.",
-                     cg_server_connections(s));
-    if (!err)
-        err = single(b, "codex_gateway_http_connections_total", "counter",
-                     "Client connections accepted.", s->stats.connections_total);
-    if (!err)
-        err = single(b, "codex_gateway_http_connections_rejected_total", "counter",
-                     "Client connections refused over PROXY_MAX_CONNECTIONS.",
-                     s->stats.connections_rejected);
-    if (!err)
-        err = single(b, "codex_gateway_http_requests_total", "counter",
-                     "HTTP requests received, on every route.", s->stats.requests_total);
-    if (!err)
-        err = single(b, "codex_gateway_http_timeouts_total", "counter",
-                     "Connections closed by the header or body timeout.",
-                     s->stats.timeouts_total);
-    if (!err)
-        err = single(b, "codex_gateway_http_bad_requests_total", "counter",
-                     "Requests refused as malformed.", s->stats.bad_requests_total);
-    return err;
+    const struct scalar list[] = {
+        {"codex_gateway_http_connections", "gauge", "Open client connections.",
+         cg_server_connections(s)},
+        {"codex_gateway_http_connections_total", "counter", "Client connections accepted.",
+         s->stats.connections_total},
+        {"codex_gateway_http_connections_rejected_total", "counter",
+         "Client connections refused over PROXY_MAX_CONNECTIONS.", s->stats.connections_rejected},
+        {"codex_gateway_http_requests_total", "counter", "HTTP requests received, on every route.",
+         s->stats.requests_total},
+        {"codex_gateway_http_timeouts_total", "counter",
+         "Connections closed by the header or body timeout.", s->stats.timeouts_total},
+        {"codex_gateway_http_bad_requests_total", "counter", "Requests refused as malformed.",
+         s->stats.bad_requests_total},
+    };
+    return scalars(b, list, CG_ARRAY_SIZE(list));
 }
 
 /* Which per-worker family render_worker_family writes. */
@@ -362,25 +373,21 @@ static int render_pool(const struct cg_pool *p, struct cg_buf *b)
     int err = 0;
     for (int f = WF_STATE; f <= WF_ACTIVE && !err; f++)
         err = render_worker_family(p, b, (enum worker_family)f);
+    const struct scalar list[] = {
+        {"codex_gateway_queue_depth", "gauge", "Turns waiting for a worker.", p->qlen},
+        {"codex_gateway_turns_started_total", "counter", "Turns handed to a worker.",
+         p->stats.turns_started},
+        {"codex_gateway_turns_queued_total", "counter", "Turns that had to wait in the queue.",
+         p->stats.turns_queued},
+        {"codex_gateway_turns_rejected_total", "counter",
+         "Turns refused: no worker ready, or the queue full.", p->stats.turns_rejected},
+        {"codex_gateway_queue_timeouts_total", "counter",
+         "Turns that waited past PROXY_QUEUE_TIMEOUT_MS.", p->stats.queue_timeouts},
+        {"codex_gateway_codex_home_bytes", "gauge", "Size of CODEX_HOME at its last check.",
+         p->home.total_bytes},
+    };
     if (!err)
-        err = single(b, "codex_gateway_queue_depth", "gauge", "Turns waiting for a worker.",
-                     p->qlen);
-    if (!err)
-        err = single(b, "codex_gateway_turns_started_total", "counter",
-                     "Turns handed to a worker.", p->stats.turns_started);
-    if (!err)
-        err = single(b, "codex_gateway_turns_queued_total", "counter",
-                     "Turns that had to wait in the queue.", p->stats.turns_queued);
-    if (!err)
-        err = single(b, "codex_gateway_turns_rejected_total", "counter",
-                     "Turns refused: no worker ready, or the queue full.",
-                     p->stats.turns_rejected);
-    if (!err)
-        err = single(b, "codex_gateway_queue_timeouts_total", "counter",
-                     "Turns that waited past PROXY_QUEUE_TIMEOUT_MS.", p->stats.queue_timeouts);
-    if (!err)
-        err = single(b, "codex_gateway_codex_home_bytes", "gauge",
-                     "Size of CODEX_HOME at its last check.", p->home.total_bytes);
+        err = scalars(b, list, CG_ARRAY_SIZE(list));
     return err;
 }
 
