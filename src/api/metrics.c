@@ -368,6 +368,25 @@ static int render_worker_family(const struct cg_pool *p, struct cg_buf *b, enum 
     return err;
 }
 
+/* The account's rate-limit windows as the workers last reported them; unknown ones absent. */
+static int render_quota(const struct cg_rate_limits *l, struct cg_buf *b)
+{
+    static const char *const windows[CG_RATE_LIMITS_WINDOWS] = {"primary", "secondary"};
+    const char *name = "codex_gateway_account_quota_used_ratio";
+    int err = family(b, name, "gauge",
+                     "Share of the Codex account's rate-limit window used, as last reported.");
+    for (size_t i = 0; i < CG_RATE_LIMITS_WINDOWS && !err; i++) {
+        if (!l->window[i].known)
+            continue;
+        int64_t pct = CG_MAX(l->window[i].used_percent, 0);
+        char value[VALUE_BYTES];
+        snprintf(value, sizeof(value), "%" PRId64 ".%02" PRId64, pct / 100, pct % 100);
+        struct label window[] = {{"window", windows[i]}};
+        err = sample(b, name, window, 1, value);
+    }
+    return err;
+}
+
 static int render_pool(const struct cg_pool *p, struct cg_buf *b)
 {
     int err = 0;
@@ -388,6 +407,8 @@ static int render_pool(const struct cg_pool *p, struct cg_buf *b)
     };
     if (!err)
         err = scalars(b, list, CG_ARRAY_SIZE(list));
+    if (!err)
+        err = render_quota(&p->limits, b);
     return err;
 }
 

@@ -127,6 +127,14 @@ describe('metrics exposition', { timeout: 120000 }, () => {
       m.samples.has('codex_gateway_worker_restarts_total{worker="1"}'));
   });
 
+  it('reports the account quota once Codex reported it', async () => {
+    const m0 = await scrape(gw);
+    assert.ok(!m0.samples.has('codex_gateway_account_quota_used_ratio{window="primary"}'));
+    assert.equal((await chat(gw, user('fake:quota=40'))).status, 200);
+    const m1 = await scrape(gw);
+    assert.equal(value(m1, 'codex_gateway_account_quota_used_ratio{window="primary"}'), 0.4);
+  });
+
   it('passes promtool check metrics', async () => {
     const { text } = await scrape(gw);
     const r = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8', timeout: 30000 });
