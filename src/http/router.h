@@ -1,6 +1,7 @@
 /* router.h: exact-path routing. For each request, in order: CORS headers and preflights,
  * 404 for an unknown path, 405 (with Allow) for a wrong method, the route's access rule (API key,
- * or loopback when no key is configured), then the handler. Everything before the handler is
+ * or loopback when no key is configured; for /metrics loopback or the metrics token), then the
+ * handler. Everything before the handler is
  * decided on the head alone (cg_router_admit), so a refused request's body is never read. The table itself is built by
  * api/routes.c; this file knows no endpoint. */
 #ifndef CG_HTTP_ROUTER_H
