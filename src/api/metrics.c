@@ -8,6 +8,7 @@
 #include "backend/pool.h"
 #include "http/server.h"
 #include "util/clock.h"
+#include "util/str.h"
 
 /* Large enough for 64 workers in every state and every bounded series at once. */
 enum { METRICS_BODY_MAX_BYTES = 4 * 1024 * 1024, LABELS_MAX = 4, VALUE_BYTES = 32 };
@@ -68,6 +69,15 @@ static size_t outcome_slot(const struct cg_run_outcome *o)
     return CG_METRICS_OUTCOMES - 1;
 }
 
+/* "UPSTREAM_RATE_LIMIT" -> "upstream_rate_limit", cut to fit. */
+static void lower(const char *s, char *out, size_t size)
+{
+    size_t n = 0;
+    for (; s[n] && n + 1 < size; n++)
+        out[n] = cg_ascii_lower(s[n]);
+    out[n] = '\0';
+}
+
 static uint64_t tokens(int64_t n)
 {
     return n > 0 ? (uint64_t)n : 0;
@@ -90,6 +100,8 @@ void cg_metrics_outcome(const struct cg_run_outcome *o, void *data)
     m->requests[route][cls][model]++;
     if (o->stream)
         m->streams[route][outcome_slot(o)]++;
+    if (o->error != CG_OK && (size_t)o->error < CG_ERR__COUNT)
+        m->errors[route][o->error]++;
     uint64_t *t = m->tokens[model][key];
     t[0] += tokens(o->usage.input);
     t[1] += tokens(o->usage.cached);
@@ -216,6 +228,22 @@ static int render_requests(const struct cg_metrics *m, struct cg_buf *b)
             struct label l[] = {{"route", name_at(&m->routes, CG_METRICS_ROUTES_MAX, r)},
                                 {"outcome", outcome_names[o]}};
             err = sample_u64(b, name, l, CG_ARRAY_SIZE(l), m->streams[r][o]);
+        }
+    }
+    name = "codex_gateway_request_errors_total";
+    if (!err)
+        err = family(b, name, "counter",
+                     "Model requests that ended with an error (in-band once streaming), by "
+                     "route and error.");
+    for (size_t r = 0; r <= CG_METRICS_ROUTES_MAX && !err; r++) {
+        for (size_t e = 0; e < CG_ERR__COUNT && !err; e++) {
+            if (m->errors[r][e] == 0)
+                continue;
+            char error[CG_METRICS_LABEL_BYTES];
+            lower(cg_err_name((enum cg_err)e), error, sizeof(error));
+            struct label l[] = {{"route", name_at(&m->routes, CG_METRICS_ROUTES_MAX, r)},
+                                {"error", error}};
+            err = sample_u64(b, name, l, CG_ARRAY_SIZE(l), m->errors[r][e]);
         }
     }
     return err;

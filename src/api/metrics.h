@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include "api/api.h"
 #include "api/run.h"
+#include "core/errors.h"
 #include "http/exchange.h"
 #include "util/buf.h"
 #include "util/histogram.h"
@@ -36,6 +37,7 @@ struct cg_metrics {
     struct cg_metrics_names keys;
     uint64_t requests[CG_METRICS_ROUTES_MAX + 1][CG_METRICS_CLASSES][CG_METRICS_MODELS];
     uint64_t streams[CG_METRICS_ROUTES_MAX + 1][CG_METRICS_OUTCOMES];
+    uint64_t errors[CG_METRICS_ROUTES_MAX + 1][CG_ERR__COUNT];
     uint64_t tokens[CG_METRICS_MODELS][CG_METRICS_KEYS_MAX + 1][CG_METRICS_TOKEN_KINDS];
     struct cg_histogram latency[CG_METRICS_ROUTES_MAX + 1];
     struct cg_histogram ttfb[CG_METRICS_ROUTES_MAX + 1];

@@ -66,6 +66,8 @@ describe('metrics exposition', { timeout: 120000 }, () => {
     assert.equal(moved(m0, m1, req('2xx')), 2);
     assert.equal(moved(m0, m1, req(failedClass)), 1);
     assert.equal(moved(m0, m1, 'codex_gateway_stream_outcomes_total{route="chat",outcome="completed"}'), 1);
+    const errors = [...m1.samples].filter(([k]) => k.startsWith('codex_gateway_request_errors_total{route="chat",'));
+    assert.equal(errors.reduce((n, [k]) => n + moved(m0, m1, k), 0), 1, 'one failed request');
 
     const streamUsage = sseFrames(streamed.text).find((f) => f.data && f.data.usage).data.usage;
     const usages = [json.json.usage, streamUsage];

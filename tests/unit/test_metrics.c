@@ -144,6 +144,7 @@ Test(metrics, requests_and_tokens_by_route_class_model_and_key)
                 "codex_gateway_tokens_total{model=\"gpt-5.5\",key=\"key1\",kind=\"reasoning\"} 30");
     assert_line(text, "codex_gateway_tokens_total{model=\"other\",key=\"none\",kind=\"input\"} 100");
     cr_assert_null(strstr(text, "made-up"), "unknown models fold to other");
+    assert_line(text, "codex_gateway_request_errors_total{route=\"chat\",error=\"internal\"} 2");
 }
 
 Test(metrics, stream_outcomes_by_how_the_stream_ended)
