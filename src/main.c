@@ -16,6 +16,7 @@
 #include "http/cors.h"
 #include "http/router.h"
 #include "http/server.h"
+#include "store/ledger.h"
 #include "store/responses_store.h"
 #include "util/buf.h"
 #include "util/clock.h"
@@ -38,6 +39,7 @@ struct gateway {
     struct cg_worker_config worker_cfg;
     struct cg_pool pool;
     struct cg_responses_store *store;
+    struct cg_ledger *ledger;
     uv_signal_t sigterm;
     uv_signal_t sigint;
     int signals_seen;
@@ -136,6 +138,10 @@ static void on_pool_stopped(struct cg_pool *p)
     g->api.store = NULL;
     cg_responses_store_close(g->store);
     g->store = NULL;
+    g->api.ledger = NULL;
+    if (g->ledger != NULL)
+        cg_ledger_close(g->ledger);
+    g->ledger = NULL;
     cg_log_event(CG_LOG_NOTICE, LOG_COMPONENT, "stopped", NULL);
 }
 
@@ -204,6 +210,25 @@ static int open_store(struct gateway *g)
     return 0;
 }
 
+/* PROXY_STATE_DIR/usage.db. A ledger that cannot open is logged and left out: usage is not
+ * recorded, and requests are served as usual. */
+static void open_ledger(struct gateway *g)
+{
+    char path[4096];
+    int n = snprintf(path, sizeof(path), "%s/usage.db", g->cfg.state_dir);
+    if (n < 0 || (size_t)n >= sizeof(path)) {
+        cg_log_error("usage ledger: PROXY_STATE_DIR: path too long; usage is not recorded");
+        return;
+    }
+    struct cg_ledger_config lc = {.max_age_s = (uint64_t)g->cfg.usage_max_age};
+    char err[4096 + 512];
+    if (cg_ledger_open(g->loop, path, &lc, &g->ledger, err, sizeof(err)) != 0) {
+        cg_log_error("usage ledger: %s; usage is not recorded", err);
+        return;
+    }
+    g->api.ledger = g->ledger;
+}
+
 static void on_signal(uv_signal_t *sig, int signum)
 {
     struct gateway *g = sig->data;
@@ -257,6 +282,7 @@ static int serve(void)
     g.router.auth = &g.auth;
     g.router.protect_models = g.cfg.protect_models;
     log_start(&g);
+    open_ledger(&g);
     raise_fd_limit((size_t)g.cfg.max_connections + 64 + 4 * (size_t)g.cfg.worker_count);
     start_backend(&g);
 
