@@ -70,7 +70,8 @@ static const char *const sql[] = {
     [ST_RAW] = "SELECT * FROM (SELECT id, ts, request_id, key_label, key_id, route, model, stream,"
                " status, outcome, error, input_tokens, cached_tokens, output_tokens,"
                " reasoning_tokens, ttfb_ms, duration_ms, worker FROM usage"
-               " WHERE (?1 IS NULL OR key_id = ?1) ORDER BY id DESC LIMIT ?2) ORDER BY id",
+               " WHERE ts >= ?3 AND (?1 IS NULL OR key_id = ?1) ORDER BY id DESC LIMIT ?2)"
+               " ORDER BY id",
 };
 
 /* The raw read's columns after the id, as the events name them. */
@@ -334,6 +335,7 @@ static enum cg_err run_raw(struct cg_db *db, struct read_job *j)
         return CG_ERR_STORE_FAILED;
     bind_text(st, 1, j->key_id, j->q.key_id != NULL);
     sqlite3_bind_int64(st, 2, (int64_t)j->q.limit);
+    sqlite3_bind_int64(st, 3, j->q.start_s);
     json_t *events = json_array();
     int rc = sqlite3_step(st);
     for (; rc == SQLITE_ROW; rc = sqlite3_step(st))
@@ -497,6 +499,11 @@ static void submit_read(struct cg_ledger *l, bool raw, const struct cg_ledger_qu
     j->l = l;
     j->raw = raw;
     j->q = *q;
+    if (raw)
+        j->q.start_s = INT64_MIN;
+    /* Rows past the age limit are invisible before the batch after them deletes them. */
+    if (l->cfg.max_age_s > 0)
+        j->q.start_s = CG_MAX(j->q.start_s, now_s(l) - (int64_t)l->cfg.max_age_s);
     unsigned unused = 0;
     copy_field(j->key_id, q->key_id, &unused, 0);
     j->q.key_id = q->key_id != NULL ? j->key_id : NULL;

@@ -5,7 +5,7 @@
  * queued (CG_LEDGER_QUEUE_MAX rows already waiting) or whose batch fails is counted as lost, and
  * the loss is logged at most once a minute. Closing writes every queued row first.
  *
- * Retention: rows older than max_age_s are deleted after every batch. */
+ * Retention: rows older than max_age_s are deleted after every batch, and no read sees them. */
 #ifndef CG_STORE_LEDGER_H
 #define CG_STORE_LEDGER_H
 
@@ -93,7 +93,8 @@ struct cg_ledger_query {
 void cg_ledger_summary(struct cg_ledger *l, const struct cg_ledger_query *q, cg_ledger_cb cb,
                        void *data);
 
-/* The newest q->limit rows of q->key_id (time ignored), oldest first: {"count","events":[...]}. */
+/* The newest q->limit rows of q->key_id (start_s and end_s ignored), oldest first:
+ * {"count","events":[...]}. */
 void cg_ledger_raw(struct cg_ledger *l, const struct cg_ledger_query *q, cg_ledger_cb cb,
                    void *data);
 

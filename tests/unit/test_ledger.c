@@ -257,6 +257,20 @@ Test(ledger, rows_past_the_max_age_are_deleted)
     cr_assert_eq(file_rows(), 1);
 }
 
+Test(ledger, rows_past_the_max_age_are_not_read_before_a_write_deletes_them)
+{
+    fx.cfg.max_age_s = 100;
+    open_ledger();
+    record("k_a", "m", 1, 1);
+    run();
+    clock_now += 101;
+    read_raw(10);
+    cr_assert_eq(field(fx.value, "count"), 0);
+    read_summary(CG_LEDGER_GROUP_HOUR, NULL);
+    cr_assert_eq(field(fx.value, "total_requests"), 0);
+    cr_assert_eq(json_array_size(json_object_get(fx.value, "buckets")), 0);
+}
+
 Test(ledger, no_max_age_keeps_every_row)
 {
     open_ledger();
