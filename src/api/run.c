@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <uv.h>
+#include "api/quota.h"
 #include "backend/pool.h"
 #include "backend/sessions.h"
 #include "backend/turn.h"
@@ -118,6 +119,7 @@ static void fail(struct cg_run *r, const struct cg_error *err)
             cg_exchange_stream_write(r->ex, r->out.data, r->out.len);
         cg_exchange_stream_end(r->ex);
     } else {
+        cg_quota_add_headers(r->api, r->ex);
         cg_exchange_fail(r->ex, err);
     }
     finish(r, err->code);
@@ -128,6 +130,7 @@ static void begin_stream(struct cg_run *r)
     if (r->started)
         return;
     r->started = true;
+    cg_quota_add_headers(r->api, r->ex);
     cg_exchange_add_header(r->ex, "Cache-Control", "no-cache");
     cg_exchange_add_header(r->ex, "X-Accel-Buffering", "no");
     cg_exchange_stream_begin(r->ex, "text/event-stream");
@@ -176,6 +179,7 @@ static void deliver(struct cg_run *r)
         cg_exchange_stream_write(r->ex, r->out.data, r->out.len);
         cg_exchange_stream_end(r->ex);
     } else {
+        cg_quota_add_headers(r->api, r->ex);
         cg_exchange_send_json(r->ex, r->out.data, r->out.len);
     }
     finish(r, CG_OK);
