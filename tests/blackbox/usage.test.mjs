@@ -3,10 +3,45 @@
 // sees its own rows, an admin every key's; rows survive a restart; a ledger that cannot be opened
 // costs the usage routes, never a request.
 import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { assertOpenAIError, chat, request, startGateway, stopClean, tempDir, waitFor } from '../lib/gateway.mjs';
+
+function havePythonSqlite() {
+  try {
+    execFileSync('python3', ['-c', 'import sqlite3'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Another process holding the write lock of `db` (so every write of the gateway's fails once
+ * its busy timeout passes) until release() is called. Root ignores file modes, a lock it does not. */
+async function lockDatabase(db) {
+  const script = [
+    'import sqlite3, sys',
+    `c = sqlite3.connect(${JSON.stringify(db)}, isolation_level=None, timeout=20)`,
+    "c.execute('BEGIN EXCLUSIVE')",
+    "print('locked', flush=True)",
+    'sys.stdin.read()',
+    "c.execute('ROLLBACK')",
+  ].join('\n');
+  const proc = spawn('python3', ['-c', script], { stdio: ['pipe', 'pipe', 'inherit'] });
+  await new Promise((resolve, reject) => {
+    proc.stdout.on('data', (d) => String(d).includes('locked') && resolve());
+    proc.on('exit', (code) => reject(new Error(`the lock holder exited with ${code}`)));
+  });
+  const exited = new Promise((resolve) => proc.on('exit', resolve));
+  return {
+    async release() {
+      proc.stdin.end();
+      await exited;
+    },
+  };
+}
 
 const user = (content, extra = {}) => ({ model: 'codex-5', messages: [{ role: 'user', content }], ...extra });
 const bearer = (key) => (key ? { Authorization: `Bearer ${key}` } : {});
@@ -220,6 +255,33 @@ describe('usage ledger file', { timeout: 60000 }, () => {
       assertOpenAIError(assert, u.json, { code: 'store_error' });
       await stopClean(assert, gw);
       assert.ok(gw.logs.some((l) => /usage ledger: .*usage\.db/.test(l.msg || '')), 'the failure is logged');
+    } finally {
+      state.remove();
+    }
+  });
+
+  it('a ledger that cannot be written after the start loses rows, not requests', { skip: !havePythonSqlite() && 'needs python3 with sqlite3' }, async () => {
+    const state = tempDir('cg-usage-');
+    try {
+      const gw = await startGateway({ env: { PROXY_STATE_DIR: state.dir, HOME: state.dir }, waitReady: true });
+      const lock = await lockDatabase(path.join(state.dir, 'usage.db'));
+      let released = false;
+      try {
+        for (const body of [user('hi'), user('hi', { stream: true })]) {
+          const r = await chat(gw, body);
+          assert.equal(r.status, 200, r.text);
+        }
+        await gw.waitForLog((l) => /usage ledger: \d+ row\(s\) lost/.test(l.msg || ''), 30000);
+        await lock.release();
+        released = true;
+      } finally {
+        if (!released) await lock.release();
+      }
+      const r = await chat(gw, user('fake:usage=3,0,1'));
+      assert.equal(r.status, 200);
+      const rows = await rawRows(gw, 1);
+      assert.ok(rows.some((e) => e.request_id === r.headers.get('x-request-id')), 'written again once the lock is gone');
+      await stopClean(assert, gw);
     } finally {
       state.remove();
     }
