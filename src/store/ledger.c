@@ -23,7 +23,7 @@ enum {
     LOSS_LOG_INTERVAL_MS = 60 * 1000,
 };
 
-static const char *const migrations[] = {
+const char cg_ledger_migration[] =
     "CREATE TABLE usage ("
     " id INTEGER PRIMARY KEY,"
     " ts INTEGER NOT NULL,"
@@ -44,18 +44,35 @@ static const char *const migrations[] = {
     " duration_ms INTEGER NOT NULL,"
     " worker INTEGER);"
     "CREATE INDEX usage_by_ts ON usage(ts);"
-    "CREATE INDEX usage_by_key ON usage(key_id, ts);",
-};
+    "CREATE INDEX usage_by_key ON usage(key_id, ts);";
+
+static const char *const migrations[] = {cg_ledger_migration};
 
 #define SUMS                                                                                       \
     "COUNT(*), COALESCE(SUM(input_tokens), 0), COALESCE(SUM(cached_tokens), 0),"                   \
     " COALESCE(SUM(output_tokens), 0), COALESCE(SUM(reasoning_tokens), 0)"
 #define RANGE " FROM usage WHERE ts >= ?1 AND ts < ?2 AND (?3 IS NULL OR key_id = ?3)"
 
-/* Statement slots of the db's cache; the summary's follow cg_ledger_group. */
-enum { ST_TOTALS, ST_HOUR, ST_DAY, ST_MODEL, ST_KEY, ST_INSERT, ST_EXPIRE, ST_RAW };
+/* Statement slots of the db's cache, after the response store's (they share gateway.db); the
+ * summary's follow cg_ledger_group. */
+enum { ST_FIRST = 16 };
+enum {
+    ST_TOTALS = ST_FIRST,
+    ST_HOUR,
+    ST_DAY,
+    ST_MODEL,
+    ST_KEY,
+    ST_INSERT,
+    ST_EXPIRE,
+    ST_RAW,
+    ST_END,
+};
+static_assert((int)ST_END <= (int)CG_DB_STMTS_MAX, "the db's statement cache is too small");
+static_assert(ST_HOUR - ST_TOTALS == (int)CG_LEDGER_GROUP_HOUR &&
+                  ST_KEY - ST_TOTALS == (int)CG_LEDGER_GROUP_KEY,
+              "summary slots follow cg_ledger_group");
 
-static const char *const sql[] = {
+static const char *const sql[ST_END] = {
     [ST_TOTALS] = "SELECT " SUMS RANGE,
     [ST_HOUR] = "SELECT (ts / 3600) * 3600, " SUMS RANGE " GROUP BY 1 ORDER BY 1",
     [ST_DAY] = "SELECT (ts / 86400) * 86400, " SUMS RANGE " GROUP BY 1 ORDER BY 1",
@@ -123,6 +140,7 @@ struct read_job {
 struct cg_ledger {
     struct cg_db *db;
     struct cg_ledger_config cfg;
+    bool owns_db; /* false: attached to a db another module owns */
     /* Loop thread only. */
     struct batch *filling; /* not yet submitted */
     size_t in_flight;      /* insert batches submitted, not done */
@@ -220,7 +238,7 @@ static enum cg_err run_insert(struct cg_db *db, struct cg_db_job *job)
     return CG_OK;
 }
 
-static enum cg_err on_after_batch(struct cg_db *db, void *ctx)
+enum cg_err cg_ledger_after_batch(struct cg_db *db, void *ctx)
 {
     struct cg_ledger *l = ctx;
     if (l->cfg.max_age_s == 0)
@@ -293,7 +311,7 @@ static enum cg_err run_summary(struct cg_db *db, struct read_job *j)
     put_sums(j->value, st, 0, "total_requests");
     if (j->q.group == CG_LEDGER_GROUP_NONE)
         return CG_OK;
-    unsigned slot = (unsigned)j->q.group;
+    unsigned slot = ST_TOTALS + (unsigned)j->q.group;
     st = cg_db_stmt(db, slot, sql[slot]);
     if (st == NULL)
         return CG_ERR_STORE_FAILED;
@@ -407,18 +425,25 @@ static void on_db_closed(void *data)
     free(l);
 }
 
-int cg_ledger_open(uv_loop_t *loop, const char *path, const struct cg_ledger_config *cfg,
-                   struct cg_ledger **out, char *errbuf, size_t errlen)
+static struct cg_ledger *ledger_new(const struct cg_ledger_config *cfg)
 {
-    *out = NULL;
     struct cg_ledger *l = cg_xcalloc(1, sizeof(*l));
     l->cfg = *cfg;
     if (l->cfg.queue_max == 0 || l->cfg.queue_max > CG_LEDGER_QUEUE_MAX)
         l->cfg.queue_max = CG_LEDGER_QUEUE_MAX;
+    return l;
+}
+
+int cg_ledger_open(uv_loop_t *loop, const char *path, const struct cg_ledger_config *cfg,
+                   struct cg_ledger **out, char *errbuf, size_t errlen)
+{
+    *out = NULL;
+    struct cg_ledger *l = ledger_new(cfg);
+    l->owns_db = true;
     struct cg_db_config dc = {
         .migrations = migrations,
         .migration_count = CG_ARRAY_SIZE(migrations),
-        .after_batch = on_after_batch,
+        .after_batch = cg_ledger_after_batch,
         .ctx = l,
     };
     if (cg_db_open(loop, path, &dc, &l->db, errbuf, errlen) != 0) {
@@ -429,13 +454,27 @@ int cg_ledger_open(uv_loop_t *loop, const char *path, const struct cg_ledger_con
     return 0;
 }
 
+struct cg_ledger *cg_ledger_attach(struct cg_db *db, const struct cg_ledger_config *cfg)
+{
+    struct cg_ledger *l = ledger_new(cfg);
+    l->db = db;
+    return l;
+}
+
 void cg_ledger_close(struct cg_ledger *l)
 {
     if (l->filling != NULL)
         submit_filling(l);
     struct cg_db *db = l->db;
     l->db = NULL; /* batches done from here on submit nothing more */
-    cg_db_close(db, on_db_closed, l);
+    if (l->owns_db)
+        cg_db_close(db, on_db_closed, l);
+}
+
+void cg_ledger_detach(struct cg_ledger *l)
+{
+    assert(!l->owns_db && l->db == NULL);
+    on_db_closed(l);
 }
 
 void cg_ledger_record(struct cg_ledger *l, const struct cg_ledger_row *in)

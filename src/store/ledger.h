@@ -1,7 +1,8 @@
-/* ledger.h: the usage ledger: one row per model request in a SQLite file (its own cg_db), written
- * in batches by the db's writer thread. The loop only copies a row into the batch being filled;
- * a batch goes to the writer when none is in flight (or it is full), so rows that arrive while
- * the disk is busy share one transaction. Writing never fails a request: a row that cannot be
+/* ledger.h: the usage ledger: one row per model request in a SQLite file (gateway.db, shared with
+ * the response store through store/state.h, or a file of its own), written in batches by the
+ * db's writer thread. The loop only copies a row into the batch being filled; a batch goes to
+ * the writer when none is in flight (or it is full), so rows that arrive while the disk is busy
+ * share one transaction. Writing never fails a request: a row that cannot be
  * queued (CG_LEDGER_QUEUE_MAX rows already waiting) or whose batch fails is counted as lost, and
  * the loss is logged at most once a minute. Closing writes every queued row first.
  *
@@ -17,6 +18,7 @@
 #include "core/errors.h"
 
 struct cg_ledger; /* opaque */
+struct cg_db;
 
 struct cg_ledger_config {
     uint64_t max_age_s;     /* PROXY_USAGE_MAX_AGE; 0 = kept for ever */
@@ -58,8 +60,17 @@ int cg_ledger_open(uv_loop_t *loop, const char *path, const struct cg_ledger_con
                    struct cg_ledger **out, char *errbuf, size_t errlen) CG_MUST_CHECK;
 
 /* Writes the queued rows, answers the queued reads, then frees the ledger; `l` must not be used
- * after this call. */
+ * after this call. An attached ledger queues its last rows only: the db's owner closes the db,
+ * then calls cg_ledger_detach. */
 void cg_ledger_close(struct cg_ledger *l);
+
+/* A ledger on a db shared with other modules (store/state.h), which borrows `db`: the db's owner
+ * opens it with cg_ledger_migration, calls cg_ledger_after_batch from its own hook (ctx: the
+ * ledger), and cg_ledger_detach once the db has closed. */
+struct cg_ledger *cg_ledger_attach(struct cg_db *db, const struct cg_ledger_config *cfg);
+void cg_ledger_detach(struct cg_ledger *l);
+extern const char cg_ledger_migration[]; /* the ledger's schema version 0 → 1 */
+enum cg_err cg_ledger_after_batch(struct cg_db *db, void *ctx);
 
 /* Queues one row (stamped with the current time). Never fails; see the header comment. */
 void cg_ledger_record(struct cg_ledger *l, const struct cg_ledger_row *row);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <uv.h>
 #include "store/ledger.h"
+#include "store/state.h"
 #include "util/log.h"
 
 enum { TEST_BOUND_S = 60 };
@@ -43,7 +44,7 @@ static void setup(void)
     cr_assert_eq(uv_loop_init(&fx.loop), 0);
     snprintf(fx.dir, sizeof(fx.dir), "/tmp/cg-ledger-XXXXXX");
     cr_assert_not_null(mkdtemp(fx.dir));
-    snprintf(fx.path, sizeof(fx.path), "%s/usage.db", fx.dir);
+    snprintf(fx.path, sizeof(fx.path), "%s/gateway.db", fx.dir);
     fx.cfg = (struct cg_ledger_config){.now_s = test_clock};
     clock_now = 1000000;
 }
@@ -352,4 +353,94 @@ Test(ledger, a_reopened_ledger_keeps_its_rows)
     open_ledger();
     read_summary(CG_LEDGER_GROUP_NONE, NULL);
     cr_assert_eq(field(fx.value, "total_requests"), 1);
+}
+
+/* ---- gateway.db shared with the response store (store/state.h) -------------------------- */
+
+static int user_version(void)
+{
+    sqlite3 *db = NULL;
+    cr_assert_eq(sqlite3_open(fx.path, &db), SQLITE_OK);
+    sqlite3_stmt *st = NULL;
+    cr_assert_eq(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
+    cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
+    int v = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+}
+
+static int store_fired;
+static enum cg_err store_code;
+
+static void on_store(const struct cg_store_result *res, void *data)
+{
+    store_fired++;
+    store_code = res->code;
+    if (data != NULL)
+        cr_assert_str_eq(json_string_value(json_object_get(res->value, "id")), data);
+}
+
+static struct cg_state *open_state(void)
+{
+    struct cg_responses_store_limits lim = {.now_s = test_clock};
+    struct cg_state *st = NULL;
+    char err[512];
+    int rc = cg_state_open(&fx.loop, fx.path, &lim, &fx.cfg, &st, err, sizeof(err));
+    cr_assert_eq(rc, 0, "%s", err);
+    fx.l = NULL; /* the state's ledger is closed with the state */
+    return st;
+}
+
+Test(ledger, shares_gateway_db_with_the_response_store)
+{
+    struct cg_state *st = open_state();
+    struct cg_ledger *l = cg_state_ledger(st);
+    struct cg_responses_store *s = cg_state_store(st);
+    fx.l = l;
+    record("k_a", "m", 3, 1);
+    json_t *resp = json_pack("{s:s, s:s, s:[]}", "id", "resp_1", "object", "response", "output");
+    cg_responses_store_put(s, "k_a", "resp_1", NULL, resp, json_array(), on_store, NULL);
+    run();
+    cr_assert_eq(store_fired, 1);
+    cr_assert_eq(store_code, CG_OK);
+    cg_responses_store_get(s, "k_a", "resp_1", on_store, "resp_1");
+    read_summary(CG_LEDGER_GROUP_MODEL, NULL);
+    cr_assert_eq(store_fired, 2);
+    cr_assert_eq(store_code, CG_OK);
+    cr_assert_eq(field(fx.value, "total_requests"), 1);
+    for (int i = 0; i < 300; i++)
+        record("k_a", "m", 1, 1);
+    fx.l = NULL;
+    cg_state_close(st); /* the rows are still queued */
+    run();
+    cr_assert_eq(file_rows(), 301);
+    cr_assert_eq(user_version(), 2);
+}
+
+Test(ledger, a_gateway_db_of_the_response_store_alone_gains_the_ledger)
+{
+    struct cg_responses_store_limits lim = {.now_s = test_clock};
+    struct cg_responses_store *s = NULL;
+    char err[512];
+    cr_assert_eq(cg_responses_store_open(&fx.loop, fx.path, &lim, &s, err, sizeof(err)), 0, "%s",
+                 err);
+    json_t *resp = json_pack("{s:s, s:s, s:[]}", "id", "resp_1", "object", "response", "output");
+    cg_responses_store_put(s, "k_a", "resp_1", NULL, resp, json_array(), on_store, NULL);
+    cg_responses_store_close(s);
+    run();
+    cr_assert_eq(user_version(), 1);
+
+    struct cg_state *st = open_state();
+    cr_assert_eq(user_version(), 2);
+    fx.l = cg_state_ledger(st);
+    record("k_a", "m", 1, 1);
+    cg_responses_store_get(cg_state_store(st), "k_a", "resp_1", on_store, "resp_1");
+    read_summary(CG_LEDGER_GROUP_NONE, NULL);
+    cr_assert_eq(store_fired, 2);
+    cr_assert_eq(store_code, CG_OK, "the stored response is still there");
+    cr_assert_eq(field(fx.value, "total_requests"), 1);
+    fx.l = NULL;
+    cg_state_close(st);
+    run();
 }
