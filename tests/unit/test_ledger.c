@@ -138,18 +138,23 @@ static json_int_t field(const json_t *obj, const char *name)
     return json_integer_value(v);
 }
 
-/* Rows in the file, read with a connection of the test's own. */
-static int file_rows(void)
+/* The first column of `sql`'s row, read with a connection of the test's own. */
+static int file_int(const char *sql)
 {
     sqlite3 *db = NULL;
     cr_assert_eq(sqlite3_open(fx.path, &db), SQLITE_OK);
     sqlite3_stmt *st = NULL;
-    cr_assert_eq(sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM usage", -1, &st, NULL), SQLITE_OK);
+    cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
     cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
     int n = sqlite3_column_int(st, 0);
     sqlite3_finalize(st);
     sqlite3_close(db);
     return n;
+}
+
+static int file_rows(void)
+{
+    return file_int("SELECT COUNT(*) FROM usage");
 }
 
 Test(ledger, recorded_rows_are_summed_and_listed)
@@ -359,15 +364,7 @@ Test(ledger, a_reopened_ledger_keeps_its_rows)
 
 static int user_version(void)
 {
-    sqlite3 *db = NULL;
-    cr_assert_eq(sqlite3_open(fx.path, &db), SQLITE_OK);
-    sqlite3_stmt *st = NULL;
-    cr_assert_eq(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
-    cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
-    int v = sqlite3_column_int(st, 0);
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return v;
+    return file_int("PRAGMA user_version");
 }
 
 static int store_fired;
