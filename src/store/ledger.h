@@ -54,7 +54,8 @@ struct cg_ledger_stats {
     size_t waiting;   /* rows recorded, not yet committed or lost */
 };
 
-/* Opens or creates the ledger at `path` and starts its writer. On failure "<path>: <reason>"
+/* Opens or creates a ledger in a file of its own at `path` and starts its writer (the gateway
+ * shares gateway.db instead: store/state.h). On failure "<path>: <reason>"
  * goes to `errbuf` and *out stays NULL. */
 int cg_ledger_open(uv_loop_t *loop, const char *path, const struct cg_ledger_config *cfg,
                    struct cg_ledger **out, char *errbuf, size_t errlen) CG_MUST_CHECK;
