@@ -7,6 +7,7 @@
 #include "api/models.h"
 #include "api/responses.h"
 #include "api/run.h"
+#include "api/usage.h"
 #include "api/usage_log.h"
 #include "http/router.h"
 
@@ -18,6 +19,8 @@ static const struct cg_route routes[] = {
      cg_responses_handle_create},
     {"/v1/responses", true, CG_METHOD_GET | CG_METHOD_DELETE, CG_ACCESS_KEY, "response",
      cg_responses_handle_stored},
+    {"/v1/usage", false, CG_METHOD_GET, CG_ACCESS_KEY, "usage", cg_usage_handle},
+    {"/v1/usage/raw", false, CG_METHOD_GET, CG_ACCESS_KEY, "usage_raw", cg_usage_handle_raw},
     {"/v1/models", true, CG_METHOD_GET, CG_ACCESS_MODELS, "models", cg_models_handle},
     {"/livez", false, CG_METHOD_GET, CG_ACCESS_OPEN, "livez", cg_health_livez},
     {"/readyz", false, CG_METHOD_GET, CG_ACCESS_OPEN, "readyz", cg_health_readyz},
@@ -36,9 +39,9 @@ void cg_routes_init(struct cg_router *router, struct cg_api *api)
     router->ctx = api;
     router->metrics_token = api->cfg->metrics_token;
     bool added = cg_run_subscribe(api, cg_usage_log_outcome, NULL);
-    assert(added); /* the first of CG_API_CONSUMERS_MAX */
+    added = added && cg_run_subscribe(api, cg_usage_record, api);
     cg_metrics_init(&metrics, api);
-    added = cg_run_subscribe(api, cg_metrics_outcome, &metrics);
-    assert(added);
+    added = added && cg_run_subscribe(api, cg_metrics_outcome, &metrics);
+    assert(added); /* the first three of CG_API_CONSUMERS_MAX */
     (void)added;
 }

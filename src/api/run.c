@@ -76,6 +76,7 @@ static void report(struct cg_run *r, enum cg_err code)
         .route = ex->route,
         .model = r->req.model_id,
         .key_label = ex->key_label,
+        .key_id = ex->key_id,
         .usage = r->usage,
         .status = ex->status,
         .error = code,

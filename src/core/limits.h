@@ -79,4 +79,8 @@
  * restarted rather than buffered for without end. */
 #define CG_WORKER_STDIN_QUEUE_MAX_BYTES (64 * 1024 * 1024)
 
+/* Usage ledger rows recorded and not yet committed (about 1 KiB each): past this (the disk
+ * stalls, or fails) a row is dropped and counted as lost rather than held in memory without end. */
+#define CG_LEDGER_QUEUE_MAX 10000
+
 #endif
