@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 #include "api/api.h"
+#include "api/quota.h"
 #include "api/run.h"
 #include "http/auth.h"
 #include "store/ledger.h"
@@ -239,6 +240,13 @@ static void handle(struct cg_exchange *ex, struct cg_api *api, bool raw)
                          "end", (json_int_t)q.end_s);
     if (group != NULL)
         json_object_set_new(p->extra, "group", json_string(group));
+    /* The account's own windows next to what the keys used of it. */
+    struct cg_buf quota;
+    cg_buf_init(&quota, 1024);
+    json_t *windows = cg_quota_json(api, &quota) == 0 ? json_loadb(quota.data, quota.len, 0, NULL)
+                                                       : NULL;
+    cg_buf_dispose(&quota);
+    json_object_set_new(p->extra, "account_quota", windows ? windows : json_null());
     cg_ledger_summary(api->ledger, &q, on_read, p);
 }
 

@@ -37,6 +37,8 @@ describe('account quota', () => {
       assert.equal(q.secondary.used_percent, 30);
       assert.ok(q.primary.resets_at > Date.now() / 1000);
       assert.ok(q.secondary.reset_after_seconds > 86000);
+      const usage = (await request(gw, '/v1/usage')).json;
+      assert.equal(usage.account_quota.primary.used_percent, 60, '/v1/usage shows the account too');
     } finally {
       await stopClean(assert, gw);
     }
