@@ -27,6 +27,9 @@
 //   ns_tool         one function_call to the first function of the first
 //                   namespace tool, with `namespace` = that namespace's name,
 //                   arguments {"city":"Paris"} in 3 argument deltas
+//   quota           as text, and the response carries the account rate-limit
+//                   headers Codex reads (QUOTA_HEADERS: primary 42 % of 300 min,
+//                   secondary 21 % of 10080 min, resets an hour and a day away)
 //   exec            one function_call to the first function tool whose name
 //                   ends in `exec_command` (the Codex CLI's shell tool, seen
 //                   under any prefix), arguments {"cmd":"echo <word>"} where
@@ -188,7 +191,7 @@ export function pickScenario(body) {
     }
     return { name: 'text' };
   }
-  const known = ['text', 'tool', 'tool2', 'after_tool', 'reasoning', 'json', 'slow', 'error500', 'failed'];
+  const known = ['text', 'tool', 'tool2', 'after_tool', 'reasoning', 'json', 'slow', 'error500', 'failed', 'quota'];
   if (marker === 'ns_tool') return { name: 'ns_tool' };
   if (marker === 'exec') return { name: 'exec', word: EXEC_MARKER_RE.exec(text)?.[0] ?? 'e2e-marker-none' };
   return { name: known.includes(marker) ? marker : 'text' };
@@ -408,11 +411,24 @@ function buildStream(sc, body, seq) {
   return ev;
 }
 
-async function streamEvents(res, events) {
+/** The upstream rate-limit headers of the `quota` scenario, as a ChatGPT backend sends them. */
+export function quotaHeaders(nowS = Math.floor(Date.now() / 1000)) {
+  return {
+    'x-codex-primary-used-percent': '42',
+    'x-codex-primary-window-minutes': '300',
+    'x-codex-primary-reset-at': String(nowS + 3600),
+    'x-codex-secondary-used-percent': '21',
+    'x-codex-secondary-window-minutes': '10080',
+    'x-codex-secondary-reset-at': String(nowS + 86400),
+  };
+}
+
+async function streamEvents(res, events, headers = {}) {
   res.writeHead(200, {
     'content-type': 'text/event-stream',
     'cache-control': 'no-cache',
     connection: 'keep-alive',
+    ...headers,
   });
   let n = 0;
   for (const e of events) {
@@ -521,7 +537,7 @@ export async function startMockModel({ port = 0, host = '127.0.0.1', onRequest }
     }
     const events = buildStream(sc, body, rec.seq);
     if (body.stream === true) {
-      await streamEvents(res, events);
+      await streamEvents(res, events, sc.name === 'quota' ? quotaHeaders() : {});
     } else {
       const resp = finalResponse(events);
       if (resp.status === 'failed') sendJson(res, 500, { error: resp.error });
