@@ -14,6 +14,7 @@
 #include "core/catalog.h"
 #include "http/auth.h"
 #include "http/cors.h"
+#include "http/ratelimit.h"
 #include "http/router.h"
 #include "http/server.h"
 #include "store/responses_store.h"
@@ -32,6 +33,7 @@ struct gateway {
     struct cg_cors cors;
     struct cg_auth auth;
     struct cg_router router;
+    struct cg_ratelimit ratelimit;
     struct cg_api api;
     struct cg_server server;
     struct cg_launch launch;
@@ -256,6 +258,10 @@ static int serve(void)
     g.router.cors = &g.cors;
     g.router.auth = &g.auth;
     g.router.protect_models = g.cfg.protect_models;
+    cg_ratelimit_init(&g.ratelimit, g.cfg.rate_limit_enabled, (uint64_t)g.cfg.rate_limit_window_ms,
+                      (uint64_t)g.cfg.rate_limit_max, (uint64_t)g.cfg.rate_limit_concurrent,
+                      (uint64_t)g.cfg.auth_failures_max, NULL);
+    g.router.ratelimit = &g.ratelimit;
     log_start(&g);
     raise_fd_limit((size_t)g.cfg.max_connections + 64 + 4 * (size_t)g.cfg.worker_count);
     start_backend(&g);
@@ -295,6 +301,7 @@ static int serve(void)
     if (rc != 0)
         cg_log_warn("event loop closed with handles open: %s", uv_strerror(rc));
     cg_launch_dispose(&g.launch);
+    cg_ratelimit_dispose(&g.ratelimit);
     cg_config_dispose(&g.cfg);
     return 0;
 }

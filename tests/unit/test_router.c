@@ -52,7 +52,7 @@ static void setup(size_t key_count)
     char err[64];
     cr_assert_eq(cg_cors_init(&cors, false, "*", err, sizeof(err)), 0);
     cg_auth_init(&auth, three_keys, key_count);
-    router = (struct cg_router){routes, CG_ARRAY_SIZE(routes), &cors, &auth, false, NULL};
+    router = (struct cg_router){routes, CG_ARRAY_SIZE(routes), &cors, &auth, false, NULL, NULL};
     out_len = 0;
     out[0] = '\0';
     handled = 0;
@@ -224,4 +224,94 @@ Test(router, the_parser_refuses_a_body_at_its_head)
     cr_assert_str_eq(r.exchange->key_label, "key2");
     cg_exchange_release(r.exchange);
     cg_parser_dispose(&p);
+}
+
+static uint64_t clock_ms;
+static uint64_t fake_clock(void)
+{
+    return clock_ms;
+}
+
+/* Admits (or refuses) one request and answers it through dispatch; returns the exchange, still
+ * held, so the caller decides when its concurrency slot is given back. */
+static struct cg_exchange *answer(const char *req)
+{
+    out_len = 0;
+    out[0] = '\0';
+    struct cg_exchange *ex = head(req, false);
+    cg_router_dispatch(&router, ex);
+    return ex;
+}
+
+static const char beta_req[] = "POST /k HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer beta\r\n"
+                               "Content-Length: 0\r\n\r\n";
+
+Test(router, a_key_past_its_bucket_gets_429_with_openai_headers_and_recovers)
+{
+    setup(3);
+    struct cg_ratelimit rl;
+    clock_ms = 0;
+    cg_ratelimit_init(&rl, true, 2000, 2, 0, 0, fake_clock);
+    router.ratelimit = &rl;
+    cg_exchange_release(answer(beta_req));
+    cr_assert(strncmp(out, "HTTP/1.1 200 ", 13) == 0, "%s", out);
+    cr_assert_not_null(strstr(out, "x-ratelimit-limit-requests: 2\r\n"), "%s", out);
+    cr_assert_not_null(strstr(out, "x-ratelimit-remaining-requests: 1\r\n"), "%s", out);
+    cr_assert_not_null(strstr(out, "x-ratelimit-reset-requests: 1s\r\n"), "%s", out);
+    cg_exchange_release(answer(beta_req));
+    cg_exchange_release(answer(beta_req));
+    cr_assert(strncmp(out, "HTTP/1.1 429 ", 13) == 0, "%s", out);
+    cr_assert_not_null(strstr(out, "Retry-After: 1\r\n"), "%s", out);
+    cr_assert_not_null(strstr(out, "\"code\":\"rate_limit_exceeded\""), "%s", out);
+    cr_assert_not_null(strstr(out, "x-ratelimit-remaining-requests: 0\r\n"), "%s", out);
+    cr_assert_eq(handled, 2);
+    cg_exchange_release(answer("GET /open HTTP/1.1\r\nHost: h\r\n\r\n"));
+    cr_assert(strncmp(out, "HTTP/1.1 200 ", 13) == 0, "probes are not limited");
+    cr_assert_null(strstr(out, "x-ratelimit-"));
+    clock_ms = 1000;
+    cg_exchange_release(answer(beta_req));
+    cr_assert(strncmp(out, "HTTP/1.1 200 ", 13) == 0, "%s", out);
+    cg_ratelimit_dispose(&rl);
+}
+
+Test(router, a_concurrency_slot_is_held_until_the_exchange_is_freed)
+{
+    setup(3);
+    struct cg_ratelimit rl;
+    clock_ms = 0;
+    cg_ratelimit_init(&rl, true, 1000, 100, 1, 0, fake_clock);
+    router.ratelimit = &rl;
+    struct cg_exchange *first = answer(beta_req);
+    cg_exchange_hold(first); /* a backend turn still holds the answered exchange */
+    cg_exchange_release(first);
+    cg_exchange_release(answer(beta_req));
+    cr_assert(strncmp(out, "HTTP/1.1 429 ", 13) == 0, "%s", out);
+    cg_exchange_release(first);
+    cg_exchange_release(answer(beta_req));
+    cr_assert(strncmp(out, "HTTP/1.1 200 ", 13) == 0, "%s", out);
+    cr_assert_eq(rl.buckets[0].active, 0);
+    cg_ratelimit_dispose(&rl);
+}
+
+Test(router, a_peer_that_keeps_failing_is_refused_before_its_key_is_compared)
+{
+    setup(3);
+    struct cg_ratelimit rl;
+    clock_ms = 0;
+    cg_ratelimit_init(&rl, false, 1000, 1, 0, 2, fake_clock);
+    router.ratelimit = &rl;
+    static const char wrong[] = "GET /k HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer nope\r\n\r\n";
+    for (int i = 0; i < 3; i++) {
+        cg_exchange_release(answer(wrong));
+        cr_assert(strncmp(out, "HTTP/1.1 401 ", 13) == 0, "%s", out);
+    }
+    clock_ms = 59000;
+    cg_exchange_release(answer(beta_req));
+    cr_assert(strncmp(out, "HTTP/1.1 429 ", 13) == 0, "even the right key waits: %s", out);
+    cr_assert_not_null(strstr(out, "Retry-After: 1\r\n"), "%s", out);
+    cr_assert_null(strstr(out, "x-ratelimit-"), "limits are off");
+    clock_ms = 60000;
+    cg_exchange_release(answer(beta_req));
+    cr_assert(strncmp(out, "HTTP/1.1 200 ", 13) == 0, "%s", out);
+    cg_ratelimit_dispose(&rl);
 }
