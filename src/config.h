@@ -19,6 +19,9 @@
     X(PROXY_HOST, host, STR, "127.0.0.1", 0, 0, "address to bind (IPv4 or IPv6)")                  \
     X(PROXY_API_KEY, api_key, SECRET, "", 0, 0,                                                    \
       "client keys, comma-separated; empty = serve loopback clients only")                         \
+    X(PROXY_API_KEYS_FILE, api_keys_file, STR, "", 0, 0,                                           \
+      "named keys file (label sha256:<hex> [rpm=N] [concurrent=N] [models=a,b] [admin]); "       \
+      "reloaded on SIGHUP and on change")                                                          \
     X(PROXY_PROTECT_MODELS, protect_models, BOOL, "false", 0, 0,                                   \
       "require a key for /v1/models too")                                                          \
     X(PROXY_RATE_LIMIT_ENABLED, rate_limit_enabled, BOOL, "false", 0, 0,                         \

@@ -32,7 +32,7 @@ static uint64_t ceil_div(uint64_t a, uint64_t b)
 /* The bucket of `key_id`, created full; when the table is full the least recently used idle
  * bucket is reused. NULL when every bucket has requests in flight. */
 static struct cg_ratelimit_bucket *bucket_for(struct cg_ratelimit *rl, const char *key_id,
-                                              uint64_t max, uint64_t now)
+                                              uint64_t now)
 {
     struct cg_ratelimit_bucket *idle = NULL;
     for (size_t i = 0; i < rl->bucket_count; i++) {
@@ -49,21 +49,37 @@ static struct cg_ratelimit_bucket *bucket_for(struct cg_ratelimit *rl, const cha
         return NULL;
     memset(b, 0, sizeof(*b));
     copy_id(b->key_id, key_id);
-    b->level = max * rl->window_ms;
     b->last_ms = now;
-    b->max = max;
     return b;
 }
 
-static void refill(struct cg_ratelimit_bucket *b, uint64_t window_ms, uint64_t now)
+/* Adds the tokens earned since last_ms at the bucket's current rate. */
+static void advance(struct cg_ratelimit_bucket *b, uint64_t now)
 {
-    uint64_t full = b->max * window_ms;
+    uint64_t full = b->max * b->window_ms;
     uint64_t dt = now > b->last_ms ? now - b->last_ms : 0;
     uint64_t add;
     if (__builtin_mul_overflow(dt, b->max, &add) || add >= full - CG_MIN(b->level, full))
         b->level = full;
     else
         b->level += add;
+    b->last_ms = now;
+}
+
+/* Refills `b` up to `now`, then sets it to `max` per `window_ms`: a new bucket starts full; a
+ * changed limit (the keys file was edited) keeps the tokens the bucket had, up to its new size. */
+static void refill(struct cg_ratelimit_bucket *b, uint64_t max, uint64_t window_ms, uint64_t now)
+{
+    uint64_t full = max * window_ms;
+    if (b->max == 0) {
+        b->level = full;
+    } else {
+        advance(b, now);
+        if (b->max != max || b->window_ms != window_ms)
+            b->level = CG_MIN(b->level / b->window_ms * window_ms, full);
+    }
+    b->max = max;
+    b->window_ms = window_ms;
     b->last_ms = now;
 }
 
@@ -91,50 +107,55 @@ void cg_ratelimit_dispose(struct cg_ratelimit *rl)
     rl->peers = NULL;
 }
 
+static void refuse(struct cg_ratelimit_verdict *out, uint64_t retry_after_ms)
+{
+    out->err = CG_ERR_RATE_LIMITED;
+    out->retry_after_ms = retry_after_ms;
+}
+
 void cg_ratelimit_enter(struct cg_ratelimit *rl, const char *key_id, uint64_t max,
-                        uint64_t concurrent, struct cg_ratelimit_verdict *out)
+                        uint64_t window_ms, uint64_t concurrent,
+                        struct cg_ratelimit_verdict *out)
 {
     memset(out, 0, sizeof(*out));
     out->err = CG_OK;
-    if (!rl->enabled)
-        return;
-    if (max == 0)
+    if ((max == 0 || window_ms == 0) && rl->enabled) {
         max = rl->max;
-    if (concurrent == 0)
+        window_ms = rl->window_ms;
+    }
+    if (window_ms == 0)
+        max = 0;
+    if (concurrent == 0 && rl->enabled)
         concurrent = rl->concurrent;
+    if (max == 0 && concurrent == 0)
+        return;
     uint64_t now = rl->now_ms();
-    struct cg_ratelimit_bucket *b = bucket_for(rl, key_id, max, now);
+    struct cg_ratelimit_bucket *b = bucket_for(rl, key_id, now);
     out->limit = max;
-    if (b == NULL) {
-        out->remaining = max;
+    out->remaining = max;
+    if (b == NULL)
         return;
+    uint64_t full = max * window_ms;
+    if (max)
+        refill(b, max, window_ms, now);
+    if (max) {
+        out->remaining = b->level / window_ms;
+        out->reset_ms = ceil_div(full - b->level, max);
     }
-    if (b->max != max) {
-        /* The keys file changed this key's limit: keep its tokens, up to the new size. */
-        b->max = max;
-        b->level = CG_MIN(b->level, max * rl->window_ms);
-    }
-    b->concurrent = concurrent;
-    refill(b, rl->window_ms, now);
-    uint64_t full = max * rl->window_ms;
+    /* A slot frees when some request ends; nothing says when, so ask for the next second. */
     if (concurrent && b->active >= concurrent) {
-        out->err = CG_ERR_RATE_LIMITED;
-        out->remaining = b->level / rl->window_ms;
-        out->reset_ms = ceil_div(full - b->level, max);
-        /* A slot frees when some request ends; nothing says when, so ask for the next second. */
-        out->retry_after_ms = 1000;
+        refuse(out, 1000);
         return;
     }
-    if (b->level < rl->window_ms) {
-        out->err = CG_ERR_RATE_LIMITED;
-        out->remaining = 0;
-        out->reset_ms = ceil_div(full - b->level, max);
-        out->retry_after_ms = ceil_div(rl->window_ms - b->level, max);
+    if (max && b->level < window_ms) {
+        refuse(out, ceil_div(window_ms - b->level, max));
         return;
     }
-    b->level -= rl->window_ms;
-    out->remaining = b->level / rl->window_ms;
-    out->reset_ms = ceil_div(full - b->level, max);
+    if (max) {
+        b->level -= window_ms;
+        out->remaining = b->level / window_ms;
+        out->reset_ms = ceil_div(full - b->level, max);
+    }
     if (concurrent) {
         b->active++;
         out->slot = b;

@@ -17,7 +17,7 @@ struct cg_ratelimit_bucket {
     uint64_t level;   /* tokens × window_ms: each ms adds `max`, a request costs window_ms */
     uint64_t last_ms; /* when `level` was last brought up to date */
     uint64_t max;     /* this entry's limits (a keys-file entry may override the defaults) */
-    uint64_t concurrent;
+    uint64_t window_ms;
     size_t active; /* requests in flight */
 };
 
@@ -59,12 +59,16 @@ void cg_ratelimit_init(struct cg_ratelimit *rl, bool enabled, uint64_t window_ms
                        uint64_t concurrent, uint64_t auth_failures_max, uint64_t (*now_ms)(void));
 void cg_ratelimit_dispose(struct cg_ratelimit *rl);
 
-/* Decides one request of `key_id` (its stable id, never the key). `max`/`concurrent` of 0 take
- * the defaults. On CG_OK a request token is spent and, with a concurrency cap, `out->slot`
- * holds a slot to return with cg_ratelimit_leave. A full table (only when far more keys than
- * configured show up) admits without counting rather than refusing a valid key. */
+/* Decides one request of `key_id` (its stable id, never the key). A key's own limits (`max` per
+ * `window_ms`, `concurrent`; 0 = none of its own) apply whether or not the defaults are on;
+ * the defaults fill in what the key does not set when `enabled`. On CG_OK a request token is
+ * spent and, with a concurrency cap, `out->slot` holds a slot to return with
+ * cg_ratelimit_leave. `out->limit` is 0 when no request limit applies (no headers to send).
+ * A full table (only when far more keys than configured show up) admits without counting
+ * rather than refusing a valid key. */
 void cg_ratelimit_enter(struct cg_ratelimit *rl, const char *key_id, uint64_t max,
-                        uint64_t concurrent, struct cg_ratelimit_verdict *out);
+                        uint64_t window_ms, uint64_t concurrent,
+                        struct cg_ratelimit_verdict *out);
 void cg_ratelimit_leave(struct cg_ratelimit_bucket *slot);
 
 /* The failed-auth slowdown for `peer`: true (and *retry_after_ms) while the peer has failed

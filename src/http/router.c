@@ -87,23 +87,55 @@ static void add_u64_header(struct cg_exchange *ex, const char *name, uint64_t v)
     cg_exchange_add_header(ex, name, text);
 }
 
+/* A keys-file rpm= is per minute, whatever PROXY_RATE_LIMIT_WINDOW_MS says. */
+enum { RPM_WINDOW_MS = 60000 };
+
 static enum cg_err apply_limits(struct cg_ratelimit *rl, struct cg_exchange *ex,
-                                unsigned *retry_s)
+                                const struct cg_key_entry *entry, unsigned *retry_s)
 {
-    if (rl == NULL || !rl->enabled)
+    if (rl == NULL)
         return CG_OK;
     struct cg_ratelimit_verdict v;
-    cg_ratelimit_enter(rl, ex->key_id, 0, 0, &v);
-    add_u64_header(ex, "x-ratelimit-limit-requests", v.limit);
-    add_u64_header(ex, "x-ratelimit-remaining-requests", v.remaining);
-    char reset[32];
-    cg_ratelimit_format_duration(v.reset_ms, reset, sizeof(reset));
-    cg_exchange_add_header(ex, "x-ratelimit-reset-requests", reset);
+    uint64_t rpm = entry ? entry->rpm : 0;
+    cg_ratelimit_enter(rl, ex->key_id, rpm, rpm ? RPM_WINDOW_MS : 0,
+                       entry ? entry->concurrent : 0, &v);
+    if (v.limit) {
+        add_u64_header(ex, "x-ratelimit-limit-requests", v.limit);
+        add_u64_header(ex, "x-ratelimit-remaining-requests", v.remaining);
+        char reset[32];
+        cg_ratelimit_format_duration(v.reset_ms, reset, sizeof(reset));
+        cg_exchange_add_header(ex, "x-ratelimit-reset-requests", reset);
+    }
     if (v.slot)
         cg_arena_on_dispose(&ex->arena, on_exchange_freed, v.slot);
     if (v.err != CG_OK)
         *retry_s = retry_after_s(v.retry_after_ms);
     return v.err;
+}
+
+static void label_request(const struct cg_router *r, struct cg_exchange *ex, size_t index,
+                          const struct cg_key_entry *entry)
+{
+    if (entry) {
+        ex->key_label = cg_arena_strdup(&ex->arena, entry->label);
+        char *id = cg_arena_alloc(&ex->arena, CG_AUTH_KEY_ID_BYTES);
+        cg_auth_key_id_of_digest(entry->digest, id);
+        ex->key_id = id;
+        ex->key_models = entry->models ? cg_arena_strdup(&ex->arena, entry->models) : NULL;
+        ex->key_admin = entry->admin;
+        return;
+    }
+    if (index == CG_AUTH_NO_KEY) {
+        ex->key_label = "loopback";
+        ex->key_id = "loopback";
+        return;
+    }
+    char *label = cg_arena_alloc(&ex->arena, KEY_LABEL_BYTES);
+    snprintf(label, KEY_LABEL_BYTES, "key%zu", index + 1);
+    ex->key_label = label;
+    char *id = cg_arena_alloc(&ex->arena, CG_AUTH_KEY_ID_BYTES);
+    cg_auth_key_id(r->auth->keys[index], id);
+    ex->key_id = id;
 }
 
 /* `*retry_s` is set for a 429. */
@@ -112,7 +144,7 @@ static enum cg_err check_access(const struct cg_router *r, const struct cg_route
 {
     if (rt->access == CG_ACCESS_OPEN)
         return CG_OK;
-    bool keys = r->auth->count > 0;
+    bool keys = cg_auth_has_keys(r->auth);
     if (rt->access == CG_ACCESS_MODELS && keys && !r->protect_models)
         return CG_OK;
     uint64_t wait_ms;
@@ -121,28 +153,19 @@ static enum cg_err check_access(const struct cg_router *r, const struct cg_route
         return CG_ERR_AUTH_THROTTLED;
     }
     size_t index;
+    const struct cg_key_entry *entry;
     enum cg_err err = cg_auth_identify(r->auth, cg_exchange_header(ex, "authorization"),
-                                       ex->peer_loopback, &index);
+                                       ex->peer_loopback, &index, &entry);
     if (err == CG_ERR_INVALID_API_KEY && r->ratelimit)
         cg_ratelimit_peer_failed(r->ratelimit, ex->peer);
     if (err != CG_OK)
         return err;
-    if (index == CG_AUTH_NO_KEY) {
-        ex->key_label = "loopback";
-        ex->key_id = "loopback";
-    } else {
-        char *label = cg_arena_alloc(&ex->arena, KEY_LABEL_BYTES);
-        snprintf(label, KEY_LABEL_BYTES, "key%zu", index + 1);
-        ex->key_label = label;
-        char *id = cg_arena_alloc(&ex->arena, CG_AUTH_KEY_ID_BYTES);
-        cg_auth_key_id(r->auth->keys[index], id);
-        ex->key_id = id;
-    }
+    label_request(r, ex, index, entry);
     /* Model requests are the POSTs (as in the Node system): probes and reads of stored
      * responses do not spend a key's budget. */
     if (rt->access != CG_ACCESS_KEY || ex->method != CG_METHOD_POST)
         return CG_OK;
-    return apply_limits(r->ratelimit, ex, retry_s);
+    return apply_limits(r->ratelimit, ex, entry, retry_s);
 }
 
 static struct cg_error *refuse(struct cg_exchange *ex)

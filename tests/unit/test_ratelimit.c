@@ -21,7 +21,7 @@ TestSuite(ratelimit, .fini = fini);
 
 static enum cg_err take(const char *key, struct cg_ratelimit_verdict *v)
 {
-    cg_ratelimit_enter(&rl, key, 0, 0, v);
+    cg_ratelimit_enter(&rl, key, 0, 0, 0, v);
     return v->err;
 }
 
@@ -87,18 +87,45 @@ Test(ratelimit, per_key_limits_override_the_defaults)
     now = 0;
     cg_ratelimit_init(&rl, true, 1000, 100, 0, 0, fake_now);
     struct cg_ratelimit_verdict v;
-    cg_ratelimit_enter(&rl, "k_a", 1, 0, &v);
+    cg_ratelimit_enter(&rl, "k_a", 1, 1000, 0, &v);
     cr_assert_eq(v.err, CG_OK);
     cr_assert_eq(v.limit, 1);
-    cg_ratelimit_enter(&rl, "k_a", 1, 0, &v);
+    cg_ratelimit_enter(&rl, "k_a", 1, 1000, 0, &v);
     cr_assert_eq(v.err, CG_ERR_RATE_LIMITED);
-    cg_ratelimit_enter(&rl, "k_b", 0, 1, &v);
+    cg_ratelimit_enter(&rl, "k_b", 0, 0, 1, &v);
     cr_assert_eq(v.err, CG_OK);
     cr_assert_eq(v.limit, 100);
     struct cg_ratelimit_verdict w;
-    cg_ratelimit_enter(&rl, "k_b", 0, 1, &w);
+    cg_ratelimit_enter(&rl, "k_b", 0, 0, 1, &w);
     cr_assert_eq(w.err, CG_ERR_RATE_LIMITED);
     cg_ratelimit_leave(v.slot);
+}
+
+Test(ratelimit, a_keys_own_limits_apply_with_the_defaults_off)
+{
+    now = 0;
+    cg_ratelimit_init(&rl, false, 1000, 100, 0, 0, fake_now);
+    struct cg_ratelimit_verdict v;
+    cg_ratelimit_enter(&rl, "k_default", 0, 0, 0, &v);
+    cr_assert_eq(v.err, CG_OK);
+    cr_assert_eq(v.limit, 0, "no limit: no headers");
+    cg_ratelimit_enter(&rl, "k_own", 2, 60000, 0, &v);
+    cg_ratelimit_enter(&rl, "k_own", 2, 60000, 0, &v);
+    cr_assert_eq(v.err, CG_OK);
+    cg_ratelimit_enter(&rl, "k_own", 2, 60000, 0, &v);
+    cr_assert_eq(v.err, CG_ERR_RATE_LIMITED);
+    cr_assert_eq(v.retry_after_ms, 30000);
+    cg_ratelimit_enter(&rl, "k_cap", 0, 0, 1, &v);
+    cr_assert_eq(v.err, CG_OK);
+    cr_assert_eq(v.limit, 0);
+    struct cg_ratelimit_verdict w;
+    cg_ratelimit_enter(&rl, "k_cap", 0, 0, 1, &w);
+    cr_assert_eq(w.err, CG_ERR_RATE_LIMITED);
+    cg_ratelimit_leave(v.slot);
+    now = 30000;
+    cg_ratelimit_enter(&rl, "k_own", 4, 60000, 0, &v);
+    cr_assert_eq(v.err, CG_OK, "a raised limit keeps the tokens earned: 1 refilled, now spent");
+    cr_assert_eq(v.remaining, 0);
 }
 
 Test(ratelimit, a_full_table_reuses_the_least_recently_used_idle_bucket)
