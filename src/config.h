@@ -34,6 +34,10 @@
       "requests in flight per key when limits are on; 0 = no cap")                                 \
     X(PROXY_AUTH_FAILURES_MAX, auth_failures_max, INT, "20", 0, 1000000,                           \
       "wrong keys per client address per minute before it gets 429 for the minute; 0 = no cap")   \
+    X(PROXY_ENABLE_METRICS, enable_metrics, BOOL, "true", 0, 0,                                    \
+      "serve GET /metrics (Prometheus text format); false = 404")                                  \
+    X(PROXY_METRICS_TOKEN, metrics_token, SECRET, "", 0, 0,                                        \
+      "bearer token for /metrics from non-loopback clients; empty = loopback clients only")        \
     X(PROXY_ENABLE_CORS, enable_cors, BOOL, "false", 0, 0, "answer browser CORS requests")         \
     X(PROXY_CORS_ALLOWED_ORIGINS, cors_allowed_origins, STR, "*", 0, 0,                            \
       "allowed origins, comma-separated; * = any; https://*.example.com and :* ports allowed")    \
@@ -62,12 +66,17 @@
       "the Codex CLI: a name on PATH or a path (relative to the gateway's directory), or a .js "  \
       "launcher (run with node); checked at start")                                                \
     X(PROXY_STATE_DIR, state_dir, STR, "", 0, 0,                                                   \
-      "the gateway's own files: the model catalog for Codex and gateway.db (stored responses); "   \
-      "empty = $HOME/.codex-gateway")                                                              \
+      "the gateway's own files: the model catalog for Codex and gateway.db (stored responses, the " \
+      "usage ledger); empty = $HOME/.codex-gateway")                                               \
     X(PROXY_RESPONSES_MAX_AGE, responses_max_age, INT, "2592000", 0, 315360000,                    \
       "seconds a stored response is kept (30 days, as OpenAI); 0 = no age limit")                  \
     X(PROXY_RESPONSES_MAX_BYTES, responses_max_bytes, INT, "1073741824", 0, 1099511627776,         \
       "bytes of stored responses kept; past it the oldest are deleted first; 0 = no size limit")   \
+    X(PROXY_USAGE_MAX_AGE, usage_max_age, INT, "7776000", 0, 315360000,                            \
+      "seconds a usage ledger row is kept (90 days); 0 = kept for ever")                           \
+    X(PROXY_ADMIN_KEYS, admin_keys, SECRET, "", 0, 0,                                              \
+      "comma list of keys (also in PROXY_API_KEY) whose /v1/usage shows every key; with no "      \
+      "PROXY_API_KEY every loopback client is admin")                                              \
     X(CODEX_HOME, codex_home, STR, "", 0, 0,                                                       \
       "Codex's home for the workers (auth.json lives here); empty = PROXY_STATE_DIR/codex-home")  \
     X(PROXY_CODEX_WORKDIR, codex_workdir, STR, "", 0, 0,                                           \

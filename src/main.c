@@ -18,7 +18,7 @@
 #include "http/ratelimit.h"
 #include "http/router.h"
 #include "http/server.h"
-#include "store/responses_store.h"
+#include "store/state.h"
 #include "util/buf.h"
 #include "util/clock.h"
 #include "util/json.h"
@@ -41,7 +41,7 @@ struct gateway {
     struct cg_launch launch;
     struct cg_worker_config worker_cfg;
     struct cg_pool pool;
-    struct cg_responses_store *store;
+    struct cg_state *state; /* gateway.db: stored responses and the usage ledger */
     uv_signal_t sigterm;
     uv_signal_t sigint;
     int signals_seen;
@@ -141,8 +141,9 @@ static void on_pool_stopped(struct cg_pool *p)
     cg_keys_watch_stop(&g->keys);
     /* Last: no connection is left to queue a job, and what is queued still completes. */
     g->api.store = NULL;
-    cg_responses_store_close(g->store);
-    g->store = NULL;
+    g->api.ledger = NULL;
+    cg_state_close(g->state);
+    g->state = NULL;
     cg_log_event(CG_LOG_NOTICE, LOG_COMPONENT, "stopped", NULL);
 }
 
@@ -203,11 +204,13 @@ static int open_store(struct gateway *g)
         .max_bytes = (uint64_t)g->cfg.responses_max_bytes,
     };
     char err[4096 + 512];
-    if (cg_responses_store_open(g->loop, path, &lim, &g->store, err, sizeof(err)) != 0) {
+    struct cg_ledger_config lc = {.max_age_s = (uint64_t)g->cfg.usage_max_age};
+    if (cg_state_open(g->loop, path, &lim, &lc, &g->state, err, sizeof(err)) != 0) {
         fprintf(stderr, "codex-gateway: %s\n", err);
         return -1;
     }
-    g->api.store = g->store;
+    g->api.store = cg_state_store(g->state);
+    g->api.ledger = cg_state_ledger(g->state);
     return 0;
 }
 

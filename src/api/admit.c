@@ -2,6 +2,7 @@
 #include "api/admit.h"
 #include "api/params.h"
 #include "http/keys.h"
+#include "api/quota.h"
 
 bool cg_admit_model_request(struct cg_exchange *ex, const struct cg_api *api)
 {
@@ -14,6 +15,12 @@ bool cg_admit_model_request(struct cg_exchange *ex, const struct cg_api *api)
         struct cg_error err;
         cg_error_set(&err, CG_ERR_BACKEND_UNAVAILABLE, NULL, "No Codex backend is configured.");
         cg_exchange_fail(ex, &err);
+        return false;
+    }
+    struct cg_error quota;
+    if (cg_quota_exhausted(api, &quota)) {
+        cg_quota_add_headers(api, ex);
+        cg_exchange_fail(ex, &quota);
         return false;
     }
     return true;

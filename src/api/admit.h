@@ -7,7 +7,8 @@
 #include "api/api.h"
 #include "http/exchange.h"
 
-/* A JSON body and a configured backend; false when the exchange has been answered. */
+/* A JSON body, a configured backend and an account whose rate-limit windows are not used up;
+ * false when the exchange has been answered. */
 bool cg_admit_model_request(struct cg_exchange *ex, const struct cg_api *api);
 
 /* The keys-file allow-list of the admitted key (ex->key_models): true when it may use `model`

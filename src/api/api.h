@@ -13,6 +13,7 @@ struct cg_server;
 struct cg_router;
 struct cg_pool;
 struct cg_responses_store;
+struct cg_ledger;
 struct cg_run_outcome;
 
 /* Hears of every finished model request, once (api/run.h). */
@@ -26,6 +27,7 @@ struct cg_api {
     const struct cg_server *server;
     struct cg_pool *pool; /* NULL: no backend (model routes answer 503) */
     struct cg_responses_store *store; /* NULL: nothing is stored (stored ids are unknown) */
+    struct cg_ledger *ledger; /* NULL: usage is not recorded (/v1/usage fails) */
     uint64_t started_ms;  /* monotonic */
     /* The consumers of run outcomes (the usage log line, the usage ledger, metrics), called in
      * order; added with cg_run_subscribe. */
@@ -37,7 +39,7 @@ struct cg_api {
 };
 
 /* Fills `router` with the route table (static storage) and `api` as handler context, and
- * subscribes the usage log line to run outcomes. */
+ * subscribes the usage log line and the usage ledger to run outcomes. */
 void cg_routes_init(struct cg_router *router, struct cg_api *api);
 
 #endif

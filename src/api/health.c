@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "api/api.h"
+#include "api/quota.h"
 #include "backend/pool.h"
 #include "http/server.h"
 #include "util/buf.h"
@@ -71,6 +72,10 @@ void cg_health_healthz(struct cg_exchange *ex, void *ctx)
         err = cg_pool_status_json(api->pool, &b);
     else if (!err)
         err = cg_buf_append_str(&b, "{\"ready\":false,\"reason\":\"no_backend\"}");
+    if (!err)
+        err = cg_buf_append_str(&b, ",\"account_quota\":");
+    if (!err)
+        err = cg_quota_json(api, &b);
     if (!err && api->server)
         err = cg_buf_appendf(&b, ",\"http\":{\"connections\":%zu,\"requests_total\":%" PRIu64 "}",
                              cg_server_connections(api->server), api->server->stats.requests_total);

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <uv.h>
+#include "api/quota.h"
 #include "backend/pool.h"
 #include "backend/sessions.h"
 #include "backend/turn.h"
@@ -75,6 +76,7 @@ static void report(struct cg_run *r, enum cg_err code)
         .route = ex->route,
         .model = r->req.model_id,
         .key_label = ex->key_label,
+        .key_id = ex->key_id,
         .usage = r->usage,
         .status = ex->status,
         .error = code,
@@ -117,6 +119,7 @@ static void fail(struct cg_run *r, const struct cg_error *err)
             cg_exchange_stream_write(r->ex, r->out.data, r->out.len);
         cg_exchange_stream_end(r->ex);
     } else {
+        cg_quota_add_headers(r->api, r->ex);
         cg_exchange_fail(r->ex, err);
     }
     finish(r, err->code);
@@ -127,6 +130,7 @@ static void begin_stream(struct cg_run *r)
     if (r->started)
         return;
     r->started = true;
+    cg_quota_add_headers(r->api, r->ex);
     cg_exchange_add_header(r->ex, "Cache-Control", "no-cache");
     cg_exchange_add_header(r->ex, "X-Accel-Buffering", "no");
     cg_exchange_stream_begin(r->ex, "text/event-stream");
@@ -175,6 +179,7 @@ static void deliver(struct cg_run *r)
         cg_exchange_stream_write(r->ex, r->out.data, r->out.len);
         cg_exchange_stream_end(r->ex);
     } else {
+        cg_quota_add_headers(r->api, r->ex);
         cg_exchange_send_json(r->ex, r->out.data, r->out.len);
     }
     finish(r, CG_OK);

@@ -45,6 +45,7 @@ struct cg_run_outcome {
     const char *route;     /* the route's name ("chat", "completions") */
     const char *model;     /* as the client asked */
     const char *key_label; /* who was admitted (never the key); NULL when not known */
+    const char *key_id;    /* the admitted key's stable id (http/exchange.h); NULL when not known */
     struct cg_usage usage; /* what Codex reported, summed over the run's turns */
     int status;            /* the HTTP status sent; a stream's stays 200 however it ends; 499:
                             * the client left before any response */

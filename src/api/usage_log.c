@@ -40,6 +40,16 @@ void cg_usage_log_outcome(const struct cg_run_outcome *o, void *data)
     if (!err)
         err = field(&b, "error", o->error == CG_OK ? NULL : cg_err_code(o->error));
     if (!err)
+        err = field(&b, "outcome", cg_run_outcome_name(o));
+    if (!err && o->ttfb_ms >= 0)
+        err = cg_buf_appendf(&b, ",\"ttfb_ms\":%" PRId64, o->ttfb_ms);
+    else if (!err)
+        err = cg_buf_append_str(&b, ",\"ttfb_ms\":null");
+    if (!err && o->worker >= 0)
+        err = cg_buf_appendf(&b, ",\"worker\":%d", o->worker);
+    else if (!err)
+        err = cg_buf_append_str(&b, ",\"worker\":null");
+    if (!err)
         err = cg_buf_appendf(&b,
                              ",\"stream\":%s,\"ms\":%" PRIu64 ",\"input_tokens\":%" PRId64
                              ",\"cached_tokens\":%" PRId64 ",\"output_tokens\":%" PRId64

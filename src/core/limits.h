@@ -87,4 +87,8 @@
 /* A key id or a peer address as the rate limiter keeps it. */
 #define CG_RATELIMIT_ID_MAX_BYTES 64
 
+/* Usage ledger rows recorded and not yet committed (about 1 KiB each): past this (the disk
+ * stalls, or fails) a row is dropped and counted as lost rather than held in memory without end. */
+#define CG_LEDGER_QUEUE_MAX 10000
+
 #endif

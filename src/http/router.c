@@ -69,6 +69,24 @@ struct cg_str cg_router_tail(const struct cg_exchange *ex, const char *prefix)
 
 enum { KEY_LABEL_BYTES = 24 };
 
+/* Scrapers are not API clients: an API key does not open /metrics, and the token opens
+ * nothing else. */
+static enum cg_err check_metrics_access(const struct cg_router *r, const struct cg_exchange *ex)
+{
+    if (ex->peer_loopback)
+        return CG_OK;
+    if (r->metrics_token == NULL || r->metrics_token[0] == '\0')
+        return CG_ERR_LOOPBACK_ONLY;
+    struct cg_str header = cg_exchange_header(ex, "authorization");
+    if (header.ptr == NULL)
+        return CG_ERR_MISSING_API_KEY;
+    struct cg_str token;
+    if (!cg_auth_parse_bearer(header, &token) ||
+        !cg_auth_key_equal(cg_str_from(r->metrics_token), token))
+        return CG_ERR_INVALID_API_KEY;
+    return CG_OK;
+}
+
 static void on_exchange_freed(void *slot)
 {
     cg_ratelimit_leave(slot);
@@ -144,6 +162,8 @@ static enum cg_err check_access(const struct cg_router *r, const struct cg_route
 {
     if (rt->access == CG_ACCESS_OPEN)
         return CG_OK;
+    if (rt->access == CG_ACCESS_METRICS)
+        return check_metrics_access(r, ex);
     bool keys = cg_auth_has_keys(r->auth);
     if (rt->access == CG_ACCESS_MODELS && keys && !r->protect_models)
         return CG_OK;
@@ -207,6 +227,12 @@ bool cg_router_admit(const struct cg_router *r, struct cg_exchange *ex)
     }
     unsigned retry_s = 0;
     enum cg_err access = check_access(r, rt, ex, &retry_s);
+    if (access == CG_ERR_LOOPBACK_ONLY && rt->access == CG_ACCESS_METRICS) {
+        cg_error_set(refuse(ex), access, NULL,
+                     "No PROXY_METRICS_TOKEN is configured, so only loopback clients may read "
+                     "%s.", rt->path);
+        return false;
+    }
     if (access != CG_OK) {
         struct cg_error *e = refuse(ex);
         cg_error_init(e, access);

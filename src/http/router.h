@@ -1,6 +1,7 @@
 /* router.h: exact-path routing. For each request, in order: CORS headers and preflights,
  * 404 for an unknown path, 405 (with Allow) for a wrong method, the route's access rule (API key,
- * or loopback when no key is configured), then the handler. Everything before the handler is
+ * or loopback when no key is configured; for /metrics loopback or the metrics token), then the
+ * handler. Everything before the handler is
  * decided on the head alone (cg_router_admit), so a refused request's body is never read. The table itself is built by
  * api/routes.c; this file knows no endpoint. */
 #ifndef CG_HTTP_ROUTER_H
@@ -19,6 +20,7 @@ enum cg_route_access {
     CG_ACCESS_OPEN,   /* probes: anyone */
     CG_ACCESS_KEY,    /* an API key (or a loopback client when no key is configured) */
     CG_ACCESS_MODELS, /* like KEY when PROXY_PROTECT_MODELS, else loopback-only without keys */
+    CG_ACCESS_METRICS, /* loopback clients, or others with `Bearer <metrics_token>` */
 };
 
 struct cg_route {
@@ -36,7 +38,8 @@ struct cg_router {
     const struct cg_cors *cors;
     const struct cg_auth *auth;
     bool protect_models;
-    void *ctx;                    /* passed to every handler */
+    void *ctx;                      /* passed to every handler */
+    const char *metrics_token;      /* PROXY_METRICS_TOKEN; NULL or empty: loopback clients only */
     struct cg_ratelimit *ratelimit; /* NULL = no limits and no failed-auth slowdown */
 };
 

@@ -22,7 +22,7 @@ enum {
     RETAIN_INTERVAL_MS = 3600 * 1000,
 };
 
-static const char *const migrations[] = {
+const char cg_responses_store_migration[] =
     "CREATE TABLE responses ("
     " id TEXT PRIMARY KEY NOT NULL,"
     " owner TEXT NOT NULL,"
@@ -38,8 +38,9 @@ static const char *const migrations[] = {
     " output INTEGER NOT NULL,"
     " item TEXT NOT NULL,"
     " PRIMARY KEY (response_id, position)) WITHOUT ROWID;"
-    "CREATE INDEX items_by_item_id ON items(item_id) WHERE item_id IS NOT NULL;",
-};
+    "CREATE INDEX items_by_item_id ON items(item_id) WHERE item_id IS NOT NULL;";
+
+static const char *const migrations[] = {cg_responses_store_migration};
 
 /* Statement slots of the db's cache. */
 enum {
@@ -59,7 +60,10 @@ enum {
     ST_EXPIRE,
     ST_OLDEST,
     ST_DELETE_UPTO,
+    ST_COUNT,
 };
+/* The usage ledger's slots follow on a shared db (store/state.c). */
+static_assert(ST_COUNT <= 16, "the usage ledger's statement slots start at 16");
 
 enum op { OP_RETAIN, OP_PUT, OP_GET, OP_INPUT_ITEMS, OP_DELETE, OP_RESOLVE };
 
@@ -68,6 +72,7 @@ struct cg_responses_store {
     struct cg_responses_store_limits lim;
     uv_timer_t timer;
     int open_handles; /* the timer and the db; freed when both are closed */
+    bool owns_db;     /* false: attached to a db another module owns */
     /* Writer thread only. */
     int64_t total_bytes; /* of all rows, once a retention job has summed them */
     bool total_known;
@@ -250,13 +255,13 @@ static enum cg_err sum_total(struct cg_db *db, struct cg_responses_store *s)
     return CG_OK;
 }
 
-static void on_rolled_back(void *ctx)
+void cg_responses_store_rolled_back(void *ctx)
 {
     struct cg_responses_store *s = ctx;
     s->total_known = false;
 }
 
-static enum cg_err on_after_batch(struct cg_db *db, void *ctx)
+enum cg_err cg_responses_store_after_batch(struct cg_db *db, void *ctx)
 {
     struct cg_responses_store *s = ctx;
     if (!s->total_known) {
@@ -694,30 +699,42 @@ static void on_db_closed(void *data)
     release_handle(data);
 }
 
+static struct cg_responses_store *store_new(const struct cg_responses_store_limits *lim)
+{
+    struct cg_responses_store *s = cg_xcalloc(1, sizeof(*s));
+    s->lim = *lim;
+    s->now_s = INT64_MIN;
+    return s;
+}
+
+static void store_start(struct cg_responses_store *s, uv_loop_t *loop)
+{
+    uv_timer_init(loop, &s->timer);
+    uv_timer_start(&s->timer, on_retain_timer, RETAIN_INTERVAL_MS, RETAIN_INTERVAL_MS);
+    uv_unref((uv_handle_t *)&s->timer);
+    s->open_handles = 2;
+    submit(job_new(s, OP_RETAIN, NULL, NULL, NULL, NULL));
+}
+
 int cg_responses_store_open(uv_loop_t *loop, const char *path,
                             const struct cg_responses_store_limits *lim,
                             struct cg_responses_store **out, char *errbuf, size_t errlen)
 {
     *out = NULL;
-    struct cg_responses_store *s = cg_xcalloc(1, sizeof(*s));
-    s->lim = *lim;
-    s->now_s = INT64_MIN;
+    struct cg_responses_store *s = store_new(lim);
+    s->owns_db = true;
     struct cg_db_config cfg = {
         .migrations = migrations,
         .migration_count = CG_ARRAY_SIZE(migrations),
-        .after_batch = on_after_batch,
-        .rolled_back = on_rolled_back,
+        .after_batch = cg_responses_store_after_batch,
+        .rolled_back = cg_responses_store_rolled_back,
         .ctx = s,
     };
     if (cg_db_open(loop, path, &cfg, &s->db, errbuf, errlen) != 0) {
         free(s);
         return -1;
     }
-    uv_timer_init(loop, &s->timer);
-    uv_timer_start(&s->timer, on_retain_timer, RETAIN_INTERVAL_MS, RETAIN_INTERVAL_MS);
-    uv_unref((uv_handle_t *)&s->timer);
-    s->open_handles = 2;
-    submit(job_new(s, OP_RETAIN, NULL, NULL, NULL, NULL));
+    store_start(s, loop);
     *out = s;
     return 0;
 }
@@ -725,7 +742,24 @@ int cg_responses_store_open(uv_loop_t *loop, const char *path,
 void cg_responses_store_close(struct cg_responses_store *s)
 {
     uv_close((uv_handle_t *)&s->timer, on_timer_closed);
-    cg_db_close(s->db, on_db_closed, s);
+    if (s->owns_db)
+        cg_db_close(s->db, on_db_closed, s);
+}
+
+void cg_responses_store_attach(uv_loop_t *loop, struct cg_db *db,
+                               const struct cg_responses_store_limits *lim,
+                               struct cg_responses_store **out)
+{
+    struct cg_responses_store *s = store_new(lim);
+    s->db = db;
+    *out = s; /* before the first job: the db owner's hooks read it on the writer */
+    store_start(s, loop);
+}
+
+void cg_responses_store_detach(struct cg_responses_store *s)
+{
+    assert(!s->owns_db);
+    release_handle(s);
 }
 
 void cg_responses_store_put(struct cg_responses_store *s, const char *owner, const char *id,

@@ -21,6 +21,7 @@
 #include "core/errors.h"
 
 struct cg_responses_store; /* opaque */
+struct cg_db;
 
 struct cg_responses_store_limits {
     uint64_t max_age_s;       /* PROXY_RESPONSES_MAX_AGE; 0 = no age limit */
@@ -51,8 +52,22 @@ int cg_responses_store_open(uv_loop_t *loop, const char *path,
 
 /* Stops taking jobs, lets the writer run what is queued (their callbacks fire on the loop as
  * usual), then closes the database, the thread and the loop handles. The memory is freed once
- * the loop has run the handles' close callbacks; `s` must not be used after this call. */
+ * the loop has run the handles' close callbacks; `s` must not be used after this call. An
+ * attached store closes only its timer: its memory waits for cg_responses_store_detach too. */
 void cg_responses_store_close(struct cg_responses_store *s);
+
+/* A store on a db shared with other modules (store/state.h), which borrows `db`: the db's
+ * owner opens it with cg_responses_store_migration, calls cg_responses_store_after_batch and
+ * cg_responses_store_rolled_back from its own hooks (ctx: the store), and calls
+ * cg_responses_store_detach once the db has closed. *out is set before the store queues its
+ * first job. */
+void cg_responses_store_attach(uv_loop_t *loop, struct cg_db *db,
+                               const struct cg_responses_store_limits *lim,
+                               struct cg_responses_store **out);
+void cg_responses_store_detach(struct cg_responses_store *s);
+extern const char cg_responses_store_migration[]; /* schema version 0 → 1 */
+enum cg_err cg_responses_store_after_batch(struct cg_db *db, void *ctx);
+void cg_responses_store_rolled_back(void *ctx);
 
 /* Stores response `id` of `owner`. Takes ownership of `response` (the response object as
  * sent to the client, output included) and of `input_items` (this request's own input items as

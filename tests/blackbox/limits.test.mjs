@@ -187,6 +187,15 @@ describe('named keys file', { timeout: 60000 }, () => {
     assert.equal((await chat(gw, { ...body(), model: 'gpt-5.5' }, bearer('sk-free'))).status, 200, 'no list: any model');
   });
 
+  it('admin in the file lets a key read every key\'s usage; others see their own', async () => {
+    const byKey = async (key) => (await request(gw, '/v1/usage?group_by=key', bearer(key))).json;
+    await waitFor(async () => (await byKey('sk-alice')).buckets?.some((b) => b.key === 'ci-bot'), 10000, 'ledger rows');
+    const admin = await byKey('sk-alice');
+    assert.deepEqual(admin.buckets.map((b) => b.key).sort(), ['alice', 'ci-bot', 'free']);
+    const own = await byKey('sk-free');
+    assert.deepEqual(own.buckets.map((b) => b.key), ['free']);
+  });
+
   it('SIGHUP reloads the file; a bad file keeps the old keys', async () => {
     const base = gw.logs.filter((l) => /keys file reloaded/.test(l.msg || '')).length;
     fs.writeFileSync(file, `bob ${hashKey('sk-bob')}\n`);

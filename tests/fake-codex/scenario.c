@@ -845,6 +845,33 @@ static void sc_ratelimited(struct ctx *c)
     error_sequence(c->t, find_error("ratelimit"));
 }
 
+/* A plain answer from an account whose windows are partly used: the primary (5 h) window at
+ * PERCENT, resetting in an hour, the secondary (7 d) at half of it, resetting in a day. As
+ * Codex does, the snapshot follows the model response's text. */
+static void sc_quota(struct ctx *c)
+{
+    uint64_t percent = 0;
+    if (!arg_u64(c->arg, 42, 100, &percent)) {
+        bad_scenario(c);
+        return;
+    }
+    struct msg m;
+    msg_begin(c->t, &m);
+    msg_delta(c->t, &m, "Hello", 5);
+    msg_end(c->t, &m);
+    json_int_t now = (json_int_t)(fc_now_ms() / 1000);
+    fc_turn_notify(c->t, "account/rateLimits/updated",
+                   json_pack("{s:{s:s, s:n, s:{s:I, s:i, s:I}, s:{s:I, s:i, s:I}, s:n, s:n}}",
+                             "rateLimits", "limitId", "codex", "limitName", "primary",
+                             "usedPercent", (json_int_t)percent, "windowDurationMins", 300,
+                             "resetsAt", now + 3600, "secondary", "usedPercent",
+                             (json_int_t)percent / 2, "windowDurationMins", 10080, "resetsAt",
+                             now + 86400, "credits", "planType"),
+                   0);
+    response_end(c->t);
+    finish_ok(c->t);
+}
+
 static void sc_retry(struct ctx *c)
 {
     struct fc_turn *t = c->t;
@@ -1019,26 +1046,13 @@ static const struct {
     const char *name;
     void (*build)(struct ctx *c);
 } scenarios[] = {
-    {"text", sc_text},
-    {"deltas", sc_deltas},
-    {"slow", sc_slow},
-    {"reasoning", sc_reasoning},
-    {"tools", sc_tools},
-    {"tooltext", sc_tooltext},
-    {"echo", sc_echo},
-    {"error", sc_error},
-    {"errorafter", sc_errorafter},
-    {"retry", sc_retry},
-    {"hang", sc_hang},
-    {"stuck", sc_stuck},
-    {"crash", sc_crash},
-    {"garbage", sc_garbage},
-    {"hugeline", sc_hugeline},
-    {"approval", sc_approval},
-    {"askuser", sc_askuser},
-    {"ratelimited", sc_ratelimited},
-    {"json", sc_json},
-    {"thinktools", sc_thinktools},
+    {"text", sc_text},           {"deltas", sc_deltas},   {"slow", sc_slow},
+    {"reasoning", sc_reasoning}, {"tools", sc_tools},     {"tooltext", sc_tooltext},
+    {"echo", sc_echo},           {"error", sc_error},     {"errorafter", sc_errorafter},
+    {"retry", sc_retry},         {"hang", sc_hang},       {"stuck", sc_stuck},
+    {"crash", sc_crash},         {"garbage", sc_garbage}, {"hugeline", sc_hugeline},
+    {"approval", sc_approval},   {"askuser", sc_askuser}, {"ratelimited", sc_ratelimited},
+    {"quota", sc_quota},         {"json", sc_json},       {"thinktools", sc_thinktools},
 };
 
 /* ---- entry points ----------------------------------------------------------------------- */

@@ -52,7 +52,8 @@ static void setup(size_t key_count)
     char err[64];
     cr_assert_eq(cg_cors_init(&cors, false, "*", err, sizeof(err)), 0);
     cg_auth_init(&auth, three_keys, key_count);
-    router = (struct cg_router){routes, CG_ARRAY_SIZE(routes), &cors, &auth, false, NULL, NULL};
+    router = (struct cg_router){
+        .routes = routes, .count = CG_ARRAY_SIZE(routes), .cors = &cors, .auth = &auth};
     out_len = 0;
     out[0] = '\0';
     handled = 0;

@@ -42,6 +42,8 @@ Test(usage_log, one_line_with_the_totals_and_no_secrets)
         .status = 200,
         .error = CG_OK,
         .latency_ms = 42,
+        .ttfb_ms = 17,
+        .worker = 2,
         .stream = true,
     };
     json_t *l = log_line(&o);
@@ -54,6 +56,9 @@ Test(usage_log, one_line_with_the_totals_and_no_secrets)
     cr_assert(json_is_null(json_object_get(l, "error")));
     cr_assert(json_is_true(json_object_get(l, "stream")));
     cr_assert_eq(INT(l, "ms"), 42);
+    cr_assert_str_eq(STR(l, "outcome"), "completed");
+    cr_assert_eq(INT(l, "ttfb_ms"), 17);
+    cr_assert_eq(INT(l, "worker"), 2);
     cr_assert_eq(INT(l, "input_tokens"), 1000);
     cr_assert_eq(INT(l, "cached_tokens"), 600);
     cr_assert_eq(INT(l, "output_tokens"), 250);
@@ -70,9 +75,14 @@ Test(usage_log, failures_name_their_code_and_unknown_fields_are_null)
         .model = "codex-5",
         .status = 429,
         .error = CG_ERR_UPSTREAM_RATE_LIMIT,
+        .ttfb_ms = -1,
+        .worker = -1,
     };
     json_t *l = log_line(&o);
     cr_assert_str_eq(STR(l, "error"), "rate_limit_exceeded");
+    cr_assert_str_eq(STR(l, "outcome"), "error");
+    cr_assert(json_is_null(json_object_get(l, "ttfb_ms")), "no model output");
+    cr_assert(json_is_null(json_object_get(l, "worker")), "no worker took it");
     cr_assert(json_is_null(json_object_get(l, "key")));
     cr_assert(json_is_false(json_object_get(l, "stream")));
     cr_assert_eq(INT(l, "total_tokens"), 0);

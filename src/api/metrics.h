@@ -1,0 +1,61 @@
+/* metrics.h: GET /metrics in the Prometheus text format (0.0.4). A consumer of run outcomes
+ * counts model requests, their latency and time to first output, stream outcomes and tokens;
+ * the exposition adds what the server, the pool and /proc/self report at scrape time. Every
+ * label set is bounded: routes and key labels as first seen up to a cap (then "other"), models
+ * from the catalog (unknown ones fold to "other"). No request ids, no paths, no keys. */
+#ifndef CG_API_METRICS_H
+#define CG_API_METRICS_H
+
+#include <stdint.h>
+#include "api/api.h"
+#include "api/run.h"
+#include "core/errors.h"
+#include "http/exchange.h"
+#include "util/buf.h"
+#include "util/histogram.h"
+
+enum {
+    CG_METRICS_ROUTES_MAX = 16,
+    CG_METRICS_KEYS_MAX = 64,
+    CG_METRICS_LABEL_BYTES = 64,
+    CG_METRICS_MODELS = CG_CATALOG_MAX_MODELS + 1, /* the last is "other" */
+    CG_METRICS_CLASSES = 5,                        /* 1xx..5xx */
+    CG_METRICS_OUTCOMES = 4,                       /* cg_run_outcome_name's words */
+    CG_METRICS_TOKEN_KINDS = 4,                    /* input, cached, output, reasoning */
+};
+
+/* Names seen so far; slot `max` (one past the cap) is "other". */
+struct cg_metrics_names {
+    char v[CG_METRICS_KEYS_MAX + 1][CG_METRICS_LABEL_BYTES];
+    size_t count;
+};
+
+/* Embedded or static (about 200 KB); zeroed by cg_metrics_init. */
+struct cg_metrics {
+    const struct cg_api *api; /* borrowed: the catalog, server and pool read at scrape time */
+    struct cg_metrics_names routes;
+    struct cg_metrics_names keys;
+    uint64_t requests[CG_METRICS_ROUTES_MAX + 1][CG_METRICS_CLASSES][CG_METRICS_MODELS];
+    uint64_t streams[CG_METRICS_ROUTES_MAX + 1][CG_METRICS_OUTCOMES];
+    uint64_t errors[CG_METRICS_ROUTES_MAX + 1][CG_ERR__COUNT];
+    uint64_t tokens[CG_METRICS_MODELS][CG_METRICS_KEYS_MAX + 1][CG_METRICS_TOKEN_KINDS];
+    struct cg_histogram latency[CG_METRICS_ROUTES_MAX + 1];
+    struct cg_histogram ttfb[CG_METRICS_ROUTES_MAX + 1];
+};
+
+void cg_metrics_init(struct cg_metrics *m, const struct cg_api *api);
+
+/* A cg_run_outcome_cb; `data` is the struct cg_metrics. */
+void cg_metrics_outcome(const struct cg_run_outcome *o, void *data);
+
+/* Appends the whole exposition. */
+int cg_metrics_render(const struct cg_metrics *m, struct cg_buf *out) CG_MUST_CHECK;
+
+/* Appends `s` as a quoted label value: backslash, double quote and newline escaped. */
+int cg_metrics_label_value(struct cg_buf *out, const char *s) CG_MUST_CHECK;
+
+/* The route handler; `ctx` is the cg_api that cg_metrics_outcome was subscribed to (500 when
+ * it was not). */
+void cg_metrics_handle(struct cg_exchange *ex, void *ctx);
+
+#endif
