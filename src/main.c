@@ -93,6 +93,14 @@ static int check_config(int argc, char **argv)
             return EXIT_CONFIG;
         }
         free(bin);
+        struct cg_keys *keys = NULL;
+        if (cfg.api_keys_file[0] && cg_keys_load(cfg.api_keys_file, &keys, err, sizeof(err))) {
+            fprintf(stderr, "codex-gateway: PROXY_API_KEYS_FILE: %s\n", err);
+            cg_config_dispose(&cfg);
+            cg_buf_dispose(&out);
+            return EXIT_CONFIG;
+        }
+        cg_keys_free(keys);
         rc = cg_config_print(&cfg, &out);
         cg_config_dispose(&cfg);
     }

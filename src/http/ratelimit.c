@@ -144,10 +144,12 @@ void cg_ratelimit_enter(struct cg_ratelimit *rl, const char *key_id, uint64_t ma
     }
     /* A slot frees when some request ends; nothing says when, so ask for the next second. */
     if (concurrent && b->active >= concurrent) {
+        rl->refused_concurrent++;
         refuse(out, 1000);
         return;
     }
     if (max && b->level < window_ms) {
+        rl->refused_rate++;
         refuse(out, ceil_div(window_ms - b->level, max));
         return;
     }
@@ -215,6 +217,7 @@ bool cg_ratelimit_peer_blocked(struct cg_ratelimit *rl, const char *peer,
     if (p->failures <= rl->auth_failures_max)
         return false;
     *retry_after_ms = MINUTE_MS - (now - p->minute_start_ms);
+    rl->refused_auth++;
     if (!p->logged) {
         p->logged = true;
         cg_log_warn("peer %.64s failed authentication %" PRIu64

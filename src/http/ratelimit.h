@@ -41,6 +41,11 @@ struct cg_ratelimit {
     struct cg_ratelimit_peer *peers;
     size_t peer_count;
     size_t peer_cap;
+    /* Requests refused since start, for metrics: over a bucket, over a concurrency cap, and
+     * from a peer held back by the failed-auth slowdown. */
+    uint64_t refused_rate;
+    uint64_t refused_concurrent;
+    uint64_t refused_auth;
 };
 
 /* What one request was told, for the x-ratelimit-* headers and Retry-After. */

@@ -225,12 +225,18 @@ describe('named keys file', { timeout: 60000 }, () => {
 });
 
 describe('keys file at start', { timeout: 30000 }, () => {
-  it('a bad file stops the start with one line naming the setting', async () => {
+  it('a bad file stops the start (and check-config) with one line naming the setting', async () => {
     const dir = tempDir('cg-keys-');
     const file = path.join(dir.dir, 'keys');
     fs.writeFileSync(file, 'x sha256:00\n');
     try {
       await assert.rejects(startGateway({ env: { PROXY_API_KEYS_FILE: file } }), /PROXY_API_KEYS_FILE: .*line 1/);
+      const check = spawnSync(gatewayBin, ['check-config'], {
+        env: { PATH: process.env.PATH, HOME: dir.dir, CODEX_BIN: 'node', PROXY_API_KEYS_FILE: file },
+        encoding: 'utf8',
+      });
+      assert.equal(check.status, 2, 'check-config checks the file too');
+      assert.match(check.stderr, /PROXY_API_KEYS_FILE: .*line 1/);
     } finally {
       dir.remove();
     }

@@ -39,6 +39,7 @@ Test(ratelimit, a_bucket_admits_max_per_window_then_refills_continuously)
     cr_assert_eq(take("k_a", &v), CG_ERR_RATE_LIMITED);
     cr_assert_eq(v.remaining, 0);
     cr_assert_eq(v.retry_after_ms, 20000, "one token per window/max");
+    cr_assert_eq(rl.refused_rate, 1);
     cr_assert_eq(take("k_b", &v), CG_OK, "another key has its own bucket");
     now += 19999;
     cr_assert_eq(take("k_a", &v), CG_ERR_RATE_LIMITED);
@@ -75,6 +76,8 @@ Test(ratelimit, the_concurrency_cap_counts_slots_until_they_are_left)
     cr_assert_null(c.slot);
     cr_assert_eq(c.retry_after_ms, 1000);
     cr_assert_eq(c.remaining, 98, "a request refused for concurrency spends no token");
+    cr_assert_eq(rl.refused_concurrent, 1);
+    cr_assert_eq(rl.refused_rate, 0);
     cg_ratelimit_leave(a.slot);
     cr_assert_eq(take("k_a", &c), CG_OK);
     cg_ratelimit_leave(b.slot);
@@ -163,6 +166,7 @@ Test(ratelimit, a_peer_past_its_failures_is_blocked_for_the_rest_of_its_minute)
     now += 15000;
     cr_assert(cg_ratelimit_peer_blocked(&rl, "10.0.0.1", &wait));
     cr_assert_eq(wait, 45000);
+    cr_assert_eq(rl.refused_auth, 1);
     cr_assert(cg_ratelimit_peer_blocked(&rl, "10.0.0.1", &wait));
     cr_assert_not(cg_ratelimit_peer_blocked(&rl, "10.0.0.2", &wait), "per address");
     now += 45000;
