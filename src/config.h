@@ -19,8 +19,21 @@
     X(PROXY_HOST, host, STR, "127.0.0.1", 0, 0, "address to bind (IPv4 or IPv6)")                  \
     X(PROXY_API_KEY, api_key, SECRET, "", 0, 0,                                                    \
       "client keys, comma-separated; empty = serve loopback clients only")                         \
+    X(PROXY_API_KEYS_FILE, api_keys_file, STR, "", 0, 0,                                           \
+      "named keys file (label sha256:<hex> [rpm=N] [concurrent=N] [models=a,b] [admin]); "       \
+      "reloaded on SIGHUP and on change")                                                          \
     X(PROXY_PROTECT_MODELS, protect_models, BOOL, "false", 0, 0,                                   \
       "require a key for /v1/models too")                                                          \
+    X(PROXY_RATE_LIMIT_ENABLED, rate_limit_enabled, BOOL, "false", 0, 0,                         \
+      "per-key request limits (429 rate_limit_exceeded past them)")                                \
+    X(PROXY_RATE_LIMIT_WINDOW_MS, rate_limit_window_ms, INT, "60000", 1, 86400000,                 \
+      "the window of PROXY_RATE_LIMIT_MAX: a key's bucket refills MAX requests per window")       \
+    X(PROXY_RATE_LIMIT_MAX, rate_limit_max, INT, "60", 1, 1000000,                                 \
+      "requests per key per window (a bucket of this size)")                                       \
+    X(PROXY_RATE_LIMIT_CONCURRENT, rate_limit_concurrent, INT, "0", 0, 1000000,                    \
+      "requests in flight per key when limits are on; 0 = no cap")                                 \
+    X(PROXY_AUTH_FAILURES_MAX, auth_failures_max, INT, "20", 0, 1000000,                           \
+      "wrong keys per client address per minute before it gets 429 for the minute; 0 = no cap")   \
     X(PROXY_ENABLE_METRICS, enable_metrics, BOOL, "true", 0, 0,                                    \
       "serve GET /metrics (Prometheus text format); false = 404")                                  \
     X(PROXY_METRICS_TOKEN, metrics_token, SECRET, "", 0, 0,                                        \
@@ -136,7 +149,7 @@ struct cg_config {
     /* Derived from the settings above. */
     char **api_keys; /* PROXY_API_KEY split on commas, trimmed, empties dropped */
     size_t api_key_count;
-    bool sources_env[64]; /* per table row: the value came from the environment */
+    bool sources_env[96]; /* per table row: the value came from the environment */
 };
 
 /* Looks a variable up; returns NULL when unset. */

@@ -14,6 +14,8 @@
 #include "core/catalog.h"
 #include "http/auth.h"
 #include "http/cors.h"
+#include "http/keys.h"
+#include "http/ratelimit.h"
 #include "http/router.h"
 #include "http/server.h"
 #include "store/state.h"
@@ -32,6 +34,8 @@ struct gateway {
     struct cg_cors cors;
     struct cg_auth auth;
     struct cg_router router;
+    struct cg_ratelimit ratelimit;
+    struct cg_keys_watch keys;
     struct cg_api api;
     struct cg_server server;
     struct cg_launch launch;
@@ -49,6 +53,8 @@ static void usage(FILE *out)
                  "environment)\n"
                  "       codex-gateway check-config     print the effective settings and exit\n"
                  "       codex-gateway check-config --markdown   the settings table\n"
+                 "       codex-gateway hash-key         print the sha256: form of a key read "
+                 "from stdin (for PROXY_API_KEYS_FILE)\n"
                  "       codex-gateway version\n");
 }
 
@@ -87,6 +93,14 @@ static int check_config(int argc, char **argv)
             return EXIT_CONFIG;
         }
         free(bin);
+        struct cg_keys *keys = NULL;
+        if (cfg.api_keys_file[0] && cg_keys_load(cfg.api_keys_file, &keys, err, sizeof(err))) {
+            fprintf(stderr, "codex-gateway: PROXY_API_KEYS_FILE: %s\n", err);
+            cg_config_dispose(&cfg);
+            cg_buf_dispose(&out);
+            return EXIT_CONFIG;
+        }
+        cg_keys_free(keys);
         rc = cg_config_print(&cfg, &out);
         cg_config_dispose(&cfg);
     }
@@ -122,7 +136,7 @@ static void log_start(const struct gateway *g)
     if (!err)
         cg_log_event(CG_LOG_NOTICE, LOG_COMPONENT, "start", b.data);
     cg_buf_dispose(&b);
-    if (g->cfg.api_key_count == 0)
+    if (g->cfg.api_key_count == 0 && g->cfg.api_keys_file[0] == '\0')
         cg_log_warn("PROXY_API_KEY is not set: only loopback clients are served; set it to "
                     "serve others");
 }
@@ -132,6 +146,7 @@ static void on_pool_stopped(struct cg_pool *p)
     struct gateway *g = CG_CONTAINER_OF(p, struct gateway, pool);
     uv_close((uv_handle_t *)&g->sigterm, NULL);
     uv_close((uv_handle_t *)&g->sigint, NULL);
+    cg_keys_watch_stop(&g->keys);
     /* Last: no connection is left to queue a job, and what is queued still completes. */
     g->api.store = NULL;
     g->api.ledger = NULL;
@@ -251,6 +266,13 @@ static int serve(void)
         return EXIT_CONFIG;
     }
     cg_auth_init(&g.auth, g.cfg.api_keys, g.cfg.api_key_count);
+    if (g.cfg.api_keys_file[0] &&
+        cg_keys_watch_start(&g.keys, g.loop, g.cfg.api_keys_file, &g.auth.named, err,
+                            sizeof(err)) != 0) {
+        fprintf(stderr, "codex-gateway: PROXY_API_KEYS_FILE: %s\n", err);
+        cg_launch_dispose(&g.launch);
+        return EXIT_CONFIG;
+    }
     g.api.cfg = &g.cfg;
     g.api.catalog = &g.catalog;
     g.api.server = &g.server;
@@ -259,6 +281,10 @@ static int serve(void)
     g.router.cors = &g.cors;
     g.router.auth = &g.auth;
     g.router.protect_models = g.cfg.protect_models;
+    cg_ratelimit_init(&g.ratelimit, g.cfg.rate_limit_enabled, (uint64_t)g.cfg.rate_limit_window_ms,
+                      (uint64_t)g.cfg.rate_limit_max, (uint64_t)g.cfg.rate_limit_concurrent,
+                      (uint64_t)g.cfg.auth_failures_max, NULL);
+    g.router.ratelimit = &g.ratelimit;
     log_start(&g);
     raise_fd_limit((size_t)g.cfg.max_connections + 64 + 4 * (size_t)g.cfg.worker_count);
     start_backend(&g);
@@ -298,7 +324,33 @@ static int serve(void)
     if (rc != 0)
         cg_log_warn("event loop closed with handles open: %s", uv_strerror(rc));
     cg_launch_dispose(&g.launch);
+    cg_ratelimit_dispose(&g.ratelimit);
     cg_config_dispose(&g.cfg);
+    return 0;
+}
+
+enum { HASH_KEY_INPUT_MAX_BYTES = 4096 };
+
+/* Reads one key from stdin (a trailing newline is not part of it), prints its sha256: form. */
+static int hash_key(void)
+{
+    static char key[HASH_KEY_INPUT_MAX_BYTES + 1];
+    size_t n = fread(key, 1, sizeof(key), stdin);
+    if (n > HASH_KEY_INPUT_MAX_BYTES) {
+        fprintf(stderr, "codex-gateway hash-key: the key is longer than %d bytes\n",
+                HASH_KEY_INPUT_MAX_BYTES);
+        return 2;
+    }
+    while (n > 0 && (key[n - 1] == '\n' || key[n - 1] == '\r'))
+        n--;
+    struct cg_str k = cg_str_trim((struct cg_str){key, n});
+    if (k.len == 0 || memchr(k.ptr, '\n', k.len)) {
+        fprintf(stderr, "codex-gateway hash-key: expected one key on stdin\n");
+        return 2;
+    }
+    char text[CG_KEYS_HASH_TEXT_BYTES];
+    cg_keys_hash_text(k.ptr, k.len, text);
+    printf("%s\n", text);
     return 0;
 }
 
@@ -309,6 +361,8 @@ int main(int argc, char **argv)
         return serve();
     if (strcmp(cmd, "check-config") == 0)
         return check_config(argc, argv);
+    if (strcmp(cmd, "hash-key") == 0)
+        return hash_key();
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("codex-gateway %s\n", CG_VERSION);
         return 0;

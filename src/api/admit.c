@@ -1,6 +1,7 @@
 /* admit.c: the checks model requests share (see admit.h). */
 #include "api/admit.h"
 #include "api/params.h"
+#include "http/keys.h"
 #include "api/quota.h"
 
 bool cg_admit_model_request(struct cg_exchange *ex, const struct cg_api *api)
@@ -23,6 +24,17 @@ bool cg_admit_model_request(struct cg_exchange *ex, const struct cg_api *api)
         return false;
     }
     return true;
+}
+
+bool cg_admit_model_allowed(struct cg_exchange *ex, const char *model)
+{
+    if (cg_keys_model_allowed(ex->key_models, model))
+        return true;
+    struct cg_error err;
+    cg_error_set(&err, CG_ERR_MODEL_NOT_FOUND, "model",
+                 "The model '%.100s' does not exist or you do not have access to it.", model);
+    cg_exchange_fail(ex, &err);
+    return false;
 }
 
 bool cg_admit_keepalive_wanted(const struct cg_exchange *ex)

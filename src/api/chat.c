@@ -87,6 +87,10 @@ static void handle(struct cg_exchange *ex, struct cg_api *api, const struct fami
         cg_exchange_fail(ex, &err);
         return;
     }
+    if (!cg_admit_model_allowed(ex, req.model_id)) {
+        cg_request_dispose(&req);
+        return;
+    }
     char id[RESPONSE_ID_BYTES];
     cg_ids_make(id, sizeof(id), f->id_prefix, 29);
     ex->model = cg_arena_strdup(&ex->arena, req.model_id);

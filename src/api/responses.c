@@ -180,6 +180,11 @@ static void create(struct cg_exchange *ex, struct cg_api *api, const json_t *roo
         cg_exchange_fail(ex, &err);
         return;
     }
+    if (!cg_admit_model_allowed(ex, req.model_id)) {
+        cg_request_dispose(&req);
+        cg_responses_opts_dispose(&opts);
+        return;
+    }
     char id[RESPONSE_ID_BYTES];
     cg_ids_make(id, sizeof(id), "resp_", 40);
     json_t *echo = cg_responses_echo(&opts);

@@ -52,12 +52,14 @@ void cg_usage_record(const struct cg_run_outcome *o, void *data)
     cg_ledger_record(api->ledger, &row);
 }
 
-/* A keyless loopback client when no key is set, or a key listed in PROXY_ADMIN_KEYS (compared by
- * id, so the list's keys are never compared as text). */
+/* A keyless loopback client when no key is set, a key listed in PROXY_ADMIN_KEYS (compared by
+ * id, so the list's keys are never compared as text), or a keys-file key marked admin. */
 static bool is_admin(const struct cg_exchange *ex, const struct cg_api *api)
 {
     if (ex->key_id == NULL)
         return false;
+    if (ex->key_admin) /* marked admin in PROXY_API_KEYS_FILE */
+        return true;
     if (api->cfg->api_key_count == 0)
         return strcmp(ex->key_id, "loopback") == 0;
     struct cg_str rest = cg_str_from(api->cfg->admin_keys != NULL ? api->cfg->admin_keys : "");

@@ -53,6 +53,8 @@
       "The request body must be JSON (Content-Type: application/json).")                           \
     X(RATE_LIMITED, 429, "rate_limit_error", "rate_limit_exceeded",                                \
       "Rate limit reached for this API key.")                                                      \
+    X(AUTH_THROTTLED, 429, "rate_limit_error", "rate_limit_exceeded",                              \
+      "Too many failed authentications from this address; retry after the indicated delay.")     \
     X(QUEUE_FULL, 429, "rate_limit_error", "server_busy",                                          \
       "All Codex workers are busy; retry after the indicated delay.")                              \
     X(UPSTREAM_RATE_LIMIT, 429, "rate_limit_error", "rate_limit_exceeded",                         \

@@ -79,6 +79,14 @@
  * restarted rather than buffered for without end. */
 #define CG_WORKER_STDIN_QUEUE_MAX_BYTES (64 * 1024 * 1024)
 
+/* Rate-limit buckets (one per key id seen; keys are configured, so this is far above any real
+ * count) and peers tracked for the failed-auth slowdown (the oldest is evicted when full: a
+ * flood from many addresses forgets its oldest, and is still slowed per address). */
+#define CG_RATELIMIT_KEYS_MAX  4096
+#define CG_RATELIMIT_PEERS_MAX 4096
+/* A key id or a peer address as the rate limiter keeps it. */
+#define CG_RATELIMIT_ID_MAX_BYTES 64
+
 /* Usage ledger rows recorded and not yet committed (about 1 KiB each): past this (the disk
  * stalls, or fails) a row is dropped and counted as lost rather than held in memory without end. */
 #define CG_LEDGER_QUEUE_MAX 10000

@@ -7,13 +7,24 @@ void cg_auth_init(struct cg_auth *a, char *const *keys, size_t count)
 {
     a->keys = keys;
     a->count = count;
+    a->named = NULL;
+}
+
+bool cg_auth_has_keys(const struct cg_auth *a)
+{
+    return a->count > 0 || a->named != NULL;
 }
 
 void cg_auth_key_id(const char *key, char out[CG_AUTH_KEY_ID_BYTES])
 {
-    static const char digits[] = "0123456789abcdef";
     uint8_t d[CG_SHA256_BYTES];
     cg_sha256(key, strlen(key), d);
+    cg_auth_key_id_of_digest(d, out);
+}
+
+void cg_auth_key_id_of_digest(const uint8_t d[CG_SHA256_BYTES], char out[CG_AUTH_KEY_ID_BYTES])
+{
+    static const char digits[] = "0123456789abcdef";
     out[0] = 'k';
     out[1] = '_';
     for (size_t i = 0; i < CG_AUTH_KEY_ID_HEX / 2; i++) {
@@ -47,10 +58,13 @@ bool cg_auth_key_equal(struct cg_str key, struct cg_str token)
 }
 
 enum cg_err cg_auth_identify(const struct cg_auth *a, struct cg_str authorization,
-                             bool peer_loopback, size_t *key_index)
+                             bool peer_loopback, size_t *key_index,
+                             const struct cg_key_entry **entry)
 {
     *key_index = CG_AUTH_NO_KEY;
-    if (a->count == 0)
+    if (entry)
+        *entry = NULL;
+    if (!cg_auth_has_keys(a))
         return peer_loopback ? CG_OK : CG_ERR_LOOPBACK_ONLY;
     struct cg_str token;
     if (authorization.ptr == NULL || !cg_auth_parse_bearer(authorization, &token))
@@ -65,14 +79,20 @@ enum cg_err cg_auth_identify(const struct cg_auth *a, struct cg_str authorizatio
         index = (index & ~take) | (i & take);
         match |= eq;
     }
-    if (!match)
+    const struct cg_key_entry *named = cg_keys_match(a->named, token);
+    if (match) {
+        *key_index = index;
+        return CG_OK;
+    }
+    if (named == NULL)
         return CG_ERR_INVALID_API_KEY;
-    *key_index = index;
+    if (entry)
+        *entry = named;
     return CG_OK;
 }
 
 enum cg_err cg_auth_check(const struct cg_auth *a, struct cg_str authorization, bool peer_loopback)
 {
     size_t index;
-    return cg_auth_identify(a, authorization, peer_loopback, &index);
+    return cg_auth_identify(a, authorization, peer_loopback, &index, NULL);
 }

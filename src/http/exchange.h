@@ -100,6 +100,10 @@ struct cg_exchange {
      * the first 24 hex digits of its SHA-256 ("loopback" as key_label). What stored data
      * belongs to; never the key. NULL until admitted. */
     const char *key_id;
+    /* The model ids the key may use, comma-separated (a keys-file models= list, arena copy);
+     * NULL = any. `key_admin`: the keys file marks the key admin. */
+    const char *key_models;
+    bool key_admin;
     /* The router's decision on the head (cg_router_admit): the route to run, or why not. */
     const struct cg_route *admitted;
     struct cg_error *refusal;        /* arena */

@@ -1,5 +1,6 @@
 /* router.c: route lookup, method and access checks. */
 #include "http/router.h"
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include "util/buf.h"
@@ -86,25 +87,66 @@ static enum cg_err check_metrics_access(const struct cg_router *r, const struct 
     return CG_OK;
 }
 
-static enum cg_err check_access(const struct cg_router *r, const struct cg_route *rt,
-                                struct cg_exchange *ex)
+static void on_exchange_freed(void *slot)
 {
-    if (rt->access == CG_ACCESS_OPEN)
+    cg_ratelimit_leave(slot);
+}
+
+static unsigned retry_after_s(uint64_t ms)
+{
+    uint64_t s = ms / 1000 + (ms % 1000 != 0);
+    return (unsigned)CG_MAX(s, 1);
+}
+
+static void add_u64_header(struct cg_exchange *ex, const char *name, uint64_t v)
+{
+    char text[24];
+    snprintf(text, sizeof(text), "%" PRIu64, v);
+    cg_exchange_add_header(ex, name, text);
+}
+
+/* A keys-file rpm= is per minute, whatever PROXY_RATE_LIMIT_WINDOW_MS says. */
+enum { RPM_WINDOW_MS = 60000 };
+
+static enum cg_err apply_limits(struct cg_ratelimit *rl, struct cg_exchange *ex,
+                                const struct cg_key_entry *entry, unsigned *retry_s)
+{
+    if (rl == NULL)
         return CG_OK;
-    if (rt->access == CG_ACCESS_METRICS)
-        return check_metrics_access(r, ex);
-    bool keys = r->auth->count > 0;
-    if (rt->access == CG_ACCESS_MODELS && keys && !r->protect_models)
-        return CG_OK;
-    size_t index;
-    enum cg_err err = cg_auth_identify(r->auth, cg_exchange_header(ex, "authorization"),
-                                       ex->peer_loopback, &index);
-    if (err != CG_OK)
-        return err;
+    struct cg_ratelimit_verdict v;
+    uint64_t rpm = entry ? entry->rpm : 0;
+    cg_ratelimit_enter(rl, ex->key_id, rpm, rpm ? RPM_WINDOW_MS : 0,
+                       entry ? entry->concurrent : 0, &v);
+    if (v.limit) {
+        add_u64_header(ex, "x-ratelimit-limit-requests", v.limit);
+        add_u64_header(ex, "x-ratelimit-remaining-requests", v.remaining);
+        char reset[32];
+        cg_ratelimit_format_duration(v.reset_ms, reset, sizeof(reset));
+        cg_exchange_add_header(ex, "x-ratelimit-reset-requests", reset);
+    }
+    if (v.slot)
+        cg_arena_on_dispose(&ex->arena, on_exchange_freed, v.slot);
+    if (v.err != CG_OK)
+        *retry_s = retry_after_s(v.retry_after_ms);
+    return v.err;
+}
+
+static void label_request(const struct cg_router *r, struct cg_exchange *ex, size_t index,
+                          const struct cg_key_entry *entry)
+{
+    if (entry) {
+        ex->key_label = cg_arena_strdup(&ex->arena, entry->label);
+        char *id = cg_arena_alloc(&ex->arena, CG_AUTH_KEY_ID_BYTES);
+        cg_auth_key_id_of_digest(entry->digest, id);
+        ex->key_id = id;
+        ex->key_models = entry->models ? cg_arena_strdup(&ex->arena, entry->models) : NULL;
+        ex->key_admin = entry->admin;
+        return;
+    }
     if (index == CG_AUTH_NO_KEY) {
         ex->key_label = "loopback";
         ex->key_id = "loopback";
-        return CG_OK;
+        return;
     }
     char *label = cg_arena_alloc(&ex->arena, KEY_LABEL_BYTES);
     snprintf(label, KEY_LABEL_BYTES, "key%zu", index + 1);
@@ -112,7 +154,38 @@ static enum cg_err check_access(const struct cg_router *r, const struct cg_route
     char *id = cg_arena_alloc(&ex->arena, CG_AUTH_KEY_ID_BYTES);
     cg_auth_key_id(r->auth->keys[index], id);
     ex->key_id = id;
-    return CG_OK;
+}
+
+/* `*retry_s` is set for a 429. */
+static enum cg_err check_access(const struct cg_router *r, const struct cg_route *rt,
+                                struct cg_exchange *ex, unsigned *retry_s)
+{
+    if (rt->access == CG_ACCESS_OPEN)
+        return CG_OK;
+    if (rt->access == CG_ACCESS_METRICS)
+        return check_metrics_access(r, ex);
+    bool keys = cg_auth_has_keys(r->auth);
+    if (rt->access == CG_ACCESS_MODELS && keys && !r->protect_models)
+        return CG_OK;
+    uint64_t wait_ms;
+    if (keys && r->ratelimit && cg_ratelimit_peer_blocked(r->ratelimit, ex->peer, &wait_ms)) {
+        *retry_s = retry_after_s(wait_ms);
+        return CG_ERR_AUTH_THROTTLED;
+    }
+    size_t index;
+    const struct cg_key_entry *entry;
+    enum cg_err err = cg_auth_identify(r->auth, cg_exchange_header(ex, "authorization"),
+                                       ex->peer_loopback, &index, &entry);
+    if (err == CG_ERR_INVALID_API_KEY && r->ratelimit)
+        cg_ratelimit_peer_failed(r->ratelimit, ex->peer);
+    if (err != CG_OK)
+        return err;
+    label_request(r, ex, index, entry);
+    /* Model requests are the POSTs (as in the Node system): probes and reads of stored
+     * responses do not spend a key's budget. */
+    if (rt->access != CG_ACCESS_KEY || ex->method != CG_METHOD_POST)
+        return CG_OK;
+    return apply_limits(r->ratelimit, ex, entry, retry_s);
 }
 
 static struct cg_error *refuse(struct cg_exchange *ex)
@@ -152,7 +225,8 @@ bool cg_router_admit(const struct cg_router *r, struct cg_exchange *ex)
                      "%s is not allowed for %s; use %s", ex->method_name, rt->path, allow);
         return false;
     }
-    enum cg_err access = check_access(r, rt, ex);
+    unsigned retry_s = 0;
+    enum cg_err access = check_access(r, rt, ex, &retry_s);
     if (access == CG_ERR_LOOPBACK_ONLY && rt->access == CG_ACCESS_METRICS) {
         cg_error_set(refuse(ex), access, NULL,
                      "No PROXY_METRICS_TOKEN is configured, so only loopback clients may read "
@@ -160,7 +234,9 @@ bool cg_router_admit(const struct cg_router *r, struct cg_exchange *ex)
         return false;
     }
     if (access != CG_OK) {
-        cg_error_init(refuse(ex), access);
+        struct cg_error *e = refuse(ex);
+        cg_error_init(e, access);
+        e->retry_after_s = retry_s;
         return false;
     }
     ex->admitted = rt;

@@ -12,6 +12,7 @@
 #include "http/auth.h"
 #include "http/cors.h"
 #include "http/exchange.h"
+#include "http/ratelimit.h"
 
 typedef void (*cg_route_handler)(struct cg_exchange *ex, void *ctx);
 
@@ -37,8 +38,9 @@ struct cg_router {
     const struct cg_cors *cors;
     const struct cg_auth *auth;
     bool protect_models;
-    void *ctx; /* passed to every handler */
-    const char *metrics_token; /* PROXY_METRICS_TOKEN; NULL or empty: loopback clients only */
+    void *ctx;                      /* passed to every handler */
+    const char *metrics_token;      /* PROXY_METRICS_TOKEN; NULL or empty: loopback clients only */
+    struct cg_ratelimit *ratelimit; /* NULL = no limits and no failed-auth slowdown */
 };
 
 /* The access phase: decides a request from its head alone, before any body byte is read. Applies
@@ -46,7 +48,10 @@ struct cg_router {
  * the request may go on: `ex->admitted` is the route and `ex->key_label` says who was admitted
  * ("key<N>" for the N-th key of PROXY_API_KEY counting from 1, "loopback" for a keyless loopback
  * client, NULL on an open route). Returns false when it is refused: `ex->refusal` holds the
- * 404, 405 (the Allow header is already added), 401 or 403 to answer, and nothing was sent.
+ * 404, 405 (the Allow header is already added), 401, 403 or 429 to answer, and nothing was
+ * sent. With a rate limiter, a peer past its failed-auth allowance gets 429 before its key is
+ * compared, and a key route spends a token of its key's bucket (and holds a concurrency slot
+ * until the exchange is freed); the x-ratelimit-* headers go on the response either way.
  * OPTIONS on a known path is admitted without an access check (CORS preflight). Deciding twice
  * returns the first decision. */
 bool cg_router_admit(const struct cg_router *r, struct cg_exchange *ex);

@@ -52,7 +52,8 @@ static void setup(size_t key_count)
     char err[64];
     cr_assert_eq(cg_cors_init(&cors, false, "*", err, sizeof(err)), 0);
     cg_auth_init(&auth, three_keys, key_count);
-    router = (struct cg_router){routes, CG_ARRAY_SIZE(routes), &cors, &auth, false, NULL, NULL};
+    router = (struct cg_router){
+        .routes = routes, .count = CG_ARRAY_SIZE(routes), .cors = &cors, .auth = &auth};
     out_len = 0;
     out[0] = '\0';
     handled = 0;
@@ -149,11 +150,11 @@ Test(router, auth_reports_the_first_matching_position)
     struct cg_auth a;
     cg_auth_init(&a, three_keys, 3);
     size_t index = 99;
-    cr_assert_eq(cg_auth_identify(&a, CG_STR("Bearer alpha"), false, &index), CG_OK);
+    cr_assert_eq(cg_auth_identify(&a, CG_STR("Bearer alpha"), false, &index, NULL), CG_OK);
     cr_assert_eq(index, 0);
-    cr_assert_eq(cg_auth_identify(&a, CG_STR("Bearer beta"), false, &index), CG_OK);
+    cr_assert_eq(cg_auth_identify(&a, CG_STR("Bearer beta"), false, &index, NULL), CG_OK);
     cr_assert_eq(index, 1);
-    cr_assert_eq(cg_auth_identify(&a, CG_STR("Bearer alph"), false, &index),
+    cr_assert_eq(cg_auth_identify(&a, CG_STR("Bearer alph"), false, &index, NULL),
                  CG_ERR_INVALID_API_KEY);
     cr_assert_eq(index, CG_AUTH_NO_KEY);
 }
@@ -224,4 +225,133 @@ Test(router, the_parser_refuses_a_body_at_its_head)
     cr_assert_str_eq(r.exchange->key_label, "key2");
     cg_exchange_release(r.exchange);
     cg_parser_dispose(&p);
+}
+
+static uint64_t clock_ms;
+static uint64_t fake_clock(void)
+{
+    return clock_ms;
+}
+
+/* Admits (or refuses) one request and answers it through dispatch; returns the exchange, still
+ * held, so the caller decides when its concurrency slot is given back. */
+static struct cg_exchange *answer(const char *req)
+{
+    out_len = 0;
+    out[0] = '\0';
+    struct cg_exchange *ex = head(req, false);
+    cg_router_dispatch(&router, ex);
+    return ex;
+}
+
+/* Starts the clock at 0 and puts `rl` (disposed by the test) in front of the router. */
+static void limit_with(struct cg_ratelimit *rl, bool enabled, uint64_t window_ms, uint64_t max,
+                       uint64_t concurrent, uint64_t auth_failures_max)
+{
+    clock_ms = 0;
+    cg_ratelimit_init(rl, enabled, window_ms, max, concurrent, auth_failures_max, fake_clock);
+    router.ratelimit = rl;
+}
+
+static void expect_status(const char *req, const char *status)
+{
+    cg_exchange_release(answer(req));
+    char want[16];
+    snprintf(want, sizeof(want), "HTTP/1.1 %s ", status);
+    cr_assert(strncmp(out, want, strlen(want)) == 0, "want %s: %s", status, out);
+}
+
+static const char beta_req[] = "POST /k HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer beta\r\n"
+                               "Content-Length: 0\r\n\r\n";
+
+Test(router, a_key_past_its_bucket_gets_429_with_openai_headers_and_recovers)
+{
+    setup(3);
+    struct cg_ratelimit rl;
+    limit_with(&rl, true, 2000, 2, 0, 0);
+    expect_status(beta_req, "200");
+    cr_assert_not_null(strstr(out, "x-ratelimit-limit-requests: 2\r\n"), "%s", out);
+    cr_assert_not_null(strstr(out, "x-ratelimit-remaining-requests: 1\r\n"), "%s", out);
+    cr_assert_not_null(strstr(out, "x-ratelimit-reset-requests: 1s\r\n"), "%s", out);
+    cg_exchange_release(answer(beta_req));
+    expect_status(beta_req, "429");
+    cr_assert_not_null(strstr(out, "Retry-After: 1\r\n"), "%s", out);
+    cr_assert_not_null(strstr(out, "\"code\":\"rate_limit_exceeded\""), "%s", out);
+    cr_assert_not_null(strstr(out, "x-ratelimit-remaining-requests: 0\r\n"), "%s", out);
+    cr_assert_eq(handled, 2);
+    cg_exchange_release(answer("GET /open HTTP/1.1\r\nHost: h\r\n\r\n"));
+    cr_assert(strncmp(out, "HTTP/1.1 200 ", 13) == 0, "probes are not limited");
+    cr_assert_null(strstr(out, "x-ratelimit-"));
+    clock_ms = 1000;
+    expect_status(beta_req, "200");
+    cg_ratelimit_dispose(&rl);
+}
+
+Test(router, a_concurrency_slot_is_held_until_the_exchange_is_freed)
+{
+    setup(3);
+    struct cg_ratelimit rl;
+    limit_with(&rl, true, 1000, 100, 1, 0);
+    struct cg_exchange *first = answer(beta_req);
+    cg_exchange_hold(first); /* a backend turn still holds the answered exchange */
+    cg_exchange_release(first);
+    expect_status(beta_req, "429");
+    cg_exchange_release(first);
+    expect_status(beta_req, "200");
+    cr_assert_eq(rl.buckets[0].active, 0);
+    cg_ratelimit_dispose(&rl);
+}
+
+Test(router, a_peer_that_keeps_failing_is_refused_before_its_key_is_compared)
+{
+    setup(3);
+    struct cg_ratelimit rl;
+    limit_with(&rl, false, 1000, 1, 0, 2);
+    static const char wrong[] = "GET /k HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer nope\r\n\r\n";
+    for (int i = 0; i < 3; i++) {
+        expect_status(wrong, "401");
+    }
+    clock_ms = 59000;
+    cg_exchange_release(answer(beta_req));
+    cr_assert(strncmp(out, "HTTP/1.1 429 ", 13) == 0, "even the right key waits: %s", out);
+    cr_assert_not_null(strstr(out, "Retry-After: 1\r\n"), "%s", out);
+    cr_assert_null(strstr(out, "x-ratelimit-"), "limits are off");
+    clock_ms = 60000;
+    expect_status(beta_req, "200");
+    cg_ratelimit_dispose(&rl);
+}
+
+Test(router, a_keys_file_entry_gives_its_label_id_allow_list_and_limits)
+{
+    setup(1); /* PROXY_API_KEY: alpha */
+    static const char file[] =
+        "ci sha256:f44e64e75f3948e9f73f8dfa94721c4ce8cbb4f265c4790c702b2d41cfbf2753 rpm=1 "
+        "models=codex-5 admin\n";
+    struct cg_keys *keys = NULL;
+    char err[128];
+    cr_assert_eq(cg_keys_parse(file, sizeof(file) - 1, &keys, err, sizeof(err)), 0, "%s", err);
+    auth.named = keys;
+    struct cg_ratelimit rl;
+    limit_with(&rl, false, 1000, 100, 0, 0);
+    struct cg_exchange *ex = answer(beta_req);
+    cr_assert(strncmp(out, "HTTP/1.1 200 ", 13) == 0, "%s", out);
+    cr_assert_str_eq(ex->key_label, "ci");
+    char want[CG_AUTH_KEY_ID_BYTES];
+    cg_auth_key_id("beta", want);
+    cr_assert_str_eq(ex->key_id, want, "the same id as the key in PROXY_API_KEY would have");
+    cr_assert_str_eq(ex->key_models, "codex-5");
+    cr_assert(ex->key_admin);
+    cr_assert_not_null(strstr(out, "x-ratelimit-limit-requests: 1\r\n"), "rpm= with limits off");
+    cr_assert_not_null(strstr(out, "x-ratelimit-reset-requests: 1m0s\r\n"), "%s", out);
+    cg_exchange_release(ex);
+    /* The table can go (a reload) while the request's copies stay valid: nothing points in. */
+    ex = answer(beta_req);
+    auth.named = NULL;
+    cg_keys_free(keys);
+    cr_assert(strncmp(out, "HTTP/1.1 429 ", 13) == 0, "%s", out);
+    cr_assert_str_eq(ex->key_label, "ci");
+    cg_exchange_release(ex);
+    cg_exchange_release(answer(beta_req));
+    cr_assert(strncmp(out, "HTTP/1.1 401 ", 13) == 0, "the key went with its file: %s", out);
+    cg_ratelimit_dispose(&rl);
 }
