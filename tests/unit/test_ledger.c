@@ -1,7 +1,6 @@
 /* test_ledger.c: the usage ledger on a real SQLite file in a temporary directory and a real loop:
  * reads are counted callbacks, the loop runs dry, and it must close. */
 #include <criterion/criterion.h>
-#include <ftw.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,13 +10,13 @@
 #include "store/ledger.h"
 #include "store/state.h"
 #include "util/log.h"
+#include "temp_db.h"
 
 enum { TEST_BOUND_S = 60 };
 
 static struct fixture {
     uv_loop_t loop;
-    char dir[64];
-    char path[128];
+    struct temp_db tmp;
     struct cg_ledger *l;
     struct cg_ledger_config cfg;
     int fired;
@@ -32,19 +31,12 @@ static int64_t test_clock(void)
     return clock_now;
 }
 
-static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-    return remove(p);
-}
-
 static void setup(void)
 {
     alarm(TEST_BOUND_S);
     cg_log_threshold = CG_LOG_NOTICE; /* the failing-database test logs on purpose */
     cr_assert_eq(uv_loop_init(&fx.loop), 0);
-    snprintf(fx.dir, sizeof(fx.dir), "/tmp/cg-ledger-XXXXXX");
-    cr_assert_not_null(mkdtemp(fx.dir));
-    snprintf(fx.path, sizeof(fx.path), "%s/gateway.db", fx.dir);
+    temp_db_make(&fx.tmp, "cg-ledger");
     fx.cfg = (struct cg_ledger_config){.now_s = test_clock};
     clock_now = 1000000;
 }
@@ -68,7 +60,7 @@ static void teardown(void)
     close_ledger();
     json_decref(fx.value);
     cr_assert_eq(uv_loop_close(&fx.loop), 0);
-    nftw(fx.dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+    temp_db_remove(&fx.tmp);
 }
 
 TestSuite(ledger, .init = setup, .fini = teardown);
@@ -76,7 +68,7 @@ TestSuite(ledger, .init = setup, .fini = teardown);
 static void open_ledger(void)
 {
     char err[512];
-    int rc = cg_ledger_open(&fx.loop, fx.path, &fx.cfg, &fx.l, err, sizeof(err));
+    int rc = cg_ledger_open(&fx.loop, fx.tmp.path, &fx.cfg, &fx.l, err, sizeof(err));
     cr_assert_eq(rc, 0, "%s", err);
 }
 
@@ -142,7 +134,7 @@ static json_int_t field(const json_t *obj, const char *name)
 static int file_int(const char *sql)
 {
     sqlite3 *db = NULL;
-    cr_assert_eq(sqlite3_open(fx.path, &db), SQLITE_OK);
+    cr_assert_eq(sqlite3_open(fx.tmp.path, &db), SQLITE_OK);
     sqlite3_stmt *st = NULL;
     cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
     cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
@@ -223,7 +215,7 @@ Test(ledger, a_failing_database_loses_rows_without_failing)
 {
     open_ledger();
     sqlite3 *db = NULL;
-    cr_assert_eq(sqlite3_open(fx.path, &db), SQLITE_OK);
+    cr_assert_eq(sqlite3_open(fx.tmp.path, &db), SQLITE_OK);
     cr_assert_eq(sqlite3_exec(db, "DROP TABLE usage", NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);
     record("k_a", "m", 1, 1);
@@ -383,7 +375,7 @@ static struct cg_state *open_state(void)
     struct cg_responses_store_limits lim = {.now_s = test_clock};
     struct cg_state *st = NULL;
     char err[512];
-    int rc = cg_state_open(&fx.loop, fx.path, &lim, &fx.cfg, &st, err, sizeof(err));
+    int rc = cg_state_open(&fx.loop, fx.tmp.path, &lim, &fx.cfg, &st, err, sizeof(err));
     cr_assert_eq(rc, 0, "%s", err);
     fx.l = NULL; /* the state's ledger is closed with the state */
     return st;
@@ -420,8 +412,8 @@ Test(ledger, a_gateway_db_of_the_response_store_alone_gains_the_ledger)
     struct cg_responses_store_limits lim = {.now_s = test_clock};
     struct cg_responses_store *s = NULL;
     char err[512];
-    cr_assert_eq(cg_responses_store_open(&fx.loop, fx.path, &lim, &s, err, sizeof(err)), 0, "%s",
-                 err);
+    cr_assert_eq(cg_responses_store_open(&fx.loop, fx.tmp.path, &lim, &s, err, sizeof(err)), 0,
+                 "%s", err);
     json_t *resp = json_pack("{s:s, s:s, s:[]}", "id", "resp_1", "object", "response", "output");
     cg_responses_store_put(s, "k_a", "resp_1", NULL, resp, json_array(), on_store, NULL);
     cg_responses_store_close(s);

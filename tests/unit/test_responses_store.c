@@ -2,7 +2,6 @@
  * a real loop: every call's callback is counted, the loop runs dry, and it must close. */
 #include <criterion/criterion.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +13,7 @@
 #include "core/limits.h"
 #include "store/responses_store.h"
 #include "util/log.h"
+#include "temp_db.h"
 
 /* Each test's hard bound (SIGALRM's default action ends the test process; see test_pool.c). */
 enum { TEST_BOUND_S = 60, RECS_MAX = 2200 };
@@ -26,8 +26,7 @@ struct rec {
 
 static struct fixture {
     uv_loop_t loop;
-    char dir[64];
-    char path[128];
+    struct temp_db tmp;
     struct cg_responses_store *s;
     struct cg_responses_store_limits lim;
     struct rec recs[RECS_MAX];
@@ -41,19 +40,12 @@ static int64_t test_clock(void)
     return clock_now;
 }
 
-static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-    return remove(p);
-}
-
 static void setup(void)
 {
     alarm(TEST_BOUND_S);
     cg_log_threshold = CG_LOG_NOTICE; /* the corrupt-file tests log errors on purpose */
     cr_assert_eq(uv_loop_init(&fx.loop), 0);
-    snprintf(fx.dir, sizeof(fx.dir), "/tmp/cg-store-XXXXXX");
-    cr_assert_not_null(mkdtemp(fx.dir));
-    snprintf(fx.path, sizeof(fx.path), "%s/gateway.db", fx.dir);
+    temp_db_make(&fx.tmp, "cg-store");
     fx.lim = (struct cg_responses_store_limits){.now_s = test_clock};
     clock_now = 1000;
 }
@@ -78,8 +70,7 @@ static void teardown(void)
     cr_assert_eq(uv_loop_close(&fx.loop), 0);
     for (size_t i = 0; i < fx.nrecs; i++)
         json_decref(fx.recs[i].value);
-    chmod(fx.dir, 0700);
-    nftw(fx.dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+    temp_db_remove(&fx.tmp);
 }
 
 TestSuite(responses_store, .init = setup, .fini = teardown);
@@ -87,7 +78,7 @@ TestSuite(responses_store, .init = setup, .fini = teardown);
 static void open_store(void)
 {
     char err[512];
-    int rc = cg_responses_store_open(&fx.loop, fx.path, &fx.lim, &fx.s, err, sizeof(err));
+    int rc = cg_responses_store_open(&fx.loop, fx.tmp.path, &fx.lim, &fx.s, err, sizeof(err));
     cr_assert_eq(rc, 0, "%s", err);
     cr_assert_not_null(fx.s);
 }
@@ -395,7 +386,7 @@ Test(responses_store, a_failed_statement_fails_its_job_only)
 static int query_int(const char *sql)
 {
     sqlite3 *db = NULL;
-    cr_assert_eq(sqlite3_open_v2(fx.path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    cr_assert_eq(sqlite3_open_v2(fx.tmp.path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
     sqlite3_stmt *st = NULL;
     cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
     cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
@@ -564,11 +555,11 @@ static void assert_open_fails(const char *why)
 {
     char err[512] = "";
     struct cg_responses_store *s = (struct cg_responses_store *)&fx; /* must be reset */
-    int rc = cg_responses_store_open(&fx.loop, fx.path, &fx.lim, &s, err, sizeof(err));
+    int rc = cg_responses_store_open(&fx.loop, fx.tmp.path, &fx.lim, &s, err, sizeof(err));
     cr_assert_neq(rc, 0, "%s", why);
     cr_assert_null(s);
-    cr_assert(strstr(err, fx.path) == err, "names the file: %s", err);
-    cr_assert(strlen(err) > strlen(fx.path) + 2, "gives a reason: %s", err);
+    cr_assert(strstr(err, fx.tmp.path) == err, "names the file: %s", err);
+    cr_assert(strlen(err) > strlen(fx.tmp.path) + 2, "gives a reason: %s", err);
     cr_assert_null(strchr(err, '\n'), "one line: %s", err);
     run();
 }
@@ -586,7 +577,7 @@ Test(responses_store, open_fails_on_a_file_that_is_not_a_database)
     char junk[8192];
     for (size_t i = 0; i < sizeof(junk); i++)
         junk[i] = (char)('a' + i % 26);
-    write_file(fx.path, junk, sizeof(junk));
+    write_file(fx.tmp.path, junk, sizeof(junk));
     assert_open_fails("garbage");
 }
 
@@ -602,7 +593,7 @@ static off_t make_database(void)
     run();
     close_store();
     struct stat st;
-    cr_assert_eq(stat(fx.path, &st), 0);
+    cr_assert_eq(stat(fx.tmp.path, &st), 0);
     cr_assert_gt(st.st_size, 64 * 1024);
     return st.st_size;
 }
@@ -610,14 +601,14 @@ static off_t make_database(void)
 Test(responses_store, open_fails_on_a_truncated_database)
 {
     off_t size = make_database();
-    cr_assert_eq(truncate(fx.path, size / 2), 0);
+    cr_assert_eq(truncate(fx.tmp.path, size / 2), 0);
     assert_open_fails("truncated");
 }
 
 Test(responses_store, open_fails_on_a_corrupt_database)
 {
     off_t size = make_database();
-    int fd = open(fx.path, O_WRONLY);
+    int fd = open(fx.tmp.path, O_WRONLY);
     cr_assert_geq(fd, 0);
     char junk[4096];
     memset(junk, 0x5a, sizeof(junk));
@@ -642,12 +633,12 @@ static bool dir_is_writable(const char *dir)
 
 Test(responses_store, open_fails_in_an_unwritable_directory)
 {
-    cr_assert_eq(chmod(fx.dir, 0500), 0);
-    if (dir_is_writable(fx.dir)) {
+    cr_assert_eq(chmod(fx.tmp.dir, 0500), 0);
+    if (dir_is_writable(fx.tmp.dir)) {
         /* root ignores modes; sysfs refuses new files even to root. */
         if (dir_is_writable("/sys"))
             cr_skip_test("no unwritable directory here");
-        snprintf(fx.path, sizeof(fx.path), "/sys/gateway.db");
+        snprintf(fx.tmp.path, sizeof(fx.tmp.path), "/sys/gateway.db");
     }
     assert_open_fails("unwritable");
 }
@@ -656,7 +647,7 @@ Test(responses_store, open_fails_on_a_newer_schema)
 {
     make_database();
     sqlite3 *db = NULL;
-    cr_assert_eq(sqlite3_open(fx.path, &db), SQLITE_OK);
+    cr_assert_eq(sqlite3_open(fx.tmp.path, &db), SQLITE_OK);
     cr_assert_eq(sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);
     assert_open_fails("newer schema");
@@ -689,7 +680,7 @@ static void crash_after_put(void)
     uv_loop_init(&loop);
     struct cg_responses_store *s = NULL;
     char err[512];
-    if (cg_responses_store_open(&loop, fx.path, &fx.lim, &s, err, sizeof(err)) != 0)
+    if (cg_responses_store_open(&loop, fx.tmp.path, &fx.lim, &s, err, sizeof(err)) != 0)
         _exit(2);
     cg_responses_store_put(s, "k", "r1", NULL, response_new("r1", 2), inputs_new("r1", 2),
                            on_put_then_crash, NULL);
