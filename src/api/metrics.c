@@ -7,6 +7,7 @@
 #include <uv.h>
 #include "backend/pool.h"
 #include "http/server.h"
+#include "store/ledger.h"
 #include "util/clock.h"
 #include "util/str.h"
 
@@ -341,6 +342,44 @@ static int render_server(const struct cg_server *s, struct cg_buf *b)
     return scalars(b, list, CG_ARRAY_SIZE(list));
 }
 
+/* Requests the per-key limits and the failed-auth slowdown refused, by reason. */
+static int render_limits(const struct cg_ratelimit *rl, struct cg_buf *b)
+{
+    const char *name = "codex_gateway_rate_limit_rejections_total";
+    int err = family(b, name, "counter",
+                     "Requests refused with 429 by the gateway's own limits, by reason.");
+    const struct {
+        const char *reason;
+        uint64_t n;
+    } rows[] = {
+        {"requests", rl->refused_rate},
+        {"concurrency", rl->refused_concurrent},
+        {"auth_failures", rl->refused_auth},
+    };
+    for (size_t i = 0; i < CG_ARRAY_SIZE(rows) && !err; i++) {
+        struct label l[] = {{"reason", rows[i].reason}};
+        err = sample_u64(b, name, l, 1, rows[i].n);
+    }
+    return err;
+}
+
+static int render_ledger(const struct cg_ledger *ledger, struct cg_buf *b)
+{
+    struct cg_ledger_stats st;
+    cg_ledger_stats(ledger, &st);
+    const struct scalar list[] = {
+        {"codex_gateway_ledger_rows_written_total", "counter", "Usage ledger rows committed.",
+         st.written},
+        {"codex_gateway_ledger_rows_lost_total", "counter",
+         "Usage ledger rows dropped: the queue was full or their batch failed.", st.lost},
+        {"codex_gateway_ledger_batches_total", "counter", "Usage ledger insert transactions.",
+         st.batches},
+        {"codex_gateway_ledger_rows_waiting", "gauge", "Usage ledger rows not yet committed.",
+         st.waiting},
+    };
+    return scalars(b, list, CG_ARRAY_SIZE(list));
+}
+
 /* Which per-worker family render_worker_family writes. */
 enum worker_family { WF_STATE, WF_READY, WF_RESTARTS, WF_EXIT_CODE, WF_ACTIVE };
 
@@ -467,8 +506,8 @@ static int render_process(struct cg_buf *b)
     if (uv_getrusage(&ru) == 0)
         cpu_us = (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000 +
                  (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
-    int err = single(b, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.",
-                     rss);
+    int err =
+        single(b, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.", rss);
     if (!err)
         err = single(b, "process_open_fds", "gauge", "Open file descriptors.", open_fds());
     char cpu[VALUE_BYTES];
@@ -499,6 +538,10 @@ int cg_metrics_render(const struct cg_metrics *m, struct cg_buf *out)
         err = render_tokens(m, out);
     if (!err && api->server)
         err = render_server(api->server, out);
+    if (!err && api->server && api->server->router && api->server->router->ratelimit)
+        err = render_limits(api->server->router->ratelimit, out);
+    if (!err && api->ledger)
+        err = render_ledger(api->ledger, out);
     if (!err && api->pool)
         err = render_pool(api->pool, out);
     if (!err)

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import { after, before, describe, it } from 'node:test';
-import { chat, request, sseFrames, startGateway, stopClean } from '../lib/gateway.mjs';
+import { chat, request, sseFrames, startGateway, stopClean, waitFor } from '../lib/gateway.mjs';
 
 function nonLoopbackAddress() {
   for (const list of Object.values(os.networkInterfaces())) {
@@ -177,6 +177,33 @@ describe('metrics access', { timeout: 60000 }, () => {
       assert.equal(r.status, 403);
       assert.equal(r.json.error.code, 'loopback_only');
       assert.match(r.json.error.message, /PROXY_METRICS_TOKEN/);
+    } finally {
+      await stopClean(assert, gw);
+    }
+  });
+
+  it('counts rate-limit rejections by reason and the usage ledger\'s rows', async () => {
+    const gw = await startGateway({
+      env: { PROXY_RATE_LIMIT_ENABLED: 'true', PROXY_RATE_LIMIT_WINDOW_MS: '600000', PROXY_RATE_LIMIT_MAX: '2' },
+      waitReady: true,
+    });
+    try {
+      const m0 = await scrape(gw);
+      for (const reason of ['requests', 'concurrency', 'auth_failures'])
+        assert.ok(m0.samples.has(`codex_gateway_rate_limit_rejections_total{reason="${reason}"}`), reason);
+      const statuses = [];
+      for (let i = 0; i < 3; i++) statuses.push((await chat(gw, user('hi'))).status);
+      assert.deepEqual(statuses, [200, 200, 429]);
+      const m1 = await scrape(gw);
+      assert.equal(moved(m0, m1, 'codex_gateway_rate_limit_rejections_total{reason="requests"}'), 1);
+      let m2;
+      await waitFor(async () => {
+        m2 = await scrape(gw);
+        return value(m2, 'codex_gateway_ledger_rows_written_total') === 2;
+      }, 10000, 'two ledger rows committed');
+      assert.equal(value(m2, 'codex_gateway_ledger_rows_lost_total'), 0);
+      assert.equal(value(m2, 'codex_gateway_ledger_rows_waiting'), 0);
+      assert.ok(value(m2, 'codex_gateway_ledger_batches_total') >= 1);
     } finally {
       await stopClean(assert, gw);
     }
