@@ -108,18 +108,24 @@ int cg_catalog_model_json(const struct cg_catalog *cat, const struct cg_model *m
     if (!err)
         err = cg_json_cstring(out, m->id);
     if (!err)
-        err = cg_buf_appendf(out, ",\"object\":\"model\",\"created\":%" PRId64
-                                  ",\"owned_by\":\"codex-gateway\"}",
-                             cat->created);
+        err = cg_buf_appendf(
+            out, ",\"object\":\"model\",\"created\":%" PRId64 ",\"owned_by\":\"codex-gateway\"}",
+            cat->created);
     return err;
 }
 
-int cg_catalog_list_json(const struct cg_catalog *cat, struct cg_buf *out)
+int cg_catalog_list_json(const struct cg_catalog *cat,
+                         bool (*keep)(const struct cg_model *m, const void *ctx), const void *ctx,
+                         struct cg_buf *out)
 {
     int err = cg_buf_append_str(out, "{\"object\":\"list\",\"data\":[");
+    bool first = true;
     for (size_t i = 0; i < cat->count && !err; i++) {
-        if (i)
+        if (keep && !keep(&cat->models[i], ctx))
+            continue;
+        if (!first)
             err = cg_buf_append_char(out, ',');
+        first = false;
         if (!err)
             err = cg_catalog_model_json(cat, &cat->models[i], out);
     }

@@ -48,6 +48,9 @@ size_t cg_catalog_targets(const struct cg_catalog *cat, const char **out, size_t
 /* {"id","object":"model","created","owned_by"} and the list envelope. */
 int cg_catalog_model_json(const struct cg_catalog *cat, const struct cg_model *m,
                           struct cg_buf *out) CG_MUST_CHECK;
-int cg_catalog_list_json(const struct cg_catalog *cat, struct cg_buf *out) CG_MUST_CHECK;
+/* The list shape of every model `keep` keeps (NULL keeps all; `ctx` is its argument). */
+int cg_catalog_list_json(const struct cg_catalog *cat,
+                         bool (*keep)(const struct cg_model *m, const void *ctx), const void *ctx,
+                         struct cg_buf *out) CG_MUST_CHECK;
 
 #endif

@@ -174,8 +174,7 @@ static int parse_line(struct parse *p, struct cg_str line)
     return 0;
 }
 
-int cg_keys_parse(const char *text, size_t len, struct cg_keys **out, char *errbuf,
-                  size_t errlen)
+int cg_keys_parse(const char *text, size_t len, struct cg_keys **out, char *errbuf, size_t errlen)
 {
     struct parse p = {.errbuf = errbuf, .errlen = errlen};
     int err = 0;
@@ -260,7 +259,8 @@ const struct cg_key_entry *cg_keys_match(const struct cg_keys *keys, struct cg_s
         volatile unsigned char diff = 0;
         for (size_t j = 0; j < CG_SHA256_BYTES; j++)
             diff |= keys->entries[i].digest[j] ^ d[j];
-        /* Masks instead of branches (as for PROXY_API_KEY), so the timing does not show which entry matched. */
+        /* Masks instead of branches (as for PROXY_API_KEY), so the timing does not show which entry
+         * matched. */
         size_t eq = diff == 0;
         size_t take = (size_t)0 - (eq & (match ^ 1));
         index = (index & ~take) | (i & take);
@@ -276,7 +276,7 @@ bool cg_keys_model_allowed(const char *models, const char *model)
     struct cg_str want = cg_str_from(model);
     struct cg_str rest = cg_str_from(models);
     while (rest.len) {
-        if (cg_str_eq(cg_str_split(&rest, ','), want))
+        if (cg_str_ieq(cg_str_split(&rest, ','), want))
             return true;
     }
     return false;

@@ -185,7 +185,30 @@ describe('named keys file', { timeout: 60000 }, () => {
     });
     assert.equal(resp.status, 404, resp.text);
     assert.equal((await chat(gw, { ...body(), model: 'gpt-5.5' }, bearer('sk-free'))).status, 200, 'no list: any model');
+    assert.equal((await chat(gw, { ...body(), model: 'CODEX-5' }, bearer('sk-alice'))).status, 200,
+      'ids match as the catalog matches them, in any case');
   });
+
+  it('/v1/models, protected, lists only the models on the key\'s allow-list', async () => {
+    const gw = await startGateway({ env: { PROXY_API_KEYS_FILE: file, PROXY_PROTECT_MODELS: 'true' }, waitReady: true });
+    try {
+      await modelsOfAlice(gw);
+    } finally {
+      await stopClean(assert, gw);
+    }
+  });
+
+  async function modelsOfAlice(gw) {
+    const alice = await request(gw, '/v1/models', bearer('sk-alice'));
+    assert.equal(alice.status, 200);
+    assert.deepEqual(alice.json.data.map((m) => m.id), ['codex-5']);
+    assert.equal((await request(gw, '/v1/models/codex-5', bearer('sk-alice'))).status, 200);
+    const hidden = await request(gw, '/v1/models/gpt-5.5', bearer('sk-alice'));
+    assert.equal(hidden.status, 404);
+    assertOpenAIError(assert, hidden.json, { code: 'model_not_found' });
+    const free = await request(gw, '/v1/models', bearer('sk-free'));
+    assert.ok(free.json.data.length > 1, 'no list: the whole catalog');
+  }
 
   it('admin in the file lets a key read every key\'s usage; others see their own', async () => {
     const byKey = async (key) => (await request(gw, '/v1/usage?group_by=key', bearer(key))).json;

@@ -67,7 +67,7 @@ Test(catalog, list_json_is_the_openai_shape)
     cr_assert_str_eq(out.data, "{\"id\":\"m1\",\"object\":\"model\",\"created\":1735689600,"
                                "\"owned_by\":\"codex-gateway\"}");
     cg_buf_reset(&out);
-    cr_assert_eq(cg_catalog_list_json(&c, &out), 0);
+    cr_assert_eq(cg_catalog_list_json(&c, NULL, NULL, &out), 0);
     cr_assert(strncmp(out.data, "{\"object\":\"list\",\"data\":[{\"id\":\"m1\"", 34) == 0);
     cg_buf_dispose(&out);
 }
