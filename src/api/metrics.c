@@ -18,8 +18,6 @@ enum { FD_COUNT_MAX = 1 << 20 };
 
 static const char content_type[] = "text/plain; version=0.0.4; charset=utf-8";
 static const char *const class_names[CG_METRICS_CLASSES] = {"1xx", "2xx", "3xx", "4xx", "5xx"};
-static const char *const outcome_names[CG_METRICS_OUTCOMES] = {"completed", "client_closed",
-                                                               "timeout", "error"};
 static const char *const kind_names[CG_METRICS_TOKEN_KINDS] = {"input", "cached", "output",
                                                                "reasoning"};
 
@@ -60,16 +58,6 @@ static const char *model_name(const struct cg_catalog *cat, size_t i)
     return i < cat->count ? cat->models[i].id : "other";
 }
 
-static size_t outcome_slot(const struct cg_run_outcome *o)
-{
-    const char *name = cg_run_outcome_name(o);
-    for (size_t i = 0; i < CG_METRICS_OUTCOMES; i++) {
-        if (strcmp(name, outcome_names[i]) == 0)
-            return i;
-    }
-    return CG_METRICS_OUTCOMES - 1;
-}
-
 /* "UPSTREAM_RATE_LIMIT" -> "upstream_rate_limit", cut to fit. */
 static void lower(const char *s, char *out, size_t size)
 {
@@ -100,7 +88,7 @@ void cg_metrics_outcome(const struct cg_run_outcome *o, void *data)
     cls = cls < 0 ? 0 : CG_MIN(cls, CG_METRICS_CLASSES - 1);
     m->requests[route][cls][model]++;
     if (o->stream)
-        m->streams[route][outcome_slot(o)]++;
+        m->streams[route][cg_run_outcome_end(o)]++;
     if (o->error != CG_OK && (size_t)o->error < CG_ERR__COUNT)
         m->errors[route][o->error]++;
     uint64_t *t = m->tokens[model][key];
@@ -227,7 +215,7 @@ static int render_requests(const struct cg_metrics *m, struct cg_buf *b)
             if (m->streams[r][o] == 0)
                 continue;
             struct label l[] = {{"route", name_at(&m->routes, CG_METRICS_ROUTES_MAX, r)},
-                                {"outcome", outcome_names[o]}};
+                                {"outcome", cg_run_end_name((enum cg_run_end)o)}};
             err = sample_u64(b, name, l, CG_ARRAY_SIZE(l), m->streams[r][o]);
         }
     }

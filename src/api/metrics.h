@@ -20,7 +20,7 @@ enum {
     CG_METRICS_LABEL_BYTES = 64,
     CG_METRICS_MODELS = CG_CATALOG_MAX_MODELS + 1, /* the last is "other" */
     CG_METRICS_CLASSES = 5,                        /* 1xx..5xx */
-    CG_METRICS_OUTCOMES = 4,                       /* cg_run_outcome_name's words */
+    CG_METRICS_OUTCOMES = CG_RUN_ENDS,             /* enum cg_run_end */
     CG_METRICS_TOKEN_KINDS = 4,                    /* input, cached, output, reasoning */
 };
 

@@ -308,18 +308,34 @@ static void on_abort(struct cg_exchange *ex, enum cg_err reason)
     fail(r, &err);
 }
 
-const char *cg_run_outcome_name(const struct cg_run_outcome *o)
+enum cg_run_end cg_run_outcome_end(const struct cg_run_outcome *o)
 {
     switch (o->error) {
     case CG_OK:
-        return "completed";
+        return CG_RUN_COMPLETED;
     case CG_ERR_CLIENT_CLOSED:
-        return "client_closed";
+        return CG_RUN_CLIENT_CLOSED;
     case CG_ERR_TIMEOUT:
-        return "timeout";
+        return CG_RUN_TIMEOUT;
     default:
-        return "error";
+        return CG_RUN_ERROR;
     }
+}
+
+const char *cg_run_end_name(enum cg_run_end end)
+{
+    static const char *const names[CG_RUN_ENDS] = {
+        [CG_RUN_COMPLETED] = "completed",
+        [CG_RUN_CLIENT_CLOSED] = "client_closed",
+        [CG_RUN_TIMEOUT] = "timeout",
+        [CG_RUN_ERROR] = "error",
+    };
+    return names[end < CG_RUN_ENDS ? end : CG_RUN_ERROR];
+}
+
+const char *cg_run_outcome_name(const struct cg_run_outcome *o)
+{
+    return cg_run_end_name(cg_run_outcome_end(o));
 }
 
 bool cg_run_subscribe(struct cg_api *api, cg_run_outcome_cb cb, void *data)

@@ -57,8 +57,19 @@ struct cg_run_outcome {
     bool stream;
 };
 
-/* "completed", "client_closed", "timeout" or "error": how the run ended, for the ledger and
- * metrics (the error's own code says more). */
+/* How a run ended, for the ledger and metrics (the error's own code says more). */
+enum cg_run_end {
+    CG_RUN_COMPLETED,
+    CG_RUN_CLIENT_CLOSED,
+    CG_RUN_TIMEOUT,
+    CG_RUN_ERROR,
+    CG_RUN_ENDS
+};
+
+enum cg_run_end cg_run_outcome_end(const struct cg_run_outcome *o);
+/* "completed", "client_closed", "timeout" or "error". */
+const char *cg_run_end_name(enum cg_run_end end);
+/* cg_run_end_name of the outcome's end. */
 const char *cg_run_outcome_name(const struct cg_run_outcome *o);
 
 /* Adds a consumer of run outcomes; false when CG_API_CONSUMERS_MAX are already there. */
