@@ -23,7 +23,7 @@ struct row {
 };
 
 static const struct row rows[] = {
-#define CG_CFG_ROW(env, field, kind, def, min, max, help)                                         \
+#define CG_CFG_ROW(env, field, kind, def, min, max, help)                                          \
     {#env, KIND_##kind, def, min, max, help, offsetof(struct cg_config, field)},
     CG_CONFIG_MAP(CG_CFG_ROW)
 #undef CG_CFG_ROW
@@ -69,20 +69,30 @@ static bool parse_int(const char *s, int64_t *out)
     return true;
 }
 
-/* Splits PROXY_API_KEY into trimmed, non-empty keys. */
-static void split_keys(struct cg_config *cfg)
+/* Splits a comma list of keys into trimmed, non-empty ones (*out, *count). */
+static void split_keys(const char *list, char ***out, size_t *count)
 {
-    struct cg_str rest = cg_str_from(cfg->api_key);
-    size_t count = 0;
-    cfg->api_keys = NULL;
+    struct cg_str rest = cg_str_from(list ? list : "");
+    size_t n = 0;
+    char **keys = NULL;
     while (rest.len > 0) {
         struct cg_str k = cg_str_trim(cg_str_split(&rest, ','));
         if (k.len == 0)
             continue;
-        cfg->api_keys = cg_xrealloc(cfg->api_keys, (count + 1) * sizeof(char *));
-        cfg->api_keys[count++] = cg_xstrndup(k.ptr, k.len);
+        keys = cg_xrealloc(keys, (n + 1) * sizeof(char *));
+        keys[n++] = cg_xstrndup(k.ptr, k.len);
     }
-    cfg->api_key_count = count;
+    *out = keys;
+    *count = n;
+}
+
+static void free_keys(char ***keys, size_t *count)
+{
+    for (size_t i = 0; i < *count; i++)
+        free((*keys)[i]);
+    free(*keys);
+    *keys = NULL;
+    *count = 0;
 }
 
 static int set_row(struct cg_config *cfg, const struct row *r, const char *value, char *errbuf,
@@ -93,8 +103,9 @@ static int set_row(struct cg_config *cfg, const struct row *r, const char *value
     case KIND_INT: {
         int64_t v;
         if (!parse_int(value, &v) || v < r->min || v > r->max) {
-            snprintf(errbuf, errlen, "%s: expected an integer in %" PRId64 "..%" PRId64 ", got \"%.64s\"",
-                     r->env, r->min, r->max, value);
+            snprintf(errbuf, errlen,
+                     "%s: expected an integer in %" PRId64 "..%" PRId64 ", got \"%.64s\"", r->env,
+                     r->min, r->max, value);
             return -1;
         }
         *(int64_t *)field = v;
@@ -158,8 +169,9 @@ static int cross_checks(struct cg_config *cfg, cg_config_getenv_fn get, void *ct
                         size_t errlen)
 {
     if (cfg->worker_backoff_initial_ms > cfg->worker_backoff_max_ms) {
-        snprintf(errbuf, errlen, "WORKER_BACKOFF_INITIAL_MS: %lld is above WORKER_BACKOFF_MAX_MS "
-                                 "(%lld)",
+        snprintf(errbuf, errlen,
+                 "WORKER_BACKOFF_INITIAL_MS: %lld is above WORKER_BACKOFF_MAX_MS "
+                 "(%lld)",
                  (long long)cfg->worker_backoff_initial_ms, (long long)cfg->worker_backoff_max_ms);
         return -1;
     }
@@ -201,7 +213,8 @@ int cg_config_load(struct cg_config *cfg, cg_config_getenv_fn get, void *ctx, ch
             return -1;
         }
     }
-    split_keys(cfg);
+    split_keys(cfg->api_key, &cfg->api_keys, &cfg->api_key_count);
+    split_keys(cfg->admin_keys, &cfg->admin_key_list, &cfg->admin_key_count);
     if (cross_checks(cfg, get, ctx, errbuf, errlen) != 0) {
         cg_config_dispose(cfg);
         return -1;
@@ -218,11 +231,8 @@ void cg_config_dispose(struct cg_config *cfg)
             *field = NULL;
         }
     }
-    for (size_t i = 0; i < cfg->api_key_count; i++)
-        free(cfg->api_keys[i]);
-    free(cfg->api_keys);
-    cfg->api_keys = NULL;
-    cfg->api_key_count = 0;
+    free_keys(&cfg->api_keys, &cfg->api_key_count);
+    free_keys(&cfg->admin_key_list, &cfg->admin_key_count);
 }
 
 /* Writes the printable value of row i: secrets become a count, never their text. */
@@ -305,9 +315,9 @@ int cg_config_markdown(struct cg_buf *out)
             snprintf(allowed, sizeof(allowed), "text");
             break;
         }
-        err = cg_buf_appendf(out, "| `%s` | %s%s%s | %s | %s |\n", r->env, r->def[0] ? "`" : "",
-                             r->def[0] ? r->def : "(empty)", r->def[0] ? "`" : "", allowed,
-                             r->help);
+        err =
+            cg_buf_appendf(out, "| `%s` | %s%s%s | %s | %s |\n", r->env, r->def[0] ? "`" : "",
+                           r->def[0] ? r->def : "(empty)", r->def[0] ? "`" : "", allowed, r->help);
     }
     return err;
 }

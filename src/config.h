@@ -20,27 +20,27 @@
     X(PROXY_API_KEY, api_key, SECRET, "", 0, 0,                                                    \
       "client keys, comma-separated; empty = serve loopback clients only")                         \
     X(PROXY_API_KEYS_FILE, api_keys_file, STR, "", 0, 0,                                           \
-      "named keys file (label sha256:<hex> [rpm=N] [concurrent=N] [models=a,b] [admin]); "       \
+      "named keys file (label sha256:<hex> [rpm=N] [concurrent=N] [models=a,b] [admin]); "         \
       "reloaded on SIGHUP and on change")                                                          \
     X(PROXY_PROTECT_MODELS, protect_models, BOOL, "false", 0, 0,                                   \
       "require a key for /v1/models too")                                                          \
-    X(PROXY_RATE_LIMIT_ENABLED, rate_limit_enabled, BOOL, "false", 0, 0,                         \
+    X(PROXY_RATE_LIMIT_ENABLED, rate_limit_enabled, BOOL, "false", 0, 0,                           \
       "per-key request limits (429 rate_limit_exceeded past them)")                                \
     X(PROXY_RATE_LIMIT_WINDOW_MS, rate_limit_window_ms, INT, "60000", 1, 86400000,                 \
-      "the window of PROXY_RATE_LIMIT_MAX: a key's bucket refills MAX requests per window")       \
+      "the window of PROXY_RATE_LIMIT_MAX: a key's bucket refills MAX requests per window")        \
     X(PROXY_RATE_LIMIT_MAX, rate_limit_max, INT, "60", 1, 1000000,                                 \
       "requests per key per window (a bucket of this size)")                                       \
     X(PROXY_RATE_LIMIT_CONCURRENT, rate_limit_concurrent, INT, "0", 0, 1000000,                    \
       "requests in flight per key when limits are on; 0 = no cap")                                 \
     X(PROXY_AUTH_FAILURES_MAX, auth_failures_max, INT, "20", 0, 1000000,                           \
-      "wrong keys per client address per minute before it gets 429 for the minute; 0 = no cap")   \
+      "wrong keys per client address per minute before it gets 429 for the minute; 0 = no cap")    \
     X(PROXY_ENABLE_METRICS, enable_metrics, BOOL, "true", 0, 0,                                    \
       "serve GET /metrics (Prometheus text format); false = 404")                                  \
     X(PROXY_METRICS_TOKEN, metrics_token, SECRET, "", 0, 0,                                        \
       "bearer token for /metrics from non-loopback clients; empty = loopback clients only")        \
     X(PROXY_ENABLE_CORS, enable_cors, BOOL, "false", 0, 0, "answer browser CORS requests")         \
     X(PROXY_CORS_ALLOWED_ORIGINS, cors_allowed_origins, STR, "*", 0, 0,                            \
-      "allowed origins, comma-separated; * = any; https://*.example.com and :* ports allowed")    \
+      "allowed origins, comma-separated; * = any; https://*.example.com and :* ports allowed")     \
     X(CODEX_MODEL, codex_model, STR, "gpt-5.5", 0, 0,                                              \
       "default Codex model; also the target of the codex-5* aliases")                              \
     X(PROXY_MAX_BODY_BYTES, max_body_bytes, INT, "16777216", 1024, 268435456,                      \
@@ -56,17 +56,18 @@
     X(PROXY_HEADER_TIMEOUT_MS, header_timeout_ms, INT, "10000", 100, 600000,                       \
       "time to receive a request's headers, and the longest pause inside a body (408)")            \
     X(PROXY_KEEPALIVE_TIMEOUT_MS, keepalive_timeout_ms, INT, "5000", 0, 3600000,                   \
-      "idle keep-alive connections close after this; 0 = one request per connection")             \
+      "idle keep-alive connections close after this; 0 = one request per connection")              \
     X(PROXY_MAX_CONNECTIONS, max_connections, INT, "4096", 1, 1000000,                             \
       "open client connections; more get 503 and are closed")                                      \
     X(PROXY_SHUTDOWN_GRACE_MS, shutdown_grace_ms, INT, "10000", 0, 600000,                         \
       "on SIGTERM, how long in-flight responses may finish")                                       \
-    X(PROXY_LOG_LEVEL, log_level, LEVEL, "info", 0, 0, "error, warn, info or debug")           \
+    X(PROXY_LOG_LEVEL, log_level, LEVEL, "info", 0, 0, "error, warn, info or debug")               \
     X(CODEX_BIN, codex_bin, STR, "codex", 0, 0,                                                    \
-      "the Codex CLI: a name on PATH or a path (relative to the gateway's directory), or a .js "  \
+      "the Codex CLI: a name on PATH or a path (relative to the gateway's directory), or a .js "   \
       "launcher (run with node); checked at start")                                                \
     X(PROXY_STATE_DIR, state_dir, STR, "", 0, 0,                                                   \
-      "the gateway's own files: the model catalog for Codex and gateway.db (stored responses, the " \
+      "the gateway's own files: the model catalog for Codex and gateway.db (stored responses, "    \
+      "the "                                                                                       \
       "usage ledger); empty = $HOME/.codex-gateway")                                               \
     X(PROXY_RESPONSES_MAX_AGE, responses_max_age, INT, "2592000", 0, 315360000,                    \
       "seconds a stored response is kept (30 days, as OpenAI); 0 = no age limit")                  \
@@ -75,10 +76,10 @@
     X(PROXY_USAGE_MAX_AGE, usage_max_age, INT, "7776000", 0, 315360000,                            \
       "seconds a usage ledger row is kept (90 days); 0 = kept for ever")                           \
     X(PROXY_ADMIN_KEYS, admin_keys, SECRET, "", 0, 0,                                              \
-      "comma list of keys (also in PROXY_API_KEY) whose /v1/usage shows every key; with no "      \
+      "comma list of keys (also in PROXY_API_KEY) whose /v1/usage shows every key; with no "       \
       "PROXY_API_KEY every loopback client is admin")                                              \
     X(CODEX_HOME, codex_home, STR, "", 0, 0,                                                       \
-      "Codex's home for the workers (auth.json lives here); empty = PROXY_STATE_DIR/codex-home")  \
+      "Codex's home for the workers (auth.json lives here); empty = PROXY_STATE_DIR/codex-home")   \
     X(PROXY_CODEX_WORKDIR, codex_workdir, STR, "", 0, 0,                                           \
       "working directory of the workers, created if missing; empty = PROXY_STATE_DIR/work")        \
     X(PROXY_AGENT_MODE, agent_mode, BOOL, "false", 0, 0,                                           \
@@ -87,7 +88,7 @@
       "Codex sandbox: read-only, workspace-write or danger-full-access")                           \
     X(CODEX_FORCE_PROVIDER, force_provider, STR, "", 0, 0,                                         \
       "model provider id for the workers (model_provider); empty = Codex's configured one")        \
-    X(WORKER_COUNT, worker_count, INT, "1", 1, 64, "app-server worker processes")                   \
+    X(WORKER_COUNT, worker_count, INT, "1", 1, 64, "app-server worker processes")                  \
     X(WORKER_MAX_CONCURRENCY, worker_max_concurrency, INT, "8", 1, 10000,                          \
       "turns one worker runs at once")                                                             \
     X(PROXY_QUEUE_MAX, queue_max, INT, "64", 0, 100000,                                            \
@@ -108,15 +109,15 @@
       "a worker ready this long starts counting failures from zero again")                         \
     X(WORKER_SHUTDOWN_GRACE_MS, worker_shutdown_grace_ms, INT, "5000", 0, 600000,                  \
       "on stop, SIGTERM to SIGKILL delay for workers")                                             \
-    X(WORKER_PING_INTERVAL_MS, worker_ping_interval_ms, INT, "10000", 0, 3600000,                \
+    X(WORKER_PING_INTERVAL_MS, worker_ping_interval_ms, INT, "10000", 0, 3600000,                  \
       "a worker quiet this long gets a liveness ping; 0 = never")                                  \
-    X(WORKER_PING_TIMEOUT_MS, worker_ping_timeout_ms, INT, "10000", 100, 600000,                  \
+    X(WORKER_PING_TIMEOUT_MS, worker_ping_timeout_ms, INT, "10000", 100, 600000,                   \
       "a worker that misses a ping this long is unhealthy: no new turns")                          \
     X(WORKER_UNHEALTHY_GRACE_MS, worker_unhealthy_grace_ms, INT, "20000", 100, 3600000,            \
       "an unhealthy worker still silent this long is killed and restarted")                        \
-    X(WORKER_MAX_LINE_BYTES, worker_max_line_bytes, INT, "16777216", 4096, 1073741824,            \
+    X(WORKER_MAX_LINE_BYTES, worker_max_line_bytes, INT, "16777216", 4096, 1073741824,             \
       "longest JSON-RPC line accepted from a worker")                                              \
-    X(PROXY_CODEX_LOG_MAX_BYTES, codex_log_max_bytes, INT, "67108864", 0, 68719476736,            \
+    X(PROXY_CODEX_LOG_MAX_BYTES, codex_log_max_bytes, INT, "67108864", 0, 68719476736,             \
       "Codex's own log database in CODEX_HOME is trimmed above this; 0 = never")                   \
     X(PROXY_CODEX_HOME_CHECK_MS, codex_home_check_ms, INT, "300000", 100, 86400000,                \
       "how often CODEX_HOME is measured (and its log trimmed)")                                    \
@@ -134,11 +135,11 @@
     X(PROXY_IGNORE_CLIENT_SYSTEM_PROMPT, ignore_client_system_prompt, BOOL, "false", 0, 0,         \
       "drop client system/developer messages (for upstreams that reject foreign instructions)")
 
-#define CG_CFG_TYPE_INT    int64_t
-#define CG_CFG_TYPE_BOOL   bool
-#define CG_CFG_TYPE_STR    const char *
-#define CG_CFG_TYPE_SECRET const char *
-#define CG_CFG_TYPE_LEVEL  const char *
+#define CG_CFG_TYPE_INT     int64_t
+#define CG_CFG_TYPE_BOOL    bool
+#define CG_CFG_TYPE_STR     const char *
+#define CG_CFG_TYPE_SECRET  const char *
+#define CG_CFG_TYPE_LEVEL   const char *
 #define CG_CFG_TYPE_SANDBOX const char *
 
 struct cg_config {
@@ -149,6 +150,8 @@ struct cg_config {
     /* Derived from the settings above. */
     char **api_keys; /* PROXY_API_KEY split on commas, trimmed, empties dropped */
     size_t api_key_count;
+    char **admin_key_list; /* PROXY_ADMIN_KEYS, split the same way */
+    size_t admin_key_count;
     bool sources_env[96]; /* per table row: the value came from the environment */
 };
 

@@ -62,15 +62,9 @@ static bool is_admin(const struct cg_exchange *ex, const struct cg_api *api)
         return true;
     if (api->cfg->api_key_count == 0)
         return strcmp(ex->key_id, "loopback") == 0;
-    struct cg_str rest = cg_str_from(api->cfg->admin_keys != NULL ? api->cfg->admin_keys : "");
-    while (rest.len > 0) {
-        struct cg_str k = cg_str_trim(cg_str_split(&rest, ','));
-        if (k.len == 0)
-            continue;
-        char *key = cg_xstrndup(k.ptr, k.len);
+    for (size_t i = 0; i < api->cfg->admin_key_count; i++) {
         char id[CG_AUTH_KEY_ID_BYTES];
-        cg_auth_key_id(key, id);
-        free(key);
+        cg_auth_key_id(api->cfg->admin_key_list[i], id);
         if (strcmp(id, ex->key_id) == 0)
             return true;
     }
@@ -245,8 +239,8 @@ static void handle(struct cg_exchange *ex, struct cg_api *api, bool raw)
     /* The account's own windows next to what the keys used of it. */
     struct cg_buf quota;
     cg_buf_init(&quota, 1024);
-    json_t *windows = cg_quota_json(api, &quota) == 0 ? json_loadb(quota.data, quota.len, 0, NULL)
-                                                       : NULL;
+    json_t *windows =
+        cg_quota_json(api, &quota) == 0 ? json_loadb(quota.data, quota.len, 0, NULL) : NULL;
     cg_buf_dispose(&quota);
     json_object_set_new(p->extra, "account_quota", windows ? windows : json_null());
     cg_ledger_summary(api->ledger, &q, on_read, p);
