@@ -20,7 +20,7 @@
     X(PROXY_API_KEY, api_key, SECRET, "", 0, 0,                                                    \
       "client keys, comma-separated; empty = serve loopback clients only")                         \
     X(PROXY_API_KEYS_FILE, api_keys_file, STR, "", 0, 0,                                           \
-      "named keys file (label sha256:<hex> [rpm=N] [concurrent=N] [models=a,b] [admin]); "         \
+      "named keys file (label sha256:<hex> [rpm=N] [tpm=N] [concurrent=N] [models=a,b] [admin]); "         \
       "reloaded on SIGHUP and on change")                                                          \
     X(PROXY_PROTECT_MODELS, protect_models, BOOL, "false", 0, 0,                                   \
       "require a key for /v1/models too")                                                          \
@@ -32,6 +32,9 @@
       "requests per key per window (a bucket of this size)")                                       \
     X(PROXY_RATE_LIMIT_CONCURRENT, rate_limit_concurrent, INT, "0", 0, 1000000,                    \
       "requests in flight per key when limits are on; 0 = no cap")                                 \
+    X(PROXY_RATE_LIMIT_TPM, rate_limit_tpm, INT, "0", 0, 1000000000,                               \
+      "tokens per key per minute when limits are on, charged with each request's real usage; "     \
+      "0 = no budget")                                                                             \
     X(PROXY_AUTH_FAILURES_MAX, auth_failures_max, INT, "20", 0, 1000000,                           \
       "wrong keys per client address per minute before it gets 429 for the minute; 0 = no cap")    \
     X(PROXY_ENABLE_METRICS, enable_metrics, BOOL, "true", 0, 0,                                    \

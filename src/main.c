@@ -281,8 +281,13 @@ static int serve(void)
     g.router.cors = &g.cors;
     g.router.auth = &g.auth;
     g.router.protect_models = g.cfg.protect_models;
-    cg_ratelimit_init(&g.ratelimit, g.cfg.rate_limit_enabled, (uint64_t)g.cfg.rate_limit_window_ms,
-                      (uint64_t)g.cfg.rate_limit_max, (uint64_t)g.cfg.rate_limit_concurrent,
+    struct cg_ratelimit_limits defaults = {
+        .max = (uint64_t)g.cfg.rate_limit_max,
+        .window_ms = (uint64_t)g.cfg.rate_limit_window_ms,
+        .concurrent = (uint64_t)g.cfg.rate_limit_concurrent,
+        .tpm = (uint64_t)g.cfg.rate_limit_tpm,
+    };
+    cg_ratelimit_init(&g.ratelimit, g.cfg.rate_limit_enabled, &defaults,
                       (uint64_t)g.cfg.auth_failures_max, NULL);
     g.router.ratelimit = &g.ratelimit;
     log_start(&g);

@@ -19,7 +19,7 @@ struct cg_run_outcome;
 /* Hears of every finished model request, once (api/run.h). */
 typedef void (*cg_run_outcome_cb)(const struct cg_run_outcome *o, void *data);
 
-enum { CG_API_CONSUMERS_MAX = 4 };
+enum { CG_API_CONSUMERS_MAX = 8 };
 
 struct cg_api {
     const struct cg_config *cfg;

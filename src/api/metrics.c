@@ -341,6 +341,7 @@ static int render_limits(const struct cg_ratelimit *rl, struct cg_buf *b)
         uint64_t n;
     } rows[] = {
         {"requests", rl->refused_rate},
+        {"tokens", rl->refused_tokens},
         {"concurrency", rl->refused_concurrent},
         {"auth_failures", rl->refused_auth},
     };

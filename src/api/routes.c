@@ -2,6 +2,7 @@
 #include "api/api.h"
 #include <assert.h>
 #include "api/chat.h"
+#include "api/charge.h"
 #include "api/health.h"
 #include "api/metrics.h"
 #include "api/models.h"
@@ -42,6 +43,7 @@ void cg_routes_init(struct cg_router *router, struct cg_api *api)
     added = added && cg_run_subscribe(api, cg_usage_record, api);
     cg_metrics_init(&metrics, api);
     added = added && cg_run_subscribe(api, cg_metrics_outcome, &metrics);
-    assert(added); /* the first three of CG_API_CONSUMERS_MAX */
+    added = added && cg_run_subscribe(api, cg_charge_outcome, router);
+    assert(added); /* the first four of CG_API_CONSUMERS_MAX */
     (void)added;
 }

@@ -1,6 +1,7 @@
 /* keys.c: the keys-file parser, digest matching and the allow-list check. */
 #include "http/keys.h"
 #include <errno.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -71,20 +72,21 @@ static int parse_digest(struct parse *p, struct cg_str s, uint8_t out[CG_SHA256_
     return 0;
 }
 
-enum { COUNT_MAX = 1000000 };
+enum { COUNT_MAX = 1000000, TPM_MAX = 1000000000 };
 
-static int parse_count(struct parse *p, const char *name, struct cg_str v, uint64_t *out)
+static int parse_count(struct parse *p, const char *name, struct cg_str v, uint64_t max,
+                       uint64_t *out)
 {
     char text[16];
     if (v.len == 0 || v.len >= sizeof(text))
-        return fail(p, "%s= needs a number from 1 to %d", name, COUNT_MAX);
+        return fail(p, "%s= needs a number from 1 to %" PRIu64, name, max);
     memcpy(text, v.ptr, v.len);
     text[v.len] = '\0';
     char *end = NULL;
     errno = 0;
     unsigned long long n = strtoull(text, &end, 10);
-    if (errno || *end != '\0' || text[0] == '-' || n < 1 || n > COUNT_MAX)
-        return fail(p, "%s= needs a number from 1 to %d, got \"%s\"", name, COUNT_MAX, text);
+    if (errno || *end != '\0' || text[0] == '-' || n < 1 || n > max)
+        return fail(p, "%s= needs a number from 1 to %" PRIu64 ", got \"%s\"", name, max, text);
     *out = n;
     return 0;
 }
@@ -116,12 +118,14 @@ static int parse_option(struct parse *p, struct cg_str opt, struct cg_key_entry 
         return 0;
     }
     if (eq && cg_str_eq(name, CG_STR("rpm")))
-        return parse_count(p, "rpm", value, &e->rpm);
+        return parse_count(p, "rpm", value, COUNT_MAX, &e->rpm);
+    if (eq && cg_str_eq(name, CG_STR("tpm")))
+        return parse_count(p, "tpm", value, TPM_MAX, &e->tpm);
     if (eq && cg_str_eq(name, CG_STR("concurrent")))
-        return parse_count(p, "concurrent", value, &e->concurrent);
+        return parse_count(p, "concurrent", value, COUNT_MAX, &e->concurrent);
     if (eq && cg_str_eq(name, CG_STR("models")) && e->models == NULL)
         return parse_models(p, value, e);
-    return fail(p, "unknown or repeated option \"%.*s\" (rpm=, concurrent=, models=, admin)",
+    return fail(p, "unknown or repeated option \"%.*s\" (rpm=, tpm=, concurrent=, models=, admin)",
                 (int)CG_MIN(opt.len, 40), opt.ptr);
 }
 

@@ -1,11 +1,12 @@
 /* keys.h: the named keys file (PROXY_API_KEYS_FILE). One key per line:
  *
- *     <label> sha256:<64 hex digits> [rpm=N] [concurrent=N] [models=a,b,...] [admin]
+ *     <label> sha256:<64 hex digits> [rpm=N] [tpm=N] [concurrent=N] [models=a,b,...] [admin]
  *
  * `#` starts a comment (to the end of the line); blank lines are skipped. The file holds only
  * digests (`codex-gateway hash-key` prints one from a key on stdin): a presented key is hashed
  * and its digest compared in constant time with every entry. Labels name the key in logs and
- * stored data; rpm/concurrent override the PROXY_RATE_LIMIT_* defaults for that key; models
+ * stored data; rpm (requests per minute), tpm (tokens per minute) and concurrent override the
+ * PROXY_RATE_LIMIT_* defaults for that key; models
  * limits which model ids it may ask for; admin marks an operator key.
  *
  * A table is immutable once parsed and replaced whole on reload, so what a request needs from
@@ -32,6 +33,7 @@ struct cg_key_entry {
     char label[CG_KEYS_LABEL_MAX_BYTES];
     uint8_t digest[CG_SHA256_BYTES];
     uint64_t rpm;        /* 0 = the default limit */
+    uint64_t tpm;        /* 0 = the default budget */
     uint64_t concurrent; /* 0 = the default cap */
     char *models;        /* "a,b" as written; NULL = any model */
     bool admin;

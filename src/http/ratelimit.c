@@ -11,6 +11,8 @@
 #define LOG_COMPONENT "ratelimit"
 
 enum { MINUTE_MS = 60000 };
+/* The token budget is per minute; a debt is kept for at most a day's worth of windows. */
+enum { TOKEN_WINDOW_MS = 60000, DEBT_WINDOWS_MAX = 1440 };
 
 static void copy_id(char *dst, const char *src)
 {
@@ -29,68 +31,103 @@ static uint64_t ceil_div(uint64_t a, uint64_t b)
     return a / b + (a % b != 0);
 }
 
-/* The bucket of `key_id`, created full; when the table is full the least recently used idle
- * bucket is reused. NULL when every bucket has requests in flight. */
+/* The bucket of `key_id`, or NULL. */
+static struct cg_ratelimit_bucket *bucket_find(struct cg_ratelimit *rl, const char *key_id)
+{
+    for (size_t i = 0; i < rl->bucket_count; i++) {
+        if (id_is(rl->buckets[i].key_id, key_id))
+            return &rl->buckets[i];
+    }
+    return NULL;
+}
+
+/* The bucket of `key_id`, created with its meters unset; when the table is full the least
+ * recently used idle bucket is reused. NULL when every bucket has requests in flight. */
 static struct cg_ratelimit_bucket *bucket_for(struct cg_ratelimit *rl, const char *key_id,
                                               uint64_t now)
 {
-    struct cg_ratelimit_bucket *idle = NULL;
-    for (size_t i = 0; i < rl->bucket_count; i++) {
-        struct cg_ratelimit_bucket *b = &rl->buckets[i];
-        if (id_is(b->key_id, key_id))
-            return b;
-        if (b->active == 0 && (idle == NULL || b->last_ms < idle->last_ms))
-            idle = b;
-    }
-    struct cg_ratelimit_bucket *b = idle;
-    if (rl->bucket_count < rl->bucket_cap)
+    struct cg_ratelimit_bucket *b = bucket_find(rl, key_id);
+    if (b)
+        return b;
+    if (rl->bucket_count < rl->bucket_cap) {
         b = &rl->buckets[rl->bucket_count++];
+    } else {
+        for (size_t i = 0; i < rl->bucket_count; i++) {
+            struct cg_ratelimit_bucket *c = &rl->buckets[i];
+            if (c->active == 0 && (b == NULL || c->used_ms < b->used_ms))
+                b = c;
+        }
+    }
     if (b == NULL)
         return NULL;
     memset(b, 0, sizeof(*b));
     copy_id(b->key_id, key_id);
-    b->last_ms = now;
+    b->used_ms = now;
     return b;
 }
 
-/* Adds the tokens earned since last_ms at the bucket's current rate. */
-static void advance(struct cg_ratelimit_bucket *b, uint64_t now)
+static int64_t meter_full(const struct cg_ratelimit_meter *m)
 {
-    uint64_t full = b->max * b->window_ms;
-    uint64_t dt = now > b->last_ms ? now - b->last_ms : 0;
+    return (int64_t)(m->max * m->window_ms);
+}
+
+/* Adds the units earned since last_ms at the meter's current rate. */
+static void meter_advance(struct cg_ratelimit_meter *m, uint64_t now)
+{
+    int64_t full = meter_full(m);
+    uint64_t dt = now > m->last_ms ? now - m->last_ms : 0;
     uint64_t add;
-    if (__builtin_mul_overflow(dt, b->max, &add) || add >= full - CG_MIN(b->level, full))
-        b->level = full;
+    if (__builtin_mul_overflow(dt, m->max, &add) || m->level >= full ||
+        add >= (uint64_t)(full - m->level))
+        m->level = full;
     else
-        b->level += add;
-    b->last_ms = now;
+        m->level += (int64_t)add;
+    m->last_ms = now;
 }
 
-/* Refills `b` up to `now`, then sets it to `max` per `window_ms`: a new bucket starts full; a
- * changed limit (the keys file was edited) keeps the tokens the bucket had, up to its new size. */
-static void refill(struct cg_ratelimit_bucket *b, uint64_t max, uint64_t window_ms, uint64_t now)
+/* Brings `m` up to `now`, then sets it to `max` per `window_ms`: a new meter starts full; a
+ * changed limit (the keys file was edited) keeps the units (or the debt) the meter had, up to
+ * its new size. */
+static void meter_set(struct cg_ratelimit_meter *m, uint64_t max, uint64_t window_ms, uint64_t now)
 {
-    uint64_t full = max * window_ms;
-    if (b->max == 0) {
-        b->level = full;
+    int64_t full = (int64_t)(max * window_ms);
+    if (m->max == 0) {
+        m->level = full;
     } else {
-        advance(b, now);
-        if (b->max != max || b->window_ms != window_ms)
-            b->level = CG_MIN(b->level / b->window_ms * window_ms, full);
+        meter_advance(m, now);
+        if (m->max != max || m->window_ms != window_ms)
+            m->level = CG_MIN(m->level / (int64_t)m->window_ms * (int64_t)window_ms, full);
     }
-    b->max = max;
-    b->window_ms = window_ms;
-    b->last_ms = now;
+    m->max = max;
+    m->window_ms = window_ms;
+    m->last_ms = now;
 }
 
-void cg_ratelimit_init(struct cg_ratelimit *rl, bool enabled, uint64_t window_ms, uint64_t max,
-                       uint64_t concurrent, uint64_t auth_failures_max, uint64_t (*now_ms)(void))
+/* Until the meter holds `need` (units × window_ms). */
+static uint64_t meter_wait_ms(const struct cg_ratelimit_meter *m, int64_t need)
+{
+    if (m->level >= need)
+        return 0;
+    return ceil_div((uint64_t)(need - m->level), m->max);
+}
+
+static void meter_view(const struct cg_ratelimit_meter *m, struct cg_ratelimit_view *v)
+{
+    v->limit = m->max;
+    v->remaining = m->level > 0 ? (uint64_t)m->level / m->window_ms : 0;
+    v->reset_ms = meter_wait_ms(m, meter_full(m));
+}
+
+void cg_ratelimit_init(struct cg_ratelimit *rl, bool enabled,
+                       const struct cg_ratelimit_limits *defaults, uint64_t auth_failures_max,
+                       uint64_t (*now_ms)(void))
 {
     memset(rl, 0, sizeof(*rl));
-    rl->enabled = enabled && window_ms > 0 && max > 0;
-    rl->window_ms = window_ms;
-    rl->max = max;
-    rl->concurrent = concurrent;
+    rl->enabled = enabled;
+    if (defaults)
+        rl->defaults = *defaults;
+    if (rl->defaults.window_ms == 0)
+        rl->defaults.max = 0;
     rl->auth_failures_max = auth_failures_max;
     rl->now_ms = now_ms ? now_ms : cg_clock_mono_ms;
     rl->bucket_cap = CG_RATELIMIT_KEYS_MAX;
@@ -110,58 +147,94 @@ void cg_ratelimit_dispose(struct cg_ratelimit *rl)
 static void refuse(struct cg_ratelimit_verdict *out, uint64_t retry_after_ms)
 {
     out->err = CG_ERR_RATE_LIMITED;
-    out->retry_after_ms = retry_after_ms;
+    out->retry_after_ms = CG_MAX(retry_after_ms, 1);
 }
 
-void cg_ratelimit_enter(struct cg_ratelimit *rl, const char *key_id, uint64_t max,
-                        uint64_t window_ms, uint64_t concurrent,
-                        struct cg_ratelimit_verdict *out)
+/* The key's own limits, with the defaults in the gaps when they are on. */
+static struct cg_ratelimit_limits effective(const struct cg_ratelimit *rl,
+                                            const struct cg_ratelimit_limits *own)
+{
+    struct cg_ratelimit_limits l = own ? *own : (struct cg_ratelimit_limits){0};
+    if (l.max == 0 || l.window_ms == 0) {
+        l.max = rl->enabled ? rl->defaults.max : 0;
+        l.window_ms = rl->enabled ? rl->defaults.window_ms : 0;
+    }
+    if (l.window_ms == 0)
+        l.max = 0;
+    if (l.concurrent == 0 && rl->enabled)
+        l.concurrent = rl->defaults.concurrent;
+    if (l.tpm == 0 && rl->enabled)
+        l.tpm = rl->defaults.tpm;
+    return l;
+}
+
+void cg_ratelimit_enter(struct cg_ratelimit *rl, const char *key_id,
+                        const struct cg_ratelimit_limits *own, struct cg_ratelimit_verdict *out)
 {
     memset(out, 0, sizeof(*out));
     out->err = CG_OK;
-    if ((max == 0 || window_ms == 0) && rl->enabled) {
-        max = rl->max;
-        window_ms = rl->window_ms;
-    }
-    if (window_ms == 0)
-        max = 0;
-    if (concurrent == 0 && rl->enabled)
-        concurrent = rl->concurrent;
-    if (max == 0 && concurrent == 0)
+    struct cg_ratelimit_limits l = effective(rl, own);
+    if (l.max == 0 && l.concurrent == 0 && l.tpm == 0)
         return;
     uint64_t now = rl->now_ms();
     struct cg_ratelimit_bucket *b = bucket_for(rl, key_id, now);
-    out->limit = max;
-    out->remaining = max;
+    out->requests = (struct cg_ratelimit_view){l.max, l.max, 0};
+    out->tokens = (struct cg_ratelimit_view){l.tpm, l.tpm, 0};
     if (b == NULL)
         return;
-    uint64_t full = max * window_ms;
-    if (max)
-        refill(b, max, window_ms, now);
-    if (max) {
-        out->remaining = b->level / window_ms;
-        out->reset_ms = ceil_div(full - b->level, max);
+    b->used_ms = now;
+    if (l.max) {
+        meter_set(&b->requests, l.max, l.window_ms, now);
+        meter_view(&b->requests, &out->requests);
+    } else {
+        b->requests.max = 0;
+    }
+    if (l.tpm) {
+        meter_set(&b->tokens, l.tpm, TOKEN_WINDOW_MS, now);
+        meter_view(&b->tokens, &out->tokens);
+    } else {
+        b->tokens.max = 0;
     }
     /* A slot frees when some request ends; nothing says when, so ask for the next second. */
-    if (concurrent && b->active >= concurrent) {
+    if (l.concurrent && b->active >= l.concurrent) {
         rl->refused_concurrent++;
         refuse(out, 1000);
         return;
     }
-    if (max && b->level < window_ms) {
+    if (l.max && b->requests.level < (int64_t)l.window_ms) {
         rl->refused_rate++;
-        refuse(out, ceil_div(window_ms - b->level, max));
+        refuse(out, meter_wait_ms(&b->requests, (int64_t)l.window_ms));
         return;
     }
-    if (max) {
-        b->level -= window_ms;
-        out->remaining = b->level / window_ms;
-        out->reset_ms = ceil_div(full - b->level, max);
+    if (l.tpm && b->tokens.level <= 0) {
+        rl->refused_tokens++;
+        refuse(out, meter_wait_ms(&b->tokens, 1));
+        return;
     }
-    if (concurrent) {
+    if (l.max) {
+        b->requests.level -= (int64_t)l.window_ms;
+        meter_view(&b->requests, &out->requests);
+    }
+    if (l.concurrent) {
         b->active++;
         out->slot = b;
     }
+}
+
+void cg_ratelimit_charge(struct cg_ratelimit *rl, const char *key_id, int64_t tokens)
+{
+    struct cg_ratelimit_bucket *b = key_id ? bucket_find(rl, key_id) : NULL;
+    if (b == NULL || b->tokens.max == 0 || tokens <= 0)
+        return;
+    uint64_t now = rl->now_ms();
+    meter_advance(&b->tokens, now);
+    b->used_ms = now;
+    /* A debt deeper than a day of budget says no more than one of a day. */
+    int64_t floor = -(int64_t)(b->tokens.max * (uint64_t)DEBT_WINDOWS_MAX * TOKEN_WINDOW_MS);
+    int64_t cost;
+    if (__builtin_mul_overflow(tokens, (int64_t)TOKEN_WINDOW_MS, &cost) ||
+        __builtin_sub_overflow(b->tokens.level, cost, &b->tokens.level) || b->tokens.level < floor)
+        b->tokens.level = floor;
 }
 
 void cg_ratelimit_leave(struct cg_ratelimit_bucket *slot)

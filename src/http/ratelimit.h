@@ -1,7 +1,8 @@
-/* ratelimit.h: per-key request limits decided on the head, after the key is known: a token
- * bucket (at most `max` requests per `window_ms`, refilled continuously at max per window) and
- * a cap on requests in flight per key; plus a slowdown for peers that keep presenting wrong
- * keys. Both tables are fixed-size arrays allocated once, so an entry's address is stable: an
+/* ratelimit.h: per-key limits decided on the head, after the key is known: a token bucket for
+ * requests (at most `max` per `window_ms`, refilled continuously at max per window), a token
+ * budget (tokens per minute, charged with the real usage of each finished request: a key in
+ * debt waits until the budget refills past zero) and a cap on requests in flight; plus a
+ * slowdown for peers that keep presenting wrong keys. Both tables are fixed-size arrays allocated once, so an entry's address is stable: an
  * exchange that holds a concurrency slot points at its entry until it is freed. */
 #ifndef CG_HTTP_RATELIMIT_H
 #define CG_HTTP_RATELIMIT_H
@@ -12,13 +13,30 @@
 #include "core/errors.h"
 #include "core/limits.h"
 
+/* A key's limits; 0 = none of that kind. */
+struct cg_ratelimit_limits {
+    uint64_t max; /* requests per window_ms */
+    uint64_t window_ms;
+    uint64_t concurrent; /* requests in flight */
+    uint64_t tpm;        /* tokens per minute */
+};
+
+/* A continuously refilled budget of `max` units per `window_ms`. `level` counts units ×
+ * window_ms: each ms adds `max`, one unit costs window_ms. It is signed because the token
+ * budget is charged after the fact and may go into debt. */
+struct cg_ratelimit_meter {
+    int64_t level;
+    uint64_t last_ms; /* when `level` was last brought up to date */
+    uint64_t max;     /* 0 = not in use */
+    uint64_t window_ms;
+};
+
 struct cg_ratelimit_bucket {
     char key_id[CG_RATELIMIT_ID_MAX_BYTES];
-    uint64_t level;   /* tokens × window_ms: each ms adds `max`, a request costs window_ms */
-    uint64_t last_ms; /* when `level` was last brought up to date */
-    uint64_t max;     /* this entry's limits (a keys-file entry may override the defaults) */
-    uint64_t window_ms;
-    size_t active; /* requests in flight */
+    struct cg_ratelimit_meter requests;
+    struct cg_ratelimit_meter tokens;
+    uint64_t used_ms; /* last admission or charge, for reuse of idle entries */
+    size_t active;    /* requests in flight */
 };
 
 struct cg_ratelimit_peer {
@@ -30,9 +48,7 @@ struct cg_ratelimit_peer {
 
 struct cg_ratelimit {
     bool enabled;
-    uint64_t window_ms;
-    uint64_t max;
-    uint64_t concurrent; /* 0 = no cap */
+    struct cg_ratelimit_limits defaults; /* every key's, when enabled */
     uint64_t auth_failures_max; /* per peer per minute; 0 = no slowdown */
     uint64_t (*now_ms)(void);   /* the clock; injected by tests */
     struct cg_ratelimit_bucket *buckets;
@@ -41,40 +57,52 @@ struct cg_ratelimit {
     struct cg_ratelimit_peer *peers;
     size_t peer_count;
     size_t peer_cap;
-    /* Requests refused since start, for metrics: over a bucket, over a concurrency cap, and
-     * from a peer held back by the failed-auth slowdown. */
+    /* Requests refused since start, for metrics: over the request bucket, in token debt, over a
+     * concurrency cap, and from a peer held back by the failed-auth slowdown. */
     uint64_t refused_rate;
+    uint64_t refused_tokens;
     uint64_t refused_concurrent;
     uint64_t refused_auth;
+};
+
+/* One meter's state as a request saw it, for the x-ratelimit-*-requests or -tokens headers. */
+struct cg_ratelimit_view {
+    uint64_t limit; /* 0 = no such limit: no headers */
+    uint64_t remaining;
+    uint64_t reset_ms; /* until the meter is full again */
 };
 
 /* What one request was told, for the x-ratelimit-* headers and Retry-After. */
 struct cg_ratelimit_verdict {
     enum cg_err err; /* CG_OK or CG_ERR_RATE_LIMITED */
-    uint64_t limit;
-    uint64_t remaining;
-    uint64_t reset_ms;       /* until the bucket is full again */
+    struct cg_ratelimit_view requests;
+    struct cg_ratelimit_view tokens;
     uint64_t retry_after_ms; /* when refused: until a request would be admitted */
     struct cg_ratelimit_bucket *slot; /* admitted with a concurrency slot: give it back */
 };
 
-/* `now_ms` NULL = the monotonic clock. Limits off when !enabled (the auth slowdown still
- * applies when auth_failures_max > 0). */
-void cg_ratelimit_init(struct cg_ratelimit *rl, bool enabled, uint64_t window_ms, uint64_t max,
-                       uint64_t concurrent, uint64_t auth_failures_max, uint64_t (*now_ms)(void));
+/* `now_ms` NULL = the monotonic clock. `defaults` apply to every key only when `enabled` (the
+ * auth slowdown applies when auth_failures_max > 0 either way). */
+void cg_ratelimit_init(struct cg_ratelimit *rl, bool enabled,
+                       const struct cg_ratelimit_limits *defaults, uint64_t auth_failures_max,
+                       uint64_t (*now_ms)(void));
 void cg_ratelimit_dispose(struct cg_ratelimit *rl);
 
-/* Decides one request of `key_id` (its stable id, never the key). A key's own limits (`max` per
- * `window_ms`, `concurrent`; 0 = none of its own) apply whether or not the defaults are on;
- * the defaults fill in what the key does not set when `enabled`. On CG_OK a request token is
- * spent and, with a concurrency cap, `out->slot` holds a slot to return with
- * cg_ratelimit_leave. `out->limit` is 0 when no request limit applies (no headers to send).
- * A full table (only when far more keys than configured show up) admits without counting
- * rather than refusing a valid key. */
-void cg_ratelimit_enter(struct cg_ratelimit *rl, const char *key_id, uint64_t max,
-                        uint64_t window_ms, uint64_t concurrent,
-                        struct cg_ratelimit_verdict *out);
+/* Decides one request of `key_id` (its stable id, never the key). The key's `own` limits (NULL
+ * or 0 = none of its own) apply whether or not the defaults are on; when `enabled` the
+ * defaults fill in what the key does not set. A request is refused over the concurrency cap,
+ * with no request left in its bucket, or while its token budget is at or below zero. On CG_OK
+ * a request is spent and, with a concurrency cap, `out->slot` holds a slot to return with
+ * cg_ratelimit_leave. A full table (only when far more keys than configured show up) admits
+ * without counting rather than refusing a valid key. */
+void cg_ratelimit_enter(struct cg_ratelimit *rl, const char *key_id,
+                        const struct cg_ratelimit_limits *own, struct cg_ratelimit_verdict *out);
 void cg_ratelimit_leave(struct cg_ratelimit_bucket *slot);
+
+/* Charges `tokens` (a finished request's real usage) to the token budget of `key_id`, if it has
+ * one; the budget may go below zero, which holds the key's next requests back until it has
+ * refilled past zero. */
+void cg_ratelimit_charge(struct cg_ratelimit *rl, const char *key_id, int64_t tokens);
 
 /* The failed-auth slowdown for `peer`: true (and *retry_after_ms) while the peer has failed
  * more than auth_failures_max times in its current minute; logs once per peer per minute. */

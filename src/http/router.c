@@ -108,22 +108,39 @@ static void add_u64_header(struct cg_exchange *ex, const char *name, uint64_t v)
 /* A keys-file rpm= is per minute, whatever PROXY_RATE_LIMIT_WINDOW_MS says. */
 enum { RPM_WINDOW_MS = 60000 };
 
+/* x-ratelimit-limit-<what>, -remaining-<what>, -reset-<what>, as OpenAI sends them. */
+static void add_view_headers(struct cg_exchange *ex, const char *what,
+                             const struct cg_ratelimit_view *v)
+{
+    if (v->limit == 0)
+        return;
+    char name[48];
+    snprintf(name, sizeof(name), "x-ratelimit-limit-%s", what);
+    add_u64_header(ex, name, v->limit);
+    snprintf(name, sizeof(name), "x-ratelimit-remaining-%s", what);
+    add_u64_header(ex, name, v->remaining);
+    char reset[32];
+    cg_ratelimit_format_duration(v->reset_ms, reset, sizeof(reset));
+    snprintf(name, sizeof(name), "x-ratelimit-reset-%s", what);
+    cg_exchange_add_header(ex, name, reset);
+}
+
 static enum cg_err apply_limits(struct cg_ratelimit *rl, struct cg_exchange *ex,
                                 const struct cg_key_entry *entry, unsigned *retry_s)
 {
     if (rl == NULL)
         return CG_OK;
-    struct cg_ratelimit_verdict v;
-    uint64_t rpm = entry ? entry->rpm : 0;
-    cg_ratelimit_enter(rl, ex->key_id, rpm, rpm ? RPM_WINDOW_MS : 0,
-                       entry ? entry->concurrent : 0, &v);
-    if (v.limit) {
-        add_u64_header(ex, "x-ratelimit-limit-requests", v.limit);
-        add_u64_header(ex, "x-ratelimit-remaining-requests", v.remaining);
-        char reset[32];
-        cg_ratelimit_format_duration(v.reset_ms, reset, sizeof(reset));
-        cg_exchange_add_header(ex, "x-ratelimit-reset-requests", reset);
+    struct cg_ratelimit_limits own = {0};
+    if (entry) {
+        own = (struct cg_ratelimit_limits){.max = entry->rpm,
+                                           .window_ms = entry->rpm ? RPM_WINDOW_MS : 0,
+                                           .concurrent = entry->concurrent,
+                                           .tpm = entry->tpm};
     }
+    struct cg_ratelimit_verdict v;
+    cg_ratelimit_enter(rl, ex->key_id, &own, &v);
+    add_view_headers(ex, "requests", &v.requests);
+    add_view_headers(ex, "tokens", &v.tokens);
     if (v.slot)
         cg_arena_on_dispose(&ex->arena, on_exchange_freed, v.slot);
     if (v.err != CG_OK)

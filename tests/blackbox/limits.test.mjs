@@ -19,6 +19,12 @@ import {
 const body = (content = 'hi', extra = {}) => ({ model: 'codex-5', messages: [{ role: 'user', content }], ...extra });
 const bearer = (k) => ({ headers: { Authorization: `Bearer ${k}` } });
 
+const hashKey = (key) => {
+  const r = spawnSync(gatewayBin, ['hash-key'], { input: `${key}\n`, encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  return r.stdout.trim();
+};
+
 /** A gateway started with `env` for the enclosing describe: `ctx.gw`. */
 function gatewayWith(env) {
   const ctx = {};
@@ -37,11 +43,15 @@ describe('per-key request limits', { timeout: 60000 }, () => {
     PROXY_RATE_LIMIT_ENABLED: 'true',
     PROXY_RATE_LIMIT_WINDOW_MS: '2000',
     PROXY_RATE_LIMIT_MAX: '2',
+    PROXY_RATE_LIMIT_TPM: '100000000',
   });
 
   it('a key past its bucket gets 429 rate_limit_exceeded with Retry-After, and recovers', async () => {
     const first = await chat(ctx.gw, body(), bearer('key-one'));
     assert.equal(first.status, 200, first.text);
+    assert.equal(first.headers.get('x-ratelimit-limit-tokens'), '100000000', 'the default token budget');
+    assert.match(first.headers.get('x-ratelimit-remaining-tokens'), /^\d+$/);
+    assert.match(first.headers.get('x-ratelimit-reset-tokens'), /^(\d+ms|\d+(\.\d+)?s)$/);
     assert.equal(first.headers.get('x-ratelimit-limit-requests'), '2');
     assert.equal(first.headers.get('x-ratelimit-remaining-requests'), '1');
     assert.match(first.headers.get('x-ratelimit-reset-requests'), /^(\d+ms|\d+(\.\d+)?s)$/);
@@ -103,6 +113,51 @@ describe('per-key concurrency cap', { timeout: 60000 }, () => {
   });
 });
 
+describe('per-key token budget', { timeout: 60000 }, () => {
+  let gw;
+  let dir;
+  before(async () => {
+    dir = tempDir('cg-keys-');
+    const file = path.join(dir.dir, 'keys');
+    // 600,000 tokens per minute refill 10 per ms: a debt of 6,000 clears in 0.6 s.
+    fs.writeFileSync(file, `spender ${hashKey('sk-spend')} tpm=600000\nother ${hashKey('sk-other')}\n`);
+    gw = await startGateway({ env: { PROXY_API_KEYS_FILE: file }, waitReady: true });
+  });
+  after(async () => {
+    await stopClean(assert, gw);
+    dir.remove();
+  });
+
+  it('a finished request is charged its real tokens; a key in debt gets 429 until it refills', async () => {
+    const first = await chat(gw, body('fake:usage=600000,0,6000'), bearer('sk-spend'));
+    assert.equal(first.status, 200, first.text);
+    assert.equal(first.json.usage.total_tokens, 606000);
+    assert.equal(first.headers.get('x-ratelimit-limit-tokens'), '600000');
+    assert.equal(first.headers.get('x-ratelimit-remaining-tokens'), '600000', 'charged after, not before');
+    assert.equal(first.headers.get('x-ratelimit-limit-requests'), null, 'no request limit set');
+    const refused = await chat(gw, body(), bearer('sk-spend'));
+    assert.equal(refused.status, 429, refused.text);
+    assertOpenAIError(assert, refused.json, { code: 'rate_limit_exceeded', type: 'rate_limit_error' });
+    assert.equal(refused.headers.get('x-ratelimit-remaining-tokens'), '0');
+    assert.ok(Number(refused.headers.get('retry-after')) >= 1);
+    const other = await chat(gw, body(), bearer('sk-other'));
+    assert.equal(other.status, 200, 'another key is not held back');
+    assert.equal(other.headers.get('x-ratelimit-limit-tokens'), null);
+    await waitFor(async () => (await chat(gw, body(), bearer('sk-spend'))).status === 200, 10000, 'refill');
+    const m = await request(gw, '/metrics');
+    assert.match(m.text, /^codex_gateway_rate_limit_rejections_total\{reason="tokens"\} [1-9]/m);
+  });
+
+  it('a stream is charged too, once it ends', async () => {
+    await waitFor(async () => (await chat(gw, body(), bearer('sk-spend'))).status === 200, 10000, 'admitted');
+    // More than a whole budget: whatever was left, the key is in debt after this stream.
+    const s = await chat(gw, body('fake:usage=1200000,0,0', { stream: true }), bearer('sk-spend'));
+    assert.equal(s.status, 200);
+    assert.match(s.text, /\[DONE\]/);
+    assert.equal((await chat(gw, body(), bearer('sk-spend'))).status, 429);
+  });
+});
+
 describe('failed-auth slowdown', { timeout: 60000 }, () => {
   const ctx = gatewayWith({ PROXY_API_KEY: 'key-one', PROXY_AUTH_FAILURES_MAX: '3' });
 
@@ -125,11 +180,6 @@ describe('named keys file', { timeout: 60000 }, () => {
   let gw;
   let dir;
   let file;
-  const hashKey = (key) => {
-    const r = spawnSync(gatewayBin, ['hash-key'], { input: `${key}\n`, encoding: 'utf8' });
-    assert.equal(r.status, 0, r.stderr);
-    return r.stdout.trim();
-  };
   const reloaded = (n) => gw.logs.filter((l) => /keys file reloaded/.test(l.msg || '')).length >= n;
   const kept = (n) => gw.logs.filter((l) => /keys file not reloaded/.test(l.msg || '')).length >= n;
 

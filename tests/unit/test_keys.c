@@ -32,11 +32,12 @@ Test(keys, lines_give_labels_digests_and_options)
 {
     struct cg_keys *k = parse_ok("# team keys\n"
                                  "\n"
-                                 "ci-bot " BETA " rpm=30 concurrent=2   # the CI\r\n"
+                                 "ci-bot " BETA " rpm=30 tpm=250000 concurrent=2   # the CI\r\n"
                                  "  alice\t" ALPHA " models=codex-5,gpt-5.5 admin\n");
     cr_assert_eq(k->count, 2);
     cr_assert_str_eq(k->entries[0].label, "ci-bot");
     cr_assert_eq(k->entries[0].rpm, 30);
+    cr_assert_eq(k->entries[0].tpm, 250000);
     cr_assert_eq(k->entries[0].concurrent, 2);
     cr_assert_null(k->entries[0].models);
     cr_assert_not(k->entries[0].admin);
@@ -68,6 +69,8 @@ Test(keys, a_bad_line_is_named_with_its_number)
         {"a " BETA " rpm=0\n", "line 1: rpm= needs a number from 1 to 1000000"},
         {"a " BETA " rpm=-1\n", "line 1: rpm= needs a number"},
         {"a " BETA " rpm=12x\n", "line 1: rpm= needs a number"},
+        {"a " BETA " tpm=0\n", "line 1: tpm= needs a number from 1 to 1000000000"},
+        {"a " BETA " tpm=1000000001\n", "line 1: tpm= needs a number from 1 to 1000000000"},
         {"a " BETA " concurrent=\n", "line 1: concurrent= needs a number"},
         {"a " BETA " models=\n", "line 1: models= needs"},
         {"a " BETA " models=a,,b\n", "line 1: models= has an empty model id"},

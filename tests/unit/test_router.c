@@ -249,7 +249,8 @@ static void limit_with(struct cg_ratelimit *rl, bool enabled, uint64_t window_ms
                        uint64_t concurrent, uint64_t auth_failures_max)
 {
     clock_ms = 0;
-    cg_ratelimit_init(rl, enabled, window_ms, max, concurrent, auth_failures_max, fake_clock);
+    struct cg_ratelimit_limits d = {.max = max, .window_ms = window_ms, .concurrent = concurrent};
+    cg_ratelimit_init(rl, enabled, &d, auth_failures_max, fake_clock);
     router.ratelimit = rl;
 }
 
