@@ -18,6 +18,8 @@ enum { FD_COUNT_MAX = 1 << 20 };
 
 static const char content_type[] = "text/plain; version=0.0.4; charset=utf-8";
 static const char *const class_names[CG_METRICS_CLASSES] = {"1xx", "2xx", "3xx", "4xx", "5xx"};
+static const char *const method_names[CG_METRICS_METHODS] = {"GET", "HEAD",   "POST",  "OPTIONS",
+                                                             "PUT", "DELETE", "PATCH", "OTHER"};
 static const char *const kind_names[CG_METRICS_TOKEN_KINDS] = {"input", "cached", "output",
                                                                "reasoning"};
 
@@ -78,15 +80,29 @@ void cg_metrics_init(struct cg_metrics *m, const struct cg_api *api)
     m->api = api;
 }
 
+static size_t method_slot(enum cg_method method)
+{
+    unsigned bits = (unsigned)method;
+    size_t i = bits ? (size_t)__builtin_ctz(bits) : CG_METRICS_METHODS - 1;
+    return CG_MIN(i, (size_t)CG_METRICS_METHODS - 1);
+}
+
+void cg_metrics_request_done(const struct cg_exchange *ex, void *data)
+{
+    struct cg_metrics *m = data;
+    size_t route = intern(&m->routes, CG_METRICS_ROUTES_MAX, ex->route ? ex->route : "unmatched");
+    size_t model = ex->model ? model_slot(m->api->catalog, ex->model) : CG_METRICS_NO_MODEL;
+    /* A status outside 100..599 (none sent) counts with the client errors, as 499 does. */
+    int cls = ex->status >= 100 && ex->status < 600 ? ex->status / 100 - 1 : 3;
+    m->requests[route][method_slot(ex->method)][cls][model]++;
+}
+
 void cg_metrics_outcome(const struct cg_run_outcome *o, void *data)
 {
     struct cg_metrics *m = data;
     size_t route = intern(&m->routes, CG_METRICS_ROUTES_MAX, o->route ? o->route : "other");
     size_t key = intern(&m->keys, CG_METRICS_KEYS_MAX, o->key_label ? o->key_label : "none");
     size_t model = model_slot(m->api->catalog, o->model);
-    int cls = o->status / 100 - 1;
-    cls = cls < 0 ? 0 : CG_MIN(cls, CG_METRICS_CLASSES - 1);
-    m->requests[route][cls][model]++;
     if (o->stream)
         m->streams[route][cg_run_outcome_end(o)]++;
     if (o->error != CG_OK && (size_t)o->error < CG_ERR__COUNT)
@@ -96,9 +112,9 @@ void cg_metrics_outcome(const struct cg_run_outcome *o, void *data)
     t[1] += tokens(o->usage.cached);
     t[2] += tokens(o->usage.output);
     t[3] += tokens(o->usage.reasoning);
-    cg_histogram_observe(&m->latency[route], o->latency_ms);
+    cg_histogram_observe_us(&m->latency[route], o->latency_ms * 1000);
     if (o->ttfb_ms >= 0)
-        cg_histogram_observe(&m->ttfb[route], (uint64_t)o->ttfb_ms);
+        cg_histogram_observe_us(&m->ttfb[route], (uint64_t)o->ttfb_ms * 1000);
 }
 
 int cg_metrics_label_value(struct cg_buf *out, const char *s)
@@ -157,11 +173,6 @@ static int sample_i64(struct cg_buf *b, const char *name, const struct label *l,
     return sample(b, name, l, n, value);
 }
 
-static void seconds_of_ms(uint64_t ms, char *out, size_t size)
-{
-    snprintf(out, size, "%" PRIu64 ".%03" PRIu64, ms / 1000, ms % 1000);
-}
-
 /* name_bucket{labels,le=...} (cumulative), name_sum, name_count; `l` has room for `le`. */
 static int histogram(struct cg_buf *b, const char *name, struct label *l, size_t n,
                      const struct cg_histogram *h)
@@ -173,14 +184,15 @@ static int histogram(struct cg_buf *b, const char *name, struct label *l, size_t
     int err = 0;
     for (size_t i = 0; i <= CG_HISTOGRAM_BUCKETS && !err; i++) {
         if (i < CG_HISTOGRAM_BUCKETS)
-            snprintf(le, sizeof(le), "%g", (double)cg_histogram_bounds_ms[i] / 1000.0);
+            snprintf(le, sizeof(le), "%g", (double)cg_histogram_bounds_us[i] / 1e6);
         else
             snprintf(le, sizeof(le), "+Inf");
         l[n] = (struct label){"le", le};
         err = sample_u64(b, series, l, n + 1, cg_histogram_cumulative(h, i));
     }
     snprintf(series, sizeof(series), "%s_sum", name);
-    seconds_of_ms(h->sum_ms, value, sizeof(value));
+    snprintf(value, sizeof(value), "%" PRIu64 ".%06" PRIu64, h->sum_us / 1000000,
+             h->sum_us % 1000000);
     if (!err)
         err = sample(b, series, l, n, value);
     snprintf(series, sizeof(series), "%s_count", name);
@@ -194,16 +206,21 @@ static int render_requests(const struct cg_metrics *m, struct cg_buf *b)
     const struct cg_catalog *cat = m->api->catalog;
     const char *name = "codex_gateway_requests_total";
     int err = family(b, name, "counter",
-                     "Model requests answered, by route, HTTP status class and model.");
+                     "Requests answered, by route, method, HTTP status class and model.");
     for (size_t r = 0; r <= CG_METRICS_ROUTES_MAX && !err; r++) {
-        for (size_t c = 0; c < CG_METRICS_CLASSES && !err; c++) {
-            for (size_t md = 0; md < CG_METRICS_MODELS && !err; md++) {
-                if (m->requests[r][c][md] == 0)
-                    continue;
-                struct label l[] = {{"route", name_at(&m->routes, CG_METRICS_ROUTES_MAX, r)},
-                                    {"status_class", class_names[c]},
-                                    {"model", model_name(cat, md)}};
-                err = sample_u64(b, name, l, CG_ARRAY_SIZE(l), m->requests[r][c][md]);
+        for (size_t me = 0; me < CG_METRICS_METHODS && !err; me++) {
+            for (size_t c = 0; c < CG_METRICS_CLASSES && !err; c++) {
+                for (size_t md = 0; md <= CG_METRICS_MODELS && !err; md++) {
+                    uint64_t n = m->requests[r][me][c][md];
+                    if (n == 0)
+                        continue;
+                    struct label l[] = {
+                        {"route", name_at(&m->routes, CG_METRICS_ROUTES_MAX, r)},
+                        {"method", method_names[me]},
+                        {"status_class", class_names[c]},
+                        {"model", md == CG_METRICS_NO_MODEL ? "none" : model_name(cat, md)}};
+                    err = sample_u64(b, name, l, CG_ARRAY_SIZE(l), n);
+                }
             }
         }
     }
@@ -366,7 +383,15 @@ static int render_ledger(const struct cg_ledger *ledger, struct cg_buf *b)
         {"codex_gateway_ledger_rows_waiting", "gauge", "Usage ledger rows not yet committed.",
          st.waiting},
     };
-    return scalars(b, list, CG_ARRAY_SIZE(list));
+    int err = scalars(b, list, CG_ARRAY_SIZE(list));
+    const char *name = "codex_gateway_ledger_write_seconds";
+    if (!err)
+        err = family(b, name, "histogram",
+                     "Usage ledger batches, from their first row recorded to its commit.");
+    struct label l[LABELS_MAX];
+    if (!err)
+        err = histogram(b, name, l, 0, &st.write_latency);
+    return err;
 }
 
 /* Which per-worker family render_worker_family writes. */

@@ -9,7 +9,7 @@
 #include "api/responses.h"
 #include "api/run.h"
 #include "api/usage.h"
-#include "api/usage_log.h"
+#include "api/access_log.h"
 #include "http/router.h"
 
 static const struct cg_route routes[] = {
@@ -39,10 +39,12 @@ void cg_routes_init(struct cg_router *router, struct cg_api *api)
     router->count = CG_ARRAY_SIZE(routes) - (api->cfg->enable_metrics ? 0 : 1);
     router->ctx = api;
     router->metrics_token = api->cfg->metrics_token;
-    bool added = cg_run_subscribe(api, cg_usage_log_outcome, NULL);
+    bool added = cg_run_subscribe(api, cg_access_log_outcome, NULL);
     added = added && cg_run_subscribe(api, cg_usage_record, api);
     cg_metrics_init(&metrics, api);
     added = added && cg_run_subscribe(api, cg_metrics_outcome, &metrics);
+    router->on_done = cg_metrics_request_done;
+    router->on_done_data = &metrics;
     added = added && cg_run_subscribe(api, cg_charge_outcome, router);
     assert(added); /* the first four of CG_API_CONSUMERS_MAX */
     (void)added;

@@ -72,6 +72,7 @@ static void report(struct cg_run *r, enum cg_err code)
 {
     struct cg_exchange *ex = r->ex;
     struct cg_run_outcome o = {
+        .ex = ex,
         .request_id = ex->request_id,
         .route = ex->route,
         .model = r->req.model_id,
@@ -380,6 +381,7 @@ void cg_run_start(struct cg_run_spec *spec)
     r->seal_dispose = spec->seal_dispose;
     cg_buf_init(&r->out, CG_RESPONSE_OUT_MAX_BYTES);
     cg_exchange_hold(r->ex);
+    r->ex->log_access = false; /* the run's outcome writes the line, with its usage */
     r->ex->handler_data = r;
     r->ex->on_abort = on_abort;
     uv_loop_t *loop = r->api->pool->loop;

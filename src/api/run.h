@@ -41,6 +41,7 @@ struct cg_run_spec {
 /* How a run ended, for the usage ledger, metrics and the usage log. Borrowed: valid during the
  * consumer call only. */
 struct cg_run_outcome {
+    const struct cg_exchange *ex; /* the request answered (for the access line); NULL in tests */
     const char *request_id;
     const char *route;     /* the route's name ("chat", "completions") */
     const char *model;     /* as the client asked */

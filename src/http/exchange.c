@@ -190,46 +190,55 @@ static void ensure_request_id(struct cg_exchange *ex)
         cg_ids_make(ex->request_id, sizeof(ex->request_id), "req_", 24);
 }
 
-static void access_log(struct cg_exchange *ex, bool aborted)
+int cg_exchange_access_fields(const struct cg_exchange *ex, struct cg_buf *b)
 {
-    if (!ex->log_access || !cg_log_enabled(CG_LOG_INFO))
-        return;
-    char fields[1024];
-    struct cg_buf b;
-    cg_buf_init(&b, sizeof(fields) * 2);
     uint64_t us = cg_clock_mono_us() - ex->start_us;
     size_t plen = ex->path.len < LOG_PATH_MAX_BYTES ? ex->path.len : LOG_PATH_MAX_BYTES;
-    int err = cg_buf_append_str(&b, "\"req_id\":");
+    int err = cg_buf_append_str(b, "\"req_id\":");
     if (!err)
-        err = cg_json_cstring(&b, ex->request_id);
+        err = cg_json_cstring(b, ex->request_id);
     if (!err)
-        err = cg_buf_append_str(&b, ",\"method\":");
+        err = cg_buf_append_str(b, ",\"method\":");
     if (!err)
-        err = cg_json_cstring(&b, ex->method_name);
+        err = cg_json_cstring(b, ex->method_name ? ex->method_name : "");
     if (!err)
-        err = cg_buf_append_str(&b, ",\"path\":");
+        err = cg_buf_append_str(b, ",\"path\":");
     if (!err)
-        err = cg_json_string(&b, ex->path.ptr ? ex->path.ptr : "", plen);
+        err = cg_json_string(b, ex->path.ptr ? ex->path.ptr : "", plen);
     if (!err && ex->route) {
-        err = cg_buf_append_str(&b, ",\"route\":");
+        err = cg_buf_append_str(b, ",\"route\":");
         if (!err)
-            err = cg_json_cstring(&b, ex->route);
+            err = cg_json_cstring(b, ex->route);
     }
     if (!err && ex->model) {
-        err = cg_buf_append_str(&b, ",\"model\":");
+        err = cg_buf_append_str(b, ",\"model\":");
         if (!err)
-            err = cg_json_string(&b, ex->model, CG_MIN(strlen(ex->model), LOG_PATH_MAX_BYTES));
+            err = cg_json_string(b, ex->model, CG_MIN(strlen(ex->model), LOG_PATH_MAX_BYTES));
+    }
+    if (!err && ex->key_label) {
+        err = cg_buf_append_str(b, ",\"key\":");
+        if (!err)
+            err = cg_json_cstring(b, ex->key_label);
     }
     if (!err)
         err = cg_buf_appendf(
-            &b,
+            b,
             ",\"status\":%d,\"bytes\":%zu,\"ms\":%" PRIu64 ".%03" PRIu64 ",\"peer\":", ex->status,
             ex->bytes_out, us / 1000, us % 1000);
     if (!err)
-        err = cg_json_cstring(&b, ex->peer);
-    if (!err && aborted)
-        err = cg_buf_append_str(&b, ",\"aborted\":true");
-    if (!err)
+        err = cg_json_cstring(b, ex->peer);
+    if (!err && ex->aborted)
+        err = cg_buf_append_str(b, ",\"aborted\":true");
+    return err;
+}
+
+static void access_log(struct cg_exchange *ex)
+{
+    if (!ex->log_access || !cg_log_enabled(CG_LOG_INFO))
+        return;
+    struct cg_buf b;
+    cg_buf_init(&b, CG_EXCHANGE_ACCESS_LINE_MAX_BYTES);
+    if (cg_exchange_access_fields(ex, &b) == 0)
         cg_log_event(CG_LOG_INFO, LOG_COMPONENT, "access", b.data);
     cg_buf_dispose(&b);
 }
@@ -239,7 +248,10 @@ static void finish(struct cg_exchange *ex, bool aborted)
     if (ex->state == CG_EXCHANGE_DONE)
         return;
     ex->state = CG_EXCHANGE_DONE;
-    access_log(ex, aborted);
+    ex->aborted = ex->aborted || aborted;
+    access_log(ex);
+    if (ex->on_done)
+        ex->on_done(ex, ex->on_done_data);
     if (ex->sink)
         ex->sink->done(ex->sink_ctx, ex);
     /* The sink has let go: a holder that answers later must find nobody, not a freed
@@ -434,6 +446,7 @@ void cg_exchange_abort(struct cg_exchange *ex, enum cg_err reason)
         return;
     if (reason == CG_ERR_CLIENT_CLOSED) {
         ex->sink = NULL; /* the connection is gone: later writes are dropped */
+        ex->aborted = true;
         if (ex->status == 0)
             ex->status = cg_err_status(CG_ERR_CLIENT_CLOSED);
         if (ex->on_abort)

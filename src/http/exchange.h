@@ -74,6 +74,12 @@ enum cg_exchange_state {
     CG_EXCHANGE_DONE,      /* response complete (or abandoned) */
 };
 
+struct cg_exchange;
+typedef void (*cg_exchange_done_cb)(const struct cg_exchange *ex, void *data);
+
+/* An access line's fields, as one line has room for them. */
+enum { CG_EXCHANGE_ACCESS_LINE_MAX_BYTES = 2048 };
+
 struct cg_exchange {
     struct cg_arena arena;
 
@@ -115,7 +121,9 @@ struct cg_exchange {
     int status;
     bool chunked;     /* HTTP/1.1 stream; HTTP/1.0 streams are close-delimited */
     bool close_after; /* send Connection: close and close when done */
-    bool log_access;
+    bool log_access;  /* false: a handler writes the access line itself (a model run, with its
+                       * usage), with cg_exchange_access_fields */
+    bool aborted;     /* the client left before the response was complete */
     size_t bytes_out;
     const char *route;           /* route name for the access log */
     const char *model;           /* requested model for the access log (arena string) */
@@ -129,12 +137,21 @@ struct cg_exchange {
     /* Handler hooks. */
     void *handler_data;
     cg_exchange_abort_cb on_abort;
+    /* Called once when the response is complete or its client gone, after the access line
+     * (the router sets it on every routed request, for metrics). */
+    cg_exchange_done_cb on_done;
+    void *on_done_data;
 };
 
 /* Creates an exchange with one reference (the creator's). */
 struct cg_exchange *cg_exchange_new(const struct cg_sink_ops *sink, void *sink_ctx);
 void cg_exchange_hold(struct cg_exchange *ex);
 void cg_exchange_release(struct cg_exchange *ex);
+
+/* Appends the access line's fields (req_id, method, path, route, model, key, status, bytes, ms,
+ * peer, aborted) as JSON members without braces: the line cg_log_event writes for a request,
+ * and the start of the line a handler that took it over writes (`log_access` false). */
+int cg_exchange_access_fields(const struct cg_exchange *ex, struct cg_buf *b) CG_MUST_CHECK;
 
 /* Request helpers. */
 struct cg_str cg_exchange_header(const struct cg_exchange *ex, const char *name);

@@ -222,6 +222,8 @@ bool cg_router_admit(const struct cg_router *r, struct cg_exchange *ex)
         return true;
     if (ex->refusal)
         return false;
+    ex->on_done = r->on_done;
+    ex->on_done_data = r->on_done_data;
     cg_cors_apply(r->cors, ex);
     const struct cg_route *rt = find(r, normalised_path(ex));
     if (rt == NULL) {

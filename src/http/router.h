@@ -41,6 +41,9 @@ struct cg_router {
     void *ctx;                      /* passed to every handler */
     const char *metrics_token;      /* PROXY_METRICS_TOKEN; NULL or empty: loopback clients only */
     struct cg_ratelimit *ratelimit; /* NULL = no limits and no failed-auth slowdown */
+    /* Set as the on_done hook of every request the router decides (metrics count them). */
+    cg_exchange_done_cb on_done;
+    void *on_done_data;
 };
 
 /* The access phase: decides a request from its head alone, before any body byte is read. Applies

@@ -121,6 +121,7 @@ struct row {
 struct batch {
     struct cg_db_job base;
     struct cg_ledger *l;
+    uint64_t first_us; /* when its first row was recorded */
     size_t count;
     size_t cap;
     struct row *rows;
@@ -400,6 +401,7 @@ static void on_insert_done(struct cg_db_job *job)
     l->stats.waiting -= b->count;
     if (job->code == CG_OK) {
         l->stats.written += b->count;
+        cg_histogram_observe_us(&l->stats.write_latency, cg_clock_mono_us() - b->first_us);
     } else {
         l->stats.lost += b->count;
         log_loss(l);
@@ -491,6 +493,7 @@ void cg_ledger_record(struct cg_ledger *l, const struct cg_ledger_row *in)
         b->base.run = run_insert;
         b->base.done = on_insert_done;
         b->l = l;
+        b->first_us = cg_clock_mono_us();
         l->filling = b;
     }
     if (b->count == b->cap) {

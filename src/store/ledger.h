@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
+#include "util/histogram.h"
 #include "core/errors.h"
 
 struct cg_ledger; /* opaque */
@@ -52,6 +53,9 @@ struct cg_ledger_stats {
     uint64_t lost;    /* rows dropped: queue full, or their batch failed */
     uint64_t batches; /* insert transactions run */
     size_t waiting;   /* rows recorded, not yet committed or lost */
+    /* Per committed batch: from its first row recorded to its commit (the longest wait of
+     * any of its rows). */
+    struct cg_histogram write_latency;
 };
 
 /* Opens or creates a ledger in a file of its own at `path` and starts its writer (the gateway

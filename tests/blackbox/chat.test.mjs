@@ -50,7 +50,7 @@ after(async () => {
   logDir.remove();
   // Every run reports its outcome exactly once, whichever way it ended.
   const seen = new Map();
-  for (const l of gw.logs.filter((x) => x.event === 'usage')) seen.set(l.req_id, (seen.get(l.req_id) || 0) + 1);
+  for (const l of gw.logs.filter((x) => x.event === 'access' && 'outcome' in x)) seen.set(l.req_id, (seen.get(l.req_id) || 0) + 1);
   assert.deepEqual([...seen].filter(([, n]) => n !== 1), [], 'a run reported more than once');
 });
 
@@ -479,7 +479,7 @@ describe('chat completions: timing, keepalive, disconnects, load', { timeout: 18
       await waitFor(async () => (await backendHealth(g2)).workers[0].active_turns === 0, 10000, 'slot freed');
       assert.equal(h.workers[0].restarts, 0);
       assert.equal((await chat(g2, { model: 'codex-5', messages: [{ role: 'user', content: 'x' }] })).status, 200);
-      const cut = g2.logs.filter((l) => l.event === 'usage' && l.error === 'client_closed');
+      const cut = g2.logs.filter((l) => l.event === 'access' && 'outcome' in l && l.error === 'client_closed');
       assert.equal(cut.length, 1, 'the cut-off stream reports its outcome once');
     } finally {
       await stopClean(assert, g2);
@@ -527,14 +527,14 @@ describe('chat completions: stop sequences end the turn', { timeout: 60000 }, ()
       }
       await waitFor(async () => fakeMethods(fakeLog).slice(before).some((m) => m.method === 'turn/interrupt'), 8000, 'turn/interrupt');
       await waitFor(async () => (await backendHealth(gw, gw.auth)).workers.every((w) => w.active_turns === 0), 8000, 'slot freed');
-      const line = await gw.waitForLog((l) => l.event === 'usage' && l.req_id === id, 8000);
+      const line = await gw.waitForLog((l) => l.event === 'access' && 'outcome' in l && l.req_id === id, 8000);
       assert.deepEqual([line.status, line.error], [200, null]);
     });
   }
 });
 
 describe('chat completions: usage outcome', { timeout: 60000 }, () => {
-  const usageOf = (id) => gw.waitForLog((l) => l.event === 'usage' && l.req_id === id, 10000);
+  const usageOf = (id) => gw.waitForLog((l) => l.event === 'access' && 'outcome' in l && l.req_id === id, 10000);
 
   it('the usage log line carries the usage the response reported', async () => {
     const r = await post({ model: 'codex-5', messages: [{ role: 'user', content: 'fake:reasoning fake:usage=1000,600,250,200' }] }, { 'X-Request-Id': 'usage-body-1' });
@@ -602,13 +602,13 @@ describe('chat completions: usage outcome', { timeout: 60000 }, () => {
       assert.equal(n.status, 504);
       const s = await chat(g2, { model: 'codex-5', stream: true, messages: [{ role: 'user', content: 'fake:hang' }] }, { headers: { 'X-Request-Id': 'usage-timeout-2' } });
       assert.equal(s.status, 200);
-      const ln = await g2.waitForLog((l) => l.event === 'usage' && l.req_id === 'usage-timeout-1');
-      const ls = await g2.waitForLog((l) => l.event === 'usage' && l.req_id === 'usage-timeout-2');
+      const ln = await g2.waitForLog((l) => l.event === 'access' && 'outcome' in l && l.req_id === 'usage-timeout-1');
+      const ls = await g2.waitForLog((l) => l.event === 'access' && 'outcome' in l && l.req_id === 'usage-timeout-2');
       assert.deepEqual([ln.status, ln.error, ls.status, ls.error], [504, 'timeout', 200, 'timeout']);
     } finally {
       await stopClean(assert, g2);
     }
-    assert.equal(g2.logs.filter((l) => l.event === 'usage').length, 2, 'one line per run');
+    assert.equal(g2.logs.filter((l) => l.event === 'access' && 'outcome' in l).length, 2, 'one line per run');
   });
 
   it('a shutdown reports the runs it ends, once each', async () => {
@@ -620,7 +620,7 @@ describe('chat completions: usage outcome', { timeout: 60000 }, () => {
     await waitFor(async () => (await backendHealth(g2)).workers[0].active_turns === 2, 10000, 'two turns');
     await stopClean(assert, g2);
     await Promise.all(inflight);
-    const lines = g2.logs.filter((l) => l.event === 'usage');
+    const lines = g2.logs.filter((l) => l.event === 'access' && 'outcome' in l);
     assert.deepEqual(lines.map((l) => [l.req_id, l.status, l.error]).sort(), [
       ['usage-stop-1', 200, 'shutting_down'],
       ['usage-stop-2', 503, 'shutting_down'],

@@ -207,7 +207,7 @@ describe('named keys file', { timeout: 60000 }, () => {
   it('a file key is admitted under its label, which the usage log line carries', async () => {
     const r = await chat(gw, body('label me'), bearer('sk-alice'));
     assert.equal(r.status, 200, r.text);
-    const line = await gw.waitForLog((l) => l.event === 'usage' && l.key === 'alice');
+    const line = await gw.waitForLog((l) => l.event === 'access' && 'outcome' in l && l.key === 'alice');
     assert.equal(line.model, 'codex-5');
     assert.equal((await chat(gw, body(), bearer('sk-nope'))).status, 401);
     assert.equal(gw.raw.some((l) => l.includes('sk-alice')), false, 'no key in the logs');

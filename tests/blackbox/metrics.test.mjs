@@ -61,7 +61,7 @@ describe('metrics exposition', { timeout: 120000 }, () => {
     assert.ok(failed.status >= 400, failed.text);
     const m1 = await scrape(gw);
 
-    const req = (cls) => `codex_gateway_requests_total{route="chat",status_class="${cls}",model="codex-5"}`;
+    const req = (cls) => `codex_gateway_requests_total{route="chat",method="POST",status_class="${cls}",model="codex-5"}`;
     const failedClass = `${Math.floor(failed.status / 100)}xx`;
     assert.equal(moved(m0, m1, req('2xx')), 2);
     assert.equal(moved(m0, m1, req(failedClass)), 1);
@@ -87,29 +87,47 @@ describe('metrics exposition', { timeout: 120000 }, () => {
     assert.equal(m1.types.get('codex_gateway_requests_total'), 'counter');
     // Cumulative buckets: never decreasing, +Inf equal to the count.
     const buckets = [...m1.samples].filter(([k]) => k.startsWith('codex_gateway_request_duration_seconds_bucket{route="chat",'));
-    assert.equal(buckets.length, 16);
+    assert.equal(buckets.length, 18);
     for (let i = 1; i < buckets.length; i++) assert.ok(buckets[i][1] >= buckets[i - 1][1], buckets[i][0]);
     assert.equal(buckets.at(-1)[0], 'codex_gateway_request_duration_seconds_bucket{route="chat",le="+Inf"}');
     assert.equal(buckets.at(-1)[1], value(m1, 'codex_gateway_request_duration_seconds_count{route="chat"}'));
     assert.doesNotMatch(m1.text, /req_[A-Za-z0-9]/, 'no request ids');
   });
 
-  it('logs the outcome, time to first output and worker once per model request', async () => {
-    const ok = await gw.waitForLog((l) => l.event === 'usage' && l.req_id === 'metrics-json');
+  it('logs one access line per model request, with its outcome, time to first output, worker and tokens', async () => {
+    const ok = await gw.waitForLog((l) => l.event === 'access' && 'outcome' in l && l.req_id === 'metrics-json');
     assert.equal(ok.outcome, 'completed');
     assert.equal(typeof ok.ttfb_ms, 'number');
     assert.ok(ok.ttfb_ms <= ok.ms, `${ok.ttfb_ms} <= ${ok.ms}`);
     assert.equal(ok.worker, 0);
     assert.equal(ok.key, 'loopback');
     assert.ok(ok.reasoning_tokens > 0);
-    const bad = await gw.waitForLog((l) => l.event === 'usage' && l.req_id === 'metrics-failed');
+    const bad = await gw.waitForLog((l) => l.event === 'access' && 'outcome' in l && l.req_id === 'metrics-failed');
     assert.equal(bad.outcome, 'error');
     assert.equal(bad.ttfb_ms, null);
-    await gw.waitForLog((l) => l.event === 'access' && l.req_id === 'metrics-failed');
+    assert.equal(ok.method, 'POST');
+    assert.equal(ok.path, '/v1/chat/completions');
+    assert.ok(ok.bytes > 0);
     for (const id of ['metrics-json', 'metrics-failed']) {
-      const lines = gw.logs.filter((l) => l.req_id === id).map((l) => l.event).sort();
-      assert.deepEqual(lines, ['access', 'usage'], id);
+      const lines = gw.logs.filter((l) => l.req_id === id).map((l) => l.event);
+      assert.deepEqual(lines, ['access'], `${id}: one line per request`);
     }
+  });
+
+  it('counts requests refused before any run, and every other route, by method', async () => {
+    const m0 = await scrape(gw);
+    assert.equal((await chat(gw, '{"bad')).status, 400);
+    assert.equal((await request(gw, '/v1/nowhere')).status, 404);
+    assert.equal((await request(gw, '/v1/chat/completions')).status, 405);
+    assert.equal((await request(gw, '/healthz')).status, 200);
+    const m1 = await scrape(gw);
+    const req = (route, method, cls) =>
+      `codex_gateway_requests_total{route="${route}",method="${method}",status_class="${cls}",model="none"}`;
+    assert.equal(moved(m0, m1, req('chat', 'POST', '4xx')), 1, 'a bad body names no model');
+    assert.equal(moved(m0, m1, req('unmatched', 'GET', '4xx')), 1);
+    assert.equal(moved(m0, m1, req('chat', 'GET', '4xx')), 1);
+    assert.equal(moved(m0, m1, req('healthz', 'GET', '2xx')), 1);
+    assert.doesNotMatch(m1.text, /nowhere/, 'no raw paths');
   });
 
   it('reports the workers, the queue, connections and the process', async () => {
@@ -189,7 +207,7 @@ describe('metrics access', { timeout: 60000 }, () => {
     });
     try {
       const m0 = await scrape(gw);
-      for (const reason of ['requests', 'concurrency', 'auth_failures'])
+      for (const reason of ['requests', 'tokens', 'concurrency', 'auth_failures'])
         assert.ok(m0.samples.has(`codex_gateway_rate_limit_rejections_total{reason="${reason}"}`), reason);
       const statuses = [];
       for (let i = 0; i < 3; i++) statuses.push((await chat(gw, user('hi'))).status);
@@ -204,6 +222,12 @@ describe('metrics access', { timeout: 60000 }, () => {
       assert.equal(value(m2, 'codex_gateway_ledger_rows_lost_total'), 0);
       assert.equal(value(m2, 'codex_gateway_ledger_rows_waiting'), 0);
       assert.ok(value(m2, 'codex_gateway_ledger_batches_total') >= 1);
+      assert.equal(value(m2, 'codex_gateway_ledger_write_seconds_count'), value(m2, 'codex_gateway_ledger_batches_total'),
+        'one write-latency observation per committed batch');
+      assert.ok(value(m2, 'codex_gateway_ledger_write_seconds_sum') > 0);
+      assert.equal(value(m2, 'codex_gateway_ledger_write_seconds_bucket{le="+Inf"}'), value(m2, 'codex_gateway_ledger_write_seconds_count'));
+      assert.equal(moved(m0, m2, 'codex_gateway_requests_total{route="chat",method="POST",status_class="4xx",model="none"}'), 1,
+        'the refused request is counted, though it never ran');
     } finally {
       await stopClean(assert, gw);
     }

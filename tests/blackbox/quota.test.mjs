@@ -61,7 +61,7 @@ describe('account quota', () => {
         assert.ok(after >= 590 && after <= 600, `${path}: Retry-After ${after}`);
         assert.equal(r.headers.get('x-codex-primary-used-percent'), '100');
       }
-      const usage = gw.logs.filter((l) => l.event === 'usage');
+      const usage = gw.logs.filter((l) => l.event === 'access' && 'outcome' in l);
       assert.equal(usage.length, 1, 'the refused requests ran no turn');
     } finally {
       await stopClean(assert, gw);

@@ -97,12 +97,20 @@ static bool declared_before(const char *text, const char *line)
     return false;
 }
 
+/* A finished exchange as the router's done hook sees it. */
+static void request_done(const char *route, enum cg_method method, int status, const char *model)
+{
+    struct cg_exchange ex = {.route = route, .method = method, .status = status, .model = model};
+    cg_metrics_request_done(&ex, &metrics);
+}
+
 Test(metrics, every_family_has_help_and_type_before_its_samples)
 {
     struct cg_run_outcome o = outcome("gpt-5.5", "key1", 200);
     cg_metrics_outcome(&o, &metrics);
+    request_done("chat", CG_METHOD_POST, 200, "gpt-5.5");
     const char *text = render();
-    assert_line(text, "# HELP codex_gateway_requests_total Model requests answered, by route, "
+    assert_line(text, "# HELP codex_gateway_requests_total Requests answered, by route, method, "
                       "HTTP status class and model.");
     assert_line(text, "# TYPE codex_gateway_requests_total counter");
     assert_line(text, "# TYPE codex_gateway_request_duration_seconds histogram");
@@ -120,7 +128,36 @@ Test(metrics, every_family_has_help_and_type_before_its_samples)
     cr_assert_null(strstr(text, "req_secret"), "no request ids");
 }
 
-Test(metrics, requests_and_tokens_by_route_class_model_and_key)
+Test(metrics, every_request_by_route_method_class_and_model)
+{
+    request_done("chat", CG_METHOD_POST, 200, "gpt-5.5");
+    request_done("chat", CG_METHOD_POST, 200, "gpt-5.5");
+    request_done("chat", CG_METHOD_POST, 502, "GPT-5.5");
+    request_done("chat", CG_METHOD_POST, 499, "made-up");
+    request_done("chat", CG_METHOD_POST, 429, NULL);
+    request_done("chat", CG_METHOD_OPTIONS, 204, NULL);
+    request_done(NULL, CG_METHOD_GET, 404, NULL);
+    request_done("healthz", CG_METHOD_GET, 0, NULL);
+    const char *text = render();
+    assert_line(text, "codex_gateway_requests_total{route=\"chat\",method=\"POST\","
+                      "status_class=\"2xx\",model=\"gpt-5.5\"} 2");
+    /* the catalog's spelling, whatever the client's */
+    assert_line(text, "codex_gateway_requests_total{route=\"chat\",method=\"POST\","
+                      "status_class=\"5xx\",model=\"gpt-5.5\"} 1");
+    assert_line(text, "codex_gateway_requests_total{route=\"chat\",method=\"POST\","
+                      "status_class=\"4xx\",model=\"other\"} 1");
+    assert_line(text, "codex_gateway_requests_total{route=\"chat\",method=\"POST\","
+                      "status_class=\"4xx\",model=\"none\"} 1");
+    assert_line(text, "codex_gateway_requests_total{route=\"chat\",method=\"OPTIONS\","
+                      "status_class=\"2xx\",model=\"none\"} 1");
+    assert_line(text, "codex_gateway_requests_total{route=\"unmatched\",method=\"GET\","
+                      "status_class=\"4xx\",model=\"none\"} 1");
+    assert_line(text, "codex_gateway_requests_total{route=\"healthz\",method=\"GET\","
+                      "status_class=\"4xx\",model=\"none\"} 1");
+    cr_assert_null(strstr(text, "made-up"), "unknown models fold to other");
+}
+
+Test(metrics, tokens_and_errors_by_model_and_key)
 {
     struct cg_run_outcome ok = outcome("gpt-5.5", "key1", 200);
     struct cg_run_outcome failed = outcome("GPT-5.5", "key1", 502);
@@ -130,13 +167,6 @@ Test(metrics, requests_and_tokens_by_route_class_model_and_key)
     cg_metrics_outcome(&failed, &metrics);
     cg_metrics_outcome(&unknown, &metrics);
     const char *text = render();
-    assert_line(text,
-                "codex_gateway_requests_total{route=\"chat\",status_class=\"2xx\",model=\"gpt-5.5\"} 2");
-    /* the catalog's spelling, whatever the client's */
-    assert_line(text,
-                "codex_gateway_requests_total{route=\"chat\",status_class=\"5xx\",model=\"gpt-5.5\"} 1");
-    assert_line(text,
-                "codex_gateway_requests_total{route=\"chat\",status_class=\"4xx\",model=\"other\"} 1");
     assert_line(text, "codex_gateway_tokens_total{model=\"gpt-5.5\",key=\"key1\",kind=\"input\"} 300");
     assert_line(text, "codex_gateway_tokens_total{model=\"gpt-5.5\",key=\"key1\",kind=\"cached\"} 120");
     assert_line(text, "codex_gateway_tokens_total{model=\"gpt-5.5\",key=\"key1\",kind=\"output\"} 90");
@@ -182,12 +212,13 @@ Test(metrics, histogram_buckets_are_cumulative_and_end_at_the_count)
     static const struct {
         const char *le;
         unsigned n;
-    } want[] = {{"0.005", 2}, {"0.01", 3}, {"0.025", 3}, {"1", 3}, {"300", 3}, {"+Inf", 4}};
+    } want[] = {{"0.001", 0}, {"0.0025", 0}, {"0.005", 2}, {"0.01", 3},
+                {"0.025", 3}, {"1", 3},      {"300", 3},    {"+Inf", 4}};
     for (size_t i = 0; i < CG_ARRAY_SIZE(want); i++) {
         snprintf(line, sizeof(line), "%s\"%s\"} %u", b, want[i].le, want[i].n);
         assert_line(text, line);
     }
-    assert_line(text, "codex_gateway_request_duration_seconds_sum{route=\"chat\"} 400.015");
+    assert_line(text, "codex_gateway_request_duration_seconds_sum{route=\"chat\"} 400.015000");
     assert_line(text, "codex_gateway_request_duration_seconds_count{route=\"chat\"} 4");
     /* a run without model output has no time to first token */
     assert_line(text, "codex_gateway_time_to_first_token_seconds_count{route=\"chat\"} 3");
