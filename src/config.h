@@ -76,6 +76,8 @@
       "seconds a stored response is kept (30 days, as OpenAI); 0 = no age limit")                  \
     X(PROXY_RESPONSES_MAX_BYTES, responses_max_bytes, INT, "1073741824", 0, 1099511627776,         \
       "bytes of stored responses kept; past it the oldest are deleted first; 0 = no size limit")   \
+    X(PROXY_USAGE_LEDGER, usage_ledger, BOOL, "true", 0, 0,                                        \
+      "record one usage row per model request in gateway.db; false = /v1/usage answers 404")      \
     X(PROXY_USAGE_MAX_AGE, usage_max_age, INT, "7776000", 0, 315360000,                            \
       "seconds a usage ledger row is kept (90 days); 0 = kept for ever")                           \
     X(PROXY_ADMIN_KEYS, admin_keys, SECRET, "", 0, 0,                                              \

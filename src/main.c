@@ -218,7 +218,7 @@ static int open_store(struct gateway *g)
         return -1;
     }
     g->api.store = cg_state_store(g->state);
-    g->api.ledger = cg_state_ledger(g->state);
+    g->api.ledger = g->cfg.usage_ledger ? cg_state_ledger(g->state) : NULL;
     return 0;
 }
 

@@ -42,10 +42,12 @@ void cg_routes_init(struct cg_router *router, struct cg_api *api)
     bool added = cg_run_subscribe(api, cg_access_log_outcome, NULL);
     added = added && cg_run_subscribe(api, cg_usage_record, api);
     cg_metrics_init(&metrics, api);
-    added = added && cg_run_subscribe(api, cg_metrics_outcome, &metrics);
-    router->on_done = cg_metrics_request_done;
-    router->on_done_data = &metrics;
+    if (api->cfg->enable_metrics) {
+        added = added && cg_run_subscribe(api, cg_metrics_outcome, &metrics);
+        router->on_done = cg_metrics_request_done;
+        router->on_done_data = &metrics;
+    }
     added = added && cg_run_subscribe(api, cg_charge_outcome, router);
-    assert(added); /* the first four of CG_API_CONSUMERS_MAX */
+    assert(added); /* at most the first four of CG_API_CONSUMERS_MAX */
     (void)added;
 }

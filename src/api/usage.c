@@ -219,7 +219,10 @@ static void handle(struct cg_exchange *ex, struct cg_api *api, bool raw)
     if (!parse_query(ex, &q, &group))
         return;
     if (api->ledger == NULL) {
-        cg_exchange_fail_code(ex, CG_ERR_STORE_FAILED);
+        struct cg_error err;
+        cg_error_set(&err, CG_ERR_NOT_FOUND, NULL,
+                     "The usage ledger is off on this gateway (PROXY_USAGE_LEDGER=false).");
+        cg_exchange_fail(ex, &err);
         return;
     }
     /* Never NULL for a non-admin: NULL reads every key's rows. */

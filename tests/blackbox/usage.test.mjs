@@ -232,6 +232,29 @@ describe('usage ledger file', { timeout: 60000 }, () => {
     }
   });
 
+  it('PROXY_USAGE_LEDGER=false records nothing and /v1/usage says why', async () => {
+    const state = tempDir('cg-usage-');
+    const env = { PROXY_STATE_DIR: state.dir, HOME: state.dir };
+    let gw;
+    try {
+      gw = await startGateway({ env: { ...env, PROXY_USAGE_LEDGER: 'false' }, waitReady: true });
+      assert.equal((await chat(gw, user('fake:usage=5,0,2'))).status, 200);
+      for (const p of ['/v1/usage', '/v1/usage/raw']) {
+        const r = await request(gw, p);
+        assert.equal(r.status, 404, p);
+        assertOpenAIError(assert, r.json, { code: 'unknown_url' });
+        assert.match(r.json.error.message, /PROXY_USAGE_LEDGER=false/);
+      }
+      await stopClean(assert, gw);
+      gw = undefined;
+      gw = await startGateway({ env, waitReady: true });
+      assert.equal((await usage(gw)).json.total_requests, 0, 'the request left no row');
+    } finally {
+      if (gw) await stopClean(assert, gw);
+      state.remove();
+    }
+  });
+
   it('a ledger that cannot be written after the start loses rows, not requests', async () => {
     const state = tempDir('cg-usage-');
     try {
