@@ -10,7 +10,9 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 enum { SAMPLES_MAX = 1 << 26 }; /* per series and round; more are dropped (and counted) */
 
@@ -98,6 +100,34 @@ static inline bool parse_secs(const char *s, double *out)
         return false;
     *out = v;
     return true;
+}
+
+/* Removes an SQLite database at `path` with its WAL and shared-memory files, then `dir`. */
+static inline void remove_db_dir(const char *dir, const char *path)
+{
+    char side[4200];
+    unlink(path);
+    snprintf(side, sizeof(side), "%s-wal", path);
+    unlink(side);
+    snprintf(side, sizeof(side), "%s-shm", path);
+    unlink(side);
+    rmdir(dir);
+}
+
+/* A field of /proc/self/status in kB ("VmRSS", "VmHWM"); 0 when absent. */
+static inline long proc_status_kb(const char *field)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    size_t n = strlen(field);
+    long kb = 0;
+    while (f && fgets(line, sizeof(line), f)) {
+        if (strncmp(line, field, n) == 0 && line[n] == ':')
+            kb = strtol(line + n + 1, NULL, 10);
+    }
+    if (f)
+        fclose(f);
+    return kb;
 }
 
 #endif

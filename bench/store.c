@@ -271,15 +271,8 @@ int main(int argc, char **argv)
            (double)b.reads_done / secs, pct(&b.put_lat, 50), pct(&b.put_lat, 99),
            pct(&b.get_lat, 50), pct(&b.get_lat, 99), pct(&b.resolve_lat, 50),
            pct(&b.resolve_lat, 99), b.failed, (long long)st.st_size);
-    if (opt.dir == NULL) {
-        unlink(path);
-        char side[4200];
-        snprintf(side, sizeof(side), "%s-wal", path);
-        unlink(side);
-        snprintf(side, sizeof(side), "%s-shm", path);
-        unlink(side);
-        rmdir(dir);
-    }
+    if (opt.dir == NULL)
+        remove_db_dir(dir, path);
     json_decref(b.template);
     free(b.ids);
     free(b.ops);

@@ -90,5 +90,9 @@
 /* Usage ledger rows recorded and not yet committed (about 1 KiB each): past this (the disk
  * stalls, or fails) a row is dropped and counted as lost rather than held in memory without end. */
 #define CG_LEDGER_QUEUE_MAX 10000
+/* A recorded row waits at most this long for its batch to be written (or for 256 rows, or a
+ * read): one commit, and its fsync, per interval instead of per few requests. A crash loses at
+ * most this much of the ledger; a clean stop loses nothing. */
+#define CG_LEDGER_FLUSH_MS 100
 
 #endif

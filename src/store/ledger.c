@@ -143,6 +143,9 @@ struct cg_ledger {
     struct cg_ledger_config cfg;
     bool owns_db; /* false: attached to a db another module owns */
     /* Loop thread only. */
+    uv_timer_t flush;      /* a batch waits at most flush_ms for more rows */
+    bool due;              /* the flush time of `filling` has passed */
+    int holds;             /* the db (or its owner, until detach) and the timer; freed at 0 */
     struct batch *filling; /* not yet submitted */
     size_t in_flight;      /* insert batches submitted, not done */
     struct cg_ledger_stats stats;
@@ -408,7 +411,7 @@ static void on_insert_done(struct cg_db_job *job)
     }
     free(b->rows);
     free(b);
-    if (l->in_flight == 0 && l->filling != NULL && l->db != NULL)
+    if (l->in_flight == 0 && l->filling != NULL && l->due && l->db != NULL)
         submit_filling(l);
 }
 
@@ -416,23 +419,51 @@ static void submit_filling(struct cg_ledger *l)
 {
     struct batch *b = l->filling;
     l->filling = NULL;
+    l->due = false;
+    uv_timer_stop(&l->flush);
     l->in_flight++;
     cg_db_submit(l->db, &b->base);
 }
 
-static void on_db_closed(void *data)
+/* One commit (an fsync) per flush interval rather than per few rows: the batch goes now unless
+ * one is still being written, whose end submits it. */
+static void on_flush(uv_timer_t *t)
 {
-    struct cg_ledger *l = data;
+    struct cg_ledger *l = CG_CONTAINER_OF(t, struct cg_ledger, flush);
+    l->due = true;
+    if (l->in_flight == 0 && l->filling != NULL && l->db != NULL)
+        submit_filling(l);
+}
+
+static void release(struct cg_ledger *l)
+{
+    assert(l->holds > 0);
+    if (--l->holds > 0)
+        return;
     assert(l->filling == NULL && l->in_flight == 0);
     free(l);
 }
 
-static struct cg_ledger *ledger_new(const struct cg_ledger_config *cfg)
+static void on_db_closed(void *data)
+{
+    release(data);
+}
+
+static void on_flush_closed(uv_handle_t *h)
+{
+    release(CG_CONTAINER_OF((uv_timer_t *)h, struct cg_ledger, flush));
+}
+
+static struct cg_ledger *ledger_new(uv_loop_t *loop, const struct cg_ledger_config *cfg)
 {
     struct cg_ledger *l = cg_xcalloc(1, sizeof(*l));
     l->cfg = *cfg;
     if (l->cfg.queue_max == 0 || l->cfg.queue_max > CG_LEDGER_QUEUE_MAX)
         l->cfg.queue_max = CG_LEDGER_QUEUE_MAX;
+    if (l->cfg.flush_ms == 0)
+        l->cfg.flush_ms = CG_LEDGER_FLUSH_MS;
+    uv_timer_init(loop, &l->flush);
+    l->holds = 2;
     return l;
 }
 
@@ -440,7 +471,7 @@ int cg_ledger_open(uv_loop_t *loop, const char *path, const struct cg_ledger_con
                    struct cg_ledger **out, char *errbuf, size_t errlen)
 {
     *out = NULL;
-    struct cg_ledger *l = ledger_new(cfg);
+    struct cg_ledger *l = ledger_new(loop, cfg);
     l->owns_db = true;
     struct cg_db_config dc = {
         .migrations = migrations,
@@ -449,16 +480,18 @@ int cg_ledger_open(uv_loop_t *loop, const char *path, const struct cg_ledger_con
         .ctx = l,
     };
     if (cg_db_open(loop, path, &dc, &l->db, errbuf, errlen) != 0) {
-        free(l);
+        l->holds = 1;
+        uv_close((uv_handle_t *)&l->flush, on_flush_closed);
         return -1;
     }
     *out = l;
     return 0;
 }
 
-struct cg_ledger *cg_ledger_attach(struct cg_db *db, const struct cg_ledger_config *cfg)
+struct cg_ledger *cg_ledger_attach(uv_loop_t *loop, struct cg_db *db,
+                                   const struct cg_ledger_config *cfg)
 {
-    struct cg_ledger *l = ledger_new(cfg);
+    struct cg_ledger *l = ledger_new(loop, cfg);
     l->db = db;
     return l;
 }
@@ -469,6 +502,7 @@ void cg_ledger_close(struct cg_ledger *l)
         submit_filling(l);
     struct cg_db *db = l->db;
     l->db = NULL; /* batches done from here on submit nothing more */
+    uv_close((uv_handle_t *)&l->flush, on_flush_closed);
     if (l->owns_db)
         cg_db_close(db, on_db_closed, l);
 }
@@ -476,7 +510,7 @@ void cg_ledger_close(struct cg_ledger *l)
 void cg_ledger_detach(struct cg_ledger *l)
 {
     assert(!l->owns_db && l->db == NULL);
-    on_db_closed(l);
+    release(l);
 }
 
 void cg_ledger_record(struct cg_ledger *l, const struct cg_ledger_row *in)
@@ -495,6 +529,7 @@ void cg_ledger_record(struct cg_ledger *l, const struct cg_ledger_row *in)
         b->l = l;
         b->first_us = cg_clock_mono_us();
         l->filling = b;
+        uv_timer_start(&l->flush, on_flush, l->cfg.flush_ms, 0);
     }
     if (b->count == b->cap) {
         b->cap = b->cap ? b->cap * 2 : BATCH_ROWS_FIRST;
@@ -520,7 +555,7 @@ void cg_ledger_record(struct cg_ledger *l, const struct cg_ledger_row *in)
     r->duration_ms = in->duration_ms;
     r->worker = in->worker;
     l->stats.waiting++;
-    if (l->in_flight == 0 || b->count == BATCH_ROWS_MAX)
+    if (b->count == BATCH_ROWS_MAX)
         submit_filling(l);
 }
 

@@ -1,8 +1,9 @@
 /* ledger.h: the usage ledger: one row per model request in a SQLite file (gateway.db, shared with
  * the response store through store/state.h, or a file of its own), written in batches by the
  * db's writer thread. The loop only copies a row into the batch being filled; a batch goes to
- * the writer when none is in flight (or it is full), so rows that arrive while the disk is busy
- * share one transaction. Writing never fails a request: a row that cannot be
+ * the writer flush_ms after its first row, once none is in flight (at once when it is full or a
+ * read comes, which so sees every row recorded before it): one transaction, and one fsync, per
+ * interval however many requests end in it. Writing never fails a request: a row that cannot be
  * queued (CG_LEDGER_QUEUE_MAX rows already waiting) or whose batch fails is counted as lost, and
  * the loss is logged at most once a minute. Closing writes every queued row first.
  *
@@ -24,6 +25,7 @@ struct cg_db;
 struct cg_ledger_config {
     uint64_t max_age_s;     /* PROXY_USAGE_MAX_AGE; 0 = kept for ever */
     size_t queue_max;       /* rows waiting for the writer; 0 = CG_LEDGER_QUEUE_MAX */
+    uint64_t flush_ms;      /* longest a row waits for its batch to go; 0 = CG_LEDGER_FLUSH_MS */
     int64_t (*now_s)(void); /* Unix seconds; NULL = real time (tests set it) */
 };
 
@@ -72,7 +74,8 @@ void cg_ledger_close(struct cg_ledger *l);
 /* A ledger on a db shared with other modules (store/state.h), which borrows `db`: the db's owner
  * opens it with cg_ledger_migration, calls cg_ledger_after_batch from its own hook (ctx: the
  * ledger), and cg_ledger_detach once the db has closed. */
-struct cg_ledger *cg_ledger_attach(struct cg_db *db, const struct cg_ledger_config *cfg);
+struct cg_ledger *cg_ledger_attach(uv_loop_t *loop, struct cg_db *db,
+                                   const struct cg_ledger_config *cfg);
 void cg_ledger_detach(struct cg_ledger *l);
 extern const char cg_ledger_migration[]; /* the ledger's schema version 0 → 1 */
 enum cg_err cg_ledger_after_batch(struct cg_db *db, void *ctx);

@@ -59,7 +59,7 @@ int cg_state_open(uv_loop_t *loop, const char *path, const struct cg_responses_s
         return -1;
     }
     /* Both exist before the first job is queued, so the hooks never see one missing. */
-    st->ledger = cg_ledger_attach(st->db, ledger);
+    st->ledger = cg_ledger_attach(loop, st->db, ledger);
     cg_responses_store_attach(loop, st->db, lim, &st->store);
     *out = st;
     return 0;

@@ -177,18 +177,43 @@ Test(ledger, recorded_rows_are_summed_and_listed)
     cr_assert_eq(field(e, "duration_ms"), 7);
 }
 
-Test(ledger, rows_recorded_while_a_batch_is_in_flight_share_the_next)
+Test(ledger, rows_recorded_within_the_flush_interval_share_one_batch)
 {
     open_ledger();
     for (int i = 0; i < 10; i++)
         record("k_a", "m", 1, 1);
-    run();
     struct cg_ledger_stats st;
     cg_ledger_stats(fx.l, &st);
+    cr_assert_eq(st.batches, 0, "nothing written before the flush interval");
+    cr_assert_eq(st.waiting, 10);
+    run(); /* the flush timer fires, the batch commits, the loop has nothing left */
+    cg_ledger_stats(fx.l, &st);
     cr_assert_eq(st.written, 10);
-    cr_assert_eq(st.batches, 2, "the first row alone, then the nine that waited for it");
+    cr_assert_eq(st.batches, 1, "one transaction for the ten");
+    cr_assert_eq(st.write_latency.count, 1);
     cr_assert_eq(st.waiting, 0);
     cr_assert_eq(st.lost, 0);
+}
+
+Test(ledger, a_full_batch_goes_at_once_and_the_rest_waits_for_the_interval)
+{
+    fx.cfg.flush_ms = 60000; /* the test would time out if the rest waited for it */
+    open_ledger();
+    for (int i = 0; i < 256 + 3; i++)
+        record("k_a", "m", 1, 1);
+    struct cg_ledger_stats st;
+    cg_ledger_stats(fx.l, &st);
+    for (int i = 0; i < 100 && st.batches == 0; i++) {
+        uv_run(&fx.loop, UV_RUN_ONCE); /* returns once the writer's answer came */
+        cg_ledger_stats(fx.l, &st);
+    }
+    cr_assert_eq(st.batches, 1);
+    cr_assert_eq(st.written, 256);
+    cr_assert_eq(st.waiting, 3, "the rest waits for its interval");
+    close_ledger(); /* a clean close writes the three that were still waiting */
+    open_ledger();
+    read_summary(CG_LEDGER_GROUP_NONE, NULL);
+    cr_assert_eq(json_integer_value(json_object_get(fx.value, "total_requests")), 259);
 }
 
 Test(ledger, rows_past_the_queue_limit_are_lost)
