@@ -96,8 +96,8 @@ static void on_summary(enum cg_err code, json_t *value, void *data)
 {
     (void)data;
     b.summary_ns = now_ns() - b.read_start_ns;
-    if (code != CG_OK || json_integer_value(json_object_get(value, "total_requests")) !=
-                             (json_int_t)opt.rows)
+    if (code != CG_OK ||
+        json_integer_value(json_object_get(value, "total_requests")) != (json_int_t)opt.rows)
         b.read_failures++;
     struct cg_ledger_query q = {.limit = 200};
     b.read_start_ns = now_ns();
@@ -106,7 +106,8 @@ static void on_summary(enum cg_err code, json_t *value, void *data)
 
 static void start_reads(void)
 {
-    struct cg_ledger_query q = {.start_s = 0, .end_s = INT64_MAX / 2, .group = CG_LEDGER_GROUP_MODEL};
+    struct cg_ledger_query q = {
+        .start_s = 0, .end_s = INT64_MAX / 2, .group = CG_LEDGER_GROUP_MODEL};
     b.read_start_ns = now_ns();
     cg_ledger_summary(b.ledger, &q, on_summary, NULL);
 }
