@@ -5,6 +5,7 @@
 // BuildKit's layer cache survive between runs and between the suite's files: an unchanged tree
 // rebuilds in seconds. A lock lets only one file use the engine at a time.
 import { execFile, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -145,16 +146,21 @@ async function caFile() {
   return r.code === 0 && file && file !== 'null' && file !== 'undefined' && fs.existsSync(file) ? file : null;
 }
 
-/** Imports a minimal Debian 12 as BASE_IMAGE unless the engine has it already. */
+// Like debian:bookworm-slim: no documentation, manual pages or translations.
+const BASE_OPTS = ['--variant=minbase', '--dpkgopt=path-exclude=/usr/share/doc/*', '--dpkgopt=path-exclude=/usr/share/man/*',
+  '--dpkgopt=path-exclude=/usr/share/locale/*', '--dpkgopt=path-include=/usr/share/locale/locale.alias'];
+const BASE_KEY = createHash('sha256').update(BASE_OPTS.join('\n')).digest('hex').slice(0, 16);
+
+/** Imports a minimal Debian 12 as BASE_IMAGE unless the engine has one made the same way. */
 async function ensureBase() {
-  if ((await docker(['image', 'inspect', BASE_IMAGE])).code === 0) return;
+  const have = await docker(['image', 'inspect', '-f', '{{index .Config.Labels "cg.base"}}', BASE_IMAGE]);
+  if (have.code === 0 && have.stdout.trim() === BASE_KEY) return;
   const idx = await must('apt-get', ['indextargets', '--format', '$(REPO_URI) $(RELEASE)'], { env: process.env });
   const mirror = idx.stdout.split('\n').map((l) => l.split(' ')).find((f) => f[1] === 'bookworm')?.[0] || 'http://deb.debian.org/debian/';
   const tar = path.join(root, 'base.tar');
-  await must('mmdebstrap', ['--quiet', '--variant=minbase', '--dpkgopt=path-exclude=/usr/share/doc/*',
-    '--dpkgopt=path-exclude=/usr/share/man/*', 'bookworm', tar, mirror], { env: process.env, timeoutMs: 10 * 60000 });
+  await must('mmdebstrap', ['--quiet', ...BASE_OPTS, 'bookworm', tar, mirror], { env: process.env, timeoutMs: 10 * 60000 });
   try {
-    await mustDocker(['import', tar, BASE_IMAGE], { timeoutMs: 5 * 60000 });
+    await mustDocker(['import', '--change', `LABEL cg.base=${BASE_KEY}`, tar, BASE_IMAGE], { timeoutMs: 5 * 60000 });
   } finally {
     fs.rmSync(tar, { force: true });
   }
