@@ -7,7 +7,6 @@
 import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { repoRoot } from '../lib/gateway.mjs';
@@ -182,18 +181,6 @@ export async function buildImage() {
   await docker(['image', 'prune', '-f']);
   const size = Number((await mustDocker(['image', 'inspect', '-f', '{{.Size}}', IMAGE])).stdout.trim());
   return { seconds, size };
-}
-
-/** A TCP port free on 127.0.0.1 right now. */
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 /** GET url; {status, body} or null when nothing answers. */

@@ -7,8 +7,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import OpenAI from 'openai';
-import { fakeCodexBin, repoRoot, tempDir, waitFor } from '../lib/gateway.mjs';
-import { IMAGE, buildImage, docker, freePort, get, mustDocker, startDocker } from './docker.mjs';
+import { fakeCodexBin, freePort, repoRoot, tempDir, waitFor } from '../lib/gateway.mjs';
+import { IMAGE, buildImage, docker, get, mustDocker, startDocker } from './docker.mjs';
 
 const GRACE_MS = 3000;
 const pinned = JSON.parse(fs.readFileSync(path.join(repoRoot, 'tests', 'package.json'), 'utf8')).dependencies['@openai/codex'];
