@@ -10,7 +10,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import OpenAI from 'openai';
 import { fakeCodexBin, freePort, gatewayBin, repoRoot, tempDir, waitFor } from '../lib/gateway.mjs';
-import { COMPOSE, IMAGE, buildImage, docker, get, must, mustDocker, run, startDocker } from './docker.mjs';
+import { COMPOSE, IMAGE, buildImage, docker, get, imageFeatures, must, mustDocker, run, startDocker } from './docker.mjs';
 
 const deployDir = path.join(repoRoot, 'deploy');
 const composeFile = path.join(deployDir, 'compose.yml');
@@ -139,8 +139,7 @@ describe('compose stack on a Docker engine', { timeout: 45 * 60000 }, () => {
     assert.ok(fs.existsSync(fakeCodexBin), `${fakeCodexBin} missing: build the release preset first`);
     engine = await startDocker();
     await buildImage();
-    const help = await docker(['run', '--rm', IMAGE, 'help']);
-    features = { forwardAuth: /forward-auth/.test(help.stdout + help.stderr), probe: /\bprobe\b/.test(help.stdout + help.stderr) };
+    features = await imageFeatures();
     project = tempDir('cg-compose-');
     fs.chmodSync(project.dir, 0o755);
     fs.copyFileSync(envExample, path.join(project.dir, '.env'));
@@ -153,12 +152,14 @@ describe('compose stack on a Docker engine', { timeout: 45 * 60000 }, () => {
           image: IMAGE,
           network_mode: 'host',
           environment: { PORT: String(ports.gateway), PROXY_API_KEY: 'sk-compose', CODEX_BIN: '/opt/fake/codex', PROXY_SHUTDOWN_GRACE_MS: '2000' },
+          healthcheck: { interval: '1s' },
           volumes: [`${fakeCodexBin}:/opt/fake/fake-codex:ro`, `${path.join(project.dir, 'codex')}:/opt/fake/codex:ro`],
         },
         'forward-auth': {
           image: IMAGE,
           network_mode: 'host',
           environment: { PORT: String(ports.gateway), PROXY_FORWARD_AUTH_PORT: String(ports.auth), PROXY_API_KEY: 'sk-compose', CODEX_BIN: '/opt/fake/codex' },
+          healthcheck: { interval: '1s' },
           volumes: [`${fakeCodexBin}:/opt/fake/fake-codex:ro`, `${path.join(project.dir, 'codex')}:/opt/fake/codex:ro`],
         },
       },
@@ -179,7 +180,7 @@ describe('compose stack on a Docker engine', { timeout: 45 * 60000 }, () => {
     if (engine) {
       // A failed `down` must not leave the project's containers on the cached engine.
       const left = (await docker(['ps', '-aq', '--filter', `label=com.docker.compose.project=${name}`])).stdout.split('\n').filter(Boolean);
-      if (left.length) await docker(['rm', '-f', ...left]);
+      if (left.length) await docker(['rm', '-f', '-v', ...left]);
       await engine.stop();
     }
     project?.remove();

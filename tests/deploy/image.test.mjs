@@ -8,7 +8,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import OpenAI from 'openai';
 import { fakeCodexBin, freePort, repoRoot, tempDir, waitFor } from '../lib/gateway.mjs';
-import { IMAGE, buildImage, docker, get, mustDocker, startDocker } from './docker.mjs';
+import { IMAGE, buildImage, docker, get, imageFeatures, mustDocker, startDocker } from './docker.mjs';
 
 const GRACE_MS = 3000;
 const pinned = JSON.parse(fs.readFileSync(path.join(repoRoot, 'tests', 'package.json'), 'utf8')).dependencies['@openai/codex'];
@@ -16,12 +16,14 @@ const pinned = JSON.parse(fs.readFileSync(path.join(repoRoot, 'tests', 'package.
 let engine;
 let built;
 let fixtures;
+let features;
 const containers = [];
 
 before(async () => {
   assert.ok(fs.existsSync(fakeCodexBin), `${fakeCodexBin} missing: build the release preset first`);
   engine = await startDocker();
   built = await buildImage();
+  features = await imageFeatures();
   fixtures = tempDir('cg-image-');
   // The worker command leaves an orphan: a grandchild that outlives its parent and is
   // re-parented to the container's PID 1, which must reap it.
@@ -30,7 +32,7 @@ before(async () => {
 });
 
 after(async () => {
-  for (const id of containers) await docker(['rm', '-f', id]);
+  for (const id of containers) await docker(['rm', '-f', '-v', id]);
   if (engine) await engine.stop();
   fixtures?.remove();
 });
@@ -93,6 +95,13 @@ describe('container image', { timeout: 45 * 60000 }, () => {
     const id = r.stdout.trim();
     containers.push(id);
     await waitFor(async () => (await zombies(id)).length === 1, 10000, 'a zombie');
+  });
+
+  it("the image's HEALTHCHECK (codex-gateway probe /readyz) turns healthy", async (t) => {
+    if (!features.probe) return t.skip('this binary has no probe command yet');
+    const gw = await runGateway({}, ['--health-interval', '1s']);
+    await waitFor(async () => (await inspect(gw.id, '{{.State.Health.Status}}')) === 'healthy', 30000, 'healthy');
+    await docker(['rm', '-f', '-v', gw.id]);
   });
 
   it('serves /readyz and a chat completion, reaps orphans, and stops on SIGTERM with exit 0', async () => {
