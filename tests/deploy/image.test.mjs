@@ -8,6 +8,8 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import OpenAI from 'openai';
 import { fakeCodexBin, freePort, repoRoot, tempDir, waitFor } from '../lib/gateway.mjs';
+import { MODEL, providerConfig } from '../e2e/codex.mjs';
+import { MODEL_TEXT, startMockModel } from '../e2e/mock-model.mjs';
 import { IMAGE, buildImage, docker, get, imageFeatures, mustDocker, startDocker } from './docker.mjs';
 
 const GRACE_MS = 3000;
@@ -37,7 +39,10 @@ after(async () => {
   fixtures?.remove();
 });
 
-/** Starts the image on the host network with the fake Codex; returns {id, url, port}. */
+/**
+ * Starts the image on the host network, by default with the fake Codex as its worker; returns
+ * {id, url, port} once /readyz answers 200.
+ */
 async function runGateway(env = {}, extra = []) {
   const port = await freePort();
   const envArgs = Object.entries({ PORT: String(port), CODEX_BIN: '/opt/fake/codex', PROXY_API_KEY: 'sk-image',
@@ -134,5 +139,27 @@ describe('container image', { timeout: 45 * 60000 }, () => {
     assert.equal(stop.code, 0, stop.stderr);
     assert.equal(await inspect(gw.id, '{{.State.ExitCode}}'), '0', (await docker(['logs', gw.id])).stderr.slice(-3000));
     assert.equal(await inspect(gw.id, '{{.State.OOMKilled}}'), 'false');
+  });
+
+  it("the image's own Codex CLI is a working worker: a chat answered by a mock model on 127.0.0.1", async () => {
+    const mock = await startMockModel();
+    const home = tempDir('cg-image-home-');
+    try {
+      fs.writeFileSync(path.join(home.dir, 'config.toml'), providerConfig(mock.url));
+      // The image's user must own its CODEX_HOME, as it owns the named volume.
+      fs.chownSync(home.dir, 10001, 10001);
+      fs.chownSync(path.join(home.dir, 'config.toml'), 10001, 10001);
+      const gw = await runGateway({ CODEX_BIN: 'codex', CODEX_MODEL: MODEL }, ['-v', `${home.dir}:/data/codex-home`]);
+      const client = new OpenAI({ apiKey: 'sk-image', baseURL: `${gw.url}/v1`, maxRetries: 0, timeout: 60000 });
+      const r = await client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'hi' }] });
+      assert.equal(r.choices[0].message.content, MODEL_TEXT);
+      assert.ok(mock.responsesRequests().length >= 1);
+      const stop = await docker(['stop', '-t', '15', gw.id], { timeoutMs: 30000 });
+      assert.equal(stop.code, 0, stop.stderr);
+      assert.equal(await inspect(gw.id, '{{.State.ExitCode}}'), '0', (await docker(['logs', gw.id])).stderr.slice(-3000));
+    } finally {
+      await mock.close();
+      home.remove();
+    }
   });
 });
