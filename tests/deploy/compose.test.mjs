@@ -104,6 +104,14 @@ describe('compose and Traefik files', () => {
     assert.equal(labels['traefik.http.services.codex-gateway.loadbalancer.server.port'], defaults.PORT);
   });
 
+  it('the optional Traefik is behind a profile and exposes only what is labelled', () => {
+    const { traefik, 'forward-auth': fa } = config.services;
+    assert.deepEqual(traefik.profiles, ['traefik']);
+    assert.ok(traefik.command.includes('--providers.docker.exposedbydefault=false'));
+    assert.equal(fa.labels['traefik.enable'], 'false');
+    assert.deepEqual(Object.keys(config.services).filter((n) => !config.services[n].profiles).sort(), ['forward-auth', 'gateway']);
+  });
+
   it('traefik/dynamic.yml matches: same middlewares, forward-auth address and header, gateway port', async () => {
     const dyn = (await yamlOf(fs.readFileSync(path.join(deployDir, 'traefik', 'dynamic.yml'), 'utf8'))).http;
     const router = dyn.routers['codex-gateway'];
@@ -194,6 +202,8 @@ describe('compose stack on a Docker engine', { timeout: 45 * 60000 }, () => {
       throw new Error(`${e.message}\n${await logs()}`);
     });
     t.diagnostic(`docker-compose up to /readyz 200: ${((Date.now() - upAt) / 1000).toFixed(1)} s`);
+    const ps = await mustDocker(['ps', '--format', '{{.Label "com.docker.compose.service"}}', '--filter', `label=com.docker.compose.project=${name}`]);
+    assert.deepEqual(ps.stdout.split('\n').filter(Boolean).sort(), features.forwardAuth ? ['forward-auth', 'gateway'] : ['gateway']);
     const client = new OpenAI({ apiKey: 'sk-compose', baseURL: `${url}/v1`, maxRetries: 0 });
     const r = await client.chat.completions.create({ model: 'codex-5', messages: [{ role: 'user', content: 'hi' }] });
     assert.equal(r.choices[0].message.content, 'Hello from fake-codex.');
