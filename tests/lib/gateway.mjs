@@ -335,15 +335,3 @@ export function procStats(pid) {
   const fds = fs.readdirSync(`/proc/${pid}/fd`).length;
   return { rss, fds };
 }
-
-/** A TCP port free on 127.0.0.1 right now (for a server that cannot be told PORT=0). */
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
