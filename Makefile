@@ -34,6 +34,7 @@ test:
 	$(BUILD)/asan/unit-tests --jobs $(JOBS) --short-filename
 	CG_BIN_DIR=$(CURDIR)/$(BUILD)/asan node --test tests/blackbox/
 	CG_BIN_DIR=$(CURDIR)/$(BUILD)/asan node --test tests/e2e/
+	CG_BIN_DIR=$(CURDIR)/$(BUILD)/asan node --test tests/deploy/
 	@$(MAKE) --no-print-directory fuzz-run FUZZ_SECONDS=$(FUZZ_SECONDS)
 
 fuzz:
