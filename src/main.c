@@ -11,6 +11,8 @@
 #include "backend/home_check.h"
 #include "backend/launch.h"
 #include "backend/pool.h"
+#include "cmd_doctor.h"
+#include "cmd_login.h"
 #include "config.h"
 #include "core/catalog.h"
 #include "http/auth.h"
@@ -59,6 +61,9 @@ static void usage(FILE *out)
                  "       codex-gateway check-config --markdown   the settings table\n"
                  "       codex-gateway hash-key         print the sha256: form of a key read "
                  "from stdin (for PROXY_API_KEYS_FILE)\n"
+                 "       codex-gateway doctor           check the setup, one item per line\n"
+                 "       codex-gateway login [ARGS]     log Codex in to CODEX_HOME (default: "
+                 "CODEX_BIN login --device-auth)\n"
                  "       codex-gateway version\n");
 }
 
@@ -399,6 +404,10 @@ int main(int argc, char **argv)
         return check_config(argc, argv);
     if (strcmp(cmd, "hash-key") == 0)
         return hash_key();
+    if (strcmp(cmd, "doctor") == 0)
+        return cg_cmd_doctor_run();
+    if (strcmp(cmd, "login") == 0)
+        return cg_cmd_login_run(argc, argv);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("codex-gateway %s\n", CG_VERSION);
         return 0;
