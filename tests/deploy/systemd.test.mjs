@@ -8,6 +8,7 @@ import net from 'node:net';
 import path from 'node:path';
 import readline from 'node:readline';
 import { after, describe, it } from 'node:test';
+import { CODEX_NATIVE } from '../e2e/codex.mjs';
 import { gatewayBin, repoRoot, startGateway, stopClean, tempDir } from '../lib/gateway.mjs';
 
 const unitFile = path.join(repoRoot, 'deploy', 'codex-gateway.service');
@@ -147,5 +148,44 @@ describe('Type=notify', { timeout: 60000 }, () => {
     const gw = await startGateway({ env: {} });
     await stopClean(assert, gw);
     assert.equal(gw.logs.find((l) => l.component === 'notify'), undefined);
+  });
+});
+
+// MemoryDenyWriteExecute= is a seccomp filter only systemd installs; the kernel's own
+// PR_SET_MDWE (Linux 6.3+, kept across execve) refuses the same memory, so it shows here
+// whether Codex tolerates the unit's setting: node's JIT does not (the control), the native
+// Codex must pass a real app-server handshake under it.
+const UNDER_MDWE = `
+import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+if libc.prctl(65, 1, 0, 0, 0) != 0:
+    print('no PR_SET_MDWE', file=sys.stderr)
+    sys.exit(77)
+os.execvp(sys.argv[1], sys.argv[1:])
+`;
+
+function underMdwe(argv, env) {
+  return spawnSync('python3', ['-c', UNDER_MDWE, ...argv], { encoding: 'utf8', timeout: 60000, env: { PATH: process.env.PATH, ...env } });
+}
+
+describe('MemoryDenyWriteExecute=true', { timeout: 120000 }, () => {
+  const probe = underMdwe(['true'], {});
+  const skip = probe.status === 77 ? 'the kernel has no PR_SET_MDWE' : false;
+
+  it('is refused by a JIT (node), so the check below can fail', { skip }, () => {
+    const r = underMdwe(['node', '-e', 'for (let i = 0; i < 1e6; i++) Math.sqrt(i); console.log("ran")'], {});
+    assert.notEqual(r.status, 0, r.stdout);
+  });
+
+  it('is tolerated by the native Codex: doctor passes its worker handshake', { skip }, () => {
+    const t = tempDir('cg-mdwe-');
+    try {
+      const r = underMdwe([gatewayBin, 'doctor'], { PROXY_STATE_DIR: t.dir, HOME: t.dir, CODEX_BIN: CODEX_NATIVE, PORT: '0' });
+      assert.equal(r.status, 0, r.stdout + r.stderr);
+      assert.match(r.stdout, /^ok\s+worker\s+app-server handshake/m);
+      assert.match(r.stdout, /^ok\s+codex_version\s+codex-cli /m);
+    } finally {
+      t.remove();
+    }
   });
 });
