@@ -8,12 +8,12 @@ import assert from 'node:assert/strict';
 import { execFile, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CODEX_NATIVE, MODEL, providerConfig } from '../e2e/codex.mjs';
 import { MODEL_TEXT, startMockModel } from '../e2e/mock-model.mjs';
 import { repoRoot, tempDir } from '../lib/gateway.mjs';
+import { freePort } from './net.mjs';
 
 const releaseBin = path.join(repoRoot, 'build', 'codex-gateway');
 const unitFile = path.join(repoRoot, 'deploy', 'codex-gateway.service');
@@ -59,17 +59,6 @@ async function ensureImage() {
   const imp = await run('podman', ['import', '-q', tar, imageTag], 120000);
   fs.rmSync(tar, { force: true });
   assert.equal(imp.code, 0, imp.stderr);
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 async function until(what, check, timeoutMs) {

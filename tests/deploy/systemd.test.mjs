@@ -4,12 +4,12 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import readline from 'node:readline';
 import { after, describe, it } from 'node:test';
 import { CODEX_NATIVE } from '../e2e/codex.mjs';
 import { gatewayBin, repoRoot, startGateway, stopClean, tempDir } from '../lib/gateway.mjs';
+import { freePort } from './net.mjs';
 
 const unitFile = path.join(repoRoot, 'deploy', 'codex-gateway.service');
 const EXPOSURE_MAX = 2.0;
@@ -80,17 +80,6 @@ while True:
     if 'STOPPING=1' in msg:
         break
 `;
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 function notifyListener(name, port) {
   const proc = spawn('python3', ['-c', LISTENER, name, String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
