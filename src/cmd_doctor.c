@@ -461,6 +461,7 @@ int cg_cmd_doctor_run(void)
     signal(SIGPIPE, SIG_IGN);
 
     char *bin = cg_launch_resolve_bin(cfg.codex_bin, getenv("PATH"), err, sizeof(err));
+    bool bin_ok = bin != NULL;
     if (bin)
         item(&d, "ok", "codex_bin", "%s", bin);
     else
@@ -474,12 +475,13 @@ int cg_cmd_doctor_run(void)
     struct cg_launch launch;
     memset(&launch, 0, sizeof(launch));
     bool launchable = false;
-    if (cg_catalog_init(&catalog, cfg.codex_model) != 0)
+    if (cg_catalog_init(&catalog, cfg.codex_model) != 0) {
         item(&d, "FAIL", "launch", "CODEX_MODEL: invalid");
-    else if (bin && home_usable)
+    } else if (bin_ok && home_usable) {
         launchable = cg_launch_init(&launch, &cfg, &catalog, err, sizeof(err)) == 0;
-    if (bin && home_usable && !launchable && launch.codex_bin == NULL)
-        item(&d, "FAIL", "launch", "%s", err);
+        if (!launchable)
+            item(&d, "FAIL", "launch", "%s", err);
+    }
 
     enum cg_worker_state reached = CG_WORKER_STOPPED;
     if (launchable) {

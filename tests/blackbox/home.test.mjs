@@ -178,6 +178,10 @@ describe('codex-gateway doctor', { timeout: 120000 }, () => {
       writeAuth(path.join(dir, 'codex-home'), 0o644);
       return { PROXY_STRICT_HOME: 'true' };
     }, 'auth_json', /mode 0644.*chmod 600/],
+    ['a PROXY_CODEX_WORKDIR that cannot be created', (dir) => {
+      fs.writeFileSync(path.join(dir, 'file'), '');
+      return { PROXY_CODEX_WORKDIR: path.join(dir, 'file', 'work') };
+    }, 'launch', /PROXY_CODEX_WORKDIR: cannot create/],
     ['an edge that refuses connections', () => ({ PROXY_EDGE_URL: 'http://127.0.0.1:1/' }), 'edge', /Connection refused/],
   ];
   for (const [what, env, failing, detail] of broken) {
