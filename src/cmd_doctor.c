@@ -28,6 +28,10 @@
 
 enum {
     DOCTOR_CHECK_MS = 10000,
+    /* The worker check: handshake, a guard for a wedged start, then the stop, within 10 s. */
+    PROBE_HANDSHAKE_MAX_MS = 7000,
+    PROBE_GUARD_MS = 1000,
+    PROBE_STOP_MAX_MS = 2000,
     DETAIL_BYTES = 1024,
     VERSION_OUT_BYTES = 512,
     EDGE_HOST_BYTES = 256,
@@ -258,7 +262,8 @@ static void on_probe_state(struct cg_worker *w, void *data)
 static void check_worker(struct doctor *d, const struct cg_config *cfg, const struct cg_launch *l,
                          enum cg_worker_state *reached)
 {
-    uint64_t handshake_ms = CG_MIN((uint64_t)cfg->worker_handshake_timeout_ms, DOCTOR_CHECK_MS);
+    uint64_t handshake_ms =
+        CG_MIN((uint64_t)cfg->worker_handshake_timeout_ms, (uint64_t)PROBE_HANDSHAKE_MAX_MS);
     struct cg_worker_config wc = {
         .argv = (const char *const *)l->argv,
         .env = (const char *const *)l->env,
@@ -268,7 +273,8 @@ static void check_worker(struct doctor *d, const struct cg_config *cfg, const st
         .backoff_initial_ms = 1,
         .backoff_max_ms = 1,
         .stable_ms = (uint64_t)cfg->worker_stable_ms,
-        .shutdown_grace_ms = CG_MIN((uint64_t)cfg->worker_shutdown_grace_ms, DOCTOR_CHECK_MS),
+        .shutdown_grace_ms =
+            CG_MIN((uint64_t)cfg->worker_shutdown_grace_ms, (uint64_t)PROBE_STOP_MAX_MS),
         .ping_interval_ms = 0,
         .ping_timeout_ms = handshake_ms,
         .unhealthy_grace_ms = handshake_ms,
@@ -288,7 +294,7 @@ static void check_worker(struct doctor *d, const struct cg_config *cfg, const st
     cg_worker_init(&p.worker, 0, &p.loop, &wc, &hooks, &p);
     cg_worker_start(&p.worker);
     /* The handshake deadline is the worker's; this one only bounds a wedged start. */
-    uv_timer_start(&p.timer, on_probe_timer, handshake_ms + 1000, 0);
+    uv_timer_start(&p.timer, on_probe_timer, handshake_ms + PROBE_GUARD_MS, 0);
     uv_run(&p.loop, UV_RUN_DEFAULT);
     int rc = uv_loop_close(&p.loop);
     *reached = p.state;
@@ -297,7 +303,7 @@ static void check_worker(struct doctor *d, const struct cg_config *cfg, const st
              (unsigned long long)p.took_ms);
     else if (p.timed_out)
         item(d, "FAIL", "worker", "no handshake within %llu ms",
-             (unsigned long long)handshake_ms + 1000);
+             (unsigned long long)handshake_ms + PROBE_GUARD_MS);
     else
         item(d, "FAIL", "worker", "%s",
              p.worker.last_error[0] ? p.worker.last_error : "the app-server failed to start");

@@ -174,6 +174,8 @@ describe('codex-gateway doctor', { timeout: 120000 }, () => {
       return { CODEX_HOME: path.join(dir, 'file', 'home') };
     }, 'codex_home', /cannot create .*Not a directory/],
     ['a worker whose handshake fails', () => ({ FAKE_CODEX_HANDSHAKE: 'fail' }), 'worker', /handshake/],
+    ['a worker that never answers initialize', () => ({ FAKE_CODEX_HANDSHAKE: 'timeout', WORKER_HANDSHAKE_TIMEOUT_MS: '300' }),
+      'worker', /initialize timed out/],
     ['auth.json 0644 with PROXY_STRICT_HOME', (dir) => {
       writeAuth(path.join(dir, 'codex-home'), 0o644);
       return { PROXY_STRICT_HOME: 'true' };
