@@ -110,6 +110,14 @@ describe('container image', { timeout: 45 * 60000 }, () => {
     await docker(['rm', '-f', '-v', gw.id]);
   });
 
+  it('doctor in the image passes with its own Codex CLI and the CODEX_HOME volume', async () => {
+    const r = await docker(['run', '--rm', '--network', 'host', '-e', `PORT=${await freePort()}`, IMAGE, 'doctor'], { timeoutMs: 60000 });
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /^ok +codex_home +\/data\/codex-home \(exists, writable\)$/m);
+    assert.match(r.stdout, new RegExp(`^ok +codex_version +codex-cli ${pinned.replace(/\./g, '\\.')}$`, 'm'));
+    assert.match(r.stdout, /^ok +worker /m);
+  });
+
   it('serves /readyz and a chat completion, reaps orphans, and stops on SIGTERM with exit 0', async () => {
     const gw = await runGateway();
     const client = new OpenAI({ apiKey: 'sk-image', baseURL: `${gw.url}/v1`, maxRetries: 0 });
