@@ -46,7 +46,8 @@ after(async () => {
  */
 async function runGateway(env = {}, extra = []) {
   const port = await freePort();
-  const envArgs = Object.entries({ PORT: String(port), CODEX_BIN: '/opt/fake/codex', PROXY_API_KEY: 'sk-image',
+  // On the host's network the image's 0.0.0.0 would be every host address: loopback only here.
+  const envArgs = Object.entries({ PORT: String(port), PROXY_HOST: '127.0.0.1', CODEX_BIN: '/opt/fake/codex', PROXY_API_KEY: 'sk-image',
     PROXY_SHUTDOWN_GRACE_MS: String(GRACE_MS), ...env }).flatMap(([k, v]) => ['-e', `${k}=${v}`]);
   const r = await mustDocker(['run', '-d', '--network', 'host', ...envArgs,
     '-v', `${fakeCodexBin}:/opt/fake/fake-codex:ro`, '-v', `${path.join(fixtures.dir, 'codex')}:/opt/fake/codex:ro`,
@@ -111,7 +112,7 @@ describe('container image', { timeout: 45 * 60000 }, () => {
   });
 
   it('doctor in the image passes with its own Codex CLI and the CODEX_HOME volume', async () => {
-    const r = await docker(['run', '--rm', '--network', 'host', '-e', `PORT=${await freePort()}`, IMAGE, 'doctor'], { timeoutMs: 60000 });
+    const r = await docker(['run', '--rm', '--network', 'host', '-e', `PORT=${await freePort()}`, '-e', 'PROXY_HOST=127.0.0.1', IMAGE, 'doctor'], { timeoutMs: 60000 });
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.match(r.stdout, /^ok +codex_home +\/data\/codex-home \(exists, writable\)$/m);
     assert.match(r.stdout, new RegExp(`^ok +codex_version +codex-cli ${pinned.replace(/\./g, '\\.')}$`, 'm'));
