@@ -50,6 +50,7 @@ describe('compose and Traefik files', () => {
   let project;
   let config;
   let defaults;
+  let configWarnings;
 
   before(async () => {
     project = tempDir('cg-compose-cfg-');
@@ -57,6 +58,7 @@ describe('compose and Traefik files', () => {
     // `config` resolves ${...} from the project folder's .env: the example's values.
     const r = await must(COMPOSE, ['--project-directory', project.dir, '-f', composeFile, 'config'], { env: process.env });
     config = await yamlOf(r.stdout);
+    configWarnings = r.stderr.split('\n').filter((l) => /WARN/i.test(l));
     defaults = await settingsOf({});
   });
   after(() => project?.remove());
@@ -65,6 +67,10 @@ describe('compose and Traefik files', () => {
     const used = new Set([...fs.readFileSync(composeFile, 'utf8').matchAll(/(?<!\$)\$\{([A-Z_][A-Z0-9_]*)/g)].map((m) => m[1]));
     const documented = envOf(envExample);
     assert.deepEqual([...used].filter((v) => !(v in documented)), []);
+  });
+
+  it('docker-compose reads compose.yml with .env.example without a warning', () => {
+    assert.deepEqual(configWarnings, []);
   });
 
   it('.env.example holds valid gateway settings', async () => {
