@@ -90,6 +90,8 @@ describe('compose and Traefik files', () => {
     assert.deepEqual(gateway.volumes.map((v) => (typeof v === 'string' ? v.split(':')[1] : v.target)).sort(), ['/data/codex-home', '/data/state']);
     const env = envOf(envExample);
     for (const svc of [gateway, fa]) {
+      assert.equal(svc.read_only, true);
+      assert.deepEqual(svc.cap_drop, ['ALL']);
       const drain = Number(env.PROXY_SHUTDOWN_GRACE_MS) + Number(env.WORKER_SHUTDOWN_GRACE_MS);
       assert.ok(seconds(svc.stop_grace_period) * 1000 > drain, `stop_grace_period ${svc.stop_grace_period} <= ${drain} ms`);
     }

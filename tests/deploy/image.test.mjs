@@ -151,7 +151,7 @@ describe('container image', { timeout: 45 * 60000 }, () => {
     assert.equal(await inspect(gw.id, '{{.State.OOMKilled}}'), 'false');
   });
 
-  it("the image's own Codex CLI is a working worker: a chat answered by a mock model on 127.0.0.1", async () => {
+  it("the image's own Codex CLI is a working worker (read-only root, as compose.yml runs it): a chat answered by a mock model on 127.0.0.1", async () => {
     const mock = await startMockModel();
     const home = tempDir('cg-image-home-');
     try {
@@ -159,7 +159,8 @@ describe('container image', { timeout: 45 * 60000 }, () => {
       // The image's user must own its CODEX_HOME, as it owns the named volume.
       fs.chownSync(home.dir, 10001, 10001);
       fs.chownSync(path.join(home.dir, 'config.toml'), 10001, 10001);
-      const gw = await runGateway({ CODEX_BIN: 'codex', CODEX_MODEL: MODEL }, ['-v', `${home.dir}:/data/codex-home`]);
+      const gw = await runGateway({ CODEX_BIN: 'codex', CODEX_MODEL: MODEL },
+        ['--read-only', '--tmpfs', '/tmp', '--cap-drop', 'ALL', '--security-opt', 'no-new-privileges', '-v', `${home.dir}:/data/codex-home`]);
       const client = new OpenAI({ apiKey: 'sk-image', baseURL: `${gw.url}/v1`, maxRetries: 0, timeout: 60000 });
       const r = await client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'hi' }] });
       assert.equal(r.choices[0].message.content, MODEL_TEXT);
