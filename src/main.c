@@ -1,4 +1,5 @@
-/* main.c: the command line: `serve` (default), `check-config`, `version`. Serving wires the
+/* main.c: the command line: `serve` (default), `forward-auth`, `probe`, `check-config`,
+ * `hash-key`, `version`. Serving wires the
  * pieces together: config → catalog, CORS, auth → router → HTTP server, then runs the loop until
  * SIGTERM/SIGINT and a graceful stop. */
 #include <signal.h>
@@ -12,12 +13,14 @@
 #include "backend/pool.h"
 #include "config.h"
 #include "core/catalog.h"
+#include "forward_auth.h"
 #include "http/auth.h"
 #include "http/cors.h"
 #include "http/keys.h"
 #include "http/ratelimit.h"
 #include "http/router.h"
 #include "http/server.h"
+#include "probe.h"
 #include "store/state.h"
 #include "util/buf.h"
 #include "util/clock.h"
@@ -55,6 +58,10 @@ static void usage(FILE *out)
                  "       codex-gateway check-config --markdown   the settings table\n"
                  "       codex-gateway hash-key         print the sha256: form of a key read "
                  "from stdin (for PROXY_API_KEYS_FILE)\n"
+                 "       codex-gateway forward-auth     run the key verifier for an edge proxy "
+                 "(PROXY_FORWARD_AUTH_*)\n"
+                 "       codex-gateway probe [PATH] [--port N] [--forward-auth]   GET PATH "
+                 "(default /readyz) on the local listener; exit 0 on 2xx\n"
                  "       codex-gateway version\n");
 }
 
@@ -368,6 +375,10 @@ int main(int argc, char **argv)
         return check_config(argc, argv);
     if (strcmp(cmd, "hash-key") == 0)
         return hash_key();
+    if (strcmp(cmd, "forward-auth") == 0)
+        return cg_forward_auth_main();
+    if (strcmp(cmd, "probe") == 0)
+        return cg_probe_main(argc, argv);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("codex-gateway %s\n", CG_VERSION);
         return 0;
