@@ -24,7 +24,8 @@ run:
 	@exec scripts/run-gateway
 
 # The whole suite, as CI runs it: unit tests (release and sanitizers), black-box and
-# real-Codex end-to-end suites against the ASan+UBSan binary, then the fuzz targets.
+# real-Codex end-to-end suites against the ASan+UBSan binary, the deploy/ files for real (edge
+# proxies), then the fuzz targets.
 test:
 	@scripts/install-deps test
 	@cmake --preset release >/dev/null && cmake --build $(BUILD)/release -j $(JOBS)
@@ -34,6 +35,7 @@ test:
 	$(BUILD)/asan/unit-tests --jobs $(JOBS) --short-filename
 	CG_BIN_DIR=$(CURDIR)/$(BUILD)/asan node --test tests/blackbox/
 	CG_BIN_DIR=$(CURDIR)/$(BUILD)/asan node --test tests/e2e/
+	CG_BIN_DIR=$(CURDIR)/$(BUILD)/asan node --test tests/deploy/
 	@$(MAKE) --no-print-directory fuzz-run FUZZ_SECONDS=$(FUZZ_SECONDS)
 
 fuzz:
