@@ -49,12 +49,13 @@ static const unsigned ANY_METHOD = CG_METHOD_GET | CG_METHOD_HEAD | CG_METHOD_PO
                                    CG_METHOD_OPTIONS | CG_METHOD_PUT | CG_METHOD_DELETE |
                                    CG_METHOD_PATCH | CG_METHOD_OTHER;
 
-/* 200 with the key's label for the proxy to pass on; a preflight passes with no label. */
+/* 200 with the key's label for the proxy to pass on. A preflight passes with an empty one:
+ * proxies that copy the header (Caddy 2.6's copy_headers) would otherwise pass their own
+ * placeholder text, or the client's header, on to the gateway. */
 static void on_verify(struct cg_exchange *ex, void *ctx)
 {
     (void)ctx;
-    if (ex->key_label)
-        cg_exchange_add_header(ex, "X-Auth-User", ex->key_label);
+    cg_exchange_add_header(ex, "X-Auth-User", ex->key_label ? ex->key_label : "");
     cg_exchange_send(ex, NULL, NULL, 0);
 }
 

@@ -192,9 +192,29 @@ function chatThrough(port, { key, stream = false, content = 'hello', gzip = fals
 
 const spread = (times) => times[times.length - 1] - times[0];
 
+/** A bodiless request through the proxy on `port`; returns {status, headers, body}. */
+function send(port, headers, method = 'GET') {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, method, path: '/v1/models', headers });
+    req.setTimeout(10000, () => req.destroy(new Error('no answer within 10 s')));
+    req.on('error', reject);
+    req.on('response', (res) => {
+      let body = '';
+      res.on('data', (d) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body }));
+    });
+    req.end();
+  });
+}
+
+// Headers the echo upstream received, one object per request (with `method`).
+const echoed = [];
+
 describe('edge proxies in front of the gateway and the verifier', { timeout: 180000 }, () => {
   let gw;
   let fa;
+  const strict = [];
+  let echo;
   const dirs = [];
   const proxies = {};
   const ports = {};
@@ -205,11 +225,29 @@ describe('edge proxies in front of the gateway and the verifier', { timeout: 180
       args: ['forward-auth'],
       env: { PROXY_API_KEY: KEY, PROXY_FORWARD_AUTH_PORT: '0', PROXY_AUTH_FAILURES_MAX: '100' },
     });
+    // One strict verifier per proxy: both proxies report the same client, 127.0.0.1.
+    for (let i = 0; i < 2; i++) {
+      strict.push(
+        await startGateway({
+          args: ['forward-auth'],
+          env: { PROXY_API_KEY: KEY, PROXY_FORWARD_AUTH_PORT: '0', PROXY_AUTH_FAILURES_MAX: '1' },
+        }),
+      );
+    }
+    echo = http.createServer((req, res) => {
+      echoed.push({ method: req.method, ...req.headers });
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.end('{}');
+    });
+    await new Promise((r) => echo.listen(0, '127.0.0.1', r));
     const base = { gatewayPort: gw.port, verifierPort: fa.port };
+    const toEcho = (i) => ({ gatewayPort: echo.address().port, verifierPort: strict[i].port });
     for (const [name, start, extra] of [
       ['nginx', startNginx, {}],
       ['nginx-gzip', startNginx, { control: true }],
       ['caddy', startCaddy, {}],
+      ['nginx-echo', startNginx, toEcho(0)],
+      ['caddy-echo', startCaddy, toEcho(1)],
     ]) {
       const d = tempDir(`cg-${name}-`);
       dirs.push(d);
@@ -221,6 +259,8 @@ describe('edge proxies in front of the gateway and the verifier', { timeout: 180
   after(async () => {
     for (const p of Object.values(proxies)) await p.stop();
     for (const d of dirs) d.remove();
+    if (echo) await new Promise((r) => echo.close(r));
+    for (const v of strict) await stopClean(assert, v);
     if (fa) await stopClean(assert, fa);
     if (gw) await stopClean(assert, gw);
   });
@@ -265,6 +305,32 @@ describe('edge proxies in front of the gateway and the verifier', { timeout: 180
       });
     });
   }
+
+  describe('what reaches the upstream (a header echo) and the slowdown through the proxy', () => {
+    for (const name of ['nginx', 'caddy']) {
+      it(`${name}: X-Auth-User is the verifier's, a preflight passes, 429 after too many wrong keys`, async () => {
+        const port = ports[`${name}-echo`];
+        const ok = await send(port, { Authorization: `Bearer ${KEY}`, 'X-Auth-User': 'forged' });
+        assert.equal(ok.status, 200, ok.body);
+        assert.equal(echoed.at(-1)['x-auth-user'], 'key1');
+        assert.equal(echoed.at(-1).authorization, `Bearer ${KEY}`, 'the gateway checks the key too');
+
+        const pre = await send(port, { 'X-Auth-User': 'forged', 'Access-Control-Request-Method': 'POST' }, 'OPTIONS');
+        assert.equal(pre.status, 200, pre.body);
+        assert.equal(echoed.at(-1).method, 'OPTIONS');
+        assert.ok(!echoed.at(-1)['x-auth-user'], `no user for a preflight: ${echoed.at(-1)['x-auth-user']}`);
+
+        // The strict verifier allows one wrong key per minute per client address.
+        const statuses = [];
+        for (let i = 0; i < 3; i++) statuses.push((await send(port, { Authorization: 'Bearer sk-wrong' })).status);
+        assert.ok(statuses.includes(429), `statuses ${statuses}`);
+        const held = await send(port, { Authorization: `Bearer ${KEY}` });
+        assert.equal(held.status, 429, held.body);
+        assert.ok(Number(held.headers['retry-after']) >= 1, JSON.stringify(held.headers));
+        assert.equal(JSON.parse(held.body).error.code, 'rate_limit_exceeded');
+      });
+    }
+  });
 
   it('negative control: nginx buffering and gzipping text/event-stream delivers the same stream bunched', async () => {
     const r = await chatThrough(ports['nginx-gzip'], { key: KEY, stream: true, content: SLOW, gzip: true });
