@@ -49,12 +49,6 @@ static struct {
     size_t read_failures;
 } b;
 
-static void die(const char *msg)
-{
-    fprintf(stderr, "ledger: %s\n", msg);
-    exit(1);
-}
-
 static void record_one(size_t i)
 {
     char id[40];
@@ -162,14 +156,8 @@ int main(int argc, char **argv)
 {
     parse_args(argc, argv);
     char tmp[] = "/tmp/cg-bench-ledger-XXXXXX";
-    const char *dir = opt.dir;
-    if (dir == NULL) {
-        dir = mkdtemp(tmp);
-        if (dir == NULL)
-            die("cannot create a temporary directory");
-    }
     char path[4096];
-    snprintf(path, sizeof(path), "%s/ledger.db", dir);
+    const char *dir = db_path_in(opt.dir, tmp, "ledger.db", path, sizeof(path));
     b.loop = uv_default_loop();
     struct cg_ledger_config cfg = {.max_age_s = 0, .queue_max = QUEUE_ROWS};
     char err[4096 + 256];

@@ -102,6 +102,21 @@ static inline bool parse_secs(const char *s, double *out)
     return true;
 }
 
+/* `file` in `dir`, or in a fresh directory made from `tmpl` (mkdtemp) when `dir` is NULL;
+ * writes the path to `path` and returns the directory. Exits when it cannot be made. */
+static inline const char *db_path_in(const char *dir, char *tmpl, const char *file, char *path,
+                                     size_t size)
+{
+    if (dir == NULL)
+        dir = mkdtemp(tmpl);
+    if (dir == NULL) {
+        fprintf(stderr, "bench: cannot create a temporary directory\n");
+        exit(1);
+    }
+    snprintf(path, size, "%s/%s", dir, file);
+    return dir;
+}
+
 /* Removes an SQLite database at `path` with its WAL and shared-memory files, then `dir`. */
 static inline void remove_db_dir(const char *dir, const char *path)
 {

@@ -227,14 +227,8 @@ int main(int argc, char **argv)
 {
     parse_args(argc, argv);
     char tmp[] = "/tmp/cg-bench-store-XXXXXX";
-    const char *dir = opt.dir;
-    if (dir == NULL) {
-        dir = mkdtemp(tmp);
-        if (dir == NULL)
-            die("cannot create a temporary directory");
-    }
     char path[4096];
-    snprintf(path, sizeof(path), "%s/gateway.db", dir);
+    const char *dir = db_path_in(opt.dir, tmp, "gateway.db", path, sizeof(path));
     b.loop = uv_default_loop();
     b.template = template_new();
     b.ids = calloc(opt.puts, sizeof(*b.ids));

@@ -29,6 +29,7 @@ struct cg_api {
     struct cg_responses_store *store; /* NULL: nothing is stored (stored ids are unknown) */
     struct cg_ledger *ledger; /* NULL: usage is not recorded (/v1/usage fails) */
     uint64_t started_ms;  /* monotonic */
+    size_t streams_active; /* streamed runs not yet ended */
     /* The consumers of run outcomes (the usage log line, the usage ledger, metrics), called in
      * order; added with cg_run_subscribe. */
     struct {

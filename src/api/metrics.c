@@ -113,6 +113,8 @@ void cg_metrics_outcome(const struct cg_run_outcome *o, void *data)
     t[2] += tokens(o->usage.output);
     t[3] += tokens(o->usage.reasoning);
     cg_histogram_observe_us(&m->latency[route], o->latency_ms * 1000);
+    if (o->stream)
+        cg_histogram_observe_us(&m->stream_duration[route], o->latency_ms * 1000);
     if (o->ttfb_ms >= 0)
         cg_histogram_observe_us(&m->ttfb[route], (uint64_t)o->ttfb_ms * 1000);
 }
@@ -266,6 +268,9 @@ static int render_histograms(const struct cg_metrics *m, struct cg_buf *b)
          "Model requests from arrival to the end of the response, by route.", m->latency},
         {"codex_gateway_time_to_first_token_seconds",
          "Model requests from arrival to the first model output, by route.", m->ttfb},
+        {"codex_gateway_stream_duration_seconds",
+         "Streamed model requests from arrival to the end of the stream, by route.",
+         m->stream_duration},
     };
     int err = 0;
     for (size_t f = 0; f < CG_ARRAY_SIZE(families) && !err; f++) {
@@ -395,7 +400,7 @@ static int render_ledger(const struct cg_ledger *ledger, struct cg_buf *b)
 }
 
 /* Which per-worker family render_worker_family writes. */
-enum worker_family { WF_STATE, WF_READY, WF_RESTARTS, WF_EXIT_CODE, WF_ACTIVE };
+enum worker_family { WF_STATE, WF_READY, WF_RESTARTS, WF_EXIT_CODE, WF_BACKOFF, WF_ACTIVE };
 
 static int render_worker_family(const struct cg_pool *p, struct cg_buf *b, enum worker_family f)
 {
@@ -412,6 +417,9 @@ static int render_worker_family(const struct cg_pool *p, struct cg_buf *b, enum 
         [WF_EXIT_CODE] = {"codex_gateway_worker_last_exit_code", "gauge",
                           "Exit code of the worker's last process (-signal when killed); only "
                           "for workers that have exited."},
+        [WF_BACKOFF] = {"codex_gateway_worker_backoff_seconds", "gauge",
+                        "Seconds until the worker's next restart attempt (0 when it is not "
+                        "waiting to restart)."},
         [WF_ACTIVE] = {"codex_gateway_worker_active_turns", "gauge",
                        "Turns running on the worker."},
     };
@@ -441,6 +449,13 @@ static int render_worker_family(const struct cg_pool *p, struct cg_buf *b, enum 
                                  w->last_exit_signal ? -(int64_t)w->last_exit_signal
                                                      : w->last_exit_code);
             break;
+        case WF_BACKOFF: {
+            char v[VALUE_BYTES];
+            uint64_t ms = cg_worker_retry_in_ms(w);
+            snprintf(v, sizeof(v), "%" PRIu64 ".%03" PRIu64, ms / 1000, ms % 1000);
+            err = sample(b, name, l, 1, v);
+            break;
+        }
         case WF_ACTIVE:
             err = sample_u64(b, name, l, 1, w->active);
             break;
@@ -488,6 +503,13 @@ static int render_pool(const struct cg_pool *p, struct cg_buf *b)
     };
     if (!err)
         err = scalars(b, list, CG_ARRAY_SIZE(list));
+    const char *name = "codex_gateway_queue_wait_seconds";
+    if (!err)
+        err = family(b, name, "histogram",
+                     "Queued turns, from joining the queue to being handed to a worker.");
+    struct label l[LABELS_MAX];
+    if (!err)
+        err = histogram(b, name, l, 0, &p->stats.queue_wait);
     if (!err)
         err = render_quota(&p->limits, b);
     return err;
@@ -550,6 +572,9 @@ int cg_metrics_render(const struct cg_metrics *m, struct cg_buf *out)
         err = render_histograms(m, out);
     if (!err)
         err = render_tokens(m, out);
+    if (!err)
+        err = single(out, "codex_gateway_streams_active", "gauge",
+                     "Streamed model requests in flight.", api->streams_active);
     if (!err && api->server)
         err = render_server(api->server, out);
     if (!err && api->server && api->server->router && api->server->router->ratelimit)

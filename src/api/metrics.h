@@ -45,6 +45,7 @@ struct cg_metrics {
     uint64_t tokens[CG_METRICS_MODELS][CG_METRICS_KEYS_MAX + 1][CG_METRICS_TOKEN_KINDS];
     struct cg_histogram latency[CG_METRICS_ROUTES_MAX + 1];
     struct cg_histogram ttfb[CG_METRICS_ROUTES_MAX + 1];
+    struct cg_histogram stream_duration[CG_METRICS_ROUTES_MAX + 1];
 };
 
 void cg_metrics_init(struct cg_metrics *m, const struct cg_api *api);

@@ -98,6 +98,8 @@ static void finish(struct cg_run *r, enum cg_err code)
     if (r->finished)
         return;
     r->finished = true;
+    if (r->stream)
+        r->api->streams_active--;
     for (unsigned i = 0; i < r->created; i++)
         drop_turn(r, i);
     report(r, code);
@@ -375,6 +377,8 @@ void cg_run_start(struct cg_run_spec *spec)
     r->enc_ops = spec->enc_ops;
     r->enc = spec->enc;
     r->stream = r->req.stream;
+    if (r->stream)
+        r->api->streams_active++;
     r->worker = -1;
     r->seal = spec->seal;
     r->seal_data = spec->seal_data;

@@ -70,6 +70,7 @@ static void drain_queue(struct cg_pool *p)
             break;
         struct cg_turn *t = p->qhead;
         unlink_turn(p, t);
+        cg_histogram_observe_us(&p->stats.queue_wait, cg_clock_mono_us() - t->queued_us);
         begin_on(p, w, t);
     }
     p->draining = false;
@@ -262,6 +263,7 @@ enum cg_err cg_pool_submit(struct cg_pool *p, struct cg_turn *t, struct cg_error
     }
     t->state = CG_TURN_QUEUED;
     t->queue_deadline_ms = cg_clock_mono_ms() + p->cfg.queue_timeout_ms;
+    t->queued_us = cg_clock_mono_us();
     t->qnext = NULL;
     t->qprev = p->qtail;
     if (p->qtail)

@@ -14,6 +14,7 @@
 #include "backend/home.h"
 #include "backend/worker.h"
 #include "core/errors.h"
+#include "util/histogram.h"
 #include "util/buf.h"
 
 struct cg_pool_config {
@@ -32,6 +33,7 @@ struct cg_pool_stats {
     uint64_t turns_queued;
     uint64_t turns_rejected;
     uint64_t queue_timeouts;
+    struct cg_histogram queue_wait; /* queued turns, from queued to handed to a worker */
 };
 
 struct cg_pool {

@@ -52,6 +52,7 @@ struct cg_turn {
     struct cg_turn *qprev;
     struct cg_turn *qnext;
     uint64_t queue_deadline_ms;
+    uint64_t queued_us; /* when it joined the queue (monotonic) */
 
     /* Session. */
     struct cg_sessions *sess;

@@ -66,6 +66,7 @@ describe('metrics exposition', { timeout: 120000 }, () => {
     assert.equal(moved(m0, m1, req('2xx')), 2);
     assert.equal(moved(m0, m1, req(failedClass)), 1);
     assert.equal(moved(m0, m1, 'codex_gateway_stream_outcomes_total{route="chat",outcome="completed"}'), 1);
+    assert.equal(moved(m0, m1, 'codex_gateway_stream_duration_seconds_count{route="chat"}'), 1, 'the one stream');
     const errors = [...m1.samples].filter(([k]) => k.startsWith('codex_gateway_request_errors_total{route="chat",'));
     assert.equal(errors.reduce((n, [k]) => n + moved(m0, m1, k), 0), 1, 'one failed request');
 
@@ -145,6 +146,36 @@ describe('metrics exposition', { timeout: 120000 }, () => {
     assert.ok(m.samples.has('codex_gateway_codex_home_bytes'));
     assert.ok(m.samples.has('codex_gateway_worker_restarts_total{worker="0"}') ||
       m.samples.has('codex_gateway_worker_restarts_total{worker="1"}'));
+    assert.equal(value(m, 'codex_gateway_worker_backoff_seconds{worker="0"}'), 0, 'a ready worker waits for no restart');
+    assert.ok(m.samples.has('codex_gateway_worker_backoff_seconds{worker="0"}'));
+    assert.equal(value(m, 'codex_gateway_streams_active'), 0);
+  });
+
+  it('shows streams in flight and the time turns waited in the queue', async () => {
+    const gw1 = await startGateway({ env: { WORKER_MAX_CONCURRENCY: '1' }, waitReady: true });
+    try {
+      const ctrl = new AbortController();
+      const slow = await fetch(`${gw1.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify(user('fake:slow=100,10', { stream: true })),
+        signal: ctrl.signal,
+      });
+      assert.equal(slow.status, 200);
+      const queued = chat(gw1, user('hi')); // waits for the one slot
+      await waitFor(async () => value(await scrape(gw1), 'codex_gateway_streams_active') === 1, 10000, 'one stream');
+      await waitFor(async () => value(await scrape(gw1), 'codex_gateway_queue_depth') === 1, 10000, 'one queued');
+      ctrl.abort();
+      await slow.text().catch(() => {});
+      assert.equal((await queued).status, 200);
+      const m = await scrape(gw1);
+      assert.equal(value(m, 'codex_gateway_streams_active'), 0);
+      assert.equal(value(m, 'codex_gateway_queue_wait_seconds_count'), 1);
+      assert.ok(value(m, 'codex_gateway_queue_wait_seconds_sum') > 0);
+      assert.equal(value(m, 'codex_gateway_queue_wait_seconds_bucket{le="+Inf"}'), 1);
+    } finally {
+      await stopClean(assert, gw1);
+    }
   });
 
   it('reports the account quota once Codex reported it', async () => {
