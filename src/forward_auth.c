@@ -17,6 +17,7 @@
 #include "http/ratelimit.h"
 #include "http/router.h"
 #include "http/server.h"
+#include "listener.h"
 #include "util/buf.h"
 #include "util/json.h"
 #include "util/log.h"
@@ -210,22 +211,8 @@ int cg_forward_auth_main(void)
         return EXIT_CONFIG;
     }
     signal(SIGPIPE, SIG_IGN);
-    struct cg_server_config sc = {
-        .host = v.cfg.forward_auth_host,
-        .port = (int)v.cfg.forward_auth_port,
-        .limits =
-            {
-                .max_url_bytes = (size_t)v.cfg.max_url_bytes,
-                .max_header_bytes = (size_t)v.cfg.max_header_bytes,
-                .max_headers = (size_t)v.cfg.max_headers,
-                .max_body_bytes = (size_t)v.cfg.max_body_bytes,
-            },
-        .header_timeout_ms = (uint64_t)v.cfg.header_timeout_ms,
-        .keepalive_timeout_ms = (uint64_t)v.cfg.keepalive_timeout_ms,
-        .shutdown_grace_ms = (uint64_t)v.cfg.shutdown_grace_ms,
-        .max_connections = (size_t)v.cfg.max_connections,
-        .client_buffer_max_bytes = (size_t)v.cfg.client_buffer_max_bytes,
-    };
+    struct cg_server_config sc =
+        cg_listener_config(&v.cfg, v.cfg.forward_auth_host, v.cfg.forward_auth_port);
     int rc = cg_server_start(&v.server, v.loop, &sc, &v.router);
     if (rc != 0)
         return 1;

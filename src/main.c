@@ -20,6 +20,7 @@
 #include "http/ratelimit.h"
 #include "http/router.h"
 #include "http/server.h"
+#include "listener.h"
 #include "probe.h"
 #include "store/state.h"
 #include "util/buf.h"
@@ -301,22 +302,7 @@ static int serve(void)
     raise_fd_limit((size_t)g.cfg.max_connections + 64 + 4 * (size_t)g.cfg.worker_count);
     start_backend(&g);
 
-    struct cg_server_config sc = {
-        .host = g.cfg.host,
-        .port = (int)g.cfg.port,
-        .limits =
-            {
-                .max_url_bytes = (size_t)g.cfg.max_url_bytes,
-                .max_header_bytes = (size_t)g.cfg.max_header_bytes,
-                .max_headers = (size_t)g.cfg.max_headers,
-                .max_body_bytes = (size_t)g.cfg.max_body_bytes,
-            },
-        .header_timeout_ms = (uint64_t)g.cfg.header_timeout_ms,
-        .keepalive_timeout_ms = (uint64_t)g.cfg.keepalive_timeout_ms,
-        .shutdown_grace_ms = (uint64_t)g.cfg.shutdown_grace_ms,
-        .max_connections = (size_t)g.cfg.max_connections,
-        .client_buffer_max_bytes = (size_t)g.cfg.client_buffer_max_bytes,
-    };
+    struct cg_server_config sc = cg_listener_config(&g.cfg, g.cfg.host, g.cfg.port);
     if (cg_server_start(&g.server, g.loop, &sc, &g.router) != 0)
         return 1;
     cg_pool_start(&g.pool);

@@ -9,6 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import {
   assertOpenAIError,
   gatewayBin,
+  hashKey,
   rawExchange,
   request,
   startGateway,
@@ -17,11 +18,6 @@ import {
   waitFor,
 } from '../lib/gateway.mjs';
 
-const hashKey = (key) => {
-  const r = spawnSync(gatewayBin, ['hash-key'], { input: `${key}\n`, encoding: 'utf8' });
-  assert.equal(r.status, 0, r.stderr);
-  return r.stdout.trim();
-};
 
 const startVerifier = (env = {}) =>
   startGateway({ args: ['forward-auth'], env: { PROXY_FORWARD_AUTH_PORT: '0', ...env } });

@@ -399,6 +399,17 @@ Test(router, a_verify_route_spends_no_per_key_limits)
     cg_ratelimit_dispose(&rl);
 }
 
+/* A verify request with `key` from the client that X-Forwarded-For names; expects `status`. */
+static void verify_from(const char *key, const char *forwarded_for, const char *status)
+{
+    char req[512];
+    snprintf(req, sizeof(req),
+             "GET /verify HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer %s\r\n"
+             "X-Forwarded-For: %s\r\n\r\n",
+             key, forwarded_for);
+    expect_status(req, status);
+}
+
 /* The verifier's TCP peer is always the proxy: one client's wrong keys must not lock out the
  * others behind the same proxy. */
 Test(router, the_verifier_slows_down_the_forwarded_client_not_the_proxy)
@@ -406,21 +417,13 @@ Test(router, the_verifier_slows_down_the_forwarded_client_not_the_proxy)
     setup_verifier();
     struct cg_ratelimit rl;
     limit_with(&rl, false, 1000, 1, 0, 1);
-    static const char wrong[] = "GET /verify HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer nope\r\n"
-                                "X-Forwarded-For: 198.51.100.9, 203.0.113.7\r\n\r\n";
-    expect_status(wrong, "401");
-    expect_status(wrong, "401");
-    expect_status(wrong, "429");
-    expect_status("GET /verify HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer beta\r\n"
-                  "X-Forwarded-For: 203.0.113.8\r\n\r\n",
-                  "200");
-    expect_status("GET /verify HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer beta\r\n"
-                  "X-Forwarded-For: 203.0.113.7\r\n\r\n",
-                  "429");
+    verify_from("nope", "198.51.100.9, 203.0.113.7", "401");
+    verify_from("nope", "198.51.100.9, 203.0.113.7", "401");
+    verify_from("nope", "198.51.100.9, 203.0.113.7", "429");
+    verify_from("beta", "203.0.113.8", "200");
+    verify_from("beta", "203.0.113.7", "429");
     /* Not an address: the TCP peer counts, and it has failed nothing yet. */
-    expect_status("GET /verify HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer beta\r\n"
-                  "X-Forwarded-For: 203.0.113.7, nonsense\r\n\r\n",
-                  "200");
+    verify_from("beta", "203.0.113.7, nonsense", "200");
     cg_ratelimit_dispose(&rl);
 }
 
@@ -430,13 +433,9 @@ Test(router, without_forwarded_peers_the_tcp_peer_is_counted)
     router.peer_from_forwarded = false;
     struct cg_ratelimit rl;
     limit_with(&rl, false, 1000, 1, 0, 1);
-    static const char wrong[] = "GET /verify HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer nope\r\n"
-                                "X-Forwarded-For: 203.0.113.7\r\n\r\n";
-    expect_status(wrong, "401");
-    expect_status(wrong, "401");
-    expect_status("GET /verify HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer beta\r\n"
-                  "X-Forwarded-For: 203.0.113.8\r\n\r\n",
-                  "429");
+    verify_from("nope", "203.0.113.7", "401");
+    verify_from("nope", "203.0.113.7", "401");
+    verify_from("beta", "203.0.113.8", "429");
     cg_ratelimit_dispose(&rl);
 }
 
