@@ -248,6 +248,7 @@ describe('edge proxies in front of the gateway and the verifier', { timeout: 180
       ['caddy', startCaddy, {}],
       ['nginx-echo', startNginx, toEcho(0)],
       ['caddy-echo', startCaddy, toEcho(1)],
+      ['nginx-no-verifier', startNginx, { gatewayPort: gw.port, verifierPort: await freePort() }],
     ]) {
       const d = tempDir(`cg-${name}-`);
       dirs.push(d);
@@ -330,6 +331,12 @@ describe('edge proxies in front of the gateway and the verifier', { timeout: 180
         assert.equal(JSON.parse(held.body).error.code, 'rate_limit_exceeded');
       });
     }
+  });
+
+  it('nginx without a verifier answers 503 in JSON and forwards nothing', async () => {
+    const r = await chatThrough(ports['nginx-no-verifier'], { key: KEY });
+    assert.equal(r.status, 503, r.body);
+    assert.equal(r.json.error.code, 'backend_unavailable');
   });
 
   it('negative control: nginx buffering and gzipping text/event-stream delivers the same stream bunched', async () => {
