@@ -175,13 +175,17 @@ static void label_request(const struct cg_router *r, struct cg_exchange *ex, siz
 }
 
 /* The last X-Forwarded-For entry when it is an IP address (the one the nearest proxy added),
- * else the TCP peer. */
+ * else the TCP peer. The last header line: a proxy may add its own line after the client's. */
 static const char *slowdown_peer(const struct cg_router *r, const struct cg_exchange *ex, char *buf,
                                  size_t size)
 {
     if (!r->peer_from_forwarded)
         return ex->peer;
-    struct cg_str rest = cg_exchange_header(ex, "x-forwarded-for");
+    struct cg_str rest = {NULL, 0};
+    for (size_t i = 0; i < ex->header_count; i++) {
+        if (cg_str_ieq(ex->headers[i].name, CG_STR("x-forwarded-for")))
+            rest = ex->headers[i].value;
+    }
     struct cg_str last = {NULL, 0};
     while (rest.len > 0)
         last = cg_str_trim(cg_str_split(&rest, ','));

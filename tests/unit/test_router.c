@@ -424,6 +424,9 @@ Test(router, the_verifier_slows_down_the_forwarded_client_not_the_proxy)
     verify_from("beta", "203.0.113.7", "429");
     /* Not an address: the TCP peer counts, and it has failed nothing yet. */
     verify_from("beta", "203.0.113.7, nonsense", "200");
+    /* A proxy that adds its own header line: the client's line comes first and counts not. */
+    verify_from("beta", "203.0.113.8\r\nX-Forwarded-For: 203.0.113.7", "429");
+    verify_from("beta", "203.0.113.7\r\nX-Forwarded-For: 203.0.113.8", "200");
     cg_ratelimit_dispose(&rl);
 }
 
