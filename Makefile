@@ -24,8 +24,7 @@ run:
 	@exec scripts/run-gateway
 
 # The whole suite, as CI runs it: unit tests (release and sanitizers), black-box and
-# real-Codex end-to-end suites against the ASan+UBSan binary, the deploy/ files for real (edge
-# proxies), then the fuzz targets.
+# real-Codex end-to-end suites against the ASan+UBSan binary, then the fuzz targets.
 test:
 	@scripts/install-deps test
 	@cmake --preset release >/dev/null && cmake --build $(BUILD)/release -j $(JOBS)

@@ -136,7 +136,8 @@ static void usage(void)
 
 static void parse_args(int argc, char **argv)
 {
-    for (int i = 1; i < argc; i++) {
+    int i = 1;
+    while (i < argc) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         bool ok = false;
@@ -148,7 +149,7 @@ static void parse_args(int argc, char **argv)
         }
         if (!ok)
             usage();
-        i++;
+        i += 2;
     }
 }
 

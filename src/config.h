@@ -91,6 +91,11 @@
       "PROXY_API_KEY every loopback client is admin")                                              \
     X(CODEX_HOME, codex_home, STR, "", 0, 0,                                                       \
       "Codex's home for the workers (auth.json lives here); empty = PROXY_STATE_DIR/codex-home")   \
+    X(PROXY_STRICT_HOME, strict_home, BOOL, "false", 0, 0,                                         \
+      "refuse to start when CODEX_HOME/auth.json is readable by group or others (else a warning)")  \
+    X(PROXY_EDGE_URL, edge_url, STR, "", 0, 0,                                                    \
+      "the edge proxy in front of the gateway (http://host:port/path), for `doctor` only; "        \
+      "empty = not checked")                                                                       \
     X(PROXY_CODEX_WORKDIR, codex_workdir, STR, "", 0, 0,                                           \
       "working directory of the workers, created if missing; empty = PROXY_STATE_DIR/work")        \
     X(PROXY_AGENT_MODE, agent_mode, BOOL, "false", 0, 0,                                           \

@@ -9,8 +9,11 @@
 #include <sys/resource.h>
 #include <uv.h>
 #include "api/api.h"
+#include "backend/home_check.h"
 #include "backend/launch.h"
 #include "backend/pool.h"
+#include "cmd_doctor.h"
+#include "cmd_login.h"
 #include "config.h"
 #include "core/catalog.h"
 #include "forward_auth.h"
@@ -27,6 +30,7 @@
 #include "util/clock.h"
 #include "util/json.h"
 #include "util/log.h"
+#include "util/notify.h"
 #define LOG_COMPONENT "main"
 
 enum { EXIT_CONFIG = 2, CONFIG_PRINT_MAX_BYTES = 1 << 20 };
@@ -46,6 +50,8 @@ struct gateway {
     struct cg_worker_config worker_cfg;
     struct cg_pool pool;
     struct cg_state *state; /* gateway.db: stored responses and the usage ledger */
+    struct cg_home_check home_check;
+    char home_warning[CG_HOME_CHECK_ERROR_BYTES * 2];
     uv_signal_t sigterm;
     uv_signal_t sigint;
     int signals_seen;
@@ -63,6 +69,9 @@ static void usage(FILE *out)
                  "(PROXY_FORWARD_AUTH_*)\n"
                  "       codex-gateway probe [PATH] [--port N] [--forward-auth]   GET PATH "
                  "(default /readyz) on the local listener; exit 0 on 2xx\n"
+                 "       codex-gateway doctor           check the setup, one item per line\n"
+                 "       codex-gateway login [ARGS]     log Codex in to CODEX_HOME (default: "
+                 "CODEX_BIN login --device-auth)\n"
                  "       codex-gateway version\n");
 }
 
@@ -142,11 +151,33 @@ static void log_start(const struct gateway *g)
     if (!err)
         err = cg_config_to_json(&g->cfg, &b);
     if (!err)
+        err = cg_buf_append_str(&b, ",\"codex_home\":");
+    if (!err)
+        err = cg_home_check_json(&g->home_check, g->cfg.codex_home, &b);
+    if (!err)
         cg_log_event(CG_LOG_NOTICE, LOG_COMPONENT, "start", b.data);
     cg_buf_dispose(&b);
+    if (g->home_warning[0])
+        cg_log_warn("%s", g->home_warning);
     if (g->cfg.api_key_count == 0 && g->cfg.api_keys_file[0] == '\0')
         cg_log_warn("PROXY_API_KEY is not set: only loopback clients are served; set it to "
                     "serve others");
+}
+
+/* CODEX_HOME before any worker: an unusable one, or a too open auth.json with
+ * PROXY_STRICT_HOME, stops the start with one line; a warning waits for the start line. */
+static int check_home(struct gateway *g)
+{
+    int rc = cg_home_check_run(g->cfg.codex_home, &g->home_check);
+    enum cg_home_verdict v = cg_home_check_verdict(&g->home_check, g->cfg.codex_home,
+                                                   g->cfg.strict_home, g->home_warning,
+                                                   sizeof(g->home_warning));
+    if (rc != 0 || v == CG_HOME_REFUSED) {
+        fprintf(stderr, "codex-gateway: %s\n", g->home_warning);
+        return -1;
+    }
+    g->api.home_check = &g->home_check;
+    return 0;
 }
 
 static void on_pool_stopped(struct cg_pool *p)
@@ -240,6 +271,7 @@ static void on_signal(uv_signal_t *sig, int signum)
     size_t open = cg_server_connections(&g->server);
     /* Logged once the listener is closed: whoever reads "stopping" finds new connections
      * already refused. */
+    cg_notify_send("STOPPING=1");
     cg_server_stop(&g->server, on_server_stopped);
     cg_log_info("%s: stopping (grace %lld ms, %zu connection(s) open)", strsignal(signum),
                 (long long)g->cfg.shutdown_grace_ms, open);
@@ -261,7 +293,10 @@ static int serve(void)
         fprintf(stderr, "codex-gateway: %s\n", err);
         return EXIT_CONFIG;
     }
-    /* Before the first log line, so a bad CODEX_BIN is the one line a failed start prints. */
+    /* Before the first log line, so a bad CODEX_HOME or CODEX_BIN is the one line a failed
+     * start prints. */
+    if (check_home(&g) != 0)
+        return EXIT_CONFIG;
     if (cg_launch_init(&g.launch, &g.cfg, &g.catalog, err, sizeof(err)) != 0) {
         fprintf(stderr, "codex-gateway: %s\n", err);
         cg_launch_dispose(&g.launch);
@@ -316,6 +351,7 @@ static int serve(void)
     char fields[256];
     snprintf(fields, sizeof(fields), "\"host\":\"%s\",\"port\":%d", g.cfg.host, g.server.bound_port);
     cg_log_event(CG_LOG_NOTICE, LOG_COMPONENT, "listening", fields);
+    cg_notify_send("READY=1");
 
     uv_run(g.loop, UV_RUN_DEFAULT);
     int rc = uv_loop_close(g.loop);
@@ -365,6 +401,10 @@ int main(int argc, char **argv)
         return cg_forward_auth_main();
     if (strcmp(cmd, "probe") == 0)
         return cg_probe_main(argc, argv);
+    if (strcmp(cmd, "doctor") == 0)
+        return cg_cmd_doctor_run();
+    if (strcmp(cmd, "login") == 0)
+        return cg_cmd_login_run(argc, argv);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("codex-gateway %s\n", CG_VERSION);
         return 0;

@@ -15,6 +15,7 @@ struct cg_pool;
 struct cg_responses_store;
 struct cg_ledger;
 struct cg_run_outcome;
+struct cg_home_check;
 
 /* Hears of every finished model request, once (api/run.h). */
 typedef void (*cg_run_outcome_cb)(const struct cg_run_outcome *o, void *data);
@@ -30,6 +31,7 @@ struct cg_api {
     struct cg_ledger *ledger; /* NULL: usage is not recorded (/v1/usage fails) */
     uint64_t started_ms;  /* monotonic */
     size_t streams_active; /* streamed runs not yet ended */
+    const struct cg_home_check *home_check; /* CODEX_HOME at start; NULL: not checked */
     /* The consumers of run outcomes (the usage log line, the usage ledger, metrics), called in
      * order; added with cg_run_subscribe. */
     struct {

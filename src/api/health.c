@@ -5,6 +5,7 @@
 #include <string.h>
 #include "api/api.h"
 #include "api/quota.h"
+#include "backend/home_check.h"
 #include "backend/pool.h"
 #include "http/server.h"
 #include "util/buf.h"
@@ -66,6 +67,14 @@ void cg_health_healthz(struct cg_exchange *ex, void *ctx)
     bool ready = api->pool && cg_pool_ready(api->pool);
     int err = cg_buf_appendf(&b, "{\"status\":\"%s\",\"version\":\"%s\",\"uptime_s\":%" PRIu64,
                              ready ? "ok" : "degraded", CG_VERSION, uptime_ms / 1000);
+    if (!err && api->home_check) {
+        /* auth.json again: a login or a chmod since the start shows at once. */
+        struct cg_home_check now = *api->home_check;
+        cg_home_check_auth(api->cfg->codex_home, &now);
+        err = cg_buf_append_str(&b, ",\"codex_home\":");
+        if (!err)
+            err = cg_home_check_json(&now, api->cfg->codex_home, &b);
+    }
     if (!err)
         err = cg_buf_append_str(&b, ",\"backend\":");
     if (!err && api->pool)

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "backend/home_check.h"
 #include "util/alloc.h"
 #include "util/buf.h"
 #include "util/json.h"
@@ -56,31 +57,11 @@ static const char *const always_overrides[] = {
     "approval_policy=\"never\"",
 };
 
-static int mkdir_p(const char *path, mode_t mode, char *errbuf, size_t errlen, const char *what)
+/* A directory the gateway creates if missing and must be able to enter and write. */
+static int make_dir(const char *path, const char *what, char *errbuf, size_t errlen)
 {
-    char tmp[4096];
-    size_t n = strlen(path);
-    if (n == 0 || n >= sizeof(tmp)) {
-        snprintf(errbuf, errlen, "%s: path is empty or too long", what);
+    if (cg_home_check_mkdirs(path, 0700, what, errbuf, errlen) != 0)
         return -1;
-    }
-    memcpy(tmp, path, n + 1);
-    for (size_t i = 1; i <= n; i++) {
-        if (tmp[i] != '/' && tmp[i] != '\0')
-            continue;
-        char saved = tmp[i];
-        tmp[i] = '\0';
-        if (mkdir(tmp, mode) != 0 && errno != EEXIST) {
-            snprintf(errbuf, errlen, "%s: cannot create %s: %s", what, tmp, strerror(errno));
-            return -1;
-        }
-        tmp[i] = saved;
-    }
-    struct stat st;
-    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        snprintf(errbuf, errlen, "%s: %s is not a directory", what, path);
-        return -1;
-    }
     if (access(path, W_OK | X_OK) != 0) {
         snprintf(errbuf, errlen, "%s: %s is not writable", what, path);
         return -1;
@@ -157,19 +138,6 @@ static int write_catalog(struct cg_launch *l, const struct cg_config *cfg,
         return -1;
     }
     return 0;
-}
-
-static void check_auth_file(const struct cg_config *cfg)
-{
-    char path[4200];
-    snprintf(path, sizeof(path), "%s/auth.json", cfg->codex_home);
-    struct stat st;
-    if (stat(path, &st) != 0)
-        return;
-    if (st.st_mode & (S_IRWXG | S_IRWXO))
-        cg_log_warn("%s is readable by group or others (mode %03o): chmod 600 it; it holds the "
-                    "Codex login",
-                    path, (unsigned)(st.st_mode & 0777));
 }
 
 static bool ends_with(const char *s, const char *suffix)
@@ -306,13 +274,12 @@ int cg_launch_init(struct cg_launch *l, const struct cg_config *cfg,
     l->codex_bin = cg_launch_resolve_bin(cfg->codex_bin, getenv("PATH"), errbuf, errlen);
     if (l->codex_bin == NULL)
         return -1;
-    if (mkdir_p(cfg->state_dir, 0700, errbuf, errlen, "PROXY_STATE_DIR") != 0 ||
-        mkdir_p(cfg->codex_home, 0700, errbuf, errlen, "CODEX_HOME") != 0 ||
-        mkdir_p(cfg->codex_workdir, 0700, errbuf, errlen, "PROXY_CODEX_WORKDIR") != 0)
+    if (make_dir(cfg->state_dir, "PROXY_STATE_DIR", errbuf, errlen) != 0 ||
+        make_dir(cfg->codex_home, "CODEX_HOME", errbuf, errlen) != 0 ||
+        make_dir(cfg->codex_workdir, "PROXY_CODEX_WORKDIR", errbuf, errlen) != 0)
         return -1;
     if (write_catalog(l, cfg, cat, errbuf, errlen) != 0)
         return -1;
-    check_auth_file(cfg);
     size_t alen = strlen(cfg->codex_home) + 16;
     l->auth_path = cg_xmalloc(alen);
     snprintf(l->auth_path, alen, "%s/auth.json", cfg->codex_home);

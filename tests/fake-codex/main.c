@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "login.h"
 #include "out.h"
 #include "rpc.h"
 #include "threads.h"
@@ -50,6 +51,7 @@ static bool discarding;  /* skipping the rest of an over-long line */
 static void usage(FILE *f)
 {
     fprintf(f, "usage: fake-codex app-server [-c key=value ...] [--listen stdio://]\n"
+               "       fake-codex login [--device-auth] | login status | --version\n"
                "A deterministic fake of `codex app-server` (see tests/fake-codex/README.md).\n");
 }
 
@@ -281,7 +283,7 @@ static int parse_args(int argc, char **argv)
             usage(stdout);
             return 1;
         }
-        fprintf(stderr, "fake-codex: unsupported command `%s`: only `app-server` is faked\n",
+        fprintf(stderr, "fake-codex: unsupported command `%s`: only `app-server`, `login` and --version are faked\n",
                 argc >= 2 ? argv[1] : "");
         usage(stderr);
         return 2;
@@ -356,6 +358,12 @@ static void load_env(void)
 
 int main(int argc, char **argv)
 {
+    if (argc >= 2 && strcmp(argv[1], "login") == 0)
+        return fc_login_main(argc, argv);
+    if (argc >= 2 && (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0)) {
+        printf("codex-cli 0.169.0\n");
+        return 0;
+    }
     load_env();
     int rc = parse_args(argc, argv);
     if (rc) {
