@@ -193,6 +193,17 @@ out:
     return rc;
 }
 
+/* The probe reads only hosts and ports: a health check must not fail because HOME, from which
+ * the state paths are derived, is unset where it runs. */
+static const char *probe_getenv(const char *name, void *ctx)
+{
+    (void)ctx;
+    const char *v = getenv(name);
+    if (v == NULL && strcmp(name, "HOME") == 0)
+        return "/";
+    return v;
+}
+
 int cg_probe_main(int argc, char **argv)
 {
     const char *path = "/readyz";
@@ -218,7 +229,7 @@ int cg_probe_main(int argc, char **argv)
     snprintf(t.path, sizeof(t.path), "%s", path);
     struct cg_config cfg;
     char err[512];
-    if (cg_config_load(&cfg, NULL, NULL, err, sizeof(err)) != 0) {
+    if (cg_config_load(&cfg, probe_getenv, NULL, err, sizeof(err)) != 0) {
         fprintf(stderr, "codex-gateway probe: %s\n", err);
         return EXIT_UNHEALTHY;
     }

@@ -213,7 +213,7 @@ describe('forward-auth: settings', { timeout: 60000 }, () => {
 function probe(args, env = {}) {
   return new Promise((resolve) => {
     const p = spawn(gatewayBin, ['probe', ...args], {
-      env: { PATH: process.env.PATH, HOME: '/tmp', ...env },
+      env: { PATH: process.env.PATH, ...env },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let stderr = '';
@@ -247,7 +247,7 @@ describe('probe', { timeout: 60000 }, () => {
     await stopClean(assert, gw);
   });
 
-  it('exits 0 on a 2xx from the gateway: /readyz by default, PORT from the environment', async () => {
+  it('exits 0 on a 2xx from the gateway: /readyz by default, PORT from the environment (no HOME needed)', async () => {
     const r = await probe([], { PORT: String(gw.port) });
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stderr, '');
