@@ -29,7 +29,8 @@ static const struct row rows[] = {
 #undef CG_CFG_ROW
 };
 
-_Static_assert(CG_ARRAY_SIZE(rows) <= 64, "grow cg_config.sources_env");
+_Static_assert(CG_ARRAY_SIZE(rows) <= sizeof(((struct cg_config *)0)->sources_env),
+               "grow cg_config.sources_env");
 
 static const char *std_getenv(const char *name, void *ctx)
 {

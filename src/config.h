@@ -17,6 +17,12 @@
 #define CG_CONFIG_MAP(X)                                                                           \
     X(PORT, port, INT, "11435", 0, 65535, "TCP port to listen on (0 picks a free port)")           \
     X(PROXY_HOST, host, STR, "127.0.0.1", 0, 0, "address to bind (IPv4 or IPv6)")                  \
+    X(PROXY_FORWARD_AUTH_HOST, forward_auth_host, STR, "127.0.0.1", 0, 0,                         \
+      "address the forward-auth verifier binds (IPv4 or IPv6)")                                    \
+    X(PROXY_FORWARD_AUTH_PORT, forward_auth_port, INT, "11436", 0, 65535,                          \
+      "TCP port of the forward-auth verifier (0 picks a free port)")                               \
+    X(PROXY_FORWARD_AUTH_PATH, forward_auth_path, STR, "/verify", 0, 0,                            \
+      "path the forward-auth verifier answers (any method): 200 + X-Auth-User, or 401")            \
     X(PROXY_API_KEY, api_key, SECRET, "", 0, 0,                                                    \
       "client keys, comma-separated; empty = serve loopback clients only")                         \
     X(PROXY_API_KEYS_FILE, api_keys_file, STR, "", 0, 0,                                           \

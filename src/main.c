@@ -1,4 +1,5 @@
-/* main.c: the command line: `serve` (default), `check-config`, `version`. Serving wires the
+/* main.c: the command line: `serve` (default), `forward-auth`, `probe`, `check-config`,
+ * `hash-key`, `version`. Serving wires the
  * pieces together: config → catalog, CORS, auth → router → HTTP server, then runs the loop until
  * SIGTERM/SIGINT and a graceful stop. */
 #include <signal.h>
@@ -15,12 +16,15 @@
 #include "cmd_login.h"
 #include "config.h"
 #include "core/catalog.h"
+#include "forward_auth.h"
 #include "http/auth.h"
 #include "http/cors.h"
 #include "http/keys.h"
 #include "http/ratelimit.h"
 #include "http/router.h"
 #include "http/server.h"
+#include "listener.h"
+#include "probe.h"
 #include "store/state.h"
 #include "util/buf.h"
 #include "util/clock.h"
@@ -61,6 +65,10 @@ static void usage(FILE *out)
                  "       codex-gateway check-config --markdown   the settings table\n"
                  "       codex-gateway hash-key         print the sha256: form of a key read "
                  "from stdin (for PROXY_API_KEYS_FILE)\n"
+                 "       codex-gateway forward-auth     run the key verifier for an edge proxy "
+                 "(PROXY_FORWARD_AUTH_*)\n"
+                 "       codex-gateway probe [PATH] [--port N] [--forward-auth]   GET PATH "
+                 "(default /readyz) on the local listener; exit 0 on 2xx\n"
                  "       codex-gateway doctor           check the setup, one item per line\n"
                  "       codex-gateway login [ARGS]     log Codex in to CODEX_HOME (default: "
                  "CODEX_BIN login --device-auth)\n"
@@ -329,22 +337,7 @@ static int serve(void)
     raise_fd_limit((size_t)g.cfg.max_connections + 64 + 4 * (size_t)g.cfg.worker_count);
     start_backend(&g);
 
-    struct cg_server_config sc = {
-        .host = g.cfg.host,
-        .port = (int)g.cfg.port,
-        .limits =
-            {
-                .max_url_bytes = (size_t)g.cfg.max_url_bytes,
-                .max_header_bytes = (size_t)g.cfg.max_header_bytes,
-                .max_headers = (size_t)g.cfg.max_headers,
-                .max_body_bytes = (size_t)g.cfg.max_body_bytes,
-            },
-        .header_timeout_ms = (uint64_t)g.cfg.header_timeout_ms,
-        .keepalive_timeout_ms = (uint64_t)g.cfg.keepalive_timeout_ms,
-        .shutdown_grace_ms = (uint64_t)g.cfg.shutdown_grace_ms,
-        .max_connections = (size_t)g.cfg.max_connections,
-        .client_buffer_max_bytes = (size_t)g.cfg.client_buffer_max_bytes,
-    };
+    struct cg_server_config sc = cg_listener_config(&g.cfg, g.cfg.host, g.cfg.port);
     if (cg_server_start(&g.server, g.loop, &sc, &g.router) != 0)
         return 1;
     cg_pool_start(&g.pool);
@@ -404,6 +397,10 @@ int main(int argc, char **argv)
         return check_config(argc, argv);
     if (strcmp(cmd, "hash-key") == 0)
         return hash_key();
+    if (strcmp(cmd, "forward-auth") == 0)
+        return cg_forward_auth_main();
+    if (strcmp(cmd, "probe") == 0)
+        return cg_probe_main(argc, argv);
     if (strcmp(cmd, "doctor") == 0)
         return cg_cmd_doctor_run();
     if (strcmp(cmd, "login") == 0)

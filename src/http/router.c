@@ -1,5 +1,6 @@
 /* router.c: route lookup, method and access checks. */
 #include "http/router.h"
+#include <arpa/inet.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -173,6 +174,39 @@ static void label_request(const struct cg_router *r, struct cg_exchange *ex, siz
     ex->key_id = id;
 }
 
+/* The last X-Forwarded-For entry when it is an IP address (the one the nearest proxy added),
+ * else the TCP peer. The last header line: a proxy may add its own line after the client's. */
+static const char *slowdown_peer(const struct cg_router *r, const struct cg_exchange *ex, char *buf,
+                                 size_t size)
+{
+    if (!r->peer_from_forwarded)
+        return ex->peer;
+    struct cg_str rest = {NULL, 0};
+    for (size_t i = 0; i < ex->header_count; i++) {
+        if (cg_str_ieq(ex->headers[i].name, CG_STR("x-forwarded-for")))
+            rest = ex->headers[i].value;
+    }
+    struct cg_str last = {NULL, 0};
+    while (rest.len > 0)
+        last = cg_str_trim(cg_str_split(&rest, ','));
+    if (last.len == 0 || last.len >= size)
+        return ex->peer;
+    memcpy(buf, last.ptr, last.len);
+    buf[last.len] = '\0';
+    unsigned char addr[sizeof(struct in6_addr)];
+    if (inet_pton(AF_INET, buf, addr) != 1 && inet_pton(AF_INET6, buf, addr) != 1)
+        return ex->peer;
+    return buf;
+}
+
+static bool is_preflight_check(const struct cg_exchange *ex)
+{
+    if (ex->method == CG_METHOD_OPTIONS)
+        return true;
+    struct cg_str fwd = cg_str_trim(cg_exchange_header(ex, "x-forwarded-method"));
+    return cg_str_eq(fwd, CG_STR("OPTIONS"));
+}
+
 /* `*retry_s` is set for a 429. */
 static enum cg_err check_access(const struct cg_router *r, const struct cg_route *rt,
                                 struct cg_exchange *ex, unsigned *retry_s)
@@ -184,8 +218,12 @@ static enum cg_err check_access(const struct cg_router *r, const struct cg_route
     bool keys = cg_auth_has_keys(r->auth);
     if (rt->access == CG_ACCESS_MODELS && keys && !r->protect_models)
         return CG_OK;
+    if (rt->access == CG_ACCESS_VERIFY && is_preflight_check(ex))
+        return CG_OK;
+    char peer_buf[CG_RATELIMIT_ID_MAX_BYTES];
+    const char *peer = slowdown_peer(r, ex, peer_buf, sizeof(peer_buf));
     uint64_t wait_ms;
-    if (keys && r->ratelimit && cg_ratelimit_peer_blocked(r->ratelimit, ex->peer, &wait_ms)) {
+    if (keys && r->ratelimit && cg_ratelimit_peer_blocked(r->ratelimit, peer, &wait_ms)) {
         *retry_s = retry_after_s(wait_ms);
         return CG_ERR_AUTH_THROTTLED;
     }
@@ -194,7 +232,7 @@ static enum cg_err check_access(const struct cg_router *r, const struct cg_route
     enum cg_err err = cg_auth_identify(r->auth, cg_exchange_header(ex, "authorization"),
                                        ex->peer_loopback, &index, &entry);
     if (err == CG_ERR_INVALID_API_KEY && r->ratelimit)
-        cg_ratelimit_peer_failed(r->ratelimit, ex->peer);
+        cg_ratelimit_peer_failed(r->ratelimit, peer);
     if (err != CG_OK)
         return err;
     label_request(r, ex, index, entry);
@@ -224,6 +262,8 @@ bool cg_router_admit(const struct cg_router *r, struct cg_exchange *ex)
         return false;
     ex->on_done = r->on_done;
     ex->on_done_data = r->on_done_data;
+    if (r->own_access_log)
+        ex->log_access = false;
     cg_cors_apply(r->cors, ex);
     const struct cg_route *rt = find(r, normalised_path(ex));
     if (rt == NULL) {
@@ -232,7 +272,7 @@ bool cg_router_admit(const struct cg_router *r, struct cg_exchange *ex)
         return false;
     }
     ex->route = rt->name;
-    if (ex->method == CG_METHOD_OPTIONS) {
+    if (ex->method == CG_METHOD_OPTIONS && rt->access != CG_ACCESS_VERIFY) {
         ex->admitted = rt;
         return true;
     }
@@ -269,7 +309,7 @@ void cg_router_dispatch(const struct cg_router *r, struct cg_exchange *ex)
         return;
     }
     const struct cg_route *rt = ex->admitted;
-    if (ex->method == CG_METHOD_OPTIONS) {
+    if (ex->method == CG_METHOD_OPTIONS && rt->access != CG_ACCESS_VERIFY) {
         char allow[ALLOW_HEADER_BYTES];
         allow_for(rt, allow, sizeof(allow));
         if (cg_cors_is_preflight(ex))

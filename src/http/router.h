@@ -21,6 +21,11 @@ enum cg_route_access {
     CG_ACCESS_KEY,    /* an API key (or a loopback client when no key is configured) */
     CG_ACCESS_MODELS, /* like KEY when PROXY_PROTECT_MODELS, else loopback-only without keys */
     CG_ACCESS_METRICS, /* loopback clients, or others with `Bearer <metrics_token>` */
+    /* A forward-auth check of another request: as KEY, but a preflight passes without a key and
+     * reaches the handler (key_label NULL): the request is OPTIONS, or the proxy says the
+     * original one was (X-Forwarded-Method: OPTIONS). Spends no per-key limits: the gateway
+     * behind the proxy does. */
+    CG_ACCESS_VERIFY,
 };
 
 struct cg_route {
@@ -44,6 +49,13 @@ struct cg_router {
     /* Set as the on_done hook of every request the router decides (metrics count them). */
     cg_exchange_done_cb on_done;
     void *on_done_data;
+    /* on_done writes the access line of every routed request; the exchange's own is off. */
+    bool own_access_log;
+    /* The failed-auth slowdown counts the address the edge proxy saw (the last entry of
+     * X-Forwarded-For, when it is an IP address) instead of the TCP peer, which for the
+     * forward-auth verifier is always the proxy. Only for a listener that the proxy alone can
+     * reach: anyone else could name any address there. */
+    bool peer_from_forwarded;
 };
 
 /* The access phase: decides a request from its head alone, before any body byte is read. Applies
@@ -55,7 +67,8 @@ struct cg_router {
  * sent. With a rate limiter, a peer past its failed-auth allowance gets 429 before its key is
  * compared, and a key route spends a token of its key's bucket (and holds a concurrency slot
  * until the exchange is freed); the x-ratelimit-* headers go on the response either way.
- * OPTIONS on a known path is admitted without an access check (CORS preflight). Deciding twice
+ * OPTIONS on a known path is admitted without an access check (CORS preflight) and answered
+ * by the router, except on a CG_ACCESS_VERIFY route, whose handler answers it. Deciding twice
  * returns the first decision. */
 bool cg_router_admit(const struct cg_router *r, struct cg_exchange *ex);
 

@@ -9,6 +9,7 @@ import {
   assertOpenAIError,
   chat,
   gatewayBin,
+  hashKey,
   request,
   startGateway,
   stopClean,
@@ -19,11 +20,6 @@ import {
 const body = (content = 'hi', extra = {}) => ({ model: 'codex-5', messages: [{ role: 'user', content }], ...extra });
 const bearer = (k) => ({ headers: { Authorization: `Bearer ${k}` } });
 
-const hashKey = (key) => {
-  const r = spawnSync(gatewayBin, ['hash-key'], { input: `${key}\n`, encoding: 'utf8' });
-  assert.equal(r.status, 0, r.stderr);
-  return r.stdout.trim();
-};
 
 /** A gateway started with `env` for the enclosing describe: `ctx.gw`. */
 function gatewayWith(env) {

@@ -1,5 +1,5 @@
 // Starts the real codex-gateway binary for a test and talks to it over real sockets.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -19,6 +19,13 @@ const wrap = (process.env.CG_WRAP || '').split(/\s+/).filter(Boolean);
 const slow = wrap.length ? 10 : 1;
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** The sha256: form of `key` for a PROXY_API_KEYS_FILE line (`codex-gateway hash-key`). */
+export function hashKey(key) {
+  const r = spawnSync(gatewayBin, ['hash-key'], { input: `${key}\n`, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`hash-key failed: ${r.stderr}`);
+  return r.stdout.trim();
+}
 
 /** A fresh directory under the system temp dir, removed by the returned function. */
 export function tempDir(prefix = 'cg-test-') {

@@ -356,3 +356,107 @@ Test(router, a_keys_file_entry_gives_its_label_id_allow_list_and_limits)
     cr_assert(strncmp(out, "HTTP/1.1 401 ", 13) == 0, "the key went with its file: %s", out);
     cg_ratelimit_dispose(&rl);
 }
+
+/* The forward-auth table: the verify route for any method, as the verifier builds it. */
+static const struct cg_route verify_routes[] = {
+    {"/verify", false,
+     CG_METHOD_GET | CG_METHOD_POST | CG_METHOD_OPTIONS | CG_METHOD_PUT | CG_METHOD_DELETE |
+         CG_METHOD_PATCH | CG_METHOD_OTHER,
+     CG_ACCESS_VERIFY, "verify", on_ok},
+};
+
+static void setup_verifier(void)
+{
+    setup(2);
+    router.routes = verify_routes;
+    router.count = CG_ARRAY_SIZE(verify_routes);
+    router.peer_from_forwarded = true;
+}
+
+Test(router, a_verify_route_passes_preflights_to_its_handler_without_a_key)
+{
+    setup_verifier();
+    expect_status("OPTIONS /verify HTTP/1.1\r\nHost: h\r\n\r\n", "200");
+    expect_status("GET /verify HTTP/1.1\r\nHost: h\r\nX-Forwarded-Method: OPTIONS\r\n\r\n", "200");
+    cr_assert_eq(handled, 2, "the handler answers preflights, not the router's 204");
+    expect_status("GET /verify HTTP/1.1\r\nHost: h\r\nX-Forwarded-Method: POST\r\n\r\n", "401");
+    expect_status("GET /verify HTTP/1.1\r\nHost: h\r\nX-Forwarded-Method: options\r\n\r\n", "401");
+    expect_status("DELETE /verify HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer beta\r\n\r\n",
+                  "200");
+    cr_assert_eq(handled, 3);
+}
+
+Test(router, a_verify_route_spends_no_per_key_limits)
+{
+    setup_verifier();
+    struct cg_ratelimit rl;
+    limit_with(&rl, true, 60000, 1, 0, 0);
+    static const char post[] = "POST /verify HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer beta\r\n"
+                               "Content-Length: 0\r\n\r\n";
+    expect_status(post, "200");
+    expect_status(post, "200");
+    cr_assert_null(strstr(out, "x-ratelimit-"), "%s", out);
+    cg_ratelimit_dispose(&rl);
+}
+
+/* A verify request with `key` from the client that X-Forwarded-For names; expects `status`. */
+static void verify_from(const char *key, const char *forwarded_for, const char *status)
+{
+    char req[512];
+    snprintf(req, sizeof(req),
+             "GET /verify HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer %s\r\n"
+             "X-Forwarded-For: %s\r\n\r\n",
+             key, forwarded_for);
+    expect_status(req, status);
+}
+
+/* The verifier's TCP peer is always the proxy: one client's wrong keys must not lock out the
+ * others behind the same proxy. */
+Test(router, the_verifier_slows_down_the_forwarded_client_not_the_proxy)
+{
+    setup_verifier();
+    struct cg_ratelimit rl;
+    limit_with(&rl, false, 1000, 1, 0, 1);
+    verify_from("nope", "198.51.100.9, 203.0.113.7", "401");
+    verify_from("nope", "198.51.100.9, 203.0.113.7", "401");
+    verify_from("nope", "198.51.100.9, 203.0.113.7", "429");
+    verify_from("beta", "203.0.113.8", "200");
+    verify_from("beta", "203.0.113.7", "429");
+    /* Not an address: the TCP peer counts, and it has failed nothing yet. */
+    verify_from("beta", "203.0.113.7, nonsense", "200");
+    /* A proxy that adds its own header line: the client's line comes first and counts not. */
+    verify_from("beta", "203.0.113.8\r\nX-Forwarded-For: 203.0.113.7", "429");
+    verify_from("beta", "203.0.113.7\r\nX-Forwarded-For: 203.0.113.8", "200");
+    cg_ratelimit_dispose(&rl);
+}
+
+Test(router, without_forwarded_peers_the_tcp_peer_is_counted)
+{
+    setup_verifier();
+    router.peer_from_forwarded = false;
+    struct cg_ratelimit rl;
+    limit_with(&rl, false, 1000, 1, 0, 1);
+    verify_from("nope", "203.0.113.7", "401");
+    verify_from("nope", "203.0.113.7", "401");
+    verify_from("beta", "203.0.113.8", "429");
+    cg_ratelimit_dispose(&rl);
+}
+
+static int done_calls;
+static void count_done(const struct cg_exchange *ex, void *data)
+{
+    cr_assert_not(ex->log_access);
+    done_calls++;
+}
+
+Test(router, own_access_log_turns_the_exchange_line_off_for_every_routed_request)
+{
+    setup_verifier();
+    router.on_done = count_done;
+    router.own_access_log = true;
+    done_calls = 0;
+    expect_status("GET /nope HTTP/1.1\r\nHost: h\r\n\r\n", "404");
+    expect_status("GET /verify HTTP/1.1\r\nHost: h\r\n\r\n", "401");
+    expect_status("GET /verify HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer alpha\r\n\r\n", "200");
+    cr_assert_eq(done_calls, 3);
+}
