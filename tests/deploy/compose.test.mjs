@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import OpenAI from 'openai';
 import { fakeCodexBin, gatewayBin, repoRoot, tempDir, waitFor } from '../lib/gateway.mjs';
 import { freePort } from './net.mjs';
-import { COMPOSE, IMAGE, buildImage, docker, get, imageFeatures, must, mustDocker, run, startDocker } from './docker.mjs';
+import { COMPOSE, IMAGE, buildImage, docker, get, must, mustDocker, run, startDocker } from './docker.mjs';
 
 const deployDir = path.join(repoRoot, 'deploy');
 const composeFile = path.join(deployDir, 'compose.yml');
@@ -100,10 +100,9 @@ describe('compose and Traefik files', () => {
   it('Traefik labels: ForwardAuth to the forward-auth role, headers, a connection cap, no CORS or rate limit', () => {
     const labels = config.services.gateway.labels;
     const mw = 'traefik.http.middlewares.';
-    // The forward-auth role's own defaults (until the role is in this binary: the documented ones).
-    const port = defaults.PROXY_FORWARD_AUTH_PORT || '11436';
-    const route = defaults.PROXY_FORWARD_AUTH_PATH || '/verify';
-    assert.equal(labels[`${mw}codex-gateway-auth.forwardauth.address`], `http://forward-auth:${port}${route}`);
+    // The forward-auth role's own defaults.
+    assert.equal(labels[`${mw}codex-gateway-auth.forwardauth.address`],
+      `http://forward-auth:${defaults.PROXY_FORWARD_AUTH_PORT}${defaults.PROXY_FORWARD_AUTH_PATH}`);
     assert.equal(labels[`${mw}codex-gateway-auth.forwardauth.authResponseHeaders`], 'X-Auth-User');
     assert.ok(Number(labels[`${mw}codex-gateway-conn.inflightconn.amount`]) > 0);
     assert.equal(labels[`${mw}codex-gateway-headers.headers.contentTypeNosniff`], 'true');
@@ -130,8 +129,8 @@ describe('compose and Traefik files', () => {
     const fa = dyn.middlewares['codex-gateway-auth'].forwardAuth;
     const url = new URL(fa.address);
     assert.equal(url.hostname, '127.0.0.1');
-    assert.equal(url.port, defaults.PROXY_FORWARD_AUTH_PORT || '11436');
-    assert.equal(url.pathname, defaults.PROXY_FORWARD_AUTH_PATH || '/verify');
+    assert.equal(url.port, defaults.PROXY_FORWARD_AUTH_PORT);
+    assert.equal(url.pathname, defaults.PROXY_FORWARD_AUTH_PATH);
     assert.equal(url.pathname, new URL(labels['traefik.http.middlewares.codex-gateway-auth.forwardauth.address']).pathname);
     assert.deepEqual(fa.authResponseHeaders, [labels['traefik.http.middlewares.codex-gateway-auth.forwardauth.authResponseHeaders']]);
     assert.ok(dyn.middlewares['codex-gateway-conn'].inFlightConn.amount > 0);
@@ -150,7 +149,6 @@ describe('compose stack on a Docker engine', { timeout: 45 * 60000 }, () => {
   let project;
   let name;
   let ports;
-  let features;
   let compose;
   let upAt;
 
@@ -158,7 +156,6 @@ describe('compose stack on a Docker engine', { timeout: 45 * 60000 }, () => {
     assert.ok(fs.existsSync(fakeCodexBin), `${fakeCodexBin} missing: build the release preset first`);
     engine = await startDocker();
     await buildImage();
-    features = await imageFeatures();
     project = tempDir('cg-compose-');
     fs.chmodSync(project.dir, 0o755);
     fs.copyFileSync(envExample, path.join(project.dir, '.env'));
@@ -189,10 +186,8 @@ describe('compose stack on a Docker engine', { timeout: 45 * 60000 }, () => {
     name = `cgtest${process.pid}`;
     const base = ['--project-directory', project.dir, '-p', name, '-f', composeFile, '-f', path.join(project.dir, 'override.yml')];
     compose = (args, timeoutMs = 120000) => run(COMPOSE, [...base, ...args], { timeoutMs });
-    // Without the forward-auth role in this binary, only the gateway is started.
-    const services = features.forwardAuth ? [] : ['gateway'];
     upAt = Date.now();
-    const up = await compose(['up', '-d', '--no-build', ...services]);
+    const up = await compose(['up', '-d', '--no-build']);
     assert.equal(up.code, 0, up.stderr);
   });
 
@@ -216,14 +211,13 @@ describe('compose stack on a Docker engine', { timeout: 45 * 60000 }, () => {
     });
     t.diagnostic(`docker-compose up to /readyz 200: ${((Date.now() - upAt) / 1000).toFixed(1)} s`);
     const ps = await mustDocker(['ps', '--format', '{{.Label "com.docker.compose.service"}}', '--filter', `label=com.docker.compose.project=${name}`]);
-    assert.deepEqual(ps.stdout.split('\n').filter(Boolean).sort(), features.forwardAuth ? ['forward-auth', 'gateway'] : ['gateway']);
+    assert.deepEqual(ps.stdout.split('\n').filter(Boolean).sort(), ['forward-auth', 'gateway']);
     const client = new OpenAI({ apiKey: 'sk-compose', baseURL: `${url}/v1`, maxRetries: 0 });
     const r = await client.chat.completions.create({ model: 'codex-5', messages: [{ role: 'user', content: 'hi' }] });
     assert.equal(r.choices[0].message.content, 'Hello from fake-codex.');
   });
 
-  it('the forward-auth answers 401 without a key and 200 with one', async (t) => {
-    if (!features.forwardAuth) return t.skip('this binary has no forward-auth role yet');
+  it('the forward-auth answers 401 without a key and 200 with one', async () => {
     const url = `http://127.0.0.1:${ports.auth}`;
     await waitFor(async () => (await get(`${url}/livez`))?.status === 200, 30000, 'forward-auth /livez').catch(async (e) => {
       throw new Error(`${e.message}\n${await logs()}`);
@@ -238,10 +232,9 @@ describe('compose stack on a Docker engine', { timeout: 45 * 60000 }, () => {
     assert.ok(yes.headers.get('x-auth-user'), 'X-Auth-User');
   });
 
-  it('the healthchecks turn healthy', async (t) => {
-    if (!features.probe) return t.skip('this binary has no probe command yet');
+  it('the healthchecks turn healthy', async () => {
     const ids = (await mustDocker(['ps', '-q', '--filter', `label=com.docker.compose.project=${name}`])).stdout.split('\n').filter(Boolean);
-    assert.equal(ids.length, features.forwardAuth ? 2 : 1);
+    assert.equal(ids.length, 2);
     const health = async () => Promise.all(ids.map(async (id) => (await docker(['inspect', '-f', '{{.State.Health.Status}}', id])).stdout.trim()));
     await waitFor(async () => (await health()).every((h) => h === 'healthy'), 60000, 'healthy containers').catch(async (e) => {
       throw new Error(`${e.message}: ${await health()}\n${await logs()}`);
@@ -250,7 +243,7 @@ describe('compose stack on a Docker engine', { timeout: 45 * 60000 }, () => {
 
   it('stop drains every container to exit 0; down leaves no container or volume', async () => {
     const ids = (await mustDocker(['ps', '-aq', '--filter', `label=com.docker.compose.project=${name}`])).stdout.split('\n').filter(Boolean);
-    assert.ok(ids.length >= 1);
+    assert.equal(ids.length, 2);
     const stop = await compose(['stop']);
     assert.equal(stop.code, 0, stop.stderr);
     for (const id of ids) assert.equal((await mustDocker(['inspect', '-f', '{{.Name}} {{.State.ExitCode}}', id])).stdout.trim().split(' ')[1], '0', await logs());

@@ -196,9 +196,3 @@ export async function get(url, headers = {}) {
   }
 }
 
-/** Which of the later operator commands the image's binary has (its `help` lists them). */
-export async function imageFeatures() {
-  const help = await docker(['run', '--rm', IMAGE, 'help']);
-  const text = help.stdout + help.stderr;
-  return { forwardAuth: /\bforward-auth\b/.test(text), probe: /\bprobe\b/.test(text) };
-}
