@@ -186,7 +186,7 @@ export async function buildImage() {
   return { seconds, size };
 }
 
-/** GET url; {status, body} or null when nothing answers. */
+/** GET url; {status, headers, body}, or null when nothing answers within 5 s. */
 export async function get(url, headers = {}) {
   try {
     const res = await fetch(url, { headers, signal: AbortSignal.timeout(5000) });
