@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { repoRoot } from '../lib/gateway.mjs';
+import { SLIM_OPTS, bookwormMirror } from './debian.mjs';
 
 // docker.io's 20.10 client: it has BuildKit built in (a newer client on PATH may lack buildx).
 export const DOCKER = process.env.CG_DOCKER_CLIENT || '/usr/bin/docker';
@@ -147,16 +148,15 @@ async function caFile() {
 }
 
 // Like debian:bookworm-slim: no documentation, manual pages or translations.
-const BASE_OPTS = ['--variant=minbase', '--dpkgopt=path-exclude=/usr/share/doc/*', '--dpkgopt=path-exclude=/usr/share/man/*',
-  '--dpkgopt=path-exclude=/usr/share/locale/*', '--dpkgopt=path-include=/usr/share/locale/locale.alias'];
+const BASE_OPTS = [...SLIM_OPTS, '--dpkgopt=path-exclude=/usr/share/locale/*',
+  '--dpkgopt=path-include=/usr/share/locale/locale.alias'];
 const BASE_KEY = createHash('sha256').update(BASE_OPTS.join('\n')).digest('hex').slice(0, 16);
 
 /** Imports a minimal Debian 12 as BASE_IMAGE unless the engine has one made the same way. */
 async function ensureBase() {
   const have = await docker(['image', 'inspect', '-f', '{{index .Config.Labels "cg.base"}}', BASE_IMAGE]);
   if (have.code === 0 && have.stdout.trim() === BASE_KEY) return;
-  const idx = await must('apt-get', ['indextargets', '--format', '$(REPO_URI) $(RELEASE)'], { env: process.env });
-  const mirror = idx.stdout.split('\n').map((l) => l.split(' ')).find((f) => f[1] === 'bookworm')?.[0] || 'http://deb.debian.org/debian/';
+  const mirror = bookwormMirror();
   const tar = path.join(root, 'base.tar');
   await must('mmdebstrap', ['--quiet', ...BASE_OPTS, 'bookworm', tar, mirror], { env: process.env, timeoutMs: 10 * 60000 });
   try {

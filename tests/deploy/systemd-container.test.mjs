@@ -5,7 +5,7 @@
 // and Codex tolerate. `systemctl start` returning means READY=1 arrived; `systemctl stop` must
 // end in a clean exit.
 import assert from 'node:assert/strict';
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -13,6 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import { CODEX_NATIVE, MODEL, providerConfig } from '../e2e/codex.mjs';
 import { MODEL_TEXT, startMockModel } from '../e2e/mock-model.mjs';
 import { repoRoot, tempDir } from '../lib/gateway.mjs';
+import { SLIM_OPTS, bookwormMirror } from './debian.mjs';
 import { freePort } from './net.mjs';
 
 const releaseBin = path.join(repoRoot, 'build', 'codex-gateway');
@@ -49,12 +50,9 @@ const inBox = (...args) => run('podman', ['exec', name, ...args]);
 
 async function ensureImage() {
   if ((await run('podman', ['image', 'exists', imageTag])).code === 0) return;
-  const mirror = spawnSync('apt-get', ['indextargets', '--format', '$(REPO_URI) $(RELEASE)'], { encoding: 'utf8' })
-    .stdout.split('\n').map((l) => l.split(' ')).find((f) => f[1] === 'bookworm')?.[0] || 'http://deb.debian.org/debian/';
   const tar = path.join(cacheDir, 'rootfs.tar');
-  const r = await run('mmdebstrap', ['--quiet', '--variant=minbase', `--include=${PACKAGES}`,
-    '--dpkgopt=path-exclude=/usr/share/doc/*', '--dpkgopt=path-exclude=/usr/share/man/*',
-    `--customize-hook=${USER_HOOK}`, 'bookworm', tar, mirror], 600000);
+  const r = await run('mmdebstrap', ['--quiet', ...SLIM_OPTS, `--include=${PACKAGES}`,
+    `--customize-hook=${USER_HOOK}`, 'bookworm', tar, bookwormMirror()], 600000);
   assert.equal(r.code, 0, `mmdebstrap: ${r.stderr}`);
   const imp = await run('podman', ['import', '-q', tar, imageTag], 120000);
   fs.rmSync(tar, { force: true });
