@@ -21,6 +21,7 @@
 #include "backend/launch.h"
 #include "backend/worker.h"
 #include "config.h"
+#include "probe.h"
 #include "core/catalog.h"
 #include "util/clock.h"
 #include "util/log.h"
@@ -292,9 +293,10 @@ static void check_worker(struct doctor *d, const struct cg_config *cfg, const st
     p.timer.data = &p;
     p.started_ms = cg_clock_mono_ms();
     cg_worker_init(&p.worker, 0, &p.loop, &wc, &hooks, &p);
-    cg_worker_start(&p.worker);
-    /* The handshake deadline is the worker's; this one only bounds a wedged start. */
+    /* The handshake deadline is the worker's; this one only bounds a wedged start. Armed
+     * first: a start that fails at once re-arms it for now, from its state callback. */
     uv_timer_start(&p.timer, on_probe_timer, handshake_ms + PROBE_GUARD_MS, 0);
+    cg_worker_start(&p.worker);
     uv_run(&p.loop, UV_RUN_DEFAULT);
     int rc = uv_loop_close(&p.loop);
     *reached = p.state;
@@ -353,64 +355,6 @@ static bool parse_edge(const char *url, bool *tls, char *host, size_t hostlen, c
     return port[0] != '\0';
 }
 
-/* A connect within the deadline; the socket (blocking again), or -1 with errno set. */
-static int connect_within(const struct addrinfo *ai, uint64_t deadline)
-{
-    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (fd < 0)
-        return -1;
-    if (connect(fd, ai->ai_addr, ai->ai_addrlen) != 0 && errno != EINPROGRESS)
-        goto fail;
-    struct pollfd p = {.fd = fd, .events = POLLOUT};
-    if (poll(&p, 1, (int)remaining_ms(deadline)) != 1) {
-        errno = ETIMEDOUT;
-        goto fail;
-    }
-    int soerr = 0;
-    socklen_t sl = sizeof(soerr);
-    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) != 0 || soerr != 0) {
-        errno = soerr ? soerr : errno;
-        goto fail;
-    }
-    return fd;
-fail : {
-    int saved = errno;
-    close(fd);
-    errno = saved;
-    return -1;
-}
-}
-
-/* Reads the status line of the edge's answer to a plain GET. */
-static bool http_status(int fd, const char *host, const char *path, uint64_t deadline, char *status,
-                        size_t statuslen)
-{
-    char req[1024];
-    int n = snprintf(req, sizeof(req),
-                     "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: codex-gateway-doctor\r\n"
-                     "Connection: close\r\n\r\n",
-                     path, host);
-    if (n < 0 || (size_t)n >= sizeof(req) || send(fd, req, (size_t)n, MSG_NOSIGNAL) != n)
-        return false;
-    char reply[EDGE_REPLY_BYTES];
-    size_t len = 0;
-    while (len + 1 < sizeof(reply) && !memchr(reply, '\n', len)) {
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        if (poll(&p, 1, (int)remaining_ms(deadline)) != 1)
-            return false;
-        ssize_t r = recv(fd, reply + len, sizeof(reply) - 1 - len, MSG_DONTWAIT);
-        if (r <= 0)
-            break;
-        len += (size_t)r;
-    }
-    reply[len] = '\0';
-    reply[strcspn(reply, "\r\n")] = '\0';
-    if (strncmp(reply, "HTTP/", 5) != 0)
-        return false;
-    snprintf(status, statuslen, "%s", reply);
-    return true;
-}
-
 static void check_edge(struct doctor *d, const struct cg_config *cfg)
 {
     if (cfg->edge_url[0] == '\0') {
@@ -425,7 +369,6 @@ static void check_edge(struct doctor *d, const struct cg_config *cfg)
         item(d, "FAIL", "edge", "PROXY_EDGE_URL: expected http://host[:port]/path or https://...");
         return;
     }
-    uint64_t deadline = cg_clock_mono_ms() + DOCTOR_CHECK_MS;
     struct addrinfo hints = {.ai_socktype = SOCK_STREAM};
     struct addrinfo *ai = NULL;
     int e = getaddrinfo(host, port, &hints, &ai);
@@ -433,22 +376,20 @@ static void check_edge(struct doctor *d, const struct cg_config *cfg)
         item(d, "FAIL", "edge", "%s: %s", host, gai_strerror(e));
         return;
     }
-    int fd = connect_within(ai, deadline);
-    int conn_errno = errno;
+    char host_header[EDGE_HOST_BYTES + 16];
+    snprintf(host_header, sizeof(host_header), "%s", host);
+    char what[EDGE_REPLY_BYTES];
+    int status = cg_probe_get(ai->ai_addr, ai->ai_addrlen, host_header, path, DOCTOR_CHECK_MS, what,
+                              sizeof(what));
     freeaddrinfo(ai);
-    if (fd < 0) {
-        item(d, "FAIL", "edge", "cannot connect to %s:%s: %s", host, port, strerror(conn_errno));
-        return;
-    }
-    char status[EDGE_REPLY_BYTES];
-    if (tls)
+    if (status == CG_PROBE_NO_CONNECTION)
+        item(d, "FAIL", "edge", "cannot connect to %s:%s: %s", host, port, what);
+    else if (tls)
         item(d, "ok", "edge", "%s:%s accepts connections (TLS itself is not checked)", host, port);
-    else if (http_status(fd, host, path, deadline, status, sizeof(status)))
-        item(d, "ok", "edge", "GET %s: %s", cfg->edge_url, status);
+    else if (status > 0)
+        item(d, "ok", "edge", "GET %s: %s", cfg->edge_url, what);
     else
-        item(d, "FAIL", "edge", "GET %s: no HTTP answer within %d ms", cfg->edge_url,
-             DOCTOR_CHECK_MS);
-    close(fd);
+        item(d, "FAIL", "edge", "GET %s: %s", cfg->edge_url, what);
 }
 
 int cg_cmd_doctor_run(void)

@@ -26,7 +26,8 @@
     X(PROXY_API_KEY, api_key, SECRET, "", 0, 0,                                                    \
       "client keys, comma-separated; empty = serve loopback clients only")                         \
     X(PROXY_API_KEYS_FILE, api_keys_file, STR, "", 0, 0,                                           \
-      "named keys file (label sha256:<hex> [rpm=N] [tpm=N] [concurrent=N] [models=a,b] [admin]); "         \
+      "named keys file (label sha256:<hex> [rpm=N] [tpm=N] [concurrent=N] [models=a,b] "           \
+      "[admin]); "                                                                                 \
       "reloaded on SIGHUP and on change")                                                          \
     X(PROXY_PROTECT_MODELS, protect_models, BOOL, "false", 0, 0,                                   \
       "require a key for /v1/models too")                                                          \
@@ -92,7 +93,7 @@
     X(CODEX_HOME, codex_home, STR, "", 0, 0,                                                       \
       "Codex's home for the workers (auth.json lives here); empty = PROXY_STATE_DIR/codex-home")   \
     X(PROXY_STRICT_HOME, strict_home, BOOL, "false", 0, 0,                                         \
-      "refuse to start when CODEX_HOME/auth.json is readable by group or others (else a warning)")  \
+      "refuse to start when CODEX_HOME or its auth.json is open to others (else a warning)")       \
     X(PROXY_EDGE_URL, edge_url, STR, "", 0, 0,                                                    \
       "the edge proxy in front of the gateway (http://host:port/path), for `doctor` only; "        \
       "empty = not checked")                                                                       \

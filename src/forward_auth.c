@@ -82,7 +82,6 @@ static int forwarded_field(struct cg_buf *b, const char *name, const struct cg_e
 /* The access line: the gateway's fields, plus what the proxy says about the original request. */
 static void on_done(const struct cg_exchange *ex, void *data)
 {
-    (void)data;
     if (!cg_log_enabled(CG_LOG_INFO))
         return;
     struct cg_buf b;
@@ -92,8 +91,14 @@ static void on_done(const struct cg_exchange *ex, void *data)
         err = forwarded_field(&b, "fwd_method", ex, "x-forwarded-method", false);
     if (!err)
         err = forwarded_field(&b, "fwd_uri", ex, "x-forwarded-uri", true);
+    char client[CG_RATELIMIT_ID_MAX_BYTES];
     if (!err)
         err = forwarded_field(&b, "fwd_for", ex, "x-forwarded-for", false);
+    /* The address the slowdown counted: the proxy's last entry, or the TCP peer. */
+    if (!err)
+        err = cg_buf_append_str(&b, ",\"client\":");
+    if (!err)
+        err = cg_json_cstring(&b, cg_router_client_addr(data, ex, client, sizeof(client)));
     if (!err)
         cg_log_event(CG_LOG_INFO, LOG_COMPONENT, "access", b.data);
     cg_buf_dispose(&b);
@@ -168,6 +173,7 @@ static void init_router(struct verifier *v)
         .ctx = &v->api,
         .ratelimit = &v->ratelimit,
         .on_done = on_done,
+        .on_done_data = &v->router,
         .own_access_log = true,
         .peer_from_forwarded = true,
     };
@@ -211,11 +217,12 @@ int cg_forward_auth_main(void)
         return EXIT_CONFIG;
     }
     signal(SIGPIPE, SIG_IGN);
+    cg_listener_raise_fd_limit((size_t)v.cfg.max_connections + 64);
     struct cg_server_config sc =
         cg_listener_config(&v.cfg, v.cfg.forward_auth_host, v.cfg.forward_auth_port);
     int rc = cg_server_start(&v.server, v.loop, &sc, &v.router);
     if (rc != 0)
-        return 1;
+        return 1; /* logged by the server: the address is taken or not ours */
     uv_signal_init(v.loop, &v.sigterm);
     uv_signal_init(v.loop, &v.sigint);
     v.sigterm.data = &v;

@@ -3,8 +3,9 @@
 #ifndef CG_FORWARD_AUTH_H
 #define CG_FORWARD_AUTH_H
 
-/* Runs the verifier until SIGTERM/SIGINT; the process exit code (0 after a clean stop, 2 for a
- * bad setting, printed as one line on stderr). Settings come from the environment. */
+/* Runs the verifier until SIGTERM/SIGINT; the process exit code: 0 after a clean stop, 2 for a
+ * bad setting (one line on stderr), 1 when its address cannot be listened on. Settings come
+ * from the environment. */
 int cg_forward_auth_main(void);
 
 #endif

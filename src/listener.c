@@ -1,5 +1,8 @@
 /* listener.c: server settings from the configuration (see listener.h). */
 #include "listener.h"
+#include <sys/resource.h>
+#include "util/log.h"
+#define LOG_COMPONENT "main"
 
 struct cg_server_config cg_listener_config(const struct cg_config *cfg, const char *host,
                                            int64_t port)
@@ -20,4 +23,18 @@ struct cg_server_config cg_listener_config(const struct cg_config *cfg, const ch
         .max_connections = (size_t)cfg->max_connections,
         .client_buffer_max_bytes = (size_t)cfg->client_buffer_max_bytes,
     };
+}
+
+void cg_listener_raise_fd_limit(size_t want)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want)
+        cg_log_warn("open file limit %llu is below PROXY_MAX_CONNECTIONS + reserve (%zu)",
+                    (unsigned long long)rl.rlim_cur, want);
 }

@@ -3,6 +3,7 @@
 #ifndef CG_LISTENER_H
 #define CG_LISTENER_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include "config.h"
 #include "http/server.h"
@@ -10,5 +11,9 @@
 /* `host` is borrowed: it must outlive the server (a config string). */
 struct cg_server_config cg_listener_config(const struct cg_config *cfg, const char *host,
                                            int64_t port);
+
+/* Raises the soft limit on open descriptors to the hard one, and warns when it stays below
+ * `want` (one per connection, plus a reserve). */
+void cg_listener_raise_fd_limit(size_t want);
 
 #endif

@@ -127,21 +127,6 @@ static int check_config(int argc, char **argv)
     return rc == 0 ? 0 : 1;
 }
 
-/* Open descriptors: one per connection plus the workers' pipes. */
-static void raise_fd_limit(size_t want)
-{
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
-        return;
-    if (rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
-    }
-    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want)
-        cg_log_warn("open file limit %llu is below PROXY_MAX_CONNECTIONS + reserve (%zu)",
-                    (unsigned long long)rl.rlim_cur, want);
-}
-
 static void log_start(const struct gateway *g)
 {
     struct cg_buf b;
@@ -169,9 +154,9 @@ static void log_start(const struct gateway *g)
 static int check_home(struct gateway *g)
 {
     int rc = cg_home_check_run(g->cfg.codex_home, &g->home_check);
-    enum cg_home_verdict v = cg_home_check_verdict(&g->home_check, g->cfg.codex_home,
-                                                   g->cfg.strict_home, g->home_warning,
-                                                   sizeof(g->home_warning));
+    enum cg_home_verdict v =
+        cg_home_check_verdict(&g->home_check, g->cfg.codex_home, g->cfg.strict_home,
+                              g->home_warning, sizeof(g->home_warning));
     if (rc != 0 || v == CG_HOME_REFUSED) {
         fprintf(stderr, "codex-gateway: %s\n", g->home_warning);
         return -1;
@@ -271,7 +256,8 @@ static void on_signal(uv_signal_t *sig, int signum)
     size_t open = cg_server_connections(&g->server);
     /* Logged once the listener is closed: whoever reads "stopping" finds new connections
      * already refused. */
-    cg_notify_send("STOPPING=1");
+    if (cg_notify_send("STOPPING=1") != 0)
+        cg_log_warn("NOTIFY_SOCKET: STOPPING=1 was not delivered");
     cg_server_stop(&g->server, on_server_stopped);
     cg_log_info("%s: stopping (grace %lld ms, %zu connection(s) open)", strsignal(signum),
                 (long long)g->cfg.shutdown_grace_ms, open);
@@ -288,8 +274,8 @@ static int serve(void)
                 CG_MODEL_ID_MAX_BYTES - 1);
         return EXIT_CONFIG;
     }
-    if (cg_cors_init(&g.cors, g.cfg.enable_cors, g.cfg.cors_allowed_origins, err,
-                     sizeof(err)) != 0) {
+    if (cg_cors_init(&g.cors, g.cfg.enable_cors, g.cfg.cors_allowed_origins, err, sizeof(err)) !=
+        0) {
         fprintf(stderr, "codex-gateway: %s\n", err);
         return EXIT_CONFIG;
     }
@@ -309,9 +295,8 @@ static int serve(void)
         return EXIT_CONFIG;
     }
     cg_auth_init(&g.auth, g.cfg.api_keys, g.cfg.api_key_count);
-    if (g.cfg.api_keys_file[0] &&
-        cg_keys_watch_start(&g.keys, g.loop, g.cfg.api_keys_file, &g.auth.named, err,
-                            sizeof(err)) != 0) {
+    if (g.cfg.api_keys_file[0] && cg_keys_watch_start(&g.keys, g.loop, g.cfg.api_keys_file,
+                                                      &g.auth.named, err, sizeof(err)) != 0) {
         fprintf(stderr, "codex-gateway: PROXY_API_KEYS_FILE: %s\n", err);
         cg_launch_dispose(&g.launch);
         return EXIT_CONFIG;
@@ -334,7 +319,7 @@ static int serve(void)
                       (uint64_t)g.cfg.auth_failures_max, NULL);
     g.router.ratelimit = &g.ratelimit;
     log_start(&g);
-    raise_fd_limit((size_t)g.cfg.max_connections + 64 + 4 * (size_t)g.cfg.worker_count);
+    cg_listener_raise_fd_limit((size_t)g.cfg.max_connections + 64 + 4 * (size_t)g.cfg.worker_count);
     start_backend(&g);
 
     struct cg_server_config sc = cg_listener_config(&g.cfg, g.cfg.host, g.cfg.port);
@@ -349,9 +334,11 @@ static int serve(void)
     uv_signal_start(&g.sigterm, on_signal, SIGTERM);
     uv_signal_start(&g.sigint, on_signal, SIGINT);
     char fields[256];
-    snprintf(fields, sizeof(fields), "\"host\":\"%s\",\"port\":%d", g.cfg.host, g.server.bound_port);
+    snprintf(fields, sizeof(fields), "\"host\":\"%s\",\"port\":%d", g.cfg.host,
+             g.server.bound_port);
     cg_log_event(CG_LOG_NOTICE, LOG_COMPONENT, "listening", fields);
-    cg_notify_send("READY=1");
+    if (cg_notify_send("READY=1") != 0)
+        cg_log_warn("NOTIFY_SOCKET: READY=1 was not delivered; a Type=notify unit will time out");
 
     uv_run(g.loop, UV_RUN_DEFAULT);
     int rc = uv_loop_close(g.loop);

@@ -1,9 +1,10 @@
 /* probe.c: GET PATH from the gateway (PORT) or the forward-auth verifier
- * (PROXY_FORWARD_AUTH_PORT) on the loopback address of the listener's family, with blocking
- * sockets under one 5 s deadline, and an exit code from the status line. */
+ * (PROXY_FORWARD_AUTH_PORT) on the listener's address (loopback for a wildcard one), with
+ * non-blocking sockets polled under one 5 s deadline, and an exit code from the status line. */
 #include "probe.h"
 #include <arpa/inet.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdbool.h>
@@ -26,7 +27,7 @@ enum {
 };
 
 struct target {
-    char host[64]; /* 127.0.0.1 or ::1 */
+    char host[64]; /* the listener's address; loopback for a wildcard one */
     int port;
     char path[PATH_MAX_BYTES];
 };
@@ -92,9 +93,92 @@ static int status_of(const char *line, size_t len)
     return code;
 }
 
+int cg_probe_get(const struct sockaddr *addr, socklen_t alen, const char *host_header,
+                 const char *path, uint64_t timeout_ms, char *what, size_t whatlen)
+{
+    uint64_t deadline = cg_clock_mono_ms() + timeout_ms;
+    int rc = CG_PROBE_NO_CONNECTION;
+    int fd = socket(addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        snprintf(what, whatlen, "socket: %s", strerror(errno));
+        goto out;
+    }
+    if (connect(fd, addr, alen) != 0 && errno != EINPROGRESS) {
+        snprintf(what, whatlen, "connect: %s", strerror(errno));
+        goto out;
+    }
+    if (!wait_for(fd, POLLOUT, deadline)) {
+        snprintf(what, whatlen, "no connection within %" PRIu64 " ms", timeout_ms);
+        goto out;
+    }
+    int soerr = 0;
+    socklen_t slen = sizeof(soerr);
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &slen) != 0 || soerr != 0) {
+        snprintf(what, whatlen, "connect: %s", strerror(soerr ? soerr : errno));
+        goto out;
+    }
+    rc = CG_PROBE_NO_ANSWER;
+    char req[REQUEST_MAX_BYTES];
+    int n = snprintf(req, sizeof(req),
+                     "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: codex-gateway-probe\r\n"
+                     "Connection: close\r\n\r\n",
+                     path, host_header);
+    if (n < 0 || (size_t)n >= sizeof(req)) {
+        snprintf(what, whatlen, "path or host too long");
+        goto out;
+    }
+    size_t sent = 0;
+    while (sent < (size_t)n) {
+        ssize_t w = send(fd, req + sent, (size_t)n - sent, MSG_NOSIGNAL);
+        if (w > 0) {
+            sent += (size_t)w;
+            continue;
+        }
+        if (w < 0 && errno != EAGAIN && errno != EINTR) {
+            snprintf(what, whatlen, "send: %s", strerror(errno));
+            goto out;
+        }
+        if (!wait_for(fd, POLLOUT, deadline)) {
+            snprintf(what, whatlen, "request not sent within %" PRIu64 " ms", timeout_ms);
+            goto out;
+        }
+    }
+    char line[STATUS_LINE_MAX_BYTES];
+    size_t got = 0;
+    while (got < sizeof(line) - 1 && memchr(line, '\n', got) == NULL) {
+        ssize_t r = recv(fd, line + got, sizeof(line) - 1 - got, 0);
+        if (r > 0) {
+            got += (size_t)r;
+            continue;
+        }
+        if (r == 0)
+            break;
+        if (errno != EAGAIN && errno != EINTR) {
+            snprintf(what, whatlen, "recv: %s", strerror(errno));
+            goto out;
+        }
+        if (!wait_for(fd, POLLIN, deadline)) {
+            snprintf(what, whatlen, "no answer within %" PRIu64 " ms", timeout_ms);
+            goto out;
+        }
+    }
+    int status = status_of(line, got);
+    if (status < 0) {
+        snprintf(what, whatlen, "not an HTTP response");
+        goto out;
+    }
+    const char *eol = memchr(line, '\r', got);
+    size_t shown = eol ? (size_t)(eol - line) : got;
+    snprintf(what, whatlen, "%.*s", (int)CG_MIN(shown, (size_t)80), line);
+    rc = status;
+out:
+    if (fd >= 0)
+        close(fd);
+    return rc;
+}
+
 static int get(const struct target *t)
 {
-    uint64_t deadline = cg_clock_mono_ms() + PROBE_TIMEOUT_MS;
     bool v6 = strchr(t->host, ':') != NULL;
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof(ss));
@@ -112,85 +196,14 @@ static int get(const struct target *t)
         inet_pton(AF_INET, t->host, &a->sin_addr);
         alen = sizeof(*a);
     }
+    char host[sizeof(t->host) + 16];
+    snprintf(host, sizeof(host), "%s%s%s:%d", v6 ? "[" : "", t->host, v6 ? "]" : "", t->port);
     char what[STATUS_LINE_MAX_BYTES + 64];
-    int rc = EXIT_UNHEALTHY;
-    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        snprintf(what, sizeof(what), "socket: %s", strerror(errno));
-        goto out;
-    }
-    if (connect(fd, (struct sockaddr *)&ss, alen) != 0 && errno != EINPROGRESS) {
-        snprintf(what, sizeof(what), "connect: %s", strerror(errno));
-        goto out;
-    }
-    if (!wait_for(fd, POLLOUT, deadline)) {
-        snprintf(what, sizeof(what), "no connection within %d ms", PROBE_TIMEOUT_MS);
-        goto out;
-    }
-    int soerr = 0;
-    socklen_t slen = sizeof(soerr);
-    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &slen) != 0 || soerr != 0) {
-        snprintf(what, sizeof(what), "connect: %s", strerror(soerr ? soerr : errno));
-        goto out;
-    }
-    char req[REQUEST_MAX_BYTES];
-    int n = snprintf(req, sizeof(req),
-                     "GET %s HTTP/1.1\r\nHost: %s%s%s:%d\r\nUser-Agent: codex-gateway-probe\r\n"
-                     "Connection: close\r\n\r\n",
-                     t->path, v6 ? "[" : "", t->host, v6 ? "]" : "", t->port);
-    size_t sent = 0;
-    while (n > 0 && sent < (size_t)n) {
-        ssize_t w = send(fd, req + sent, (size_t)n - sent, MSG_NOSIGNAL);
-        if (w > 0) {
-            sent += (size_t)w;
-            continue;
-        }
-        if (w < 0 && errno != EAGAIN && errno != EINTR) {
-            snprintf(what, sizeof(what), "send: %s", strerror(errno));
-            goto out;
-        }
-        if (!wait_for(fd, POLLOUT, deadline)) {
-            snprintf(what, sizeof(what), "request not sent within %d ms", PROBE_TIMEOUT_MS);
-            goto out;
-        }
-    }
-    char line[STATUS_LINE_MAX_BYTES];
-    size_t got = 0;
-    while (got < sizeof(line) - 1 && memchr(line, '\n', got) == NULL) {
-        ssize_t r = recv(fd, line + got, sizeof(line) - 1 - got, 0);
-        if (r > 0) {
-            got += (size_t)r;
-            continue;
-        }
-        if (r == 0)
-            break;
-        if (errno != EAGAIN && errno != EINTR) {
-            snprintf(what, sizeof(what), "recv: %s", strerror(errno));
-            goto out;
-        }
-        if (!wait_for(fd, POLLIN, deadline)) {
-            snprintf(what, sizeof(what), "no answer within %d ms", PROBE_TIMEOUT_MS);
-            goto out;
-        }
-    }
-    int status = status_of(line, got);
-    if (status < 0) {
-        snprintf(what, sizeof(what), "not an HTTP response");
-        goto out;
-    }
-    if (status >= 200 && status <= 299) {
-        rc = 0;
-        goto out;
-    }
-    const char *eol = memchr(line, '\r', got);
-    size_t shown = eol ? (size_t)(eol - line) : got;
-    snprintf(what, sizeof(what), "%.*s", (int)CG_MIN(shown, (size_t)80), line);
-out:
-    if (fd >= 0)
-        close(fd);
-    if (rc != 0)
-        return fail(t, what);
-    return rc;
+    int status = cg_probe_get((struct sockaddr *)&ss, alen, host, t->path, PROBE_TIMEOUT_MS, what,
+                              sizeof(what));
+    if (status >= 200 && status <= 299)
+        return 0;
+    return fail(t, what);
 }
 
 /* The probe reads only hosts and ports: a health check must not fail because HOME, from which
@@ -233,8 +246,13 @@ int cg_probe_main(int argc, char **argv)
         fprintf(stderr, "codex-gateway probe: %s\n", err);
         return EXIT_UNHEALTHY;
     }
+    /* A listener on every address answers on loopback; one on a given address only there. */
     const char *host = forward_auth ? cfg.forward_auth_host : cfg.host;
-    snprintf(t.host, sizeof(t.host), "%s", strchr(host, ':') ? "::1" : "127.0.0.1");
+    if (strcmp(host, "0.0.0.0") == 0)
+        host = "127.0.0.1";
+    else if (strcmp(host, "::") == 0)
+        host = "::1";
+    snprintf(t.host, sizeof(t.host), "%s", host);
     t.port = (int)(forward_auth ? cfg.forward_auth_port : cfg.port);
     cg_config_dispose(&cfg);
     if (port_arg && !parse_port(port_arg, &t.port)) {

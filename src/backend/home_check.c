@@ -50,7 +50,7 @@ enum cg_home_auth cg_home_check_classify(mode_t mode, bool readable)
 
 void cg_home_check_auth(const char *dir, struct cg_home_check *r)
 {
-    char path[PATH_BYTES];
+    char path[PATH_BYTES + sizeof(AUTH_FILE) + 1]; /* mkdirs allows dir up to PATH_BYTES - 1 */
     snprintf(path, sizeof(path), "%s/%s", dir, AUTH_FILE);
     struct stat st;
     r->auth = CG_HOME_AUTH_ABSENT;
@@ -100,6 +100,13 @@ int cg_home_check_run(const char *dir, struct cg_home_check *r)
     if (cg_home_check_mkdirs(dir, 0700, "CODEX_HOME", r->error, sizeof(r->error)) != 0)
         return -1;
     r->created = !existed;
+    /* Whoever else may write here can replace the login or drop a config.toml Codex loads. */
+    if (stat(dir, &st) == 0) {
+        r->dir_mode = (unsigned)(st.st_mode & 07777);
+        r->dir_foreign = st.st_uid != geteuid();
+        r->dir_open = (st.st_mode & (S_IWGRP | S_IWOTH)) != 0;
+        r->dir_uid = (unsigned)st.st_uid;
+    }
     r->writable = probe_write(dir, r->error, sizeof(r->error));
     cg_home_check_auth(dir, r);
     return r->writable ? 0 : -1;
@@ -112,6 +119,16 @@ enum cg_home_verdict cg_home_check_verdict(const struct cg_home_check *r, const 
     if (r->error[0] || !r->writable) {
         snprintf(msg, msglen, "%s", r->error[0] ? r->error : "CODEX_HOME: not writable");
         return CG_HOME_REFUSED;
+    }
+    if (r->dir_open || r->dir_foreign) {
+        snprintf(msg, msglen,
+                 "CODEX_HOME: %s is %s (mode %04o, owner uid %u); whoever can write there can "
+                 "replace the Codex login or its config: run `chown` to the gateway's user and "
+                 "`chmod 700`%s",
+                 dir, r->dir_open ? "writable by group or others" : "owned by another user",
+                 r->dir_mode, r->dir_uid,
+                 strict ? " (PROXY_STRICT_HOME=true refuses to start until then)" : "");
+        return strict ? CG_HOME_REFUSED : CG_HOME_WARN;
     }
     switch (r->auth) {
     case CG_HOME_AUTH_ABSENT:

@@ -29,6 +29,10 @@ enum { CG_HOME_CHECK_ERROR_BYTES = 512 };
 struct cg_home_check {
     bool created;  /* the directory was missing and was made by this check */
     bool writable; /* the probe file could be created and removed */
+    bool dir_open;      /* group or others may write in the directory */
+    bool dir_foreign;   /* the directory belongs to another user than ours */
+    unsigned dir_mode;  /* its permission bits */
+    unsigned dir_uid;   /* its owner */
     enum cg_home_auth auth;
     unsigned auth_mode; /* permission bits of auth.json; 0 when absent */
     /* Why the directory cannot be used ("" when it can): one line naming CODEX_HOME. */
@@ -50,8 +54,9 @@ void cg_home_check_auth(const char *dir, struct cg_home_check *r);
 /* What a file mode means for auth.json: any group or other bit is too open. */
 enum cg_home_auth cg_home_check_classify(mode_t mode, bool readable);
 
-/* The decision: refused when the directory is unusable, or auth.json is too open and `strict`
- * (PROXY_STRICT_HOME); a warning for a too open or unreadable auth.json otherwise. Writes the
+/* The decision: refused when the directory is unusable, or when it or auth.json is too open (a
+ * directory others may write in, or another user's) and `strict` (PROXY_STRICT_HOME); a warning
+ * for those and for an unreadable auth.json otherwise. Writes the
  * one line to print (naming the file, its mode and the fix) into msg, "" when usable. */
 enum cg_home_verdict cg_home_check_verdict(const struct cg_home_check *r, const char *dir,
                                            bool strict, char *msg, size_t msglen);

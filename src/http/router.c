@@ -174,10 +174,8 @@ static void label_request(const struct cg_router *r, struct cg_exchange *ex, siz
     ex->key_id = id;
 }
 
-/* The last X-Forwarded-For entry when it is an IP address (the one the nearest proxy added),
- * else the TCP peer. The last header line: a proxy may add its own line after the client's. */
-static const char *slowdown_peer(const struct cg_router *r, const struct cg_exchange *ex, char *buf,
-                                 size_t size)
+const char *cg_router_client_addr(const struct cg_router *r, const struct cg_exchange *ex,
+                                  char *buf, size_t size)
 {
     if (!r->peer_from_forwarded)
         return ex->peer;
@@ -199,12 +197,21 @@ static const char *slowdown_peer(const struct cg_router *r, const struct cg_exch
     return buf;
 }
 
+/* OPTIONS itself, or exactly one X-Forwarded-Method line saying OPTIONS: a proxy that appends
+ * rather than replaces would pass a client's own line on too, so two lines prove nothing. */
 static bool is_preflight_check(const struct cg_exchange *ex)
 {
     if (ex->method == CG_METHOD_OPTIONS)
         return true;
-    struct cg_str fwd = cg_str_trim(cg_exchange_header(ex, "x-forwarded-method"));
-    return cg_str_eq(fwd, CG_STR("OPTIONS"));
+    size_t lines = 0;
+    struct cg_str fwd = {NULL, 0};
+    for (size_t i = 0; i < ex->header_count; i++) {
+        if (cg_str_ieq(ex->headers[i].name, CG_STR("x-forwarded-method"))) {
+            lines++;
+            fwd = cg_str_trim(ex->headers[i].value);
+        }
+    }
+    return lines == 1 && cg_str_eq(fwd, CG_STR("OPTIONS"));
 }
 
 /* `*retry_s` is set for a 429. */
@@ -221,7 +228,7 @@ static enum cg_err check_access(const struct cg_router *r, const struct cg_route
     if (rt->access == CG_ACCESS_VERIFY && is_preflight_check(ex))
         return CG_OK;
     char peer_buf[CG_RATELIMIT_ID_MAX_BYTES];
-    const char *peer = slowdown_peer(r, ex, peer_buf, sizeof(peer_buf));
+    const char *peer = cg_router_client_addr(r, ex, peer_buf, sizeof(peer_buf));
     uint64_t wait_ms;
     if (keys && r->ratelimit && cg_ratelimit_peer_blocked(r->ratelimit, peer, &wait_ms)) {
         *retry_s = retry_after_s(wait_ms);
@@ -289,7 +296,8 @@ bool cg_router_admit(const struct cg_router *r, struct cg_exchange *ex)
     if (access == CG_ERR_LOOPBACK_ONLY && rt->access == CG_ACCESS_METRICS) {
         cg_error_set(refuse(ex), access, NULL,
                      "No PROXY_METRICS_TOKEN is configured, so only loopback clients may read "
-                     "%s.", rt->path);
+                     "%s.",
+                     rt->path);
         return false;
     }
     if (access != CG_OK) {

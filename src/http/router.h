@@ -2,8 +2,8 @@
  * 404 for an unknown path, 405 (with Allow) for a wrong method, the route's access rule (API key,
  * or loopback when no key is configured; for /metrics loopback or the metrics token), then the
  * handler. Everything before the handler is
- * decided on the head alone (cg_router_admit), so a refused request's body is never read. The table itself is built by
- * api/routes.c; this file knows no endpoint. */
+ * decided on the head alone (cg_router_admit), so a refused request's body is never read. The table
+ * itself is built by api/routes.c; this file knows no endpoint. */
 #ifndef CG_HTTP_ROUTER_H
 #define CG_HTTP_ROUTER_H
 
@@ -17,9 +17,9 @@
 typedef void (*cg_route_handler)(struct cg_exchange *ex, void *ctx);
 
 enum cg_route_access {
-    CG_ACCESS_OPEN,   /* probes: anyone */
-    CG_ACCESS_KEY,    /* an API key (or a loopback client when no key is configured) */
-    CG_ACCESS_MODELS, /* like KEY when PROXY_PROTECT_MODELS, else loopback-only without keys */
+    CG_ACCESS_OPEN,    /* probes: anyone */
+    CG_ACCESS_KEY,     /* an API key (or a loopback client when no key is configured) */
+    CG_ACCESS_MODELS,  /* like KEY when PROXY_PROTECT_MODELS, else loopback-only without keys */
     CG_ACCESS_METRICS, /* loopback clients, or others with `Bearer <metrics_token>` */
     /* A forward-auth check of another request: as KEY, but a preflight passes without a key and
      * reaches the handler (key_label NULL): the request is OPTIONS, or the proxy says the
@@ -78,5 +78,12 @@ void cg_router_dispatch(const struct cg_router *r, struct cg_exchange *ex);
 
 /* For a prefix route: the part of the path after the route's prefix. */
 struct cg_str cg_router_tail(const struct cg_exchange *ex, const char *prefix);
+
+/* The client the failed-auth slowdown counts: with `peer_from_forwarded`, the last entry of the
+ * last X-Forwarded-For line when it is an IP address (the one the nearest proxy added; a
+ * proxy may add its own line after the client's), else the TCP peer. Returns `buf` (filled)
+ * or ex->peer. */
+const char *cg_router_client_addr(const struct cg_router *r, const struct cg_exchange *ex,
+                                  char *buf, size_t size);
 
 #endif

@@ -103,6 +103,7 @@ describe('forward-auth: the key matrix', { timeout: 60000 }, () => {
     assert.equal(line.fwd_method, 'POST');
     assert.equal(line.fwd_uri, longUri.slice(0, 64));
     assert.equal(line.fwd_for, '198.51.100.7');
+    assert.equal(line.client, '198.51.100.7', 'the address the slowdown counts');
     assert.equal(line.key, 'key1');
     assert.equal(line.status, 200);
     assert.equal(line.route, 'verify');
@@ -287,6 +288,20 @@ describe('probe', { timeout: 60000 }, () => {
 });
 
 describe('forward-auth: raw HTTP', { timeout: 30000 }, () => {
+  it('two X-Forwarded-Method lines are no preflight: a client\'s own OPTIONS line does not pass', async () => {
+    const fa = await startVerifier({ PROXY_API_KEY: 'k' });
+    try {
+      const head = (lines) => `GET /verify HTTP/1.1\r\nHost: h\r\n${lines}Connection: close\r\n\r\n`;
+      const two = await rawExchange(fa.port, [head('X-Forwarded-Method: OPTIONS\r\nX-Forwarded-Method: POST\r\n')], { untilMs: 2000 });
+      assert.match(two.data.toString(), /^HTTP\/1\.1 401 /);
+      const one = await rawExchange(fa.port, [head('X-Forwarded-Method: OPTIONS\r\n')], { untilMs: 2000 });
+      assert.match(one.data.toString(), /^HTTP\/1\.1 200 /, 'one line from the proxy passes');
+    } finally {
+      await stopClean(assert, fa);
+    }
+  });
+
+
   it('an unknown method name is a 400, not a pass', async () => {
     const fa = await startVerifier({ PROXY_API_KEY: 'k' });
     try {

@@ -101,6 +101,29 @@ describe('CODEX_HOME at start', { timeout: 120000 }, () => {
     }
   });
 
+  it('a CODEX_HOME others may write in is a warning, and with PROXY_STRICT_HOME=true a refusal', async () => {
+    const t = tempDir('cg-home-');
+    const home = path.join(t.dir, 'home');
+    fs.mkdirSync(home, { mode: 0o700 });
+    fs.chmodSync(home, 0o777);
+    const env = { CODEX_HOME: home, PROXY_STATE_DIR: t.dir, HOME: t.dir };
+    try {
+      const strict = await run([], { ...env, PROXY_STRICT_HOME: 'true' });
+      assert.equal(strict.code, 2, strict.stderr);
+      assert.equal(strict.stderr.trim().split('\n').length, 1, strict.stderr);
+      assert.match(strict.stderr, /writable by group or others \(mode 0777/);
+      const gw = await startGateway({ env: { CODEX_HOME: home } });
+      try {
+        const warn = await gw.waitForLog((l) => l.level === 'warn' && /writable by group or others/.test(l.msg || ''));
+        assert.match(warn.msg, /chmod 700/);
+      } finally {
+        await stopClean(assert, gw);
+      }
+    } finally {
+      t.remove();
+    }
+  });
+
   it('with PROXY_STRICT_HOME=true refuses an auth.json readable by others (exit 2, one line)', async () => {
     const t = tempDir('cg-home-');
     const home = path.join(t.dir, 'home');

@@ -283,7 +283,9 @@ static int parse_args(int argc, char **argv)
             usage(stdout);
             return 1;
         }
-        fprintf(stderr, "fake-codex: unsupported command `%s`: only `app-server`, `login` and --version are faked\n",
+        fprintf(stderr,
+                "fake-codex: unsupported command `%s`: only `app-server`, `login` and --version "
+                "are faked\n",
                 argc >= 2 ? argv[1] : "");
         usage(stderr);
         return 2;

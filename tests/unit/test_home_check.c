@@ -160,3 +160,34 @@ Test(home_check, json_names_path_state_and_mode)
                              "\"auth_json\":\"absent\",\"mode\":null,\"error\":null}");
     cg_buf_dispose(&b);
 }
+
+Test(home_check, a_home_others_may_write_in_warns_and_strict_refuses)
+{
+    char home[192];
+    snprintf(home, sizeof(home), "%s/shared", tmp.dir);
+    cr_assert_eq(mkdir(home, 0700), 0);
+    cr_assert_eq(chmod(home, 0777), 0);
+    struct cg_home_check r;
+    cr_assert_eq(cg_home_check_run(home, &r), 0, "%s", r.error);
+    cr_assert(r.dir_open);
+    cr_assert_not(r.dir_foreign);
+    cr_assert_eq(r.dir_mode, 0777);
+    char msg[1024];
+    cr_assert_eq(cg_home_check_verdict(&r, home, false, msg, sizeof(msg)), CG_HOME_WARN);
+    cr_assert_not_null(strstr(msg, "writable by group or others (mode 0777"), "%s", msg);
+    cr_assert_eq(cg_home_check_verdict(&r, home, true, msg, sizeof(msg)), CG_HOME_REFUSED);
+    cr_assert_eq(chmod(home, 0700), 0);
+    cr_assert_eq(cg_home_check_run(home, &r), 0);
+    cr_assert_eq(cg_home_check_verdict(&r, home, true, msg, sizeof(msg)), CG_HOME_USABLE, "%s",
+                 msg);
+}
+
+Test(home_check, a_home_of_another_user_warns)
+{
+    struct cg_home_check r = {
+        .writable = true, .dir_foreign = true, .dir_mode = 0700, .dir_uid = 4242};
+    char msg[1024];
+    cr_assert_eq(cg_home_check_verdict(&r, "/h", false, msg, sizeof(msg)), CG_HOME_WARN);
+    cr_assert_not_null(strstr(msg, "owned by another user (mode 0700, owner uid 4242)"), "%s", msg);
+    cr_assert_eq(cg_home_check_verdict(&r, "/h", true, msg, sizeof(msg)), CG_HOME_REFUSED);
+}
