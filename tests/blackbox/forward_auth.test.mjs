@@ -8,6 +8,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
   assertOpenAIError,
+  freePort,
   gatewayBin,
   hashKey,
   rawExchange,
@@ -264,10 +265,7 @@ describe('probe', { timeout: 60000 }, () => {
   });
 
   it('exits 1 with one line when nothing listens, or on a 503', async () => {
-    const free = http.createServer();
-    await new Promise((r) => free.listen(0, '127.0.0.1', r));
-    const closedPort = free.address().port;
-    await new Promise((r) => free.close(r));
+    const closedPort = await freePort();
     const none = await probe(['--port', String(closedPort)]);
     assert.equal(none.status, 1);
     assert.match(none.stderr, /connect: Connection refused/);

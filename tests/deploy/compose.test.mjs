@@ -9,8 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import OpenAI from 'openai';
-import { fakeCodexBin, gatewayBin, repoRoot, tempDir, waitFor } from '../lib/gateway.mjs';
-import { freePort } from './net.mjs';
+import { fakeCodexBin, freePort, gatewayBin, repoRoot, tempDir, waitFor } from '../lib/gateway.mjs';
 import { COMPOSE, IMAGE, buildImage, docker, get, must, mustDocker, run, startDocker } from './docker.mjs';
 
 const deployDir = path.join(repoRoot, 'deploy');

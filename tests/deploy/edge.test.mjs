@@ -10,8 +10,7 @@ import net from 'node:net';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
-import { repoRoot, startGateway, stopClean, tempDir, waitFor } from '../lib/gateway.mjs';
-import { freePort } from './net.mjs';
+import { freePort, repoRoot, startGateway, stopClean, tempDir, waitFor } from '../lib/gateway.mjs';
 
 const KEY = 'sk-edge-test';
 // fake:slow=300,5: five deltas 300 ms apart, so about 1200 ms from the first to the last.

@@ -7,10 +7,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import OpenAI from 'openai';
-import { fakeCodexBin, repoRoot, tempDir, waitFor } from '../lib/gateway.mjs';
+import { fakeCodexBin, freePort, repoRoot, tempDir, waitFor } from '../lib/gateway.mjs';
 import { MODEL, providerConfig } from '../e2e/codex.mjs';
 import { MODEL_TEXT, startMockModel } from '../e2e/mock-model.mjs';
-import { freePort } from './net.mjs';
 import { IMAGE, buildImage, docker, get, mustDocker, startDocker } from './docker.mjs';
 
 const GRACE_MS = 3000;

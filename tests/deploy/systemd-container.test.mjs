@@ -12,9 +12,8 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CODEX_NATIVE, MODEL, providerConfig } from '../e2e/codex.mjs';
 import { MODEL_TEXT, startMockModel } from '../e2e/mock-model.mjs';
-import { repoRoot, tempDir } from '../lib/gateway.mjs';
+import { freePort, repoRoot, tempDir } from '../lib/gateway.mjs';
 import { SLIM_OPTS, bookwormMirror } from './debian.mjs';
-import { freePort } from './net.mjs';
 
 const releaseBin = path.join(repoRoot, 'build', 'codex-gateway');
 const unitFile = path.join(repoRoot, 'deploy', 'codex-gateway.service');

@@ -8,8 +8,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { after, describe, it } from 'node:test';
 import { CODEX_NATIVE } from '../e2e/codex.mjs';
-import { gatewayBin, repoRoot, startGateway, stopClean, tempDir } from '../lib/gateway.mjs';
-import { freePort } from './net.mjs';
+import { freePort, gatewayBin, repoRoot, startGateway, stopClean, tempDir } from '../lib/gateway.mjs';
 
 const unitFile = path.join(repoRoot, 'deploy', 'codex-gateway.service');
 const EXPOSURE_MAX = 2.0;

@@ -4,23 +4,10 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { tempDir, waitFor } from '../lib/gateway.mjs';
+import { freePort, tempDir, waitFor } from '../lib/gateway.mjs';
 import { health, startCodexGateway } from './codex.mjs';
-
-/** A port free on 127.0.0.1 right now. */
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 async function startPrometheus(targetPort) {
   const dir = tempDir('cg-prom-');
