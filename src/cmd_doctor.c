@@ -130,16 +130,10 @@ static int run_capture(char *const *argv, char *const *env, char *out, size_t ou
     return reap(pid, deadline);
 }
 
-/* The program part of the workers' argv ("node" + launcher, or the binary). */
-static size_t program_args(const struct cg_launch *l)
-{
-    return strcmp(l->argv[0], "node") == 0 ? 2 : 1;
-}
-
 static void check_version(struct doctor *d, const struct cg_launch *l)
 {
     char *argv[4];
-    size_t n = program_args(l);
+    size_t n = l->program_argc;
     memcpy(argv, l->argv, n * sizeof(char *));
     argv[n++] = "--version";
     argv[n] = NULL;

@@ -83,9 +83,10 @@ int cg_cmd_login_run(int argc, char **argv)
     /* The workers' program (a .js launcher comes with "node" in front), then "login". */
     const char *args[LOGIN_ARGS_MAX + 4];
     size_t n = 0;
-    args[n++] = launch.argv[0];
-    if (launch.argv[0] != NULL && strcmp(launch.argv[0], "node") == 0)
-        args[n++] = launch.argv[1];
+    while (n < launch.program_argc) {
+        args[n] = launch.argv[n];
+        n++;
+    }
     args[n++] = "login";
     if (argc > 2) {
         for (int i = 2; i < argc; i++)

@@ -209,6 +209,7 @@ static void build_argv(struct cg_launch *l, const struct cg_config *cfg)
     if (is_launcher(l->codex_bin))
         ARG(cg_xstrdup("node"));
     ARG(cg_xstrdup(l->codex_bin));
+    l->program_argc = n;
     ARG(cg_xstrdup("app-server"));
     ARG(cg_xstrdup("-c"));
     ARG(toml_string("model_catalog_json", l->catalog_path));
