@@ -10,10 +10,10 @@
 #include "util/common.h"
 
 struct cg_launch {
-    char *codex_bin; /* CODEX_BIN, resolved to an absolute path */
-    char **argv;     /* NULL-terminated */
+    char *codex_bin;     /* CODEX_BIN, resolved to an absolute path */
+    char **argv;         /* NULL-terminated */
     size_t program_argc; /* argv entries naming the program: "node" + launcher, or the binary */
-    char **env;  /* NULL-terminated */
+    char **env;          /* NULL-terminated */
     char *catalog_path;
     char *auth_path; /* CODEX_HOME/auth.json: its appearance ends a login-required state */
     char *login_hint;
