@@ -243,12 +243,11 @@ static void access_log(struct cg_exchange *ex)
     cg_buf_dispose(&b);
 }
 
-static void finish(struct cg_exchange *ex, bool aborted)
+static void finish(struct cg_exchange *ex)
 {
     if (ex->state == CG_EXCHANGE_DONE)
         return;
     ex->state = CG_EXCHANGE_DONE;
-    ex->aborted = ex->aborted || aborted;
     access_log(ex);
     if (ex->on_done)
         ex->on_done(ex, ex->on_done_data);
@@ -310,7 +309,7 @@ static void send_whole(struct cg_exchange *ex, int status, const char *content_t
     size_t n;
     char *data = cg_buf_take(&out, &n);
     emit(ex, data, n);
-    finish(ex, false);
+    finish(ex);
 }
 
 void cg_exchange_send(struct cg_exchange *ex, const char *content_type, const char *body,
@@ -437,7 +436,7 @@ void cg_exchange_stream_end(struct cg_exchange *ex)
         static const char last[] = "0\r\n\r\n";
         emit(ex, cg_xstrndup(last, sizeof(last) - 1), sizeof(last) - 1);
     }
-    finish(ex, false);
+    finish(ex);
 }
 
 void cg_exchange_abort(struct cg_exchange *ex, enum cg_err reason)
@@ -451,7 +450,7 @@ void cg_exchange_abort(struct cg_exchange *ex, enum cg_err reason)
             ex->status = cg_err_status(CG_ERR_CLIENT_CLOSED);
         if (ex->on_abort)
             ex->on_abort(ex, reason);
-        finish(ex, true);
+        finish(ex);
         return;
     }
     if (ex->on_abort) {
