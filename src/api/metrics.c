@@ -467,7 +467,6 @@ static int render_worker_family(const struct cg_pool *p, struct cg_buf *b, enum 
 /* The account's rate-limit windows as the workers last reported them; unknown ones absent. */
 static int render_quota(const struct cg_rate_limits *l, struct cg_buf *b)
 {
-    static const char *const windows[CG_RATE_LIMITS_WINDOWS] = {"primary", "secondary"};
     const char *name = "codex_gateway_account_quota_used_ratio";
     int err = family(b, name, "gauge",
                      "Share of the Codex account's rate-limit window used, as last reported.");
@@ -477,7 +476,7 @@ static int render_quota(const struct cg_rate_limits *l, struct cg_buf *b)
         int64_t pct = CG_MAX(l->window[i].used_percent, 0);
         char value[VALUE_BYTES];
         snprintf(value, sizeof(value), "%" PRId64 ".%02" PRId64, pct / 100, pct % 100);
-        struct label window[] = {{"window", windows[i]}};
+        struct label window[] = {{"window", cg_rate_limits_window_name((int)i)}};
         err = sample(b, name, window, 1, value);
     }
     return err;

@@ -6,7 +6,6 @@
 #include "backend/rate_limits.h"
 #include "util/clock.h"
 
-static const char *const names[CG_RATE_LIMITS_WINDOWS] = {"primary", "secondary"};
 
 static const struct cg_rate_limits *limits_of(const struct cg_api *api)
 {
@@ -41,14 +40,15 @@ void cg_quota_add_headers(const struct cg_api *api, struct cg_exchange *ex)
     for (int i = 0; i < CG_RATE_LIMITS_WINDOWS; i++) {
         if (!l->window[i].known)
             continue;
+        const char *window = cg_rate_limits_window_name(i);
         char name[64];
         char value[32];
-        snprintf(name, sizeof(name), "x-codex-%s-used-percent", names[i]);
+        snprintf(name, sizeof(name), "x-codex-%s-used-percent", window);
         snprintf(value, sizeof(value), "%" PRId64, l->window[i].used_percent);
         cg_exchange_add_header(ex, name, value);
         if (l->window[i].resets_at_s == 0)
             continue;
-        snprintf(name, sizeof(name), "x-codex-%s-reset-after-seconds", names[i]);
+        snprintf(name, sizeof(name), "x-codex-%s-reset-after-seconds", window);
         snprintf(value, sizeof(value), "%" PRId64, reset_after_s(l->window[i].resets_at_s, now));
         cg_exchange_add_header(ex, name, value);
     }
@@ -60,7 +60,7 @@ int cg_quota_json(const struct cg_api *api, struct cg_buf *out)
     int64_t now = cg_clock_unix_s();
     int err = cg_buf_append_char(out, '{');
     for (int i = 0; i < CG_RATE_LIMITS_WINDOWS && !err; i++) {
-        err = cg_buf_appendf(out, "%s\"%s\":", i ? "," : "", names[i]);
+        err = cg_buf_appendf(out, "%s\"%s\":", i ? "," : "", cg_rate_limits_window_name(i));
         if (err)
             break;
         if (l == NULL || !l->window[i].known) {

@@ -4,6 +4,11 @@
 
 static const char *const window_names[CG_RATE_LIMITS_WINDOWS] = {"primary", "secondary"};
 
+const char *cg_rate_limits_window_name(int i)
+{
+    return i >= 0 && i < CG_RATE_LIMITS_WINDOWS ? window_names[i] : "unknown";
+}
+
 void cg_rate_limits_update(struct cg_rate_limits *l, json_t *snapshot)
 {
     for (int i = 0; i < CG_RATE_LIMITS_WINDOWS; i++) {

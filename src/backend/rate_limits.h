@@ -21,6 +21,9 @@ struct cg_rate_limits {
  * is null or absent keeps what was reported before. */
 void cg_rate_limits_update(struct cg_rate_limits *l, json_t *snapshot);
 
+/* "primary" or "secondary": window `i` as Codex names it (and as headers and metrics show it). */
+const char *cg_rate_limits_window_name(int i);
+
 /* Seconds from `now_s` until the latest reset of a window reported as used up (>= 100%),
  * at least 1; 0 when no used-up window with a future reset is known. */
 unsigned cg_rate_limits_retry_after_s(const struct cg_rate_limits *l, int64_t now_s);
