@@ -6,7 +6,6 @@
 #include "backend/rate_limits.h"
 #include "util/clock.h"
 
-
 static const struct cg_rate_limits *limits_of(const struct cg_api *api)
 {
     return api->pool ? &api->pool->limits : NULL;
