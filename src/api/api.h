@@ -14,6 +14,7 @@ struct cg_router;
 struct cg_pool;
 struct cg_responses_store;
 struct cg_ledger;
+struct cg_metrics;
 struct cg_run_outcome;
 struct cg_home_check;
 
@@ -26,11 +27,12 @@ struct cg_api {
     const struct cg_config *cfg;
     const struct cg_catalog *catalog;
     const struct cg_server *server;
-    struct cg_pool *pool; /* NULL: no backend (model routes answer 503) */
-    struct cg_responses_store *store; /* NULL: nothing is stored (stored ids are unknown) */
-    struct cg_ledger *ledger; /* NULL: usage is not recorded (/v1/usage fails) */
-    uint64_t started_ms;  /* monotonic */
-    size_t streams_active; /* streamed runs not yet ended */
+    struct cg_pool *pool;                   /* NULL: no backend (model routes answer 503) */
+    struct cg_responses_store *store;       /* NULL: nothing is stored (stored ids are unknown) */
+    struct cg_ledger *ledger;               /* NULL: usage is not recorded (/v1/usage fails) */
+    uint64_t started_ms;                    /* monotonic */
+    size_t streams_active;                  /* streamed runs not yet ended */
+    const struct cg_metrics *metrics;       /* what /metrics renders; NULL when it is off */
     const struct cg_home_check *home_check; /* CODEX_HOME at start; NULL: not checked */
     /* The consumers of run outcomes (the usage log line, the usage ledger, metrics), called in
      * order; added with cg_run_subscribe. */

@@ -590,11 +590,7 @@ int cg_metrics_render(const struct cg_metrics *m, struct cg_buf *out)
 void cg_metrics_handle(struct cg_exchange *ex, void *ctx)
 {
     const struct cg_api *api = ctx;
-    const struct cg_metrics *m = NULL;
-    for (size_t i = 0; i < api->consumer_count; i++) {
-        if (api->consumers[i].cb == cg_metrics_outcome)
-            m = api->consumers[i].data;
-    }
+    const struct cg_metrics *m = api->metrics;
     struct cg_buf b;
     cg_buf_init(&b, METRICS_BODY_MAX_BYTES);
     int err = m ? cg_metrics_render(m, &b) : -1;

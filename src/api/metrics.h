@@ -64,8 +64,7 @@ int cg_metrics_render(const struct cg_metrics *m, struct cg_buf *out) CG_MUST_CH
 /* Appends `s` as a quoted label value: backslash, double quote and newline escaped. */
 int cg_metrics_label_value(struct cg_buf *out, const char *s) CG_MUST_CHECK;
 
-/* The route handler; `ctx` is the cg_api that cg_metrics_outcome was subscribed to (500 when
- * it was not). */
+/* The route handler; `ctx` is the cg_api whose `metrics` it renders (500 when that is NULL). */
 void cg_metrics_handle(struct cg_exchange *ex, void *ctx);
 
 #endif

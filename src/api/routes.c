@@ -46,6 +46,7 @@ void cg_routes_init(struct cg_router *router, struct cg_api *api)
         added = added && cg_run_subscribe(api, cg_metrics_outcome, &metrics);
         router->on_done = cg_metrics_request_done;
         router->on_done_data = &metrics;
+        api->metrics = &metrics;
     }
     added = added && cg_run_subscribe(api, cg_charge_outcome, router);
     assert(added); /* at most the first four of CG_API_CONSUMERS_MAX */
