@@ -105,7 +105,8 @@ static bool parse_time(const char *v, int64_t *out)
     return true;
 }
 
-static bool parse_group(const char *v, enum cg_ledger_group *out)
+/* `v` as a group_by value: the group and its name (static storage). */
+static bool parse_group(const char *v, enum cg_ledger_group *out, const char **name)
 {
     static const struct {
         const char *name;
@@ -119,40 +120,51 @@ static bool parse_group(const char *v, enum cg_ledger_group *out)
     for (size_t i = 0; i < CG_ARRAY_SIZE(groups); i++) {
         if (strcmp(v, groups[i].name) == 0) {
             *out = groups[i].group;
+            *name = groups[i].name;
             return true;
         }
     }
     return false;
 }
 
-/* The query string into `q` (and the echoed group into `group_name`); false after answering
- * 400 naming the parameter. */
+enum param { P_START, P_END, P_GROUP, P_LIMIT, P_OTHER };
+
+static enum param param_of(struct cg_str key)
+{
+    if (cg_str_eq(key, CG_STR("start")))
+        return P_START;
+    if (cg_str_eq(key, CG_STR("end")))
+        return P_END;
+    if (cg_str_eq(key, CG_STR("group_by")) || cg_str_eq(key, CG_STR("group")))
+        return P_GROUP;
+    if (cg_str_eq(key, CG_STR("limit")))
+        return P_LIMIT;
+    return P_OTHER;
+}
+
+/* The query string into `q` (and the echoed group into `group_name`, NULL without one); false
+ * after answering 400 naming the parameter. */
 static bool parse_query(struct cg_exchange *ex, struct cg_ledger_query *q, const char **group_name)
 {
-    static const char *const group_names[] = {NULL, "hour", "day", "model", "key"};
+    static const char *const names[] = {
+        [P_START] = "start", [P_END] = "end", [P_GROUP] = "group_by", [P_LIMIT] = "limit"};
     struct cg_error err;
+    *group_name = NULL;
     struct cg_str rest = ex->query;
     while (rest.len > 0) {
         struct cg_str pair = cg_str_split(&rest, '&');
-        struct cg_str key = cg_str_split(&pair, '=');
+        enum param param = param_of(cg_str_split(&pair, '='));
+        if (param == P_OTHER)
+            continue; /* unknown parameters are ignored, as OpenAI's list routes do */
         char value[PARAM_VALUE_BYTES];
         size_t vlen = 0;
-        const char *name = NULL;
-        if (cg_str_eq(key, CG_STR("start")) || cg_str_eq(key, CG_STR("end")))
-            name = key.ptr[0] == 's' ? "start" : "end";
-        else if (cg_str_eq(key, CG_STR("group_by")) || cg_str_eq(key, CG_STR("group")))
-            name = "group_by";
-        else if (cg_str_eq(key, CG_STR("limit")))
-            name = "limit";
-        else
-            continue; /* unknown parameters are ignored, as OpenAI's list routes do */
         bool ok = cg_str_percent_decode(pair, value, sizeof(value), &vlen) && vlen > 0;
-        if (ok && name[0] == 's') {
+        if (ok && param == P_START) {
             ok = parse_time(value, &q->start_s);
-        } else if (ok && name[0] == 'e') {
+        } else if (ok && param == P_END) {
             ok = parse_time(value, &q->end_s);
-        } else if (ok && name[0] == 'g') {
-            ok = parse_group(value, &q->group);
+        } else if (ok && param == P_GROUP) {
+            ok = parse_group(value, &q->group, group_name);
         } else if (ok) {
             char *end = NULL;
             long long n = strtoll(value, &end, 10);
@@ -160,10 +172,11 @@ static bool parse_query(struct cg_exchange *ex, struct cg_ledger_query *q, const
             q->limit = (size_t)n;
         }
         if (!ok) {
-            if (name[0] == 'g')
+            const char *name = names[param];
+            if (param == P_GROUP)
                 cg_error_set(&err, CG_ERR_INVALID_REQUEST, name,
                              "'group_by' must be 'hour', 'day', 'model' or 'key'.");
-            else if (name[0] == 'l')
+            else if (param == P_LIMIT)
                 cg_error_set(&err, CG_ERR_INVALID_REQUEST, name,
                              "'limit' must be an integer from 1 to %d.", RAW_LIMIT_MAX);
             else
@@ -180,7 +193,6 @@ static bool parse_query(struct cg_exchange *ex, struct cg_ledger_query *q, const
         cg_exchange_fail(ex, &err);
         return false;
     }
-    *group_name = group_names[q->group];
     return true;
 }
 
