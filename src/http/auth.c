@@ -24,14 +24,9 @@ void cg_auth_key_id(const char *key, char out[CG_AUTH_KEY_ID_BYTES])
 
 void cg_auth_key_id_of_digest(const uint8_t d[CG_SHA256_BYTES], char out[CG_AUTH_KEY_ID_BYTES])
 {
-    static const char digits[] = "0123456789abcdef";
     out[0] = 'k';
     out[1] = '_';
-    for (size_t i = 0; i < CG_AUTH_KEY_ID_HEX / 2; i++) {
-        out[2 + 2 * i] = digits[d[i] >> 4];
-        out[3 + 2 * i] = digits[d[i] & 15];
-    }
-    out[2 + CG_AUTH_KEY_ID_HEX] = '\0';
+    cg_sha256_hex(d, CG_AUTH_KEY_ID_HEX / 2, out + 2);
 }
 
 bool cg_auth_parse_bearer(struct cg_str header, struct cg_str *token)

@@ -291,11 +291,7 @@ void cg_keys_hash_text(const char *key, size_t len, char out[CG_KEYS_HASH_TEXT_B
     uint8_t d[CG_SHA256_BYTES];
     cg_sha256(key, len, d);
     memcpy(out, "sha256:", 7);
-    for (size_t i = 0; i < CG_SHA256_BYTES; i++) {
-        out[7 + 2 * i] = hex_digits[d[i] >> 4];
-        out[8 + 2 * i] = hex_digits[d[i] & 15];
-    }
-    out[7 + 2 * CG_SHA256_BYTES] = '\0';
+    cg_sha256_hex(d, CG_SHA256_BYTES, out + 7);
 }
 
 /* A changed file is polled for: inotify misses an editor's rename-over, polling does not. */

@@ -79,3 +79,13 @@ void cg_sha256(const void *data, size_t len, uint8_t out[CG_SHA256_BYTES])
         out[4 * i + 3] = (uint8_t)h[i];
     }
 }
+
+void cg_sha256_hex(const uint8_t *digest, size_t n, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[digest[i] >> 4];
+        out[2 * i + 1] = digits[digest[i] & 15];
+    }
+    out[2 * n] = '\0';
+}

@@ -10,4 +10,7 @@ enum { CG_SHA256_BYTES = 32 };
 
 void cg_sha256(const void *data, size_t len, uint8_t out[CG_SHA256_BYTES]);
 
+/* The first `n` bytes of a digest as 2n lower-case hex digits and a NUL (`out` holds 2n + 1). */
+void cg_sha256_hex(const uint8_t *digest, size_t n, char *out);
+
 #endif
