@@ -194,8 +194,8 @@ static int start(struct verifier *v, char *err, size_t size)
         snprintf(err, size, "PROXY_API_KEYS_FILE: %s", detail);
         return -1;
     }
-    struct cg_ratelimit_limits none = {0};
-    cg_ratelimit_init(&v->ratelimit, false, &none, (uint64_t)v->cfg.auth_failures_max, NULL);
+    /* No per-key limits here (the gateway spends those), only the failed-auth slowdown. */
+    cg_ratelimit_init(&v->ratelimit, false, NULL, (uint64_t)v->cfg.auth_failures_max, NULL);
     init_router(v);
     return 0;
 }
