@@ -10,7 +10,36 @@
 #include "util/log.h"
 #include "util/str.h"
 
-enum kind { KIND_INT, KIND_BOOL, KIND_STR, KIND_SECRET, KIND_LEVEL, KIND_SANDBOX };
+enum kind { KIND_INT, KIND_BOOL, KIND_STR, KIND_SECRET, KIND_LEVEL, KIND_SANDBOX, KIND_BACKEND };
+
+/* The words a choice kind allows, NULL-terminated; NULL for other kinds. */
+static const char *const sandbox_words[] = {"read-only", "workspace-write", "danger-full-access",
+                                            NULL};
+/* In enum cg_backend_kind order. */
+static const char *const backend_words[] = {"app-server", "exec", "proto", NULL};
+
+static const char *const *choice_words(enum kind k)
+{
+    if (k == KIND_SANDBOX)
+        return sandbox_words;
+    if (k == KIND_BACKEND)
+        return backend_words;
+    return NULL;
+}
+
+/* "a, b or c" into buf. */
+static void choice_list(const char *const *words, char *buf, size_t len)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; words[i] && used < len; i++) {
+        const char *sep = i == 0 ? "" : words[i + 1] ? ", " : " or ";
+        int n = snprintf(buf + used, len - used, "%s%s", sep, words[i]);
+        if (n < 0)
+            break;
+        used += (size_t)n;
+    }
+}
 
 struct row {
     const char *env;
@@ -132,15 +161,20 @@ static int set_row(struct cg_config *cfg, const struct row *r, const char *value
         return 0;
     }
     case KIND_SANDBOX:
-        if (strcmp(value, "read-only") != 0 && strcmp(value, "workspace-write") != 0 &&
-            strcmp(value, "danger-full-access") != 0) {
-            snprintf(errbuf, errlen,
-                     "%s: expected read-only, workspace-write or danger-full-access, got \"%.64s\"",
-                     r->env, value);
+    case KIND_BACKEND: {
+        const char *const *words = choice_words(r->kind);
+        size_t i = 0;
+        while (words[i] && strcmp(value, words[i]) != 0)
+            i++;
+        if (words[i] == NULL) {
+            char list[128];
+            choice_list(words, list, sizeof(list));
+            snprintf(errbuf, errlen, "%s: expected %s, got \"%.64s\"", r->env, list, value);
             return -1;
         }
         *(const char **)field = cg_xstrdup(value);
         return 0;
+    }
     case KIND_STR:
     case KIND_SECRET:
         *(const char **)field = cg_xstrdup(value);
@@ -151,7 +185,8 @@ static int set_row(struct cg_config *cfg, const struct row *r, const char *value
 
 static bool is_string_kind(enum kind k)
 {
-    return k == KIND_STR || k == KIND_SECRET || k == KIND_LEVEL || k == KIND_SANDBOX;
+    return k == KIND_STR || k == KIND_SECRET || k == KIND_LEVEL || k == KIND_SANDBOX ||
+           k == KIND_BACKEND;
 }
 
 /* Replaces an empty path setting with base + "/" + leaf. */
@@ -166,9 +201,53 @@ static void derive_path(const char **field, const char *base, const char *leaf)
     *field = p;
 }
 
+static bool from_env(const struct cg_config *cfg, const char *env)
+{
+    for (size_t i = 0; i < CG_ARRAY_SIZE(rows); i++) {
+        if (strcmp(rows[i].env, env) == 0)
+            return cfg->sources_env[i];
+    }
+    return false;
+}
+
+/* PROXY_BACKEND, or the older PROXY_USE_APP_SERVER=false; never CODEX_BIN's name. Both set
+ * and disagreeing is a mistake worth stopping for. */
+static int choose_backend(struct cg_config *cfg, char *errbuf, size_t errlen)
+{
+    size_t k = 0;
+    while (backend_words[k] && strcmp(cfg->backend, backend_words[k]) != 0)
+        k++;
+    cfg->backend_kind = (enum cg_backend_kind)k;
+    cfg->backend_reason = "default";
+    bool named = from_env(cfg, "PROXY_BACKEND");
+    bool old = from_env(cfg, "PROXY_USE_APP_SERVER");
+    if (named)
+        cfg->backend_reason = "PROXY_BACKEND";
+    if (named && old && cfg->use_app_server != (cfg->backend_kind == CG_BACKEND_APP_SERVER)) {
+        snprintf(errbuf, errlen,
+                 "PROXY_USE_APP_SERVER: %s contradicts PROXY_BACKEND=%s; unset one of them",
+                 cfg->use_app_server ? "true" : "false", cfg->backend);
+        return -1;
+    }
+    if (!named && old && !cfg->use_app_server) {
+        cfg->backend_kind = CG_BACKEND_EXEC;
+        cfg->backend_reason = "PROXY_USE_APP_SERVER=false";
+        free((void *)cfg->backend);
+        cfg->backend = cg_xstrdup("exec");
+    }
+    return 0;
+}
+
+const char *cg_config_backend_name(enum cg_backend_kind kind)
+{
+    return (size_t)kind < CG_ARRAY_SIZE(backend_words) - 1 ? backend_words[kind] : "app-server";
+}
+
 static int cross_checks(struct cg_config *cfg, cg_config_getenv_fn get, void *ctx, char *errbuf,
                         size_t errlen)
 {
+    if (choose_backend(cfg, errbuf, errlen) != 0)
+        return -1;
     if (cfg->worker_backoff_initial_ms > cfg->worker_backoff_max_ms) {
         snprintf(errbuf, errlen,
                  "WORKER_BACKOFF_INITIAL_MS: %lld is above WORKER_BACKOFF_MAX_MS "
@@ -257,7 +336,8 @@ static int append_value(const struct cg_config *cfg, size_t i, struct cg_buf *ou
     }
     case KIND_STR:
     case KIND_LEVEL:
-    case KIND_SANDBOX: {
+    case KIND_SANDBOX:
+    case KIND_BACKEND: {
         const char *s = *(const char *const *)field;
         return json ? cg_json_cstring(out, s) : cg_buf_append_str(out, s);
     }
@@ -309,7 +389,8 @@ int cg_config_markdown(struct cg_buf *out)
             snprintf(allowed, sizeof(allowed), "error, warn, info, debug");
             break;
         case KIND_SANDBOX:
-            snprintf(allowed, sizeof(allowed), "read-only, workspace-write, danger-full-access");
+        case KIND_BACKEND:
+            choice_list(choice_words(r->kind), allowed, sizeof(allowed));
             break;
         case KIND_STR:
         case KIND_SECRET:

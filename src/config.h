@@ -13,7 +13,8 @@
 
 /* X(ENV_NAME, field, kind, default, min, max, help)
  * kinds: INT (min..max), BOOL, STR, SECRET (a string never printed), LEVEL (log level),
- * SANDBOX (a Codex sandbox mode). Empty paths are derived after loading (see config.c). */
+ * SANDBOX (a Codex sandbox mode), BACKEND (a backend name). Empty paths are derived after
+ * loading (see config.c). */
 #define CG_CONFIG_MAP(X)                                                                           \
     X(PORT, port, INT, "11435", 0, 65535, "TCP port to listen on (0 picks a free port)")           \
     X(PROXY_HOST, host, STR, "127.0.0.1", 0, 0, "address to bind (IPv4 or IPv6)")                  \
@@ -105,6 +106,14 @@
       "Codex sandbox: read-only, workspace-write or danger-full-access")                           \
     X(CODEX_FORCE_PROVIDER, force_provider, STR, "", 0, 0,                                         \
       "model provider id for the workers (model_provider); empty = Codex's configured one")        \
+    X(PROXY_BACKEND, backend, BACKEND, "app-server", 0, 0,                                         \
+      "what runs a request: app-server (supervised workers), exec (one `codex exec --json` per "   \
+      "request) or proto (one `codex proto` per request, for CLIs that still have it)")            \
+    X(PROXY_USE_APP_SERVER, use_app_server, BOOL, "true", 0, 0,                                    \
+      "the older switch: false means PROXY_BACKEND=exec (unset PROXY_BACKEND only)")               \
+    X(PROXY_MAX_CONCURRENT_PROCESSES, max_concurrent_processes, INT, "4", 1, 4096,                 \
+      "Codex processes the exec and proto backends run at once; more requests wait in the queue "  \
+      "(PROXY_QUEUE_MAX, PROXY_QUEUE_TIMEOUT_MS)")                                                 \
     X(WORKER_COUNT, worker_count, INT, "1", 1, 64, "app-server worker processes")                  \
     X(WORKER_MAX_CONCURRENCY, worker_max_concurrency, INT, "8", 1, 10000,                          \
       "turns one worker runs at once")                                                             \
@@ -158,6 +167,14 @@
 #define CG_CFG_TYPE_SECRET  const char *
 #define CG_CFG_TYPE_LEVEL   const char *
 #define CG_CFG_TYPE_SANDBOX const char *
+#define CG_CFG_TYPE_BACKEND const char *
+
+/* What runs a request (PROXY_BACKEND). */
+enum cg_backend_kind {
+    CG_BACKEND_APP_SERVER, /* supervised `codex app-server` workers */
+    CG_BACKEND_EXEC,       /* one `codex exec --json` process per choice */
+    CG_BACKEND_PROTO,      /* one `codex proto` process per choice */
+};
 
 struct cg_config {
 #define CG_CFG_FIELD(env, field, kind, def, min, max, help) CG_CFG_TYPE_##kind field;
@@ -169,6 +186,8 @@ struct cg_config {
     size_t api_key_count;
     char **admin_key_list; /* PROXY_ADMIN_KEYS, split the same way */
     size_t admin_key_count;
+    enum cg_backend_kind backend_kind;
+    const char *backend_reason; /* static: why this backend ("default", "PROXY_BACKEND", ...) */
     bool sources_env[96]; /* per table row: the value came from the environment */
 };
 
@@ -186,6 +205,9 @@ int cg_config_print(const struct cg_config *cfg, struct cg_buf *out) CG_MUST_CHE
 
 /* The effective config as a JSON object fragment for the start log line (secrets masked). */
 int cg_config_to_json(const struct cg_config *cfg, struct cg_buf *out) CG_MUST_CHECK;
+
+/* "app-server", "exec" or "proto". */
+const char *cg_config_backend_name(enum cg_backend_kind kind);
 
 /* The settings table in Markdown, for the README. */
 int cg_config_markdown(struct cg_buf *out) CG_MUST_CHECK;

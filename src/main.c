@@ -11,6 +11,7 @@
 #include "backend/home_check.h"
 #include "backend/launch.h"
 #include "backend/pool.h"
+#include "backend/procs.h"
 #include "cmd_doctor.h"
 #include "cmd_login.h"
 #include "config.h"
@@ -48,6 +49,7 @@ struct gateway {
     struct cg_launch launch;
     struct cg_worker_config worker_cfg;
     struct cg_pool pool;
+    struct cg_procs procs;
     struct cg_state *state; /* gateway.db: stored responses and the usage ledger */
     struct cg_home_check home_check;
     char home_warning[CG_HOME_CHECK_ERROR_BYTES * 2];
@@ -118,6 +120,9 @@ static int check_config(int argc, char **argv)
         }
         cg_keys_free(keys);
         rc = cg_config_print(&cfg, &out);
+        if (rc == 0)
+            rc = cg_buf_appendf(&out, "# backend: %s, chosen by %s\n",
+                                cg_config_backend_name(cfg.backend_kind), cfg.backend_reason);
         cg_config_dispose(&cfg);
     }
     if (rc == 0)
@@ -134,6 +139,9 @@ static void log_start(const struct gateway *g)
                              (int)uv_os_getpid());
     if (!err)
         err = cg_config_to_json(&g->cfg, &b);
+    if (!err)
+        err = cg_buf_appendf(&b, ",\"backend\":{\"kind\":\"%s\",\"reason\":\"%s\"}",
+                             cg_config_backend_name(g->cfg.backend_kind), g->cfg.backend_reason);
     if (!err)
         err = cg_buf_append_str(&b, ",\"codex_home\":");
     if (!err)
@@ -164,9 +172,8 @@ static int check_home(struct gateway *g)
     return 0;
 }
 
-static void on_pool_stopped(struct cg_pool *p)
+static void backend_stopped(struct gateway *g)
 {
-    struct gateway *g = CG_CONTAINER_OF(p, struct gateway, pool);
     uv_close((uv_handle_t *)&g->sigterm, NULL);
     uv_close((uv_handle_t *)&g->sigint, NULL);
     cg_keys_watch_stop(&g->keys);
@@ -178,16 +185,59 @@ static void on_pool_stopped(struct cg_pool *p)
     cg_log_event(CG_LOG_NOTICE, LOG_COMPONENT, "stopped", NULL);
 }
 
-/* Clients first (their turns are interrupted as their responses end), then the workers. */
+static void on_pool_stopped(struct cg_pool *p)
+{
+    backend_stopped(CG_CONTAINER_OF(p, struct gateway, pool));
+}
+
+static void on_procs_stopped(struct cg_procs *ps)
+{
+    backend_stopped(CG_CONTAINER_OF(ps, struct gateway, procs));
+}
+
+/* Clients first (their turns are interrupted, their processes killed, as their responses
+ * end), then the backend. */
 static void on_server_stopped(struct cg_server *s)
 {
     struct gateway *g = CG_CONTAINER_OF(s, struct gateway, server);
-    cg_pool_stop(&g->pool, on_pool_stopped);
+    if (g->api.backend.procs)
+        cg_procs_stop(&g->procs, on_procs_stopped);
+    else
+        cg_pool_stop(&g->pool, on_pool_stopped);
+}
+
+/* A Codex process per choice: exec or proto. */
+static void start_procs(struct gateway *g)
+{
+    const struct cg_config *c = &g->cfg;
+    struct cg_procs_config pc = {
+        .codex_home = c->codex_home,
+        .codex_log_max_bytes = (uint64_t)c->codex_log_max_bytes,
+        .codex_home_check_ms = (uint64_t)c->codex_home_check_ms,
+        .max_running = (size_t)c->max_concurrent_processes,
+        .queue_max = (size_t)c->queue_max,
+        .queue_timeout_ms = (uint64_t)c->queue_timeout_ms,
+        .proc =
+            {
+                .loop = g->loop,
+                .launch = &g->launch,
+                .cwd = c->codex_workdir,
+                .max_line_bytes = (size_t)c->worker_max_line_bytes,
+                .kill_grace_ms = (uint64_t)c->worker_shutdown_grace_ms,
+            },
+    };
+    cg_procs_init(&g->procs, &pc);
+    g->api.backend.procs = &g->procs;
+    g->api.backend.launch = &g->launch;
 }
 
 static void start_backend(struct gateway *g)
 {
     const struct cg_config *c = &g->cfg;
+    if (c->backend_kind != CG_BACKEND_APP_SERVER) {
+        start_procs(g);
+        return;
+    }
     g->worker_cfg = (struct cg_worker_config){
         .argv = (const char *const *)g->launch.argv,
         .env = (const char *const *)g->launch.env,
@@ -218,7 +268,7 @@ static void start_backend(struct gateway *g)
         .worker = &g->worker_cfg,
     };
     cg_pool_init(&g->pool, g->loop, &pc);
-    g->api.pool = &g->pool;
+    g->api.backend.pool = &g->pool;
 }
 
 /* PROXY_STATE_DIR/gateway.db; prints the one line of a failed start. */
@@ -303,6 +353,7 @@ static int serve(void)
     g.api.cfg = &g.cfg;
     g.api.catalog = &g.catalog;
     g.api.server = &g.server;
+    g.api.loop = g.loop;
     g.api.started_ms = cg_clock_mono_ms();
     cg_routes_init(&g.router, &g.api);
     g.router.cors = &g.cors;
@@ -318,13 +369,17 @@ static int serve(void)
                       (uint64_t)g.cfg.auth_failures_max, NULL);
     g.router.ratelimit = &g.ratelimit;
     log_start(&g);
-    cg_listener_raise_fd_limit((size_t)g.cfg.max_connections + 64 + 4 * (size_t)g.cfg.worker_count);
+    size_t children = g.cfg.backend_kind == CG_BACKEND_APP_SERVER
+                          ? (size_t)g.cfg.worker_count
+                          : (size_t)g.cfg.max_concurrent_processes;
+    cg_listener_raise_fd_limit((size_t)g.cfg.max_connections + 64 + 4 * children);
     start_backend(&g);
 
     struct cg_server_config sc = cg_listener_config(&g.cfg, g.cfg.host, g.cfg.port);
     if (cg_server_start(&g.server, g.loop, &sc, &g.router) != 0)
         return 1;
-    cg_pool_start(&g.pool);
+    if (g.api.backend.pool)
+        cg_pool_start(&g.pool);
     /* Before "listening": a supervisor that reads that line may stop us at once. */
     uv_signal_init(g.loop, &g.sigterm);
     uv_signal_init(g.loop, &g.sigint);

@@ -11,7 +11,7 @@ bool cg_admit_model_request(struct cg_exchange *ex, const struct cg_api *api)
         cg_exchange_fail_code(ex, CG_ERR_UNSUPPORTED_MEDIA);
         return false;
     }
-    if (api->pool == NULL) {
+    if (api->backend.pool == NULL && api->backend.procs == NULL) {
         struct cg_error err;
         cg_error_set(&err, CG_ERR_BACKEND_UNAVAILABLE, NULL, "No Codex backend is configured.");
         cg_exchange_fail(ex, &err);

@@ -7,11 +7,14 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "config.h"
+#include "backend/job.h"
 #include "core/catalog.h"
 
 struct cg_server;
 struct cg_router;
 struct cg_pool;
+struct cg_procs;
+struct uv_loop_s;
 struct cg_responses_store;
 struct cg_ledger;
 struct cg_metrics;
@@ -27,7 +30,10 @@ struct cg_api {
     const struct cg_config *cfg;
     const struct cg_catalog *catalog;
     const struct cg_server *server;
-    struct cg_pool *pool;                   /* NULL: no backend (model routes answer 503) */
+    struct uv_loop_s *loop;
+    /* The backend in use: app-server workers (pool) or a process per choice (procs); both
+     * NULL: none (model routes answer 503). */
+    struct cg_job_backend backend;
     struct cg_responses_store *store;       /* NULL: nothing is stored (stored ids are unknown) */
     struct cg_ledger *ledger;               /* NULL: usage is not recorded (/v1/usage fails) */
     uint64_t started_ms;                    /* monotonic */

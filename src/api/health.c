@@ -7,6 +7,7 @@
 #include "api/quota.h"
 #include "backend/home_check.h"
 #include "backend/pool.h"
+#include "backend/procs.h"
 #include "http/server.h"
 #include "util/buf.h"
 #include "util/clock.h"
@@ -18,7 +19,7 @@ enum { HEALTH_BODY_MAX_BYTES = 64 * 1024, READYZ_IDS_MAX = 64 };
 void cg_health_livez(struct cg_exchange *ex, void *ctx)
 {
     const struct cg_api *api = ctx;
-    if (api->pool && !cg_pool_live(api->pool)) {
+    if (api->backend.pool && !cg_pool_live(api->backend.pool)) {
         static const char dead[] = "{\"live\":false,\"reason\":\"workers_failed\"}";
         cg_exchange_send_json_as(ex, CG_ERR_BACKEND_UNAVAILABLE, dead, sizeof(dead) - 1);
         return;
@@ -32,14 +33,17 @@ void cg_health_livez(struct cg_exchange *ex, void *ctx)
 void cg_health_readyz(struct cg_exchange *ex, void *ctx)
 {
     const struct cg_api *api = ctx;
-    const char *reason = api->pool ? cg_pool_reason(api->pool) : "no_backend";
+    const char *reason = api->backend.pool    ? cg_pool_reason(api->backend.pool)
+                         : api->backend.procs ? (cg_procs_ready(api->backend.procs) ? "ready"
+                                                                                    : "shutting_down")
+                                              : "no_backend";
     bool ready = strcmp(reason, "ready") == 0;
     struct cg_buf b;
     cg_buf_init(&b, HEALTH_BODY_MAX_BYTES);
     int err = ready ? cg_buf_append_str(&b, "{\"ready\":true")
                     : cg_buf_appendf(&b, "{\"ready\":false,\"reason\":\"%s\"", reason);
     unsigned ids[READYZ_IDS_MAX];
-    size_t n = api->pool ? cg_pool_unhealthy(api->pool, ids, CG_ARRAY_SIZE(ids)) : 0;
+    size_t n = api->backend.pool ? cg_pool_unhealthy(api->backend.pool, ids, CG_ARRAY_SIZE(ids)) : 0;
     if (!err && n > 0) {
         err = cg_buf_append_str(&b, ",\"unhealthy_workers\":[");
         for (size_t i = 0; i < CG_MIN(n, CG_ARRAY_SIZE(ids)) && !err; i++)
@@ -58,13 +62,38 @@ void cg_health_readyz(struct cg_exchange *ex, void *ctx)
     cg_buf_dispose(&b);
 }
 
+/* The backend's own status object, opened with which backend it is and why. */
+static int append_backend(const struct cg_api *api, struct cg_buf *b)
+{
+    struct cg_buf inner;
+    cg_buf_init(&inner, HEALTH_BODY_MAX_BYTES);
+    int err = 0;
+    if (api->backend.pool)
+        err = cg_pool_status_json(api->backend.pool, &inner);
+    else if (api->backend.procs)
+        err = cg_procs_status_json(api->backend.procs, &inner);
+    else
+        err = cg_buf_append_str(&inner, "{\"ready\":false,\"reason\":\"no_backend\"}");
+    if (!err)
+        err = cg_buf_appendf(b, "{\"kind\":\"%s\",\"kind_reason\":\"%s\",",
+                             cg_config_backend_name(api->cfg->backend_kind),
+                             api->cfg->backend_reason ? api->cfg->backend_reason : "default");
+    /* inner is an object: its members follow ours. */
+    if (!err)
+        err = cg_buf_append(b, inner.data + 1, inner.len - 1);
+    cg_buf_dispose(&inner);
+    return err;
+}
+
 void cg_health_healthz(struct cg_exchange *ex, void *ctx)
 {
     const struct cg_api *api = ctx;
     struct cg_buf b;
     cg_buf_init(&b, HEALTH_BODY_MAX_BYTES);
     uint64_t uptime_ms = cg_clock_mono_ms() - api->started_ms;
-    bool ready = api->pool && cg_pool_ready(api->pool);
+    bool ready = api->backend.pool    ? cg_pool_ready(api->backend.pool)
+                 : api->backend.procs ? cg_procs_ready(api->backend.procs)
+                                      : false;
     int err = cg_buf_appendf(&b, "{\"status\":\"%s\",\"version\":\"%s\",\"uptime_s\":%" PRIu64,
                              ready ? "ok" : "degraded", CG_VERSION, uptime_ms / 1000);
     if (!err && api->home_check) {
@@ -77,10 +106,8 @@ void cg_health_healthz(struct cg_exchange *ex, void *ctx)
     }
     if (!err)
         err = cg_buf_append_str(&b, ",\"backend\":");
-    if (!err && api->pool)
-        err = cg_pool_status_json(api->pool, &b);
-    else if (!err)
-        err = cg_buf_append_str(&b, "{\"ready\":false,\"reason\":\"no_backend\"}");
+    if (!err)
+        err = append_backend(api, &b);
     if (!err)
         err = cg_buf_append_str(&b, ",\"account_quota\":");
     if (!err)

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <uv.h>
 #include "backend/pool.h"
+#include "backend/procs.h"
 #include "http/server.h"
 #include "store/ledger.h"
 #include "util/clock.h"
@@ -514,6 +515,53 @@ static int render_pool(const struct cg_pool *p, struct cg_buf *b)
     return err;
 }
 
+static int render_backend_info(const struct cg_config *cfg, struct cg_buf *b)
+{
+    struct label kind[] = {
+        {"kind", cg_config_backend_name(cfg->backend_kind)},
+        {"reason", cfg->backend_reason ? cfg->backend_reason : "default"},
+    };
+    int err = family(b, "codex_gateway_backend_info", "gauge",
+                     "Always 1; which backend runs requests, and what chose it.");
+    if (!err)
+        err = sample_u64(b, "codex_gateway_backend_info", kind, CG_ARRAY_SIZE(kind), 1);
+    return err;
+}
+
+static int render_procs(const struct cg_procs *ps, struct cg_buf *b)
+{
+    const struct scalar list[] = {
+        {"codex_gateway_processes_running", "gauge",
+         "Codex processes of the exec or proto backend not yet gone.", ps->running},
+        {"codex_gateway_processes_max", "gauge", "PROXY_MAX_CONCURRENT_PROCESSES.",
+         ps->cfg.max_running},
+        {"codex_gateway_queue_depth", "gauge", "Requests waiting for a process slot.", ps->qlen},
+        {"codex_gateway_processes_started_total", "counter", "Codex processes started.",
+         ps->stats.started},
+        {"codex_gateway_processes_failed_total", "counter",
+         "Codex processes whose request ended in an error they caused.", ps->stats.exits_failed},
+        {"codex_gateway_processes_killed_total", "counter",
+         "Codex processes signalled: the request was cancelled, or they outlived it.",
+         ps->stats.killed},
+        {"codex_gateway_processes_rejected_total", "counter",
+         "Requests refused: the queue full, or a process that could not start.",
+         ps->stats.rejected},
+        {"codex_gateway_queue_timeouts_total", "counter",
+         "Requests that waited past PROXY_QUEUE_TIMEOUT_MS.", ps->stats.queue_timeouts},
+        {"codex_gateway_codex_home_bytes", "gauge", "Size of CODEX_HOME at its last check.",
+         ps->home.total_bytes},
+    };
+    int err = scalars(b, list, CG_ARRAY_SIZE(list));
+    const char *name = "codex_gateway_queue_wait_seconds";
+    if (!err)
+        err = family(b, name, "histogram",
+                     "Queued requests, from joining the queue to their process starting.");
+    struct label l[LABELS_MAX];
+    if (!err)
+        err = histogram(b, name, l, 0, &ps->stats.queue_wait);
+    return err;
+}
+
 static uint64_t open_fds(void)
 {
     DIR *d = opendir("/proc/self/fd");
@@ -580,8 +628,12 @@ int cg_metrics_render(const struct cg_metrics *m, struct cg_buf *out)
         err = render_limits(api->server->router->ratelimit, out);
     if (!err && api->ledger)
         err = render_ledger(api->ledger, out);
-    if (!err && api->pool)
-        err = render_pool(api->pool, out);
+    if (!err && api->cfg)
+        err = render_backend_info(api->cfg, out);
+    if (!err && api->backend.pool)
+        err = render_pool(api->backend.pool, out);
+    if (!err && api->backend.procs)
+        err = render_procs(api->backend.procs, out);
     if (!err)
         err = render_process(out);
     return err;

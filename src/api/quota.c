@@ -8,7 +8,7 @@
 
 static const struct cg_rate_limits *limits_of(const struct cg_api *api)
 {
-    return api->pool ? &api->pool->limits : NULL;
+    return api->backend.pool ? &api->backend.pool->limits : NULL;
 }
 
 static int64_t reset_after_s(int64_t resets_at_s, int64_t now_s)

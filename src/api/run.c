@@ -5,9 +5,7 @@
 #include <string.h>
 #include <uv.h>
 #include "api/quota.h"
-#include "backend/pool.h"
-#include "backend/sessions.h"
-#include "backend/turn.h"
+#include "backend/job.h"
 #include "core/limits.h"
 #include "util/alloc.h"
 #include "util/clock.h"
@@ -23,13 +21,13 @@ struct cg_run {
     struct cg_request req;
     const struct cg_encoder_ops *enc_ops;
     void *enc;
-    struct cg_turn *turns[CG_CHOICES_MAX];
-    bool ended[CG_CHOICES_MAX]; /* the choice finished (its turn may still be held) */
+    struct cg_job jobs[CG_CHOICES_MAX];
+    bool ended[CG_CHOICES_MAX]; /* the choice finished (its job may still be held) */
     unsigned created;
     unsigned open; /* choices that have not ended */
     struct cg_usage usage;
     uint64_t first_output_us; /* 0 until the first model output */
-    int worker;               /* of the first choice's turn, -1 until one started */
+    int worker;               /* of the first choice's job, -1 until one started */
     bool stream;
     bool started; /* response bytes sent */
     bool finished;
@@ -58,14 +56,10 @@ static void on_handle_closed(uv_handle_t *h)
         run_free(r);
 }
 
-/* No more events from choice `i`'s turn; interrupted if still running. */
-static void drop_turn(struct cg_run *r, unsigned i)
+/* No more events from choice `i`; interrupted if still running. */
+static void drop_job(struct cg_run *r, unsigned i)
 {
-    if (r->turns[i] == NULL)
-        return;
-    cg_pool_cancel(r->api->pool, r->turns[i]);
-    cg_turn_release(r->turns[i]);
-    r->turns[i] = NULL;
+    cg_job_drop(&r->jobs[i]);
 }
 
 static void report(struct cg_run *r, enum cg_err code)
@@ -101,7 +95,7 @@ static void finish(struct cg_run *r, enum cg_err code)
     if (r->stream)
         r->api->streams_active--;
     for (unsigned i = 0; i < r->created; i++)
-        drop_turn(r, i);
+        drop_job(r, i);
     report(r, code);
     r->ex->on_abort = NULL;
     r->ex->handler_data = NULL;
@@ -226,7 +220,7 @@ static void end_choice(struct cg_run *r, unsigned i)
         complete(r);
 }
 
-static void on_turn_event(struct cg_turn *t, const struct cg_event *ev, void *data)
+static void on_job_event(struct cg_job *j, const struct cg_event *ev, void *data)
 {
     struct cg_run *r = data;
     if (r->finished || r->sealing)
@@ -240,8 +234,8 @@ static void on_turn_event(struct cg_turn *t, const struct cg_event *ev, void *da
     if (r->first_output_us == 0 && (ev->type == CG_EVENT_TEXT || ev->type == CG_EVENT_REASONING ||
                                     ev->type == CG_EVENT_TOOL_CALL_START))
         r->first_output_us = cg_clock_mono_us();
-    if (r->worker < 0 && t->sess != NULL)
-        r->worker = (int)t->sess->worker_id;
+    if (r->worker < 0)
+        r->worker = cg_job_worker(j);
     if (r->stream && ev->type != CG_EVENT_USAGE)
         begin_stream(r);
     cg_buf_reset(&r->out);
@@ -262,11 +256,11 @@ static void on_turn_event(struct cg_turn *t, const struct cg_event *ev, void *da
          * turn ends before its FINISH, which would have carried its usage: hand that over
          * now (model responses that completed before the match). */
         unsigned choice = ev->choice;
-        struct cg_event usage = {.type = CG_EVENT_USAGE, .choice = choice, .usage = t->usage};
-        on_turn_event(t, &usage, r);
+        struct cg_event usage = {.type = CG_EVENT_USAGE, .choice = choice, .usage = cg_job_usage(j)};
+        on_job_event(j, &usage, r);
         if (r->finished)
             return;
-        drop_turn(r, choice);
+        drop_job(r, choice);
         end_choice(r, choice);
     }
 }
@@ -388,7 +382,7 @@ void cg_run_start(struct cg_run_spec *spec)
     r->ex->log_access = false; /* the run's outcome writes the line, with its usage */
     r->ex->handler_data = r;
     r->ex->on_abort = on_abort;
-    uv_loop_t *loop = r->api->pool->loop;
+    uv_loop_t *loop = r->api->loop;
     uv_timer_init(loop, &r->deadline);
     uv_timer_init(loop, &r->keepalive);
     r->deadline.data = r;
@@ -402,13 +396,12 @@ void cg_run_start(struct cg_run_spec *spec)
     unsigned n = r->req.n < CG_CHOICES_MAX ? r->req.n : CG_CHOICES_MAX;
     r->open = n;
     for (unsigned i = 0; i < n && !r->finished; i++) {
-        struct cg_turn *t = cg_turn_new(&r->req, i, on_turn_event, r);
-        r->turns[i] = t;
-        r->created = i + 1;
         struct cg_error err;
-        if (cg_pool_submit(r->api->pool, t, &err) != CG_OK) {
+        if (cg_job_submit(&r->jobs[i], &r->api->backend, &r->req, i, r->ex->request_id,
+                          on_job_event, r, &err) != CG_OK) {
             fail(r, &err);
             return;
         }
+        r->created = i + 1;
     }
 }

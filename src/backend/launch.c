@@ -3,6 +3,7 @@
  * login): with it, the upstream request carries only the client's tools and the client's
  * instructions. Every features.* key is one `codex features list` of that release knows. */
 #include "backend/launch.h"
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -22,6 +23,8 @@
 extern char **environ;
 
 enum { ARGV_MAX = 96, CATALOG_MAX_BYTES = 1 << 20, PATH_DIRS_MAX = 256 };
+/* What cg_launch_process_argv adds: -c model, -c effort, -c summary, the prompt. */
+enum { PROCESS_ARGS_MAX = 7 };
 
 /* Switched off in model mode: Codex's own tools and the context it adds to every request. */
 static const char *const model_mode_overrides[] = {
@@ -201,16 +204,20 @@ char *cg_launch_resolve_bin(const char *bin, const char *path_env, char *errbuf,
     return NULL;
 }
 
-static void build_argv(struct cg_launch *l, const struct cg_config *cfg)
+/* The program, `mode` (the subcommand and its fixed flags, NULL-terminated), then the overrides
+ * every Codex process of ours gets. */
+static char **build_argv(struct cg_launch *l, const struct cg_config *cfg,
+                         const char *const *mode)
 {
     size_t n = 0;
-    l->argv = cg_xcalloc(ARGV_MAX, sizeof(char *));
-#define ARG(x) (l->argv[n++] = (x))
+    char **argv = cg_xcalloc(ARGV_MAX, sizeof(char *));
+#define ARG(x) (argv[n++] = (x))
     if (is_launcher(l->codex_bin))
         ARG(cg_xstrdup("node"));
     ARG(cg_xstrdup(l->codex_bin));
     l->program_argc = n;
-    ARG(cg_xstrdup("app-server"));
+    for (size_t i = 0; mode[i]; i++)
+        ARG(cg_xstrdup(mode[i]));
     ARG(cg_xstrdup("-c"));
     ARG(toml_string("model_catalog_json", l->catalog_path));
     ARG(cg_xstrdup("-c"));
@@ -230,7 +237,59 @@ static void build_argv(struct cg_launch *l, const struct cg_config *cfg)
         ARG(toml_string("model_provider", cfg->force_provider));
     }
 #undef ARG
-    l->argv[n] = NULL;
+    argv[n] = NULL;
+    return argv;
+}
+
+/* The per-request process: `codex exec` reads the prompt from stdin ("-") and must see EOF
+ * there; --ephemeral keeps no session files; the work directory is no git repository. */
+static void build_process_argv(struct cg_launch *l, const struct cg_config *cfg)
+{
+    static const char *const exec_mode[] = {"exec", "--json", "--ephemeral",
+                                            "--skip-git-repo-check", NULL};
+    static const char *const proto_mode[] = {"proto", NULL};
+    if (cfg->backend_kind == CG_BACKEND_APP_SERVER)
+        return;
+    l->process_kind = cfg->backend_kind;
+    l->process_argv = build_argv(l, cfg, cfg->backend_kind == CG_BACKEND_EXEC ? exec_mode : proto_mode);
+    size_t n = 0;
+    while (l->process_argv[n])
+        n++;
+    l->process_argc = n;
+}
+
+char **cg_launch_process_argv(const struct cg_launch *l, const char *model, const char *effort,
+                              const char *summary)
+{
+    assert(l->process_argv);
+    char **argv = cg_xcalloc(l->process_argc + PROCESS_ARGS_MAX + 1, sizeof(char *));
+    size_t n = 0;
+    for (size_t i = 0; i < l->process_argc; i++)
+        argv[n++] = cg_xstrdup(l->process_argv[i]);
+    argv[n++] = cg_xstrdup("-c");
+    argv[n++] = toml_string("model", model);
+    if (effort) {
+        argv[n++] = cg_xstrdup("-c");
+        argv[n++] = toml_string("model_reasoning_effort", effort);
+    }
+    if (summary) {
+        argv[n++] = cg_xstrdup("-c");
+        argv[n++] = toml_string("model_reasoning_summary", summary);
+    }
+    if (l->process_kind == CG_BACKEND_EXEC)
+        argv[n++] = cg_xstrdup("-");
+    assert(n <= l->process_argc + PROCESS_ARGS_MAX);
+    argv[n] = NULL;
+    return argv;
+}
+
+void cg_launch_argv_free(char **argv)
+{
+    if (argv == NULL)
+        return;
+    for (size_t i = 0; argv[i]; i++)
+        free(argv[i]);
+    free(argv);
 }
 
 static bool env_dropped(const char *entry)
@@ -284,7 +343,9 @@ int cg_launch_init(struct cg_launch *l, const struct cg_config *cfg,
     size_t alen = strlen(cfg->codex_home) + 16;
     l->auth_path = cg_xmalloc(alen);
     snprintf(l->auth_path, alen, "%s/auth.json", cfg->codex_home);
-    build_argv(l, cfg);
+    static const char *const app_server_mode[] = {"app-server", NULL};
+    l->argv = build_argv(l, cfg, app_server_mode);
+    build_process_argv(l, cfg);
     build_env(l, cfg);
     size_t n = strlen(cfg->codex_home) * 3 + 512;
     l->login_hint = cg_xmalloc(n);
@@ -296,20 +357,12 @@ int cg_launch_init(struct cg_launch *l, const struct cg_config *cfg,
     return 0;
 }
 
-static void free_list(char **list)
-{
-    if (list == NULL)
-        return;
-    for (size_t i = 0; list[i]; i++)
-        free(list[i]);
-    free(list);
-}
-
 void cg_launch_dispose(struct cg_launch *l)
 {
     free(l->codex_bin);
-    free_list(l->argv);
-    free_list(l->env);
+    cg_launch_argv_free(l->argv);
+    cg_launch_argv_free(l->process_argv);
+    cg_launch_argv_free(l->env);
     free(l->catalog_path);
     free(l->auth_path);
     free(l->login_hint);

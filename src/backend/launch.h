@@ -11,8 +11,13 @@
 
 struct cg_launch {
     char *codex_bin;     /* CODEX_BIN, resolved to an absolute path */
-    char **argv;         /* NULL-terminated */
+    char **argv;         /* the app-server worker's, NULL-terminated */
     size_t program_argc; /* argv entries naming the program: "node" + launcher, or the binary */
+    /* The exec or proto backend's process, before the per-request arguments; NULL with the
+     * app-server backend. */
+    char **process_argv;
+    size_t process_argc;
+    enum cg_backend_kind process_kind;
     char **env;          /* NULL-terminated */
     char *catalog_path;
     char *auth_path; /* CODEX_HOME/auth.json: its appearance ends a login-required state */
@@ -25,6 +30,15 @@ struct cg_launch {
 int cg_launch_init(struct cg_launch *l, const struct cg_config *cfg,
                    const struct cg_catalog *cat, char *errbuf, size_t errlen) CG_MUST_CHECK;
 void cg_launch_dispose(struct cg_launch *l);
+
+/* The command line of one per-request process (exec or proto, as configured): process_argv,
+ * then `-c model=<model>`, `-c model_reasoning_effort=<effort>` and
+ * `-c model_reasoning_summary=<summary>` when not NULL, and for exec the prompt argument "-"
+ * (read from stdin). Free with cg_launch_argv_free. */
+char **cg_launch_process_argv(const struct cg_launch *l, const char *model, const char *effort,
+                              const char *summary);
+/* Frees a NULL-terminated list of strings (NULL is fine). */
+void cg_launch_argv_free(char **argv);
 
 /* Resolves CODEX_BIN once, so the workers' own directory (PROXY_CODEX_WORKDIR) never changes
  * what it means: a value with a '/' is taken relative to the gateway's working directory, a

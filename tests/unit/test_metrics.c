@@ -264,7 +264,7 @@ Test(metrics, workers_one_state_each_restarts_and_last_exit)
     pool.home.total_bytes = 12345;
     pool.limits.window[0].known = true;
     pool.limits.window[0].used_percent = 42;
-    api.pool = &pool;
+    api.backend.pool = &pool;
     const char *text = render();
     assert_line(text, "codex_gateway_worker_state{worker=\"0\",state=\"ready\"} 1");
     assert_line(text, "codex_gateway_worker_state{worker=\"0\",state=\"backoff\"} 0");
@@ -281,7 +281,7 @@ Test(metrics, workers_one_state_each_restarts_and_last_exit)
     assert_line(text, "codex_gateway_codex_home_bytes 12345");
     assert_line(text, "codex_gateway_account_quota_used_ratio{window=\"primary\"} 0.42");
     cr_assert_null(strstr(text, "window=\"secondary\""), "an unreported window is absent");
-    api.pool = NULL;
+    api.backend.pool = NULL;
 }
 
 /* The access rule, on the head alone. */

@@ -323,7 +323,8 @@ static void on_poll(uv_timer_t *t)
 static void run_case(void)
 {
     cg_pool_init(&fx.pool, &fx.loop, &fx.pcfg);
-    fx.api.pool = &fx.pool;
+    fx.api.backend.pool = &fx.pool;
+    fx.api.loop = &fx.loop;
     cg_pool_start(&fx.pool);
     uv_timer_init(&fx.loop, &fx.poll);
     uv_timer_init(&fx.loop, &fx.answer);
