@@ -1,6 +1,7 @@
 /* main.c: entry point of fake-codex, a deterministic stand-in for `codex app-server` (v2
  * protocol, JSON-RPC lines on stdio) used by the gateway's black-box tests and benchmarks.
- * Reads the knobs, splits stdin into lines, and exits cleanly on EOF or SIGTERM. */
+ * Reads the knobs, splits stdin into lines, and exits cleanly on EOF or SIGTERM. argv[1] picks
+ * the other faked commands: `exec` (exec.c), `proto` (proto.c) and `login` (login.c). */
 #include "main.h"
 #include <errno.h>
 #include <signal.h>
@@ -8,8 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "exec.h"
 #include "login.h"
 #include "out.h"
+#include "proto.h"
 #include "rpc.h"
 #include "threads.h"
 #include "turn.h"
@@ -51,6 +54,8 @@ static bool discarding;  /* skipping the rest of an over-long line */
 static void usage(FILE *f)
 {
     fprintf(f, "usage: fake-codex app-server [-c key=value ...] [--listen stdio://]\n"
+               "       fake-codex exec --json [-c key=value ...] [-m MODEL] [PROMPT]\n"
+               "       fake-codex proto [-c key=value ...]\n"
                "       fake-codex login [--device-auth] | login status | --version\n"
                "A deterministic fake of `codex app-server` (see tests/fake-codex/README.md).\n");
 }
@@ -284,8 +289,8 @@ static int parse_args(int argc, char **argv)
             return 1;
         }
         fprintf(stderr,
-                "fake-codex: unsupported command `%s`: only `app-server`, `login` and --version "
-                "are faked\n",
+                "fake-codex: unsupported command `%s`: only `app-server`, `exec`, `proto`, `login` "
+                "and --version are faked\n",
                 argc >= 2 ? argv[1] : "");
         usage(stderr);
         return 2;
@@ -362,6 +367,10 @@ int main(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "login") == 0)
         return fc_login_main(argc, argv);
+    if (argc >= 2 && strcmp(argv[1], "exec") == 0)
+        return fc_exec_main(argc, argv);
+    if (argc >= 2 && strcmp(argv[1], "proto") == 0)
+        return fc_proto_main(argc, argv);
     if (argc >= 2 && (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0)) {
         printf("codex-cli 0.169.0\n");
         return 0;

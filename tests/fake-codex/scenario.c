@@ -10,7 +10,6 @@
 #include "threads.h"
 #include "util.h"
 
-#define NAME_MAX_BYTES   32
 #define ECHO_DELTA_BYTES 16
 #define DELTAS_MAX       1000000u
 #define TOOL_CALLS_MAX   256u
@@ -21,16 +20,6 @@
 #define DELTAS_DEFAULT_N 8u
 #define RESET_DEFAULT_S  120u
 #define RESET_MAX_S      (7u * 24u * 3600u)
-
-/* What the markers of one text asked for. */
-struct markers {
-    bool has_scenario;
-    char name[NAME_MAX_BYTES];
-    char *arg; /* NULL: no "=..." */
-    bool has_usage;
-    bool usage_bad;
-    struct fc_usage usage;
-};
 
 /* One scenario being built. */
 struct ctx {
@@ -106,7 +95,7 @@ static bool parse_usage(const char *arg, struct fc_usage *u)
 }
 
 /* Records the marker at s[0..len) (without the "fake:" prefix); returns the bytes used. */
-static size_t take_marker(const char *s, size_t len, struct markers *m)
+static size_t take_marker(const char *s, size_t len, struct fc_markers *m)
 {
     size_t i = 0;
     while (i < len && is_name_char(s[i]))
@@ -145,7 +134,7 @@ static size_t take_marker(const char *s, size_t len, struct markers *m)
 
 /* Finds the `fake:` markers of a text (prefixed) or the space-separated markers of
  * FAKE_CODEX_SCENARIO (not prefixed). */
-static void scan_markers(const char *text, size_t len, bool prefixed, struct markers *m)
+static void scan_markers(const char *text, size_t len, bool prefixed, struct fc_markers *m)
 {
     size_t i = 0;
     while (i < len) {
@@ -168,7 +157,7 @@ static void scan_markers(const char *text, size_t len, bool prefixed, struct mar
     }
 }
 
-static void markers_dispose(struct markers *m)
+static void markers_dispose(struct fc_markers *m)
 {
     free(m->arg);
     m->arg = NULL;
@@ -1100,8 +1089,8 @@ static bool answer_tool_results(struct fc_turn *t, json_t *input)
 
 static void build_response(struct fc_turn *t, json_t *params)
 {
-    struct markers turn_m = {0};
-    struct markers env_m = {0};
+    struct fc_markers turn_m = {0};
+    struct fc_markers env_m = {0};
     struct fc_buf text = {0};
     json_t *input = json_object_get(params, "input");
     if (!input_text(input, &text))
@@ -1112,8 +1101,8 @@ static void build_response(struct fc_turn *t, json_t *params)
         scan_markers(fc_cfg.scenario, strlen(fc_cfg.scenario), false, &env_m);
     fc_buf_dispose(&text);
 
-    const struct markers *sm = turn_m.has_scenario ? &turn_m : &env_m;
-    const struct markers *um = turn_m.has_usage ? &turn_m : &env_m;
+    const struct fc_markers *sm = turn_m.has_scenario ? &turn_m : &env_m;
+    const struct fc_markers *um = turn_m.has_usage ? &turn_m : &env_m;
     struct ctx c = {
         .t = t,
         .th = t->thread,
@@ -1146,6 +1135,22 @@ static void build_response(struct fc_turn *t, json_t *params)
         bad_scenario(&c);
     markers_dispose(&turn_m);
     markers_dispose(&env_m);
+}
+
+void fc_scenario_scan(const char *text, size_t len, bool prefixed, struct fc_markers *m)
+{
+    scan_markers(text, len, prefixed, m);
+}
+
+void fc_scenario_markers_dispose(struct fc_markers *m)
+{
+    markers_dispose(m);
+}
+
+const char *fc_scenario_error_message(const char *kind)
+{
+    const struct error_kind *e = find_error(kind);
+    return e ? e->message : NULL;
 }
 
 void fc_scenario_start(struct fc_turn *t, json_t *params)
