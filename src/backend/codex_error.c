@@ -43,6 +43,28 @@ static enum cg_err map_http_status(json_int_t status)
     return CG_ERR_BACKEND_ERROR;
 }
 
+/* Without codexErrorInfo (exec's turn.failed, proto's error event) only the message tells:
+ * these are the phrases Codex puts in it. */
+static enum cg_err map_message(const char *m)
+{
+    static const struct {
+        const char *phrase;
+        enum cg_err err;
+    } table[] = {
+        {"context window", CG_ERR_CONTEXT_LENGTH},
+        {"usage limit", CG_ERR_QUOTA_EXCEEDED},
+        {"429 Too Many Requests", CG_ERR_UPSTREAM_RATE_LIMIT},
+        {"401 Unauthorized", CG_ERR_UPSTREAM_AUTH},
+        {"403 Forbidden", CG_ERR_UPSTREAM_AUTH},
+        {"503 Service Unavailable", CG_ERR_UPSTREAM_OVERLOADED},
+    };
+    for (size_t i = 0; m && i < CG_ARRAY_SIZE(table); i++) {
+        if (strstr(m, table[i].phrase))
+            return table[i].err;
+    }
+    return CG_ERR_BACKEND_ERROR;
+}
+
 void cg_codex_error_map(json_t *turn_error, struct cg_error *out)
 {
     const char *message = json_string_value(json_object_get(turn_error, "message"));
@@ -60,6 +82,8 @@ void cg_codex_error_map(json_t *turn_error, struct cg_error *out)
                 code = map_http_status(json_integer_value(st));
             break;
         }
+    } else {
+        code = map_message(message);
     }
     const char *param = code == CG_ERR_CONTEXT_LENGTH    ? "messages"
                         : code == CG_ERR_MODEL_NOT_FOUND ? "model"

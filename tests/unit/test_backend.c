@@ -259,6 +259,16 @@ Test(codex_error, maps_codex_errors_to_openai_codes)
     cr_assert_eq(map("{\"message\":\"m\",\"codexErrorInfo\":\"internalServerError\"}"),
                  CG_ERR_BACKEND_ERROR);
     cr_assert_eq(map("{\"message\":\"m\"}"), CG_ERR_BACKEND_ERROR);
+    /* exec and proto give a message only. */
+    cr_assert_eq(map("{\"message\":\"Your input exceeds the context window of this model.\"}"),
+                 CG_ERR_CONTEXT_LENGTH);
+    cr_assert_eq(map("{\"message\":\"You've hit your usage limit.\"}"), CG_ERR_QUOTA_EXCEEDED);
+    cr_assert_eq(map("{\"message\":\"exceeded retry limit, last status: 429 Too Many Requests\"}"),
+                 CG_ERR_UPSTREAM_RATE_LIMIT);
+    cr_assert_eq(map("{\"message\":\"unexpected status 401 Unauthorized: invalid api key\"}"),
+                 CG_ERR_UPSTREAM_AUTH);
+    cr_assert_eq(map("{\"message\":\"context window\",\"codexErrorInfo\":\"other\"}"),
+                 CG_ERR_BACKEND_ERROR, "codexErrorInfo, when there, decides");
     cr_assert_eq(map("{}"), CG_ERR_BACKEND_ERROR);
     json_t *v = json_loads(
         "{\"message\":\"too long\",\"codexErrorInfo\":\"contextWindowExceeded\"}", 0, NULL);
