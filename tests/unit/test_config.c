@@ -139,3 +139,61 @@ Test(config, cross_checks)
     cr_assert_eq(load(&cfg, sandbox, err, sizeof(err)), -1);
     cr_assert(strncmp(err, "PROXY_SANDBOX_MODE", 18) == 0, "%s", err);
 }
+
+/* The backend, its reason, and what stops the start. */
+static void backend_case(const char *backend, const char *use_app_server, enum cg_backend_kind kind,
+                         const char *reason)
+{
+    const char *env[8] = {"HOME", "/h"};
+    size_t n = 2;
+    if (backend) {
+        env[n++] = "PROXY_BACKEND";
+        env[n++] = backend;
+    }
+    if (use_app_server) {
+        env[n++] = "PROXY_USE_APP_SERVER";
+        env[n++] = use_app_server;
+    }
+    env[n] = NULL;
+    struct cg_config cfg;
+    char err[256];
+    cr_assert_eq(load(&cfg, env, err, sizeof(err)), 0, "%s", err);
+    cr_assert_eq(cfg.backend_kind, kind, "%s / %s", backend, use_app_server);
+    cr_assert_str_eq(cfg.backend_reason, reason);
+    cr_assert_str_eq(cfg.backend, cg_config_backend_name(kind));
+    cg_config_dispose(&cfg);
+}
+
+Test(config, backend_is_named_or_the_old_switch_never_guessed)
+{
+    backend_case(NULL, NULL, CG_BACKEND_APP_SERVER, "default");
+    backend_case("exec", NULL, CG_BACKEND_EXEC, "PROXY_BACKEND");
+    backend_case("proto", NULL, CG_BACKEND_PROTO, "PROXY_BACKEND");
+    backend_case("app-server", "true", CG_BACKEND_APP_SERVER, "PROXY_BACKEND");
+    backend_case(NULL, "false", CG_BACKEND_EXEC, "PROXY_USE_APP_SERVER=false");
+    backend_case(NULL, "true", CG_BACKEND_APP_SERVER, "default");
+    backend_case("exec", "false", CG_BACKEND_EXEC, "PROXY_BACKEND");
+    /* CODEX_BIN's name says nothing. */
+    static const char *const named[] = {"HOME", "/h", "CODEX_BIN", "/x/fake-codex-proto.js", NULL};
+    struct cg_config cfg;
+    char err[256];
+    cr_assert_eq(load(&cfg, named, err, sizeof(err)), 0);
+    cr_assert_eq(cfg.backend_kind, CG_BACKEND_APP_SERVER);
+    cg_config_dispose(&cfg);
+}
+
+Test(config, backend_contradictions_and_unknown_names_stop_the_start)
+{
+    static const char *const clash[] = {"HOME", "/h", "PROXY_BACKEND", "app-server",
+                                        "PROXY_USE_APP_SERVER", "false", NULL};
+    struct cg_config cfg;
+    char err[256];
+    cr_assert_eq(load(&cfg, clash, err, sizeof(err)), -1);
+    cr_assert(strncmp(err, "PROXY_USE_APP_SERVER", 20) == 0, "%s", err);
+    static const char *const clash2[] = {"HOME", "/h", "PROXY_BACKEND", "proto",
+                                         "PROXY_USE_APP_SERVER", "true", NULL};
+    cr_assert_eq(load(&cfg, clash2, err, sizeof(err)), -1);
+    static const char *const bogus[] = {"HOME", "/h", "PROXY_BACKEND", "codex-proto", NULL};
+    cr_assert_eq(load(&cfg, bogus, err, sizeof(err)), -1);
+    cr_assert_str_eq(err, "PROXY_BACKEND: expected app-server, exec or proto, got \"codex-proto\"");
+}

@@ -462,4 +462,26 @@ Test(procs_proto, a_retry_does_not_repeat_text)
     cr_assert_str_eq(fx.out[i].text, "Hello after retry.");
 }
 
+Test(procs_exec, the_start_check_wants_the_command_in_this_cli)
+{
+    char err[512];
+    fx.launch.program_argc = 1;
+    fx.launch.codex_bin = CG_FAKE_CODEX;
+    cr_assert_eq(cg_launch_check_process(&fx.launch, err, sizeof(err)), 0, "%s", err);
+    fx.launch.process_kind = CG_BACKEND_PROTO;
+    cr_assert_eq(cg_launch_check_process(&fx.launch, err, sizeof(err)), 0, "%s", err);
+    /* A CLI that takes the word as a prompt: no usage line of the command. */
+    char *echo_argv[] = {"/bin/echo", "exec", NULL};
+    fx.launch.process_argv = echo_argv;
+    fx.launch.codex_bin = "/bin/echo";
+    cr_assert_eq(cg_launch_check_process(&fx.launch, err, sizeof(err)), -1);
+    cr_assert(strstr(err, "has no `proto` command") && strstr(err, "PROXY_BACKEND=exec"), "%s", err);
+    char *false_argv[] = {"/bin/false", NULL};
+    fx.launch.process_argv = false_argv;
+    fx.launch.process_kind = CG_BACKEND_EXEC;
+    cr_assert_eq(cg_launch_check_process(&fx.launch, err, sizeof(err)), -1);
+    cr_assert(strstr(err, "exited with status 1"), "%s", err);
+    cr_assert_eq(uv_loop_close(&fx.loop), 0);
+}
+
 #endif
