@@ -23,6 +23,7 @@
 #include "config.h"
 #include "probe.h"
 #include "core/catalog.h"
+#include "util/capture.h"
 #include "util/clock.h"
 #include "util/log.h"
 #define LOG_COMPONENT "doctor"
@@ -37,7 +38,6 @@ enum {
     VERSION_OUT_BYTES = 512,
     EDGE_HOST_BYTES = 256,
     EDGE_REPLY_BYTES = 256,
-    REAP_STEP_MS = 10,
 };
 
 struct doctor {
@@ -60,74 +60,12 @@ static void item(struct doctor *d, const char *status, const char *name, const c
         snprintf(d->first_fail, sizeof(d->first_fail), "%s", name);
 }
 
-static uint64_t remaining_ms(uint64_t deadline)
-{
-    uint64_t now = cg_clock_mono_ms();
-    return now >= deadline ? 0 : deadline - now;
-}
-
-/* Waits for `pid` until `deadline`, then kills it; its exit status, or -1 when it was killed. */
-static int reap(pid_t pid, uint64_t deadline)
-{
-    int status = 0;
-    for (;;) {
-        pid_t r = waitpid(pid, &status, WNOHANG);
-        if (r == pid)
-            return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-        if (r < 0 && errno != EINTR)
-            return -1;
-        if (remaining_ms(deadline) == 0)
-            break;
-        struct timespec step = {0, REAP_STEP_MS * 1000000L};
-        nanosleep(&step, NULL);
-    }
-    kill(pid, SIGKILL);
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        continue;
-    return -1;
-}
-
-/* Runs argv with stdout captured (stderr discarded), for at most DOCTOR_CHECK_MS: the exit
- * status, or -1 when it could not run or was killed; `out` holds the first line of stdout. */
+/* Runs argv for at most DOCTOR_CHECK_MS; `out` holds the first line of its stdout. */
 static int run_capture(char *const *argv, char *const *env, char *out, size_t outlen)
 {
-    out[0] = '\0';
-    int fds[2];
-    if (pipe2(fds, O_CLOEXEC) != 0)
-        return -1;
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
-    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-    pid_t pid;
-    int e = posix_spawnp(&pid, argv[0], &fa, NULL, argv, env);
-    posix_spawn_file_actions_destroy(&fa);
-    close(fds[1]);
-    if (e != 0) {
-        close(fds[0]);
-        snprintf(out, outlen, "%s", strerror(e));
-        return -1;
-    }
-    uint64_t deadline = cg_clock_mono_ms() + DOCTOR_CHECK_MS;
-    size_t len = 0;
-    while (len + 1 < outlen) {
-        struct pollfd p = {.fd = fds[0], .events = POLLIN};
-        int ready = poll(&p, 1, (int)remaining_ms(deadline));
-        if (ready < 0 && errno == EINTR)
-            continue;
-        if (ready <= 0)
-            break;
-        ssize_t n = read(fds[0], out + len, outlen - 1 - len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        len += (size_t)n;
-    }
-    close(fds[0]);
-    out[len] = '\0';
+    int rc = cg_capture_run(argv, env, DOCTOR_CHECK_MS, out, outlen);
     out[strcspn(out, "\r\n")] = '\0';
-    return reap(pid, deadline);
+    return rc;
 }
 
 static void check_version(struct doctor *d, const struct cg_launch *l)
@@ -147,6 +85,19 @@ static void check_version(struct doctor *d, const struct cg_launch *l)
     else
         item(d, "FAIL", "codex_version", "`%s --version` exited with status %d%s%s", l->codex_bin,
              rc, out[0] ? ": " : "", out);
+}
+
+/* exec and proto: the command must exist in this CLI (proto left it after 0.5x). */
+static void check_process_backend(struct doctor *d, const struct cg_config *cfg,
+                                  const struct cg_launch *l)
+{
+    char err[DETAIL_BYTES];
+    if (cg_launch_check_process(l, err, sizeof(err)) != 0) {
+        item(d, "FAIL", "backend", "%s", err);
+        return;
+    }
+    item(d, "ok", "backend", "%s (%s): one Codex process per request, at most %lld at once",
+         cfg->backend, cfg->backend_reason, (long long)cfg->max_concurrent_processes);
 }
 
 static void check_home(struct doctor *d, const struct cg_config *cfg, bool *usable)
@@ -427,7 +378,14 @@ int cg_cmd_doctor_run(void)
     enum cg_worker_state reached = CG_WORKER_STOPPED;
     if (launchable) {
         check_version(&d, &launch);
-        check_worker(&d, &cfg, &launch, &reached);
+        if (cfg.backend_kind == CG_BACKEND_APP_SERVER) {
+            item(&d, "ok", "backend", "app-server (%s): supervised workers", cfg.backend_reason);
+            check_worker(&d, &cfg, &launch, &reached);
+        } else {
+            check_process_backend(&d, &cfg, &launch);
+            item(&d, "skip", "worker", "no app-server workers with PROXY_BACKEND=%s",
+                 cfg.backend);
+        }
     } else {
         item(&d, "skip", "codex_version", "needs codex_bin and codex_home");
         item(&d, "skip", "worker", "needs codex_bin and codex_home");

@@ -337,6 +337,12 @@ static int serve(void)
         cg_launch_dispose(&g.launch);
         return EXIT_CONFIG;
     }
+    if (g.cfg.backend_kind != CG_BACKEND_APP_SERVER &&
+        cg_launch_check_process(&g.launch, err, sizeof(err)) != 0) {
+        fprintf(stderr, "codex-gateway: %s\n", err);
+        cg_launch_dispose(&g.launch);
+        return EXIT_CONFIG;
+    }
     signal(SIGPIPE, SIG_IGN);
     g.loop = uv_default_loop();
     if (open_store(&g) != 0) {

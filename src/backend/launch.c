@@ -15,6 +15,7 @@
 #include "backend/home_check.h"
 #include "util/alloc.h"
 #include "util/buf.h"
+#include "util/capture.h"
 #include "util/json.h"
 #include "util/log.h"
 #include "util/str.h"
@@ -25,6 +26,8 @@ extern char **environ;
 enum { ARGV_MAX = 96, CATALOG_MAX_BYTES = 1 << 20, PATH_DIRS_MAX = 256 };
 /* What cg_launch_process_argv adds: -c model, -c effort, -c summary, the prompt. */
 enum { PROCESS_ARGS_MAX = 7 };
+/* `codex <sub> --help`: its whole text fits; a node launcher takes a while to start. */
+enum { HELP_OUT_BYTES = 64 * 1024, HELP_TIMEOUT_MS = 10000 };
 
 /* Switched off in model mode: Codex's own tools and the context it adds to every request. */
 static const char *const model_mode_overrides[] = {
@@ -281,6 +284,53 @@ char **cg_launch_process_argv(const struct cg_launch *l, const char *model, cons
     assert(n <= l->process_argc + PROCESS_ARGS_MAX);
     argv[n] = NULL;
     return argv;
+}
+
+/* Whether `help` has a line "Usage: <program> <sub> ..." (clap's form): a CLI without the
+ * subcommand prints its top-level usage instead, taking the word as a prompt. */
+static bool usage_names(const char *help, const char *sub)
+{
+    size_t sublen = strlen(sub);
+    for (const char *line = help; line && *line;) {
+        const char *u = strstr(line, "Usage: ");
+        if (u == NULL)
+            return false;
+        const char *prog_end = strchr(u + 7, ' ');
+        if (prog_end && strncmp(prog_end + 1, sub, sublen) == 0 &&
+            (prog_end[1 + sublen] == ' ' || prog_end[1 + sublen] == '\n' ||
+             prog_end[1 + sublen] == '\0'))
+            return true;
+        line = strchr(u, '\n');
+    }
+    return false;
+}
+
+int cg_launch_check_process(const struct cg_launch *l, char *errbuf, size_t errlen)
+{
+    const char *sub = l->process_kind == CG_BACKEND_PROTO ? "proto" : "exec";
+    char *argv[ARGV_MAX];
+    size_t n = 0;
+    for (size_t i = 0; i < l->program_argc; i++)
+        argv[n++] = l->process_argv[i];
+    argv[n++] = (char *)sub;
+    argv[n++] = "--help";
+    argv[n] = NULL;
+    static char help[HELP_OUT_BYTES];
+    int rc = cg_capture_run(argv, l->env, HELP_TIMEOUT_MS, help, sizeof(help));
+    if (rc == 0 && usage_names(help, sub))
+        return 0;
+    if (rc == 0 || rc == 2)
+        snprintf(errbuf, errlen,
+                 "PROXY_BACKEND=%s: this Codex CLI (%.200s) has no `%s` command%s", sub,
+                 l->codex_bin, sub,
+                 l->process_kind == CG_BACKEND_PROTO
+                     ? " (it left the CLI after 0.5x); use PROXY_BACKEND=exec"
+                     : "; use PROXY_BACKEND=app-server");
+    else
+        snprintf(errbuf, errlen, "PROXY_BACKEND=%s: `%.200s %s --help` %s%d", sub, l->codex_bin,
+                 sub, rc < 0 ? "did not run to its end: " : "exited with status ",
+                 rc < 0 ? (int)HELP_TIMEOUT_MS : rc);
+    return -1;
 }
 
 void cg_launch_argv_free(char **argv)

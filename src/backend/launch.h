@@ -37,6 +37,11 @@ void cg_launch_dispose(struct cg_launch *l);
  * (read from stdin). Free with cg_launch_argv_free. */
 char **cg_launch_process_argv(const struct cg_launch *l, const char *model, const char *effort,
                               const char *summary);
+/* exec and proto: runs `CODEX_BIN <exec|proto> --help` once (synchronously, at most 10 s) and
+ * checks that this CLI has the command: a CLI without it would take the word as a prompt for
+ * its interactive mode. -1 with one line in errbuf when it has not. */
+int cg_launch_check_process(const struct cg_launch *l, char *errbuf, size_t errlen)
+    CG_MUST_CHECK;
 /* Frees a NULL-terminated list of strings (NULL is fine). */
 void cg_launch_argv_free(char **argv);
 

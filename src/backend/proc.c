@@ -385,7 +385,8 @@ static void on_line(struct cg_proc *p, const char *s, size_t n)
         cg_reply_text_retry(&p->text);
         break;
     case CG_PROC_DONE:
-        if (ev.text.len > 0)
+        /* task_complete repeats the last message: news only when no message came. */
+        if (ev.text.len > 0 && p->text.items == 0)
             send_text(p, cg_reply_text_completed(&p->text, NULL, ev.text));
         if (ev.have_usage)
             p->usage = ev.usage;

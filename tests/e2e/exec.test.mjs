@@ -25,6 +25,9 @@ function childrenOf(pid) {
   return out;
 }
 
+const postJson = (gw, p, body) =>
+  request(gw, p, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
 describe('the exec backend with the real Codex CLI', { timeout: 180000 }, () => {
   let env;
   before(async () => {
@@ -107,13 +110,10 @@ describe('the exec backend with the real Codex CLI', { timeout: 180000 }, () => 
   });
 
   it('refuses client tools with a 400 that names the app-server backend', async () => {
-    const r = await request(env.gw, '/v1/chat/completions', {
-      method: 'POST',
-      body: {
-        model: 'codex-5',
-        messages: [{ role: 'user', content: 'x' }],
-        tools: [{ type: 'function', function: { name: 'f', parameters: { type: 'object' } } }],
-      },
+    const r = await postJson(env.gw, '/v1/chat/completions', {
+      model: 'codex-5',
+      messages: [{ role: 'user', content: 'x' }],
+      tools: [{ type: 'function', function: { name: 'f', parameters: { type: 'object' } } }],
     });
     assert.equal(r.status, 400);
     assertOpenAIError(assert, r.json, { code: 'unsupported_parameter', param: 'tools' });
@@ -121,9 +121,9 @@ describe('the exec backend with the real Codex CLI', { timeout: 180000 }, () => 
   });
 
   it('maps an upstream failure to an OpenAI error', async () => {
-    const r = await request(env.gw, '/v1/chat/completions', {
-      method: 'POST',
-      body: { model: 'codex-5', messages: [{ role: 'user', content: 'mock:error500' }] },
+    const r = await postJson(env.gw, '/v1/chat/completions', {
+      model: 'codex-5',
+      messages: [{ role: 'user', content: 'mock:error500' }],
     });
     assert.ok(r.status >= 500 && r.status < 600, `status ${r.status}: ${r.text}`);
     assert.ok(r.json?.error?.message, r.text);

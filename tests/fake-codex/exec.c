@@ -378,6 +378,12 @@ static int parse_args(int argc, char **argv, struct exec_args *a)
             a->prompt = s;
             continue;
         }
+        if (strcmp(s, "--help") == 0 || strcmp(s, "-h") == 0) {
+            printf("Run Codex non-interactively (fake)\n\nUsage: fake-codex exec --json "
+                   "[--ephemeral] [--skip-git-repo-check] [-c key=value]... [-m MODEL] "
+                   "[PROMPT]\n");
+            exit(0);
+        }
         if (strcmp(s, "--json") == 0 || strcmp(s, "--experimental-json") == 0) {
             a->json = true;
             continue;

@@ -380,6 +380,12 @@ int fc_proto_main(int argc, char **argv)
     struct proto p = {.argc = argc, .argv = argv};
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            printf("Run the Protocol stream via stdin/stdout (fake)\n\nUsage: fake-codex proto "
+                   "[-c key=value]...\n");
+            free(p.model);
+            return 0;
+        }
         if ((strcmp(a, "-c") != 0 && strcmp(a, "--config") != 0) || i + 1 >= argc) {
             fprintf(stderr,
                     "error: unexpected argument '%s' found\n"

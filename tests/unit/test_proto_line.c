@@ -212,7 +212,7 @@ Test(proto_line, error_is_failed_and_stream_error_a_retry)
     parse("{\"id\":\"1\",\"msg\":{\"type\":\"error\",\"message\":\"unexpected status 401 "
           "Unauthorized\"}}");
     cr_assert_eq(ev.kind, CG_PROC_FAILED);
-    cr_assert_eq(ev.error.code, CG_ERR_BACKEND_ERROR);
+    cr_assert_eq(ev.error.code, CG_ERR_UPSTREAM_AUTH);
     cr_assert_str_eq(ev.error.message, "unexpected status 401 Unauthorized");
     cg_proc_event_dispose(&ev);
     parse("{\"id\":\"1\",\"msg\":{\"type\":\"error\"}}");
