@@ -123,49 +123,6 @@ c.on('exit', (code, sig) => process.exit(code === null ? 128 + 15 : code));
   return file;
 }
 
-/**
- * POSTs a streaming request and reads until `until(text)` holds (or the stream ends). Returns
- * {status, text, abort(), rest()}: rest() reads to the end and returns the whole text.
- */
-export async function openStream(gw, p, body, until = () => true) {
-  const ac = new AbortController();
-  const res = await fetch(gw.url + p, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify(body),
-    signal: ac.signal,
-  });
-  const reader = res.body.getReader();
-  const dec = new TextDecoder();
-  let text = '';
-  let done = false;
-  while (!until(text)) {
-    const r = await reader.read();
-    if (r.done) {
-      done = true;
-      break;
-    }
-    text += dec.decode(r.value, { stream: true });
-  }
-  return {
-    status: res.status,
-    headers: res.headers,
-    get text() {
-      return text;
-    },
-    abort: () => ac.abort(),
-    async rest() {
-      while (!done) {
-        const r = await reader.read();
-        if (r.done) break;
-        text += dec.decode(r.value, { stream: true });
-      }
-      done = true;
-      return text;
-    },
-  };
-}
-
 /** The text of a chat stream's content deltas, per choice index. */
 export function streamContent(frames) {
   const out = [];
