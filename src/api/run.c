@@ -404,4 +404,8 @@ void cg_run_start(struct cg_run_spec *spec)
         }
         r->created = i + 1;
     }
+    /* A process of its own must start before the first word, and exec sends each message
+     * whole: the stream opens now, so the client sees it live from the start. */
+    if (!r->finished && r->stream && cg_job_backend_opens_at_once(&r->api->backend))
+        begin_stream(r);
 }

@@ -82,6 +82,11 @@ struct cg_usage cg_job_usage(const struct cg_job *j)
     return (struct cg_usage){0};
 }
 
+bool cg_job_backend_opens_at_once(const struct cg_job_backend *b)
+{
+    return b->procs != NULL;
+}
+
 int cg_job_worker(const struct cg_job *j)
 {
     if (j->turn && j->turn->sess)

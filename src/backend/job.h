@@ -51,6 +51,10 @@ bool cg_job_active(const struct cg_job *j);
 /* What the backend reported so far: completed model responses (turn) or the last usage line
  * (process). */
 struct cg_usage cg_job_usage(const struct cg_job *j);
+/* Whether a stream on this backend opens as soon as its choices are submitted (a process per
+ * choice: its start and a whole message come before any text), rather than with the first
+ * output; errors then arrive in-band. */
+bool cg_job_backend_opens_at_once(const struct cg_job_backend *b);
 /* The app-server worker that runs it; -1 for a process of its own or none yet. */
 int cg_job_worker(const struct cg_job *j);
 

@@ -322,12 +322,40 @@ describe('exec: errors', { timeout: 60000 }, () => {
 
   const STREAM_ERRORS = [['fake:error=context', 400, 'context_length_exceeded'], ['fake:error=usage', 429, 'insufficient_quota'], ['fake:crash', 502, 'backend_error']];
 
-  it('a stream that fails before its first byte gets the HTTP status', async () => {
-    for (const [marker, status, code] of STREAM_ERRORS) {
+  it('a stream opens at once: the role chunk, then the error in-band, then [DONE]', async () => {
+    for (const [marker, , code] of STREAM_ERRORS) {
       const r = await chat(gw, user(marker, { stream: true }));
-      assert.equal(r.status, status, `${marker}: ${r.text}`);
-      assertOpenAIError(assert, r.json, { code });
+      assert.equal(r.status, 200, `${marker}: ${r.text}`);
+      const frames = sseFrames(r.text).filter((f) => f.data);
+      assert.equal(frames[0].data.choices[0].delta.role, 'assistant', `${marker}: role chunk first`);
+      const err = frames.find((f) => f.data.error);
+      assert.ok(err, `${marker}: an error frame in ${r.text.slice(0, 400)}`);
+      assertOpenAIError(assert, err.data, { code });
+      assert.equal(frames[frames.length - 1].data, '[DONE]', marker);
     }
+  });
+
+  it('the role chunk comes while the process is still working on its answer', async () => {
+    const res = await fetch(`${gw.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(user('fake:slow=1500', { stream: true })),
+      signal: AbortSignal.timeout(20000),
+    });
+    assert.equal(res.status, 200);
+    const reader = res.body.getReader();
+    const first = new TextDecoder().decode((await reader.read()).value);
+    assert.match(first, /"role":"assistant"/);
+    assert.doesNotMatch(first, /Hello from fake-codex/);
+    assert.equal((await backendHealth(gw)).processes.running, 1, 'its process still runs');
+    let rest = '';
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      rest += new TextDecoder().decode(value);
+    }
+    assert.match(rest, /Hello from fake-codex\./);
+    assert.match(rest, /data: \[DONE\]/);
   });
 
   it('once a keepalive has gone out the same errors arrive in-band, then [DONE]', async () => {
