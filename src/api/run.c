@@ -251,7 +251,8 @@ static void on_job_event(struct cg_job *j, const struct cg_event *ev, void *data
         return;
     if (ev->type == CG_EVENT_FINISH) {
         end_choice(r, ev->choice);
-    } else if (ev->type == CG_EVENT_TEXT && r->enc_ops->stopped(r->enc, ev->choice)) {
+    } else if (ev->type == CG_EVENT_TEXT && r->enc_ops->stopped(r->enc, ev->choice) &&
+               !cg_job_ends_with_its_text(j)) {
         /* The client has all it will get from this choice: stop paying for the rest. The
          * turn ends before its FINISH, which would have carried its usage: hand that over
          * now (model responses that completed before the match). */

@@ -1,6 +1,7 @@
 /* job.c: a choice as an app-server turn or as a process of its own. */
 #include "backend/job.h"
 #include <string.h>
+#include "backend/launch.h"
 #include "backend/pool.h"
 #include "backend/proc.h"
 #include "backend/procs.h"
@@ -80,6 +81,11 @@ struct cg_usage cg_job_usage(const struct cg_job *j)
     if (j->proc)
         return cg_proc_usage(j->proc);
     return (struct cg_usage){0};
+}
+
+bool cg_job_ends_with_its_text(const struct cg_job *j)
+{
+    return j->proc != NULL && j->backend->launch->process_kind == CG_BACKEND_EXEC;
 }
 
 bool cg_job_backend_opens_at_once(const struct cg_job_backend *b)

@@ -51,6 +51,10 @@ bool cg_job_active(const struct cg_job *j);
 /* What the backend reported so far: completed model responses (turn) or the last usage line
  * (process). */
 struct cg_usage cg_job_usage(const struct cg_job *j);
+/* Whether the choice's text comes in whole messages with its usage right after (exec): one
+ * that hit a stop sequence is left to end by itself, which costs nothing more, so that its
+ * usage is counted. */
+bool cg_job_ends_with_its_text(const struct cg_job *j);
 /* Whether a stream on this backend opens as soon as its choices are submitted (a process per
  * choice: its start and a whole message come before any text), rather than with the first
  * output; errors then arrive in-band. */

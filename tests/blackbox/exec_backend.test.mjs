@@ -248,6 +248,14 @@ describe('exec: answers', { timeout: 60000 }, () => {
     for (const m of ['m1', 'm2', 'm3']) assert.ok(deltas.some((d) => d.includes(m)), `${m} arrives in one piece`);
   });
 
+  it('a stop sequence cuts the text and still counts the usage', async () => {
+    const r = await gw.client.chat.completions.create(user('fake:usage=30,2,12', { stop: [' fake'] }));
+    assert.equal(r.choices[0].message.content, 'Hello from');
+    assert.equal(r.choices[0].finish_reason, 'stop');
+    assert.equal(r.usage.prompt_tokens, 30);
+    assert.equal(r.usage.completion_tokens, 12);
+  });
+
   it('/v1/completions answers text', async () => {
     const r = await gw.client.completions.create({ model: MODEL, prompt: 'hi' });
     assert.equal(r.object, 'text_completion');
