@@ -171,8 +171,7 @@ static void signal_group(struct cg_proc *p, int sig)
     /* The group outlives its leader only through stragglers; its id is not reused while
      * they live. */
     if (kill(-p->process.pid, sig) != 0 && errno != ESRCH)
-        cg_log_warn("request %s: kill(-%d, %d): %s", p->tag, p->process.pid, sig,
-                    strerror(errno));
+        cg_log_warn("request %s: kill(-%d, %d): %s", p->tag, p->process.pid, sig, strerror(errno));
 }
 
 static void close_stdin(struct cg_proc *p)
@@ -203,8 +202,8 @@ static void terminate(struct cg_proc *p)
 /* The stderr ring in order, into `lin`; returns its length. */
 static size_t stderr_tail(const struct cg_proc *p, char lin[CG_PROC_STDERR_TAIL_BYTES])
 {
-    size_t first = (p->tail_pos + CG_PROC_STDERR_TAIL_BYTES - p->tail_len) %
-                   CG_PROC_STDERR_TAIL_BYTES;
+    size_t first =
+        (p->tail_pos + CG_PROC_STDERR_TAIL_BYTES - p->tail_len) % CG_PROC_STDERR_TAIL_BYTES;
     for (size_t i = 0; i < p->tail_len; i++)
         lin[i] = p->tail[(first + i) % CG_PROC_STDERR_TAIL_BYTES];
     return p->tail_len;
@@ -288,8 +287,8 @@ static void conclude(struct cg_proc *p)
                      n ? ": " : ".", last);
     else
         cg_error_set(&err, CG_ERR_BACKEND_ERROR, NULL,
-                     "Codex exited with status %" PRId64 " before it answered%s%s",
-                     p->exit.status, n ? ": " : ".", last);
+                     "Codex exited with status %" PRId64 " before it answered%s%s", p->exit.status,
+                     n ? ": " : ".", last);
     emit_error(p, &err);
 }
 
@@ -355,8 +354,7 @@ static void on_line(struct cg_proc *p, const char *s, size_t n)
     case CG_PROC_NOTHING:
         break;
     case CG_PROC_MALFORMED:
-        cg_log_debug("request %s: skipped a line that is not a JSON object (%zu bytes)", p->tag,
-                     n);
+        cg_log_debug("request %s: skipped a line that is not a JSON object (%zu bytes)", p->tag, n);
         break;
     case CG_PROC_TEXT_DELTA:
         send_text(p, cg_reply_text_delta(&p->text, NULL, ev.text));
@@ -533,8 +531,7 @@ enum cg_err cg_proc_prepare(struct cg_proc *p, const struct cg_launch *launch,
         snprintf(id, sizeof(id), "%u", p->choice + 1);
         if (rc == CG_OK &&
             cg_proto_line_submission(
-                id, (struct cg_str){prompt.data ? prompt.data : "", prompt.len}, &p->input) != 0)
-        {
+                id, (struct cg_str){prompt.data ? prompt.data : "", prompt.len}, &p->input) != 0) {
             cg_error_set(err, CG_ERR_TOO_LARGE, NULL,
                          "The conversation is longer than the %d bytes a prompt may hold.",
                          CG_REQUEST_TEXT_MAX_BYTES);

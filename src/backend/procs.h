@@ -29,11 +29,11 @@ struct cg_procs_config {
 struct cg_procs_stats {
     uint64_t started;
     uint64_t queued;
-    uint64_t rejected;       /* queue full, or a spawn that failed */
+    uint64_t rejected; /* queue full, or a spawn that failed */
     uint64_t queue_timeouts;
     uint64_t spawn_failures;
-    uint64_t exits_failed;   /* processes whose choice ended in an error they caused */
-    uint64_t killed;         /* processes we signalled */
+    uint64_t exits_failed; /* processes whose choice ended in an error they caused */
+    uint64_t killed;       /* processes we signalled */
     struct cg_histogram queue_wait;
 };
 
@@ -59,8 +59,8 @@ void cg_procs_stop(struct cg_procs *ps, void (*on_stopped)(struct cg_procs *ps))
 
 /* Starts the prepared `p` or queues it. On failure fills `err` (429, or 503 when the process
  * cannot be started) and `p` is untouched. */
-enum cg_err cg_procs_submit(struct cg_procs *ps, struct cg_proc *p, struct cg_error *err)
-    CG_MUST_CHECK;
+enum cg_err cg_procs_submit(struct cg_procs *ps, struct cg_proc *p,
+                            struct cg_error *err) CG_MUST_CHECK;
 /* Takes a queued `p` out of the queue (nothing for one that runs: releasing it kills it). */
 void cg_procs_cancel(struct cg_procs *ps, struct cg_proc *p);
 

@@ -25,7 +25,7 @@ void cg_proto_line_parse(const char *line, size_t len, struct cg_proc_event *out
 /* The one submission line (newline included) that asks for a turn on `prompt`:
  * {"id":"<id>","op":{"type":"user_input","items":[{"type":"text","text":"<prompt>"}]}}\n
  * -1 when `out` would pass its cap. */
-int cg_proto_line_submission(const char *id, struct cg_str prompt, struct cg_buf *out)
-    CG_MUST_CHECK;
+int cg_proto_line_submission(const char *id, struct cg_str prompt,
+                             struct cg_buf *out) CG_MUST_CHECK;
 
 #endif

@@ -51,7 +51,7 @@ static struct fixture {
     void (*on_text)(size_t i);
 } fx;
 
-static char *exec_argv[] = {CG_FAKE_CODEX, "exec", "--json", "--ephemeral",
+static char *exec_argv[] = {CG_FAKE_CODEX,           "exec", "--json", "--ephemeral",
                             "--skip-git-repo-check", NULL};
 static char *proto_argv[] = {CG_FAKE_CODEX, "proto", NULL};
 static char *env[] = {"PATH=/usr/bin:/bin", NULL};
@@ -475,7 +475,8 @@ Test(procs_exec, the_start_check_wants_the_command_in_this_cli)
     fx.launch.process_argv = echo_argv;
     fx.launch.codex_bin = "/bin/echo";
     cr_assert_eq(cg_launch_check_process(&fx.launch, err, sizeof(err)), -1);
-    cr_assert(strstr(err, "has no `proto` command") && strstr(err, "PROXY_BACKEND=exec"), "%s", err);
+    cr_assert(strstr(err, "has no `proto` command") && strstr(err, "PROXY_BACKEND=exec"), "%s",
+              err);
     char *false_argv[] = {"/bin/false", NULL};
     fx.launch.process_argv = false_argv;
     fx.launch.process_kind = CG_BACKEND_EXEC;
