@@ -70,19 +70,9 @@ static void parse_item_completed(const json_t *item, struct cg_proc_event *out)
 
 void cg_exec_line_parse(const char *line, size_t len, struct cg_proc_event *out)
 {
-    memset(out, 0, sizeof(*out));
-    out->kind = CG_PROC_NOTHING;
-    out->text = (struct cg_str){"", 0};
-    cg_error_init(&out->error, CG_OK);
-    /* Duplicate keys are accepted (the last wins), as everywhere else we read Codex's JSON;
-     * \u0000 in a string is content, not a reason to drop the line. */
-    json_t *doc = json_loadb(line, len, JSON_ALLOW_NUL, NULL);
-    if (!json_is_object(doc)) {
-        json_decref(doc);
-        out->kind = CG_PROC_MALFORMED;
+    json_t *doc = cg_proc_event_load(line, len, out);
+    if (doc == NULL)
         return;
-    }
-    out->doc = doc;
     const char *type = json_string_value(json_object_get(doc, "type"));
     if (type == NULL)
         return;

@@ -7,6 +7,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include "core/errors.h"
 #include "core/events.h"
 #include "util/str.h"
@@ -36,6 +37,12 @@ struct cg_proc_event {
     struct cg_error error; /* CG_PROC_FAILED: the client's error (backend/codex_error.h) */
     json_t *doc;           /* owns what text and item_id point into */
 };
+
+/* Resets `out` and reads `line` for a dialect parser: the line's object (out->doc owns it), or
+ * NULL with out->kind CG_PROC_MALFORMED when it is not a JSON object. Duplicate keys are
+ * accepted (the last wins), as everywhere else Codex's JSON is read; \u0000 in a string is
+ * content, not a reason to drop the line. */
+json_t *cg_proc_event_load(const char *line, size_t len, struct cg_proc_event *out);
 
 /* Frees what the event borrows from; the event may be parsed into again. */
 static inline void cg_proc_event_dispose(struct cg_proc_event *ev)

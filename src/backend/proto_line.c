@@ -136,17 +136,9 @@ static void parse_event(const char *type, const json_t *payload, struct cg_proc_
 
 void cg_proto_line_parse(const char *line, size_t len, struct cg_proc_event *out)
 {
-    memset(out, 0, sizeof(*out));
-    out->kind = CG_PROC_NOTHING;
-    out->text = (struct cg_str){"", 0};
-    cg_error_init(&out->error, CG_OK);
-    json_t *doc = json_loadb(line, len, JSON_ALLOW_NUL, NULL);
-    if (!json_is_object(doc)) {
-        json_decref(doc);
-        out->kind = CG_PROC_MALFORMED;
+    json_t *doc = cg_proc_event_load(line, len, out);
+    if (doc == NULL)
         return;
-    }
-    out->doc = doc;
     const json_t *payload = doc;
     const char *type = NULL;
     const json_t *msg = json_object_get(doc, "msg");

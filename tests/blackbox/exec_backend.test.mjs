@@ -29,25 +29,14 @@ import {
   startProcs,
   streamContent,
   waitGone,
+  echoOf,
+  user,
+  withProcs,
 } from '../lib/procs.mjs';
 
 const MODEL = 'codex-5';
-const user = (content, extra = {}) => ({ model: MODEL, messages: [{ role: 'user', content }], ...extra });
-const echoOf = (completion) => JSON.parse(completion.choices[0].message.content);
 const started = (file) => fakeStarts(file).length;
-
-/** Runs `fn` on a fresh exec gateway, then checks the clean stop and that no process is left. */
-async function withExec(env, fn) {
-  const gw = await startProcs('exec', env);
-  try {
-    await fn(gw);
-  } finally {
-    await stopClean(assert, gw);
-    const pids = fakeStarts(gw.fakeLog).map((s) => s.pid).concat(fakeChildren(gw.fakeLog));
-    gw.cleanup();
-    assert.deepEqual(pids.filter((p) => !pidGone(p)), [], 'no Codex process outlives the gateway');
-  }
-}
+const withExec = (env, fn) => withProcs(assert, 'exec', env, fn);
 
 let gw;
 

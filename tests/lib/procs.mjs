@@ -4,7 +4,7 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import OpenAI from 'openai';
-import { fakeCodexBin, gatewayBin, readFakeLog, request, startGateway, tempDir, waitFor } from './gateway.mjs';
+import { fakeCodexBin, gatewayBin, readFakeLog, request, startGateway, stopClean, tempDir, waitFor } from './gateway.mjs';
 
 /**
  * Starts a gateway on backend `kind` (null: no PROXY_BACKEND) with FAKE_CODEX_LOG, CODEX_HOME
@@ -34,6 +34,27 @@ export async function startProcs(kind, env = {}) {
   gw.client = new OpenAI({ apiKey: 'unused', baseURL: `${gw.url}/v1`, maxRetries: 0 });
   gw.cleanup = t.remove;
   return gw;
+}
+
+/** A chat body with one user message. */
+export const user = (content, extra = {}) => ({ model: 'codex-5', messages: [{ role: 'user', content }], ...extra });
+/** The fake's `fake:echo` answer of a chat completion, parsed. */
+export const echoOf = (completion) => JSON.parse(completion.choices[0].message.content);
+
+/**
+ * Runs `fn` on a fresh gateway on backend `kind`, then checks its clean stop and that no Codex
+ * process (nor a child of one) outlives it.
+ */
+export async function withProcs(assert, kind, env, fn) {
+  const gw = await startProcs(kind, env);
+  try {
+    await fn(gw);
+  } finally {
+    await stopClean(assert, gw);
+    const pids = fakeStarts(gw.fakeLog).map((s) => s.pid).concat(fakeChildren(gw.fakeLog));
+    gw.cleanup();
+    assert.deepEqual(pids.filter((p) => !pidGone(p)), [], 'no Codex process outlives the gateway');
+  }
 }
 
 /** The fake's "start" records: one per Codex process, in order. */
