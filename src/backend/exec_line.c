@@ -5,33 +5,10 @@
 #include <string.h>
 #include "backend/codex_error.h"
 
-/* Larger counts than a double holds exactly are no token counts: ignored, like wrong types. */
-#define COUNT_MAX ((json_int_t)1 << 53)
-
-/* A non-negative integer member of `obj` into *out; false (and *out untouched) otherwise. */
-static bool read_count(const json_t *obj, const char *key, int64_t *out)
-{
-    const json_t *v = json_object_get(obj, key);
-    if (!json_is_integer(v))
-        return false;
-    json_int_t n = json_integer_value(v);
-    if (n < 0 || n > COUNT_MAX)
-        return false;
-    *out = (int64_t)n;
-    return true;
-}
-
 /* turn.completed's usage; have_usage when at least one count is valid. */
 static void read_usage(const json_t *usage, struct cg_proc_event *out)
 {
-    if (!json_is_object(usage))
-        return;
-    bool any = false;
-    any |= read_count(usage, "input_tokens", &out->usage.input);
-    any |= read_count(usage, "cached_input_tokens", &out->usage.cached);
-    any |= read_count(usage, "output_tokens", &out->usage.output);
-    any |= read_count(usage, "reasoning_output_tokens", &out->usage.reasoning);
-    out->have_usage = any;
+    out->have_usage = cg_proc_event_token_usage(usage, &out->usage);
 }
 
 /* Sets out->text to the string member `key` of `obj`; false when it is not a string. */

@@ -17,3 +17,33 @@ json_t *cg_proc_event_load(const char *line, size_t len, struct cg_proc_event *o
     out->doc = doc;
     return doc;
 }
+
+/* Larger counts than a double holds exactly are no token counts: ignored, like wrong types. */
+#define COUNT_MAX ((json_int_t)1 << 53)
+
+bool cg_proc_event_count(const json_t *obj, const char *snake, const char *camel, int64_t *out)
+{
+    const json_t *v = json_object_get(obj, snake);
+    if (v == NULL && camel)
+        v = json_object_get(obj, camel);
+    if (!json_is_integer(v))
+        return false;
+    json_int_t n = json_integer_value(v);
+    if (n < 0 || n > COUNT_MAX)
+        return false;
+    *out = (int64_t)n;
+    return true;
+}
+
+bool cg_proc_event_token_usage(const json_t *obj, struct cg_usage *u)
+{
+    if (!json_is_object(obj))
+        return false;
+    bool any = false;
+    any |= cg_proc_event_count(obj, "input_tokens", "inputTokens", &u->input);
+    any |= cg_proc_event_count(obj, "cached_input_tokens", "cachedInputTokens", &u->cached);
+    any |= cg_proc_event_count(obj, "output_tokens", "outputTokens", &u->output);
+    any |=
+        cg_proc_event_count(obj, "reasoning_output_tokens", "reasoningOutputTokens", &u->reasoning);
+    return any;
+}

@@ -8,6 +8,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include "core/errors.h"
 #include "core/events.h"
 #include "util/str.h"
@@ -43,6 +44,13 @@ struct cg_proc_event {
  * accepted (the last wins), as everywhere else Codex's JSON is read; \u0000 in a string is
  * content, not a reason to drop the line. */
 json_t *cg_proc_event_load(const char *line, size_t len, struct cg_proc_event *out);
+
+/* A non-negative integer member `snake` (else `camel`, when not NULL) of `obj`, at most 2^53,
+ * into *out; false, *out untouched, for anything else. */
+bool cg_proc_event_count(const json_t *obj, const char *snake, const char *camel, int64_t *out);
+/* Codex's TokenUsage names (input_tokens, cached_input_tokens, output_tokens,
+ * reasoning_output_tokens, or camelCase) into `u`; true when at least one count is valid. */
+bool cg_proc_event_token_usage(const json_t *obj, struct cg_usage *u);
 
 /* Frees what the event borrows from; the event may be parsed into again. */
 static inline void cg_proc_event_dispose(struct cg_proc_event *ev)

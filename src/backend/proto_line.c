@@ -6,38 +6,7 @@
 #include "backend/codex_error.h"
 #include "util/json.h"
 
-/* Larger counts than a double holds exactly are no token counts: ignored, like wrong types. */
-#define COUNT_MAX ((json_int_t)1 << 53)
-
 static const char event_prefix[] = "codex/event/";
-
-/* A non-negative integer member `snake` or `camel` of `obj` into *out; false otherwise. */
-static bool read_count(const json_t *obj, const char *snake, const char *camel, int64_t *out)
-{
-    const json_t *v = json_object_get(obj, snake);
-    if (v == NULL)
-        v = json_object_get(obj, camel);
-    if (!json_is_integer(v))
-        return false;
-    json_int_t n = json_integer_value(v);
-    if (n < 0 || n > COUNT_MAX)
-        return false;
-    *out = (int64_t)n;
-    return true;
-}
-
-/* Codex's own names (TokenUsage); true when at least one count is valid. */
-static bool read_token_usage(const json_t *obj, struct cg_usage *u)
-{
-    if (!json_is_object(obj))
-        return false;
-    bool any = false;
-    any |= read_count(obj, "input_tokens", "inputTokens", &u->input);
-    any |= read_count(obj, "cached_input_tokens", "cachedInputTokens", &u->cached);
-    any |= read_count(obj, "output_tokens", "outputTokens", &u->output);
-    any |= read_count(obj, "reasoning_output_tokens", "reasoningOutputTokens", &u->reasoning);
-    return any;
-}
 
 /* The older chat-style names. */
 static bool read_prompt_completion(const json_t *obj, struct cg_usage *u)
@@ -45,8 +14,8 @@ static bool read_prompt_completion(const json_t *obj, struct cg_usage *u)
     if (!json_is_object(obj))
         return false;
     bool any = false;
-    any |= read_count(obj, "prompt_tokens", "promptTokens", &u->input);
-    any |= read_count(obj, "completion_tokens", "completionTokens", &u->output);
+    any |= cg_proc_event_count(obj, "prompt_tokens", "promptTokens", &u->input);
+    any |= cg_proc_event_count(obj, "completion_tokens", "completionTokens", &u->output);
     return any;
 }
 
@@ -58,11 +27,11 @@ static void read_usage(const json_t *payload, struct cg_proc_event *out)
 {
     struct cg_usage u = {0};
     const json_t *info = json_object_get(payload, "info");
-    bool any = read_token_usage(json_object_get(info, "total_token_usage"), &u);
+    bool any = cg_proc_event_token_usage(json_object_get(info, "total_token_usage"), &u);
     if (!any)
-        any = read_token_usage(json_object_get(info, "totalTokenUsage"), &u);
+        any = cg_proc_event_token_usage(json_object_get(info, "totalTokenUsage"), &u);
     if (!any)
-        any = read_token_usage(payload, &u);
+        any = cg_proc_event_token_usage(payload, &u);
     if (!any)
         any = read_prompt_completion(payload, &u);
     if (!any)
