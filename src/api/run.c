@@ -229,6 +229,13 @@ static void on_job_event(struct cg_job *j, const struct cg_event *ev, void *data
         fail(r, ev->error);
         return;
     }
+    if (ev->type == CG_EVENT_STARTED) {
+        /* A process of its own starts before the first word, and exec sends each message
+         * whole: the stream opens now, so the client sees it live from the start. */
+        if (r->stream)
+            begin_stream(r);
+        return;
+    }
     if (ev->type == CG_EVENT_USAGE)
         cg_usage_add(&r->usage, &ev->usage);
     if (r->first_output_us == 0 && (ev->type == CG_EVENT_TEXT || ev->type == CG_EVENT_REASONING ||
@@ -257,7 +264,8 @@ static void on_job_event(struct cg_job *j, const struct cg_event *ev, void *data
          * turn ends before its FINISH, which would have carried its usage: hand that over
          * now (model responses that completed before the match). */
         unsigned choice = ev->choice;
-        struct cg_event usage = {.type = CG_EVENT_USAGE, .choice = choice, .usage = cg_job_usage(j)};
+        struct cg_event usage = {
+            .type = CG_EVENT_USAGE, .choice = choice, .usage = cg_job_usage(j)};
         on_job_event(j, &usage, r);
         if (r->finished)
             return;
@@ -397,16 +405,13 @@ void cg_run_start(struct cg_run_spec *spec)
     unsigned n = r->req.n < CG_CHOICES_MAX ? r->req.n : CG_CHOICES_MAX;
     r->open = n;
     for (unsigned i = 0; i < n && !r->finished; i++) {
+        /* First: the job may deliver events, even its end, from inside its submit. */
+        r->created = i + 1;
         struct cg_error err;
         if (cg_job_submit(&r->jobs[i], &r->api->backend, &r->req, i, r->ex->request_id,
                           on_job_event, r, &err) != CG_OK) {
             fail(r, &err);
             return;
         }
-        r->created = i + 1;
     }
-    /* A process of its own must start before the first word, and exec sends each message
-     * whole: the stream opens now, so the client sees it live from the start. */
-    if (!r->finished && r->stream && cg_job_backend_opens_at_once(&r->api->backend))
-        begin_stream(r);
 }

@@ -25,14 +25,17 @@ static enum cg_err submit_proc(struct cg_job *j, const struct cg_request *req, u
 {
     struct cg_proc *p = cg_proc_new(tag, choice, on_proc_event, j);
     enum cg_err rc = cg_proc_prepare(p, j->backend->launch, req, err);
-    if (rc == CG_OK)
-        rc = cg_procs_submit(j->backend->procs, p, err);
     if (rc != CG_OK) {
         cg_proc_release(p);
         return rc;
     }
-    j->proc = p;
-    return CG_OK;
+    j->proc = p; /* before the submit: its events may come from inside it */
+    rc = cg_procs_submit(j->backend->procs, p, err);
+    if (rc != CG_OK && j->proc) {
+        j->proc = NULL;
+        cg_proc_release(p);
+    }
+    return rc;
 }
 
 enum cg_err cg_job_submit(struct cg_job *j, const struct cg_job_backend *b,
@@ -46,13 +49,13 @@ enum cg_err cg_job_submit(struct cg_job *j, const struct cg_job_backend *b,
     if (b->procs)
         return submit_proc(j, req, choice, tag, err);
     struct cg_turn *t = cg_turn_new(req, choice, on_turn_event, j);
+    j->turn = t; /* before the submit: its events may come from inside it */
     enum cg_err rc = cg_pool_submit(b->pool, t, err);
-    if (rc != CG_OK) {
+    if (rc != CG_OK && j->turn) {
+        j->turn = NULL;
         cg_turn_release(t);
-        return rc;
     }
-    j->turn = t;
-    return CG_OK;
+    return rc;
 }
 
 void cg_job_drop(struct cg_job *j)
@@ -86,11 +89,6 @@ struct cg_usage cg_job_usage(const struct cg_job *j)
 bool cg_job_ends_with_its_text(const struct cg_job *j)
 {
     return j->proc != NULL && j->backend->launch->process_kind == CG_BACKEND_EXEC;
-}
-
-bool cg_job_backend_opens_at_once(const struct cg_job_backend *b)
-{
-    return b->procs != NULL;
 }
 
 int cg_job_worker(const struct cg_job *j)

@@ -39,8 +39,9 @@ struct cg_job {
     void *data;
 };
 
-/* Starts choice `choice` of `req` (borrowed until cg_job_drop). On failure fills `err` (400
- * for what the backend cannot do, 429, 503) and the job holds nothing. */
+/* Starts choice `choice` of `req` (borrowed until cg_job_drop). Events may come from inside
+ * this call, its end included (the job is already held then, and may be dropped). On failure
+ * fills `err` (400 for what the backend cannot do, 429, 503) and the job holds nothing. */
 enum cg_err cg_job_submit(struct cg_job *j, const struct cg_job_backend *b,
                           const struct cg_request *req, unsigned choice, const char *tag,
                           cg_job_event_cb cb, void *data, struct cg_error *err) CG_MUST_CHECK;
@@ -55,10 +56,6 @@ struct cg_usage cg_job_usage(const struct cg_job *j);
  * that hit a stop sequence is left to end by itself, which costs nothing more, so that its
  * usage is counted. */
 bool cg_job_ends_with_its_text(const struct cg_job *j);
-/* Whether a stream on this backend opens as soon as its choices are submitted (a process per
- * choice: its start and a whole message come before any text), rather than with the first
- * output; errors then arrive in-band. */
-bool cg_job_backend_opens_at_once(const struct cg_job_backend *b);
 /* The app-server worker that runs it; -1 for a process of its own or none yet. */
 int cg_job_worker(const struct cg_job *j);
 

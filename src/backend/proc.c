@@ -25,7 +25,8 @@
 enum {
     READ_CHUNK_BYTES = 64 * 1024,
     LOG_FIELDS_MAX_BYTES = 8192,
-    MESSAGE_TAIL_BYTES = 160, /* of stderr, in the client's error message */
+    /* After the leader's exit, how long its pipes may still deliver what it wrote. */
+    EXIT_DRAIN_MIN_MS = 1000,
 };
 
 /* Where the process is in being ended. */
@@ -180,6 +181,7 @@ static void close_stdin(struct cg_proc *p)
 }
 
 static void on_timer(uv_timer_t *t);
+static void conclude(struct cg_proc *p);
 
 /* (Re)starts the grace timer. */
 static void arm_timer(struct cg_proc *p)
@@ -216,6 +218,7 @@ static void on_timer(uv_timer_t *t)
         /* Something outside the group still holds a pipe: stop listening to it. */
         close_handle(p, (uv_handle_t *)&p->out, &p->out_closed);
         close_handle(p, (uv_handle_t *)&p->err, &p->err_closed);
+        conclude(p);
         return;
     }
     if (p->wind == WIND_NONE) {
@@ -267,28 +270,18 @@ static void conclude(struct cg_proc *p)
         return;
     }
     p->exit.failed = true;
-    /* The last stderr line says why (a bad flag, a missing subcommand, a panic). */
-    char last[MESSAGE_TAIL_BYTES + 1];
-    size_t n = 0;
-    char lin[CG_PROC_STDERR_TAIL_BYTES];
-    size_t end = stderr_tail(p, lin);
-    while (end > 0 && (lin[end - 1] == '\n' || lin[end - 1] == '\r'))
-        end--;
-    size_t start = end;
-    while (start > 0 && lin[start - 1] != '\n')
-        start--;
-    for (size_t i = start; i < end && n < MESSAGE_TAIL_BYTES; i++)
-        last[n++] = (lin[i] >= 0x20 && lin[i] < 0x7f) ? lin[i] : '?';
-    last[n] = '\0';
+    /* Its stderr may hold paths or echoed input: it goes to the log (codex_exit), not here. */
     struct cg_error err;
     if (p->exit.term_signal)
         cg_error_set(&err, CG_ERR_BACKEND_ERROR, NULL,
-                     "Codex was killed by signal %d before it answered%s%s", p->exit.term_signal,
-                     n ? ": " : ".", last);
+                     "Codex was killed by signal %d before it answered (request %s; its stderr "
+                     "is in the gateway's log).",
+                     p->exit.term_signal, p->tag);
     else
         cg_error_set(&err, CG_ERR_BACKEND_ERROR, NULL,
-                     "Codex exited with status %" PRId64 " before it answered%s%s", p->exit.status,
-                     n ? ": " : ".", last);
+                     "Codex exited with status %" PRId64 " before it answered (request %s; its "
+                     "stderr is in the gateway's log).",
+                     p->exit.status, p->tag);
     emit_error(p, &err);
 }
 
@@ -334,8 +327,8 @@ static void on_process_exit(uv_process_t *proc, int64_t status, int term_signal)
     log_exit(p);
     uv_close((uv_handle_t *)&p->process, on_closed);
     uv_timer_stop(&p->timer);
-    if (!p->out_closed)
-        arm_timer(p);
+    if (!p->out_closed && !uv_is_closing((uv_handle_t *)&p->timer))
+        uv_timer_start(&p->timer, on_timer, CG_MAX(p->cfg->kill_grace_ms, EXIT_DRAIN_MIN_MS), 0);
     conclude(p);
 }
 
@@ -384,10 +377,10 @@ static void on_line(struct cg_proc *p, const char *s, size_t n)
         break;
     case CG_PROC_DONE:
         /* task_complete repeats the last message: news only when no message came. */
+        if (ev.have_usage)
+            p->usage = ev.usage; /* first: the text may end the choice (a stop sequence) */
         if (ev.text.len > 0 && p->text.items == 0)
             send_text(p, cg_reply_text_completed(&p->text, NULL, ev.text));
-        if (ev.have_usage)
-            p->usage = ev.usage;
         emit_finish(p);
         wind_down(p);
         break;
@@ -402,6 +395,8 @@ static void on_line(struct cg_proc *p, const char *s, size_t n)
 
 static void fail_line_too_long(struct cg_proc *p)
 {
+    cg_log_warn("request %s: Codex pid %d wrote a line longer than %zu bytes: ending it", p->tag,
+                p->process.pid, p->cfg->max_line_bytes);
     struct cg_error err;
     cg_error_set(&err, CG_ERR_BACKEND_ERROR, NULL,
                  "Codex wrote an output line longer than %zu bytes (WORKER_MAX_LINE_BYTES).",
@@ -426,6 +421,9 @@ static void on_out_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
             on_line(p, p->line.data, p->line.len); /* a last line without its newline */
         cg_buf_reset(&p->line);
         close_handle(p, (uv_handle_t *)&p->out, &p->out_closed);
+        /* A process that closed its stdout can tell nothing more: it has the grace to exit. */
+        if (!p->exited && !uv_is_active((uv_handle_t *)&p->timer))
+            arm_timer(p);
         conclude(p);
         return;
     }
@@ -510,7 +508,6 @@ struct cg_proc *cg_proc_new(const char *tag, unsigned choice, cg_proc_event_cb c
     snprintf(p->tag, sizeof(p->tag), "%s", tag ? tag : "-");
     p->exit.status = -1;
     cg_buf_init(&p->input, CG_REQUEST_TEXT_MAX_BYTES);
-    cg_buf_init(&p->line, SIZE_MAX);
     cg_reply_text_init(&p->text, CG_ANSWER_TEXT_MAX_BYTES);
     return p;
 }
@@ -551,6 +548,7 @@ int cg_proc_spawn(struct cg_proc *p, const struct cg_proc_config *cfg, cg_proc_g
 {
     assert(p->argv && !p->spawned);
     p->cfg = cfg;
+    cg_buf_init(&p->line, cfg->max_line_bytes);
     uv_loop_t *loop = cfg->loop;
     uv_pipe_init(loop, &p->in, 0);
     uv_pipe_init(loop, &p->out, 0);
@@ -602,6 +600,8 @@ int cg_proc_spawn(struct cg_proc *p, const struct cg_proc_config *cfg, cg_proc_g
     p->write_req.data = p;
     if (uv_write(&p->write_req, (uv_stream_t *)&p->in, &b, 1, on_stdin_written) != 0)
         close_stdin(p);
+    struct cg_event started = {.type = CG_EVENT_STARTED};
+    emit(p, &started);
     return 0;
 }
 

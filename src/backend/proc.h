@@ -25,8 +25,9 @@ enum { CG_PROC_STDERR_TAIL_BYTES = 2048, CG_PROC_TAG_BYTES = 64 };
 
 struct cg_proc;
 
-/* Events for the choice, in order; the last is CG_EVENT_FINISH or CG_EVENT_ERROR. The event
- * is valid only during the call, which may release the proc. */
+/* Events for the choice, in order: CG_EVENT_STARTED once its process runs, then the rest; the
+ * last is CG_EVENT_FINISH or CG_EVENT_ERROR. The event is valid only during the call, which
+ * may release the proc. */
 typedef void (*cg_proc_event_cb)(struct cg_proc *p, const struct cg_event *ev, void *data);
 
 struct cg_proc_config {
@@ -56,8 +57,8 @@ struct cg_proc *cg_proc_new(const char *tag, unsigned choice, cg_proc_event_cb c
 enum cg_err cg_proc_prepare(struct cg_proc *p, const struct cg_launch *launch,
                             const struct cg_request *req, struct cg_error *err) CG_MUST_CHECK;
 
-/* Starts the process. On failure (a negative UV_E*) nothing started and `gone` is never
- * called. */
+/* Starts the process and emits CG_EVENT_STARTED (from inside this call). On failure (a
+ * negative UV_E*) nothing started, `gone` is never called, and `p` can only be released. */
 int cg_proc_spawn(struct cg_proc *p, const struct cg_proc_config *cfg, cg_proc_gone_cb gone,
                   void *gone_data) CG_MUST_CHECK;
 

@@ -58,7 +58,7 @@ void cg_procs_init(struct cg_procs *ps, const struct cg_procs_config *cfg);
 void cg_procs_stop(struct cg_procs *ps, void (*on_stopped)(struct cg_procs *ps));
 
 /* Starts the prepared `p` or queues it. On failure fills `err` (429, or 503 when the process
- * cannot be started) and `p` is untouched. */
+ * cannot be started) and `p` can only be released. */
 enum cg_err cg_procs_submit(struct cg_procs *ps, struct cg_proc *p,
                             struct cg_error *err) CG_MUST_CHECK;
 /* Takes a queued `p` out of the queue (nothing for one that runs: releasing it kills it). */

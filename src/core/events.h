@@ -16,6 +16,8 @@ enum cg_event_type {
     CG_EVENT_USAGE,           /* usage: totals for this choice's turn */
     CG_EVENT_FINISH,          /* finish: the choice ended normally */
     CG_EVENT_ERROR,           /* error: the choice ended in failure */
+    CG_EVENT_STARTED,         /* the choice's own Codex process started (exec, proto): a stream
+                               * opens now; for the run only, encoders never see it */
 };
 
 enum cg_finish {

@@ -460,6 +460,21 @@ describe('exec: the process cap and the queue', { timeout: 60000 }, () => {
     });
   });
 
+  it('a stream that waited out the queue gets 429 as its status: it opens only when its process starts', async () => {
+    await withExec({ PROXY_MAX_CONCURRENT_PROCESSES: '1', PROXY_QUEUE_TIMEOUT_MS: '300', WORKER_SHUTDOWN_GRACE_MS: '300' }, async (g) => {
+      const s = launchStream(g, '/v1/chat/completions', user('fake:hang', { stream: true }));
+      await waitFor(() => started(g.fakeLog) === 1, 10000, 'first running');
+      const r = await chat(g, user('hi', { stream: true }));
+      assert.equal(r.status, 429, r.text);
+      assertOpenAIError(assert, r.json, { code: 'server_busy' });
+      assert.ok(Number(r.headers.get('retry-after')) >= 1);
+      assert.equal((await backendHealth(g)).processes.queue_timeouts, 1);
+      s.abort();
+      await s.result;
+      await waitGone([fakeStarts(g.fakeLog)[0].pid]);
+    });
+  });
+
   it('queue full: 429 server_busy with Retry-After', async () => {
     await withExec({ PROXY_MAX_CONCURRENT_PROCESSES: '1', PROXY_QUEUE_MAX: '0', WORKER_SHUTDOWN_GRACE_MS: '300' }, async (g) => {
       const s = launchStream(g, '/v1/chat/completions', user('fake:hang', { stream: true }));

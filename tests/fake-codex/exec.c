@@ -132,7 +132,24 @@ void fc_exec_stderr_flood(uint64_t bytes)
     }
 }
 
-void fc_exec_fork_child(void)
+/* Appends {"event":<event>,"pid":<pid>,"ts":...} to FAKE_CODEX_LOG, if set. */
+static void log_event(const char *event, pid_t pid)
+{
+    const char *path = getenv("FAKE_CODEX_LOG");
+    if (!path || !*path)
+        return;
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return;
+    char line[128];
+    int len = snprintf(line, sizeof(line), "{\"event\":\"%s\",\"pid\":%d,\"ts\":%lld}\n", event,
+                       (int)pid, (long long)fc_now_ms());
+    if (len > 0 && (size_t)len < sizeof(line) && !write_all(fd, line, (size_t)len))
+        fprintf(stderr, "fake-codex: FAKE_CODEX_LOG write failed: %s\n", strerror(errno));
+    close(fd);
+}
+
+void fc_exec_fork_child(bool escape)
 {
     pid_t pid = fork();
     if (pid < 0) {
@@ -141,29 +158,21 @@ void fc_exec_fork_child(void)
     }
     if (pid == 0) {
         signal(SIGTERM, SIG_DFL);
+        if (escape)
+            setsid();
         alarm(FAMILY_CHILD_MAX_S);
         for (;;)
             pause();
     }
     fprintf(stderr, "fake-codex: family scenario: child pid=%d\n", (int)pid);
-    const char *path = getenv("FAKE_CODEX_LOG");
-    if (!path || !*path)
-        return;
-    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return;
-    char line[128];
-    int len = snprintf(line, sizeof(line), "{\"event\":\"child\",\"pid\":%d,\"ts\":%lld}\n",
-                       (int)pid, (long long)fc_now_ms());
-    if (len > 0 && (size_t)len < sizeof(line) && !write_all(fd, line, (size_t)len))
-        fprintf(stderr, "fake-codex: FAKE_CODEX_LOG write failed: %s\n", strerror(errno));
-    close(fd);
+    log_event("child", pid);
 }
 
 _Noreturn void fc_exec_hang(bool stubborn)
 {
     if (stubborn)
         signal(SIGTERM, SIG_IGN);
+    log_event("hang", getpid()); /* from here on it waits for a signal */
     for (;;)
         pause();
 }
@@ -315,6 +324,8 @@ static int run_scenario(struct run *r, const struct fc_exec_pick *p)
         fc_exec_hang(arg != NULL);
     } else if (strcmp(name, "family") == 0 && !arg) {
         fc_exec_hang(false); /* the child was forked before turn.started */
+    } else if (strcmp(name, "family") == 0 && strcmp(arg, "escape") == 0) {
+        return 0; /* exits at once, leaving the escaped child with our stdout */
     } else if (strcmp(name, "crash") == 0 && (!arg || strcmp(arg, "signal") == 0)) {
         fc_exec_crash(arg != NULL);
     } else if (strcmp(name, "garbage") == 0 && !arg) {
@@ -509,8 +520,8 @@ int fc_exec_main(int argc, char **argv)
         fc_buf_dispose(&w);
     }
     r.next_item = 1;
-    if (strcmp(pick.name, "family") == 0 && !pick.arg)
-        fc_exec_fork_child();
+    if (strcmp(pick.name, "family") == 0 && (!pick.arg || strcmp(pick.arg, "escape") == 0))
+        fc_exec_fork_child(pick.arg != NULL);
     event(json_pack("{s:s}", "type", "turn.started"));
     rc = run_scenario(&r, &pick);
 out:

@@ -36,8 +36,10 @@ json_t *fc_exec_string(const char *s, size_t len);
 void fc_exec_sleep_ms(uint64_t ms);
 /* BYTES of noise lines on stderr (blocking: a reader that never drains stderr stalls us). */
 void fc_exec_stderr_flood(uint64_t bytes);
-/* Forks one child in our process group that only waits, and logs its pid to FAKE_CODEX_LOG. */
-void fc_exec_fork_child(void);
+/* Forks one child that only waits, and logs its pid to FAKE_CODEX_LOG as "child". In our
+ * process group; with `escape` in a session of its own, holding our stdout (a grandchild a
+ * group kill cannot reach). */
+void fc_exec_fork_child(bool escape);
 /* Never returns: waits for a signal; `stubborn` ignores SIGTERM (only SIGKILL ends it). */
 _Noreturn void fc_exec_hang(bool stubborn);
 /* Never returns: exit status 1, or SIGKILL itself when `by_signal`. */

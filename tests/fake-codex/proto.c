@@ -313,7 +313,7 @@ static void handle_line(const struct proto *p, const char *line, size_t len)
     struct fc_exec_pick pick;
     fc_exec_pick(&pick, text.data ? text.data : "", text.len);
     if (strcmp(pick.name, "family") == 0 && !pick.arg)
-        fc_exec_fork_child();
+        fc_exec_fork_child(false);
     simple(&t, "task_started");
     if (run_scenario(&t, &pick)) {
         token_count(&t, &pick.usage);

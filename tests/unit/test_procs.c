@@ -54,7 +54,8 @@ static struct fixture {
 static char *exec_argv[] = {CG_FAKE_CODEX,           "exec", "--json", "--ephemeral",
                             "--skip-git-repo-check", NULL};
 static char *proto_argv[] = {CG_FAKE_CODEX, "proto", NULL};
-static char *env[] = {"PATH=/usr/bin:/bin", NULL};
+static char log_env[96];
+static char *env[] = {"PATH=/usr/bin:/bin", log_env, NULL};
 
 /* Past the bound no fake may be left behind: the whole session's processes are killed. */
 static void on_alarm(int sig)
@@ -82,6 +83,7 @@ static void setup_kind(enum cg_backend_kind kind)
     fx.launch.process_argv = kind == CG_BACKEND_EXEC ? exec_argv : proto_argv;
     fx.launch.process_argc = kind == CG_BACKEND_EXEC ? 5 : 2;
     fx.launch.process_kind = kind;
+    snprintf(log_env, sizeof(log_env), "FAKE_CODEX_LOG=%s/fake.log", fx.home);
     fx.launch.env = env;
     fx.cfg = (struct cg_procs_config){
         .codex_home = fx.home,
@@ -114,6 +116,9 @@ static void teardown(void)
 {
     for (size_t i = 0; i < fx.n; i++)
         cg_request_dispose(&fx.req[i]);
+    char path[96];
+    snprintf(path, sizeof(path), "%s/fake.log", fx.home);
+    unlink(path);
     rmdir(fx.home);
     alarm(0);
 }
@@ -218,9 +223,24 @@ static void run(void)
     cr_assert_eq(uv_loop_close(&fx.loop), 0);
 }
 
+/* No such process, or a zombie nobody has reaped yet: either way it runs no more. */
 static bool gone(int pid)
 {
-    return pid > 0 && kill(pid, 0) != 0 && errno == ESRCH;
+    if (pid <= 0)
+        return false;
+    if (kill(pid, 0) != 0 && errno == ESRCH)
+        return true;
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return true;
+    char buf[512];
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *paren = strrchr(buf, ')');
+    return paren && paren[1] == ' ' && paren[2] == 'Z';
 }
 
 static void start(void)
@@ -299,16 +319,34 @@ Test(procs_exec, a_queue_wait_past_its_deadline_ends_with_429)
     cr_assert_eq(fx.procs.stats.queue_timeouts, 1);
 }
 
-static size_t release_at; /* the choice released once its process is seen */
+static size_t release_at; /* the choice released once its fake waits for a signal */
 
-static void release_when_started(void)
+/* The pid of the last {"event":<event>,"pid":N} line of the fake's log; 0 when none. */
+static int logged_pid(const char *event)
+{
+    char path[96];
+    snprintf(path, sizeof(path), "%s/fake.log", fx.home);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return 0;
+    char want[64];
+    snprintf(want, sizeof(want), "\"event\":\"%s\"", event);
+    char line[512];
+    int pid = 0;
+    while (fgets(line, sizeof(line), f)) {
+        const char *at = strstr(line, want);
+        const char *num = at ? strstr(line, "\"pid\":") : NULL;
+        if (num)
+            pid = (int)strtol(num + 6, NULL, 10);
+    }
+    fclose(f);
+    return pid;
+}
+
+static void release_when_hanging(void)
 {
     size_t i = release_at;
-    if (fx.procs_of[i] == NULL || fx.out[i].pid == 0)
-        return;
-    /* Give the fake time to pass turn.started: 10 polls. */
-    static int polls;
-    if (++polls < 10)
+    if (fx.procs_of[i] == NULL || logged_pid("hang") == 0)
         return;
     cg_proc_release(fx.procs_of[i]);
     fx.procs_of[i] = NULL;
@@ -319,7 +357,7 @@ Test(procs_exec, a_released_choice_kills_its_process_at_once)
 {
     start();
     release_at = submit("fake:hang");
-    fx.on_poll = release_when_started;
+    fx.on_poll = release_when_hanging;
     run();
     cr_assert_eq(fx.out[release_at].finishes + fx.out[release_at].errors, 0, "no event after");
     cr_assert(gone(fx.out[release_at].pid));
@@ -330,7 +368,7 @@ Test(procs_exec, a_process_deaf_to_sigterm_gets_sigkill)
 {
     start();
     release_at = submit("fake:hang=stubborn");
-    fx.on_poll = release_when_started;
+    fx.on_poll = release_when_hanging;
     run();
     cr_assert(gone(fx.out[release_at].pid));
     cr_assert_eq(fx.procs.stats.killed, 1);
@@ -338,33 +376,29 @@ Test(procs_exec, a_process_deaf_to_sigterm_gets_sigkill)
 
 Test(procs_exec, its_whole_process_group_goes_with_it)
 {
-    char log[96];
-    snprintf(log, sizeof(log), "FAKE_CODEX_LOG=%s/fake.log", fx.home);
-    char *family_env[] = {"PATH=/usr/bin:/bin", log, NULL};
-    fx.launch.env = family_env;
     start();
     release_at = submit("fake:family");
-    fx.on_poll = release_when_started;
+    fx.on_poll = release_when_hanging;
     run();
-    char path[96];
-    snprintf(path, sizeof(path), "%s/fake.log", fx.home);
-    FILE *f = fopen(path, "r");
-    cr_assert_not_null(f);
-    char line[512];
-    int child = 0;
-    while (fgets(line, sizeof(line), f)) {
-        const char *at = strstr(line, "\"event\":\"child\"");
-        const char *pid = at ? strstr(line, "\"pid\":") : NULL;
-        if (pid)
-            child = atoi(pid + 6);
-    }
-    fclose(f);
-    unlink(path);
+    int child = logged_pid("child");
     cr_assert_gt(child, 0, "the fake logged its child");
-    /* The child was killed with its group; its parent (init or a subreaper) reaps it. */
-    for (int k = 0; k < 200 && !gone(child); k++)
+    /* SIGKILL went to the group; the orphan's reaper (init or a subreaper) collects it. */
+    for (int k = 0; k < 500 && !gone(child); k++)
         usleep(10000);
     cr_assert(gone(child), "no orphan is left");
+}
+
+Test(procs_exec, a_pipe_held_past_the_exit_is_let_go)
+{
+    fx.cfg.proc.kill_grace_ms = 0; /* the drain after the exit has a floor of its own */
+    start();
+    size_t i = submit("fake:family=escape");
+    run();
+    int child = logged_pid("child");
+    cr_assert_gt(child, 0);
+    kill(child, SIGKILL); /* outside the group: the gateway cannot reach it, the test can */
+    cr_assert_eq(fx.out[i].errors, 1, "exit 0 with no answer is an error");
+    cr_assert_eq(fx.out[i].error, CG_ERR_BACKEND_ERROR);
 }
 
 Test(procs_exec, a_crash_is_an_error_that_names_the_exit)
