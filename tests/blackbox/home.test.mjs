@@ -177,15 +177,48 @@ describe('codex-gateway doctor', { timeout: 120000 }, () => {
       const r = await run(['doctor'], { PROXY_STATE_DIR: t.dir, HOME: t.dir, PORT: String(port), PROXY_EDGE_URL: `http://127.0.0.1:${edge.port}/livez` });
       assert.equal(r.code, 0, r.stdout + r.stderr);
       const { items, last } = checklist(r.stdout);
-      assert.deepEqual(Object.keys(items), ['config', 'codex_bin', 'codex_home', 'auth_json', 'codex_version', 'worker', 'login', 'port', 'edge']);
+      assert.deepEqual(Object.keys(items), ['config', 'codex_bin', 'codex_home', 'auth_json', 'codex_version', 'backend', 'worker', 'login', 'port', 'edge']);
       for (const [name, it] of Object.entries(items)) assert.equal(it.status, 'ok', `${name}: ${it.detail}`);
       assert.equal(last, 'doctor: ok');
       assert.equal(items.codex_version.detail, 'codex-cli 0.169.0');
       assert.match(items.worker.detail, /handshake/);
+      assert.match(items.backend.detail, /^app-server \(default\)/);
       assert.match(items.edge.detail, /HTTP\/1\.1 200/);
       assert.equal(r.stderr, '', 'nothing on stderr');
     } finally {
       edge.srv.close();
+      t.remove();
+    }
+  });
+
+  it('with exec or proto: the CLI must have the command; no worker is started', async () => {
+    for (const backend of ['exec', 'proto']) {
+      const t = tempDir('cg-doctor-');
+      try {
+        const r = await run(['doctor'], { PROXY_STATE_DIR: t.dir, HOME: t.dir, PORT: '0', PROXY_BACKEND: backend });
+        const { items } = checklist(r.stdout);
+        assert.equal(items.backend.status, 'ok', items.backend.detail);
+        assert.match(items.backend.detail, new RegExp(`^${backend} \\(PROXY_BACKEND\\): one Codex process per request`));
+        assert.equal(items.worker.status, 'skip');
+      } finally {
+        t.remove();
+      }
+    }
+    // A CLI that takes `proto` for a prompt (current ones): FAIL, and the start is refused too.
+    const t = tempDir('cg-doctor-');
+    try {
+      const cli = path.join(t.dir, 'codex-new');
+      fs.writeFileSync(cli, '#!/bin/sh\necho "Codex CLI"\necho ""\necho "Usage: codex [OPTIONS] [PROMPT]"\n', { mode: 0o755 });
+      const env = { PROXY_STATE_DIR: t.dir, HOME: t.dir, PORT: '0', PROXY_BACKEND: 'proto', CODEX_BIN: cli };
+      const r = await run(['doctor'], env);
+      assert.equal(r.code, 1);
+      const { items } = checklist(r.stdout);
+      assert.equal(items.backend.status, 'FAIL');
+      assert.match(items.backend.detail, /has no `proto` command .*PROXY_BACKEND=exec/);
+      const s = await run([], env);
+      assert.equal(s.code, 2, s.stderr);
+      assert.match(s.stderr, /^codex-gateway: PROXY_BACKEND=proto: this Codex CLI .* has no `proto` command/);
+    } finally {
       t.remove();
     }
   });
