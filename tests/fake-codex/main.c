@@ -50,6 +50,7 @@ static char read_buf[READ_CHUNK_BYTES];
 static struct fc_buf line_buf;
 static size_t scan_from; /* line_buf bytes before this hold no newline */
 static bool discarding;  /* skipping the rest of an over-long line */
+static bool deaf;        /* fc_main_stop_reading: stdin is no longer read */
 
 static void usage(FILE *f)
 {
@@ -87,6 +88,16 @@ bool fc_main_is_quitting(void)
     return quitting;
 }
 
+void fc_main_stop_reading(void)
+{
+    if (deaf)
+        return;
+    deaf = true;
+    fprintf(stderr, "fake-codex: no longer reading stdin\n");
+    if (in_is_stream)
+        uv_read_stop(&in.stream);
+}
+
 static bool is_blank(const char *s, size_t len)
 {
     for (size_t i = 0; i < len; i++) {
@@ -118,7 +129,7 @@ static void feed(const char *data, size_t len)
 {
     fc_buf_append(&line_buf, data, len);
     size_t start = 0;
-    while (!quitting) {
+    while (!quitting && !deaf) {
         char *nl = memchr(line_buf.data + scan_from, '\n', line_buf.len - scan_from);
         if (!nl)
             break;
@@ -129,7 +140,7 @@ static void feed(const char *data, size_t len)
         start = end + 1;
         scan_from = start;
     }
-    if (quitting)
+    if (quitting || deaf)
         return;
     memmove(line_buf.data, line_buf.data + start, line_buf.len - start);
     line_buf.len -= start;
@@ -157,7 +168,7 @@ static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
 
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 {
-    if (quitting)
+    if (quitting || deaf)
         return;
     if (nread > 0) {
         feed(buf->base, (size_t)nread);
@@ -179,7 +190,7 @@ static void on_fs_read(uv_fs_t *req)
 {
     ssize_t n = req->result;
     uv_fs_req_cleanup(req);
-    if (quitting)
+    if (quitting || deaf)
         return;
     if (n > 0) {
         feed(read_buf, (size_t)n);

@@ -40,5 +40,8 @@ void fc_main_quit(int code);
 /* Like fc_main_quit, but a negative code kills the process with SIGKILL right away. */
 void fc_main_crash(int code);
 bool fc_main_is_quitting(void);
+/* Stops reading stdin for good (lines already read but not handled are dropped); the process
+ * stays alive and keeps writing what its turns produce. */
+void fc_main_stop_reading(void);
 
 #endif

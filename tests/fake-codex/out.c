@@ -102,6 +102,11 @@ static void try_write(void)
         fc_buf_dispose(&out);
 }
 
+size_t fc_out_pending(void)
+{
+    return out.len - out_off;
+}
+
 static void log_line(json_t *obj)
 {
     struct fc_buf b = {0};

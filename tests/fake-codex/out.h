@@ -19,6 +19,8 @@ void fc_out_set_nonblocking(void);
 /* Writes as much buffered stdout as the pipe takes now and leaves the rest to the loop.
  * Returns false once stdout is gone (EPIPE and friends). */
 bool fc_out_flush(void);
+/* Bytes buffered for stdout and not yet written. */
+size_t fc_out_pending(void);
 /* Writes everything buffered, waiting up to `timeout_ms` (used when exiting). */
 void fc_out_drain(int timeout_ms);
 

@@ -16,6 +16,10 @@
 #define HUGELINE_MAX     (1024u * 1024u * 1024u)
 #define HUGELINE_DEFAULT (1024u * 1024u)
 #define SLOW_MS_MAX      3600000u
+#define FLOOD_MAX        (4ull * 1024u * 1024u * 1024u)
+#define FLOOD_DEFAULT    (16u * 1024u * 1024u)
+#define FLOOD_LINE_MAX   (64u * 1024u * 1024u)
+#define FLOOD_LINE_DEF   (256u * 1024u)
 #define SLOW_DEFAULT_N   20u
 #define DELTAS_DEFAULT_N 8u
 #define RESET_DEFAULT_S  120u
@@ -953,6 +957,40 @@ static void sc_hugeline(struct ctx *c)
     finish_ok(c->t);
 }
 
+/* flood=BYTES[,LINE]: junk on stdout as fast as it is taken, then the `text` answer. */
+static void sc_flood(struct ctx *c)
+{
+    uint64_t bytes = FLOOD_DEFAULT;
+    uint64_t line = FLOOD_LINE_DEF;
+    if (c->arg) {
+        const char *comma = strchr(c->arg, ',');
+        size_t len = comma ? (size_t)(comma - c->arg) : strlen(c->arg);
+        if (!fc_parse_u64(c->arg, len, FLOOD_MAX, &bytes) ||
+            (comma && !fc_parse_u64(comma + 1, strlen(comma + 1), FLOOD_LINE_MAX, &line))) {
+            bad_scenario(c);
+            return;
+        }
+    }
+    fc_turn_flood(c->t, bytes, line);
+    sc_text(c);
+}
+
+/* deaf: the fake stops reading stdin for good, sends one delta and then nothing for this turn;
+ * the process stays up. */
+static void sc_deaf(struct ctx *c)
+{
+    if (c->arg) {
+        bad_scenario(c);
+        return;
+    }
+    fc_main_stop_reading();
+    struct msg m;
+    msg_begin(c->t, &m);
+    msg_delta(c->t, &m, "deaf ", 5);
+    msg_abandon(&m);
+    fc_turn_halt(c->t);
+}
+
 static void approval_after_answer(struct fc_turn *t)
 {
     struct fc_call *call = &t->calls[0];
@@ -1042,6 +1080,7 @@ static const struct {
     {"crash", sc_crash},         {"garbage", sc_garbage}, {"hugeline", sc_hugeline},
     {"approval", sc_approval},   {"askuser", sc_askuser}, {"ratelimited", sc_ratelimited},
     {"quota", sc_quota},         {"json", sc_json},       {"thinktools", sc_thinktools},
+    {"flood", sc_flood},         {"deaf", sc_deaf},
 };
 
 /* ---- entry points ----------------------------------------------------------------------- */

@@ -11,6 +11,10 @@
 #include "threads.h"
 
 #define REQ_KEY_MAX 24
+/* A flood writes another round only while less than this waits for stdout. */
+#define FLOOD_BACKLOG_BYTES (1u << 20)
+/* Unknown notifications in a flood carry this much padding. */
+#define FLOOD_PAD_BYTES 4096u
 
 static struct fc_map pending; /* server request id -> turn */
 static int64_t next_req_id;
@@ -211,6 +215,38 @@ static void finish(struct fc_turn *t)
     fc_threads_turn_done(thread);
 }
 
+/* One round of a flood: a line of op->len bytes of 'x', a short non-JSON line, JSON that is
+ * not an object, an answer to no request and a padded unknown notification. Returns true while
+ * bytes are left, with the pause before the next round in *wait_ms. */
+static bool flood_round(struct fc_op *op, uint64_t *wait_ms)
+{
+    *wait_ms = 0;
+    if (fc_out_pending() >= FLOOD_BACKLOG_BYTES) {
+        *wait_ms = 1;
+        return true;
+    }
+    static const char *const junk[] = {"fake-codex flood: this is not JSON {", "[1,2,3]",
+                                       "{\"id\":-7,\"result\":{}}", "\"just a string\""};
+    size_t huge = op->len;
+    char *line = fc_xmalloc(huge > FLOOD_PAD_BYTES ? huge : FLOOD_PAD_BYTES);
+    memset(line, 'x', huge);
+    fc_out_raw(line, huge);
+    uint64_t wrote = huge + 1;
+    for (size_t i = 0; i < sizeof(junk) / sizeof(junk[0]); i++) {
+        fc_out_raw(junk[i], strlen(junk[i]));
+        wrote += strlen(junk[i]) + 1;
+    }
+    memset(line, 'z', FLOOD_PAD_BYTES);
+    json_t *pad = json_stringn(line, FLOOD_PAD_BYTES);
+    free(line);
+    json_t *msg = json_pack("{s:s, s:{s:o}}", "method", "fake/flood", "params", "pad", pad);
+    fc_out_json(msg);
+    json_decref(msg);
+    wrote += FLOOD_PAD_BYTES + 40;
+    op->num = op->num > wrote ? op->num - wrote : 0;
+    return op->num > 0;
+}
+
 static void run(struct fc_turn *t)
 {
     while (t->pc < t->nops) {
@@ -273,6 +309,14 @@ static void run(struct fc_turn *t)
         case FC_OP_STDERR:
             fprintf(stderr, "%s\n", op->text);
             break;
+        case FC_OP_FLOOD: {
+            uint64_t wait_ms = 0;
+            if (flood_round(op, &wait_ms)) {
+                uv_timer_start(t->timer, on_timer, wait_ms, 0);
+                return;
+            }
+            break;
+        }
         }
         op_release(&t->ops[t->pc]);
         t->pc++;
@@ -408,6 +452,13 @@ void fc_turn_line(struct fc_turn *t, bool to_stderr, const char *text, size_t le
     struct fc_op *op = push_op(t, to_stderr ? FC_OP_STDERR : FC_OP_STDOUT);
     op->text = fc_xstrndup(text, len);
     op->len = len;
+}
+
+void fc_turn_flood(struct fc_turn *t, uint64_t bytes, uint64_t huge)
+{
+    struct fc_op *op = push_op(t, FC_OP_FLOOD);
+    op->num = bytes;
+    op->len = (size_t)huge;
 }
 
 static void append_str(struct fc_buf *b, const char *s)

@@ -25,6 +25,7 @@ enum fc_op_kind {
     FC_OP_EXIT,     /* exit the process with status `num` (negative: SIGKILL) */
     FC_OP_STDOUT,   /* raw line `text` on stdout */
     FC_OP_STDERR,   /* raw line `text` on stderr */
+    FC_OP_FLOOD,    /* `num` bytes of junk lines on stdout, as fast as stdout takes them */
 };
 
 #define FC_OPF_STATUS      1u  /* thread/status/changed: sent even after thread/unsubscribe */
@@ -118,6 +119,9 @@ void fc_turn_complete(struct fc_turn *turn, const char *status, json_t *error);
 void fc_turn_halt(struct fc_turn *turn);
 void fc_turn_exit(struct fc_turn *turn, int code);
 void fc_turn_line(struct fc_turn *turn, bool to_stderr, const char *text, size_t len);
+/* About `bytes` of junk on stdout: non-JSON lines, lines of `huge` bytes, JSON that is not a
+ * message, unknown notifications; written in rounds while stdout keeps up. */
+void fc_turn_flood(struct fc_turn *turn, uint64_t bytes, uint64_t huge);
 
 /* A client's answer to server request `req_id`: exactly one of result/error is non-NULL.
  * Unknown or stale ids are ignored, as the real app-server does. */
