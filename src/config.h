@@ -136,7 +136,7 @@
     X(WORKER_SHUTDOWN_GRACE_MS, worker_shutdown_grace_ms, INT, "5000", 0, 600000,                  \
       "on stop, SIGTERM to SIGKILL delay for workers")                                             \
     X(WORKER_PING_INTERVAL_MS, worker_ping_interval_ms, INT, "10000", 0, 3600000,                  \
-      "a worker quiet this long gets a liveness ping; 0 = never")                                  \
+      "a worker that answered no liveness ping for this long gets one; 0 = never")              \
     X(WORKER_PING_TIMEOUT_MS, worker_ping_timeout_ms, INT, "10000", 100, 600000,                   \
       "a worker that misses a ping this long is unhealthy: no new turns")                          \
     X(WORKER_UNHEALTHY_GRACE_MS, worker_unhealthy_grace_ms, INT, "20000", 100, 3600000,            \

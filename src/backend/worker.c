@@ -332,23 +332,29 @@ static void on_ping(void *data, json_t *result, const struct cg_rpc_error *err)
 {
     struct cg_worker *w = data;
     w->ping_call = 0;
+    w->ping_streak_mono_ms = 0;
     if (!child_alive(w) || !pinging(w) || w->kill_reason[0])
         return;
     if (err && err->code == CG_RPC_ECLOSED)
         return;
     if (err == NULL || err->code != CG_RPC_ETIMEOUT) {
         /* Any answer, an error included, shows the child reads and writes again. */
+        w->ping_streak_mono_ms = 0;
+        w->ping_answered_mono_ms = cg_clock_mono_ms();
         if (w->state == CG_WORKER_UNHEALTHY) {
             cg_log_info("%s: answers again: taking turns again", w->name);
             set_state(w, CG_WORKER_READY);
         }
         return;
     }
-    if (w->heard_mono_ms > w->ping_sent_mono_ms) {
+    uint64_t allowed =
+        w->state == CG_WORKER_READY ? w->cfg->ping_timeout_ms : w->cfg->unhealthy_grace_ms;
+    if (w->heard_mono_ms > w->ping_sent_mono_ms &&
+        cg_clock_mono_ms() - w->ping_streak_mono_ms < allowed) {
         /* It kept writing: the answer waits behind a long message (or our own loop was too
-         * busy to read it in time). A worker that writes is not frozen: ask again. */
-        start_ping(w, w->state == CG_WORKER_READY ? w->cfg->ping_timeout_ms
-                                                  : w->cfg->unhealthy_grace_ms);
+         * busy to read it in time). Ask again, within the same allowance: a worker that writes
+         * but no longer reads its stdin must not pass for alive for as long as it writes. */
+        start_ping(w, allowed - (cg_clock_mono_ms() - w->ping_streak_mono_ms));
         return;
     }
     if (w->state == CG_WORKER_READY) {
@@ -357,6 +363,7 @@ static void on_ping(void *data, json_t *result, const struct cg_rpc_error *err)
         cg_log_warn("%s: %s: no new turns; killed if still silent in %" PRIu64 " ms", w->name,
                     w->last_error, w->cfg->unhealthy_grace_ms);
         set_state(w, CG_WORKER_UNHEALTHY);
+        w->ping_streak_mono_ms = 0; /* the grace is an allowance of its own */
         start_ping(w, w->cfg->unhealthy_grace_ms);
         return;
     }
@@ -370,16 +377,21 @@ static void on_ping(void *data, json_t *result, const struct cg_rpc_error *err)
 static void start_ping(struct cg_worker *w, uint64_t timeout_ms)
 {
     w->ping_sent_mono_ms = cg_clock_mono_ms();
+    if (w->ping_streak_mono_ms == 0)
+        w->ping_streak_mono_ms = w->ping_sent_mono_ms;
     w->ping_call = call_within(w, "thread/loaded/list", json_pack("{s:i}", "limit", 1), timeout_ms,
                                on_ping, w);
 }
 
+/* Pinged once it has answered none for the interval, however much it writes meanwhile: a
+ * worker that writes but no longer reads its stdin looks busy, not frozen. */
 static void on_ping_timer(uv_timer_t *t)
 {
     struct cg_worker *w = t->data;
     if (!pinging(w) || w->ping_call || !child_alive(w))
         return;
-    if (cg_clock_mono_ms() - w->heard_mono_ms < w->cfg->ping_interval_ms)
+    uint64_t since = CG_MAX(w->ping_answered_mono_ms, w->ready_mono_ms);
+    if (cg_clock_mono_ms() - since < w->cfg->ping_interval_ms)
         return;
     start_ping(w, w->cfg->ping_timeout_ms);
 }
@@ -598,6 +610,7 @@ static void on_child_exit(uv_process_t *proc, int64_t status, int term_signal)
     w->last_exit_at_ms = cg_clock_wall_ms();
     uv_timer_stop(&w->ping_timer);
     w->ping_call = 0;
+    w->ping_streak_mono_ms = 0;
     bool ours = w->kill_reason[0] != '\0';
     if (w->state != CG_WORKER_STOPPING) {
         if (ours)
@@ -639,6 +652,7 @@ static void spawn_child(struct cg_worker *w)
     w->pid = 0;
     w->kill_reason[0] = '\0';
     w->ping_call = 0;
+    w->ping_streak_mono_ms = 0;
     w->stderr_next = 0;
     cg_buf_reset(&w->stderr_line);
     uv_pipe_init(w->loop, &w->stdin_pipe, 0);

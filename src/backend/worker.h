@@ -107,11 +107,14 @@ struct cg_worker {
     uint64_t started_mono_ms;
     uint64_t ready_at_ms; /* wall clock, 0 when not ready */
     uint64_t ready_mono_ms;
-    uint64_t state_since_ms;     /* wall clock, for display */
-    uint64_t next_retry_mono_ms; /* monotonic, when in backoff */
-    uint64_t heard_mono_ms;      /* last bytes from the child's stdout */
-    uint64_t ping_call;          /* the liveness call in flight, 0 = none */
-    uint64_t ping_sent_mono_ms;  /* when it was sent */
+    uint64_t state_since_ms;        /* wall clock, for display */
+    uint64_t next_retry_mono_ms;    /* monotonic, when in backoff */
+    uint64_t heard_mono_ms;         /* last bytes from the child's stdout */
+    uint64_t ping_call;             /* the liveness call in flight, 0 = none */
+    uint64_t ping_sent_mono_ms;     /* when it was sent */
+    uint64_t ping_streak_mono_ms;   /* when the first of the pings still unanswered was sent; 0:
+                                     * the last one was answered */
+    uint64_t ping_answered_mono_ms; /* when a ping was last answered */
     unsigned restarts;
     unsigned consecutive_failures;
     bool planned_restart; /* the next exit is ours, not a failure */

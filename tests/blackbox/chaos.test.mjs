@@ -173,6 +173,35 @@ describe('chaos', { timeout: 90000 }, () => {
     });
   });
 
+  it('a worker that stops reading but keeps writing is found out within its ping allowance', async () => {
+    // One worker: a busy stream keeps it writing while another turn made it deaf. Writing must
+    // not pass for alive: the ping allowance runs out, the worker is killed and restarted, and
+    // a later request is served by the new one.
+    await withGateway({
+      WORKER_COUNT: '1', WORKER_PING_INTERVAL_MS: '200', WORKER_PING_TIMEOUT_MS: '500',
+      WORKER_UNHEALTHY_GRACE_MS: '500', WORKER_BACKOFF_INITIAL_MS: '50',
+    }, async (gw) => {
+      const pid = (await backendHealth(gw)).workers[0].pid;
+      const busy = await openStream(gw, 'fake:slow=50,400'); // 20 s of writing
+      await waitFor(() => contentOf(sseFrames(busy.seen())).length > 0, 10000, 'the busy stream writes');
+      const deaf = await openStream(gw, 'fake:deaf');
+      await waitFor(() => /deaf /.test(busy.seen() + deaf.seen()), 10000, 'the deaf turn began');
+      await waitFor(async () => {
+        const w = (await backendHealth(gw)).workers[0];
+        return w.pid !== pid && w.state === 'ready';
+      }, 15000, 'the deaf worker replaced while the busy stream still had most of its 20 s');
+      const [b, d] = await Promise.all([busy.body, deaf.body]);
+      for (const text of [b, d]) {
+        const err = sseFrames(text).find((f) => f.data && f.data.error);
+        assert.ok(err, `an in-band error: ${text.slice(-300)}`);
+        assert.match(err.data.error.message, /unhealthy|killed by the gateway/);
+        assertEndsWithDone(text);
+      }
+      const r = await chat(gw, user('hello'));
+      assert.equal(r.status, 200, r.text);
+    });
+  });
+
   it('a worker flooding its stdout with junk: the gateway stays responsive and bounded, the flood\'s turn ends', async () => {
     // ASan's quarantine would hold freed read buffers and hide what the gateway keeps.
     const asan = 'detect_leaks=1:abort_on_error=0:quarantine_size_mb=4';
