@@ -7,7 +7,9 @@
 #include "util/log.h"
 #define LOG_COMPONENT "http"
 
-enum { LISTEN_BACKLOG = 1024, REJECTED_OPEN_MAX = 256, ABORT_SETTLE_MS = 2000 };
+/* A burst of thousands of connections must wait in the kernel, not be dropped and resent a
+ * second later; the kernel caps the backlog at net.core.somaxconn (4096 on current kernels). */
+enum { LISTEN_BACKLOG = 4096, REJECTED_OPEN_MAX = 256, ABORT_SETTLE_MS = 2000 };
 
 static void on_server_handle_closed(uv_handle_t *h);
 
