@@ -2,6 +2,7 @@
  * Every rule here mirrors jansson's decoder (load.c) for the subset it accepts; anything
  * outside that subset declines so that jansson has the last word. */
 #include "backend/line_scan.h"
+#include <assert.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -147,7 +148,8 @@ struct span {
     char *heap;
 };
 
-/* Reads the string whose opening quote is at r->p; false when jansson would reject it. */
+/* Reads the string whose opening quote is at r->p; false when jansson would reject it. With no
+ * `scratch` the string is only checked (`out` then holds no bytes). */
 static bool read_string(struct reader *r, char *scratch, size_t scratch_len, struct span *out)
 {
     const char *start = ++r->p;
@@ -183,6 +185,19 @@ static bool read_string(struct reader *r, char *scratch, size_t scratch_len, str
     if (!escaped) {
         out->ptr = start;
         out->len = raw;
+        return true;
+    }
+    if (scratch == NULL) {
+        /* Only checked: each escape decodes into a throwaway. */
+        for (const char *q = start; q < p;) {
+            char tmp[4];
+            if (*q++ != '\\')
+                continue;
+            if (unescape(&q, p, tmp) == 0)
+                return false;
+        }
+        out->ptr = NULL;
+        out->len = 0;
         return true;
     }
     /* An escape never decodes to more bytes than it takes (\uXXXX: 6 → at most 3, a pair:
@@ -309,7 +324,7 @@ fail:
 }
 
 /* -?(0|[1-9][0-9]*) not followed by a fraction or an exponent (reals are jansson's). */
-static json_t *read_integer(struct reader *r)
+static bool scan_integer(struct reader *r, int64_t *out)
 {
     const char *p = r->p;
     bool neg = false;
@@ -322,25 +337,37 @@ static json_t *read_integer(struct reader *r)
         p++;
     size_t n = (size_t)(p - digits);
     if (n == 0 || n > INT_DIGITS_MAX || (n > 1 && digits[0] == '0'))
-        return NULL;
+        return false;
     if (p < r->end && (*p == '.' || *p == 'e' || *p == 'E'))
-        return NULL;
+        return false;
     int64_t v = 0;
     for (const char *q = digits; q < p; q++)
         v = v * 10 + (*q - '0');
     r->p = p;
-    return json_integer((json_int_t)(neg ? -v : v));
+    *out = neg ? -v : v;
+    return true;
+}
+
+static json_t *read_integer(struct reader *r)
+{
+    int64_t v;
+    if (!scan_integer(r, &v))
+        return NULL;
+    return json_integer((json_int_t)v);
+}
+
+static bool scan_literal(struct reader *r, const char *word, size_t n)
+{
+    if ((size_t)(r->end - r->p) < n || memcmp(r->p, word, n) != 0)
+        return false;
+    r->p += n;
+    /* jansson reads a run of letters as one token: "truex" is not true. */
+    return r->p == r->end || !((*r->p >= 'a' && *r->p <= 'z') || (*r->p >= 'A' && *r->p <= 'Z'));
 }
 
 static json_t *read_literal(struct reader *r, const char *word, size_t n, json_t *value)
 {
-    if ((size_t)(r->end - r->p) < n || memcmp(r->p, word, n) != 0)
-        return NULL;
-    r->p += n;
-    /* jansson reads a run of letters as one token: "truex" is not true. */
-    if (r->p < r->end && ((*r->p >= 'a' && *r->p <= 'z') || (*r->p >= 'A' && *r->p <= 'Z')))
-        return NULL;
-    return value;
+    return scan_literal(r, word, n) ? value : NULL;
 }
 
 static json_t *read_value(struct reader *r, int depth)
@@ -380,4 +407,226 @@ json_t *cg_line_scan_load(const char *line, size_t len)
         return NULL;
     }
     return v;
+}
+
+/* --- reading fields without building ------------------------------------------------------ */
+
+struct walk {
+    struct reader r;
+    struct cg_line_scan_field *fields;
+    size_t n;
+    char *scratch;
+    size_t cap;
+    size_t used;
+};
+
+/* Decodes the string at w->r.p into the scratch (when it has escapes). */
+static bool walk_string(struct walk *w, struct span *out)
+{
+    const char *start = w->r.p + 1;
+    if (!read_string(&w->r, w->scratch + w->used, w->cap - w->used, out))
+        return false;
+    if (out->heap) {
+        free(out->heap);
+        return false; /* too little scratch */
+    }
+    if (out->ptr != start)
+        w->used += out->len;
+    return true;
+}
+
+/* The scalar at w->r.p: its type, and its value for a string or an integer. */
+static bool walk_scalar(struct walk *w, enum cg_line_scan_type *type, struct span *s,
+                        int64_t *integer)
+{
+    struct reader *r = &w->r;
+    switch (*r->p) {
+    case '"':
+        *type = CG_LINE_SCAN_STRING;
+        return walk_string(w, s);
+    case 't':
+        *type = CG_LINE_SCAN_TRUE;
+        return scan_literal(r, "true", 4);
+    case 'f':
+        *type = CG_LINE_SCAN_FALSE;
+        return scan_literal(r, "false", 5);
+    case 'n':
+        *type = CG_LINE_SCAN_NULL;
+        return scan_literal(r, "null", 4);
+    default:
+        *type = CG_LINE_SCAN_INTEGER;
+        return scan_integer(r, integer);
+    }
+}
+
+static bool walk_value(struct walk *w, int depth, unsigned mask, size_t level);
+
+/* Walks a member's value, recording it for the fields in `here` (whose paths end at it). */
+static bool walk_member(struct walk *w, int depth, unsigned here, unsigned deeper, size_t level)
+{
+    struct reader *r = &w->r;
+    if (here == 0)
+        return walk_value(w, depth, deeper, level + 1);
+    if (r->p == r->end)
+        return false;
+    enum cg_line_scan_type type;
+    struct span s = {0};
+    int64_t integer = 0;
+    if (*r->p == '{' || *r->p == '[') {
+        type = *r->p == '{' ? CG_LINE_SCAN_OBJECT : CG_LINE_SCAN_ARRAY;
+        if (!walk_value(w, depth, deeper, level + 1))
+            return false;
+    } else if (!walk_scalar(w, &type, &s, &integer)) {
+        return false;
+    }
+    for (size_t i = 0; i < w->n; i++) {
+        if ((here & (1u << i)) == 0)
+            continue;
+        struct cg_line_scan_field *f = &w->fields[i];
+        if (f->type != CG_LINE_SCAN_ABSENT)
+            return false; /* a repeated key */
+        f->type = type;
+        f->str = (struct cg_str){s.ptr, s.len};
+        f->has_nul = s.nul;
+        f->integer = integer;
+    }
+    return true;
+}
+
+static bool walk_object(struct walk *w, int depth, unsigned mask, size_t level)
+{
+    struct reader *r = &w->r;
+    r->p++;
+    skip_ws(r);
+    if (r->p < r->end && *r->p == '}') {
+        r->p++;
+        return true;
+    }
+    for (;;) {
+        struct span key;
+        char scratch[SCRATCH_BYTES];
+        if (r->p == r->end || *r->p != '"' || !read_string(r, scratch, sizeof(scratch), &key))
+            return false;
+        if (key.heap) {
+            free(key.heap);
+            return false; /* a long escaped key: rare enough to leave to jansson */
+        }
+        if (key.nul)
+            return false;
+        /* Which fields name this member: `here` end at it, `deeper` go on inside it. */
+        unsigned here = 0;
+        unsigned deeper = 0;
+        for (size_t i = 0; mask && i < w->n; i++) {
+            if ((mask & (1u << i)) == 0)
+                continue;
+            struct cg_line_scan_field *f = &w->fields[i];
+            const char *name = f->path[level];
+            if (strlen(name) != key.len || memcmp(name, key.ptr, key.len) != 0)
+                continue;
+            if (f->path[level + 1] == NULL) {
+                here |= 1u << i;
+                continue;
+            }
+            if (f->visited & (1u << level))
+                return false; /* a repeated key on the way */
+            f->visited |= 1u << level;
+            deeper |= 1u << i;
+        }
+        skip_ws(r);
+        if (r->p == r->end || *r->p != ':')
+            return false;
+        r->p++;
+        skip_ws(r);
+        /* Paths go on only through objects: json_object_get on anything else finds nothing. */
+        if (r->p < r->end && *r->p != '{')
+            deeper = 0;
+        if (!walk_member(w, depth + 1, here, deeper, level))
+            return false;
+        skip_ws(r);
+        if (r->p < r->end && *r->p == ',') {
+            r->p++;
+            skip_ws(r);
+            continue;
+        }
+        if (r->p < r->end && *r->p == '}') {
+            r->p++;
+            return true;
+        }
+        return false;
+    }
+}
+
+static bool walk_array(struct walk *w, int depth)
+{
+    struct reader *r = &w->r;
+    r->p++;
+    skip_ws(r);
+    if (r->p < r->end && *r->p == ']') {
+        r->p++;
+        return true;
+    }
+    for (;;) {
+        if (!walk_value(w, depth + 1, 0, 0))
+            return false;
+        skip_ws(r);
+        if (r->p < r->end && *r->p == ',') {
+            r->p++;
+            skip_ws(r);
+            continue;
+        }
+        if (r->p < r->end && *r->p == ']') {
+            r->p++;
+            return true;
+        }
+        return false;
+    }
+}
+
+/* Checks one value as read_value would; `mask` holds the fields whose paths have matched
+ * `level` steps down to this value. */
+static bool walk_value(struct walk *w, int depth, unsigned mask, size_t level)
+{
+    struct reader *r = &w->r;
+    if (r->p == r->end || depth > CG_LINE_SCAN_DEPTH_MAX)
+        return false;
+    switch (*r->p) {
+    case '{':
+        return walk_object(w, depth, mask, level);
+    case '[':
+        return walk_array(w, depth);
+    case '"': {
+        struct span s;
+        return read_string(r, NULL, 0, &s);
+    }
+    default: {
+        enum cg_line_scan_type type;
+        struct span s;
+        int64_t integer;
+        return walk_scalar(w, &type, &s, &integer);
+    }
+    }
+}
+
+bool cg_line_scan_fields(const char *line, size_t len, struct cg_line_scan_field *fields, size_t n,
+                         char *scratch, size_t cap)
+{
+    assert(n <= CG_LINE_SCAN_FIELDS_MAX && scratch != NULL);
+    unsigned mask = 0;
+    for (size_t i = 0; i < n; i++) {
+        assert(fields[i].path[0] != NULL);
+        fields[i].type = CG_LINE_SCAN_ABSENT;
+        fields[i].str = (struct cg_str){NULL, 0};
+        fields[i].has_nul = false;
+        fields[i].integer = 0;
+        fields[i].visited = 0;
+        mask |= 1u << i;
+    }
+    struct walk w = {{line, line + len}, fields, n, scratch, cap, 0};
+    skip_ws(&w.r);
+    if (w.r.p == w.r.end || *w.r.p != '{')
+        return false;
+    if (!walk_value(&w, 1, mask, 0))
+        return false;
+    skip_ws(&w.r);
+    return w.r.p == w.r.end;
 }
