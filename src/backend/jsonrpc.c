@@ -42,11 +42,85 @@ void cg_rpc_dispose(struct cg_rpc *rpc)
     cg_buf_dispose(&rpc->line);
 }
 
+/* Past this nesting a message is left to jansson's serialiser. */
+#define DUMP_DEPTH_MAX 32
+
+static int dump_integer(struct cg_buf *b, json_int_t v)
+{
+    char digits[24];
+    size_t n = sizeof(digits);
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do {
+        digits[--n] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u > 0);
+    if (v < 0)
+        digits[--n] = '-';
+    return cg_buf_append(b, digits + n, sizeof(digits) - n);
+}
+
+/* The compact form jansson writes (members in insertion order, the same string escapes), for
+ * the values our calls are made of; -1 for a real (whose digits are jansson's to choose) or
+ * deep nesting, and the caller falls back to cg_json_dump. */
+static int dump_fast(struct cg_buf *b, const json_t *v, int depth)
+{
+    if (depth > DUMP_DEPTH_MAX)
+        return -1;
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: {
+        if (cg_buf_append_char(b, '{') != 0)
+            return -1;
+        bool first = true;
+        for (void *it = json_object_iter((json_t *)v); it;
+             it = json_object_iter_next((json_t *)v, it)) {
+            if (!first && cg_buf_append_char(b, ',') != 0)
+                return -1;
+            first = false;
+            if (cg_json_string(b, json_object_iter_key(it), json_object_iter_key_len(it)) != 0 ||
+                cg_buf_append_char(b, ':') != 0 ||
+                dump_fast(b, json_object_iter_value(it), depth + 1) != 0)
+                return -1;
+        }
+        return cg_buf_append_char(b, '}');
+    }
+    case JSON_ARRAY: {
+        if (cg_buf_append_char(b, '[') != 0)
+            return -1;
+        for (size_t i = 0; i < json_array_size(v); i++) {
+            if ((i > 0 && cg_buf_append_char(b, ',') != 0) ||
+                dump_fast(b, json_array_get(v, i), depth + 1) != 0)
+                return -1;
+        }
+        return cg_buf_append_char(b, ']');
+    }
+    case JSON_STRING:
+        return cg_json_string(b, json_string_value(v), json_string_length(v));
+    case JSON_INTEGER:
+        return dump_integer(b, json_integer_value(v));
+    case JSON_TRUE:
+        return cg_buf_append(b, "true", 4);
+    case JSON_FALSE:
+        return cg_buf_append(b, "false", 5);
+    case JSON_NULL:
+        return cg_buf_append(b, "null", 4);
+    default:
+        return -1;
+    }
+}
+
 static void send_json(struct cg_rpc *rpc, json_t *msg)
 {
     struct cg_buf b;
     cg_buf_init(&b, SIZE_MAX / 2);
-    if (cg_json_dump(&b, msg) != 0 || cg_buf_append_char(&b, '\n') != 0) {
+    if (dump_fast(&b, msg, 0) != 0) {
+        cg_buf_reset(&b);
+        if (cg_json_dump(&b, msg) != 0) {
+            cg_buf_dispose(&b);
+            cg_log_error("%s: could not serialise a message", rpc->log_name);
+            return;
+        }
+    }
+    if (cg_buf_append_char(&b, '\n') != 0) {
         cg_buf_dispose(&b);
         cg_log_error("%s: could not serialise a message", rpc->log_name);
         return;
