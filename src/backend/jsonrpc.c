@@ -338,6 +338,11 @@ static const char *skip_string(const char *p, const char *end, bool *escaped)
     return after;
 }
 
+/* The bytes that matter inside a container being skipped: quotes and brackets. */
+static const unsigned char container_byte[256] = {
+    ['"'] = 1, ['{'] = 1, ['}'] = 1, ['['] = 1, [']'] = 1,
+};
+
 /* Skips one value without checking what is inside containers beyond their nesting. */
 static const char *skip_value(const char *p, const char *end)
 {
@@ -346,6 +351,10 @@ static const char *skip_value(const char *p, const char *end)
     if (p < end && (*p == '{' || *p == '[')) {
         size_t depth = 0;
         while (p < end) {
+            while (p < end && !container_byte[(unsigned char)*p])
+                p++;
+            if (p == end)
+                break;
             char c = *p;
             if (c == '"') {
                 p = skip_string_body(p + 1, end);

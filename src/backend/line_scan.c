@@ -20,6 +20,19 @@ struct reader {
 
 static json_t *read_value(struct reader *r, int depth);
 
+/* 1 for the bytes a string holds as they are: printable ASCII but the quote and the backslash
+ * (control bytes are invalid, the rest start escapes or UTF-8 sequences). */
+static const unsigned char plain_byte[256] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+};
+
 static void skip_ws(struct reader *r)
 {
     while (r->p < r->end && (*r->p == ' ' || *r->p == '\t' || *r->p == '\n' || *r->p == '\r'))
@@ -159,6 +172,8 @@ static bool read_string(struct reader *r, char *scratch, size_t scratch_len, str
     out->heap = NULL;
     out->nul = false;
     for (;;) {
+        while (p < end && plain_byte[(unsigned char)*p])
+            p++;
         if (p >= end)
             return false;
         unsigned char c = (unsigned char)*p;
@@ -418,6 +433,7 @@ struct walk {
     char *scratch;
     size_t cap;
     size_t used;
+    size_t name_len[CG_LINE_SCAN_FIELDS_MAX][CG_LINE_SCAN_PATH_MAX];
 };
 
 /* Decodes the string at w->r.p into the scratch (when it has escapes). */
@@ -521,7 +537,7 @@ static bool walk_object(struct walk *w, int depth, unsigned mask, size_t level)
                 continue;
             struct cg_line_scan_field *f = &w->fields[i];
             const char *name = f->path[level];
-            if (strlen(name) != key.len || memcmp(name, key.ptr, key.len) != 0)
+            if (w->name_len[i][level] != key.len || memcmp(name, key.ptr, key.len) != 0)
                 continue;
             if (f->path[level + 1] == NULL) {
                 here |= 1u << i;
@@ -621,7 +637,11 @@ bool cg_line_scan_fields(const char *line, size_t len, struct cg_line_scan_field
         fields[i].visited = 0;
         mask |= 1u << i;
     }
-    struct walk w = {{line, line + len}, fields, n, scratch, cap, 0};
+    struct walk w = {{line, line + len}, fields, n, scratch, cap, 0, {{0}}};
+    for (size_t i = 0; i < n; i++) {
+        for (size_t k = 0; k < CG_LINE_SCAN_PATH_MAX && fields[i].path[k]; k++)
+            w.name_len[i][k] = strlen(fields[i].path[k]);
+    }
     skip_ws(&w.r);
     if (w.r.p == w.r.end || *w.r.p != '{')
         return false;
