@@ -51,8 +51,8 @@ struct cg_line_scan_field {
  * anything: what json_object_get along each path would find in jansson's reading of the line.
  * The whole line is checked as cg_line_scan_load checks it, so true means jansson reads the
  * line as valid JSON with exactly these members. Decoded strings go to scratch[0..cap) (only
- * strings with escapes need room there; `scratch` must not be NULL). False (decline) for whatever cg_line_scan_load
- * declines, a repeated key along any path, or too little scratch. */
+ * strings with escapes need room there; `scratch` must not be NULL). False (decline) for whatever
+ * cg_line_scan_load declines, a repeated key along any path, or too little scratch. */
 bool cg_line_scan_fields(const char *line, size_t len, struct cg_line_scan_field *fields, size_t n,
                          char *scratch, size_t cap);
 
