@@ -49,8 +49,9 @@ struct cg_line_scan_field {
 
 /* Reads the members named by fields[0..n) from the object in line[0..len) without building
  * anything: what json_object_get along each path would find in jansson's reading of the line.
- * The whole line is checked as cg_line_scan_load checks it, so true means jansson reads the
- * line as valid JSON with exactly these members. Decoded strings go to scratch[0..cap) (only
+ * The whole line is checked by cg_line_scan_load's rules (except that a key repeated off the
+ * paths is let through, as jansson lets it through), so true means jansson reads the line as
+ * valid JSON with exactly these members. Decoded strings go to scratch[0..cap) (only
  * strings with escapes need room there; `scratch` must not be NULL). False (decline) for whatever
  * cg_line_scan_load declines, a repeated key along any path, or too little scratch. */
 bool cg_line_scan_fields(const char *line, size_t len, struct cg_line_scan_field *fields, size_t n,
