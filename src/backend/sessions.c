@@ -3,6 +3,7 @@
 #include "backend/sessions.h"
 #include <stdlib.h>
 #include <string.h>
+#include "backend/line_scan.h"
 #include "backend/turn.h"
 #include "backend/worker.h"
 #include "util/alloc.h"
@@ -158,6 +159,137 @@ bool cg_sessions_wants(struct cg_str method, struct cg_str line)
             return true;
     }
     return !listed;
+}
+
+/* --- hot notifications from the raw line ---------------------------------------------------
+ *
+ * Most of what a turn uses comes in a few small notifications, many per turn; reading the
+ * fields straight from the line costs a fraction of a parse. Whatever the reader declines, or a
+ * field of a type the code below does not mirror, goes the parsed way. */
+
+/* Room for the decoded strings of one line (only those with escapes take any). */
+#define OFFER_SCRATCH_BYTES 4096
+/* Item ids are short ("msg_..."); a longer one goes the parsed way. */
+#define OFFER_ID_BYTES 128
+
+enum offer_kind { OFFER_DELTA, OFFER_MESSAGE, OFFER_RESPONSE, OFFER_TURN };
+
+/* Per kind, the fields read: [0] is always params.threadId. */
+static const struct {
+    const char *method;
+    size_t method_len;
+    size_t count;
+    const char *paths[6][CG_LINE_SCAN_PATH_MAX + 1];
+} offers[] = {
+    [OFFER_DELTA] = {"item/agentMessage/delta",
+                     sizeof("item/agentMessage/delta") - 1,
+                     3,
+                     {{"params", "threadId"}, {"params", "itemId"}, {"params", "delta"}}},
+    [OFFER_MESSAGE] = {"item/completed",
+                       sizeof("item/completed") - 1,
+                       4,
+                       {{"params", "threadId"},
+                        {"params", "item", "type"},
+                        {"params", "item", "id"},
+                        {"params", "item", "text"}}},
+    [OFFER_RESPONSE] = {"rawResponse/completed",
+                        sizeof("rawResponse/completed") - 1,
+                        6,
+                        {{"params", "threadId"},
+                         {"params", "usage"},
+                         {"params", "usage", "inputTokens"},
+                         {"params", "usage", "cachedInputTokens"},
+                         {"params", "usage", "outputTokens"},
+                         {"params", "usage", "reasoningOutputTokens"}}},
+    [OFFER_TURN] = {"turn/completed",
+                    sizeof("turn/completed") - 1,
+                    3,
+                    {{"params", "threadId"},
+                     {"params", "turn", "status"},
+                     {"params", "turn", "error"}}},
+};
+
+/* json_string_value of a field, into buf: NULL when it is not a string; false when it cannot
+ * be given as a C string (a NUL inside, or too long). */
+static bool c_string(const struct cg_line_scan_field *f, char *buf, size_t size, const char **out)
+{
+    *out = NULL;
+    if (f->type != CG_LINE_SCAN_STRING)
+        return true;
+    if (f->has_nul || f->str.len >= size)
+        return false;
+    memcpy(buf, f->str.ptr, f->str.len);
+    buf[f->str.len] = '\0';
+    *out = buf;
+    return true;
+}
+
+/* json_integer_value of a field. */
+static int64_t int_value(const struct cg_line_scan_field *f)
+{
+    return f->type == CG_LINE_SCAN_INTEGER ? f->integer : 0;
+}
+
+/* Hands the fields to the turn; false when they take a path only the parsed form handles. */
+static bool deliver(struct cg_turn *t, enum offer_kind kind, const struct cg_line_scan_field *f)
+{
+    char id_buf[OFFER_ID_BYTES];
+    const char *id;
+    switch (kind) {
+    case OFFER_DELTA:
+        if (f[2].type != CG_LINE_SCAN_STRING || !c_string(&f[1], id_buf, sizeof(id_buf), &id))
+            return false;
+        cg_turn_text_delta(t, id, f[2].str);
+        return true;
+    case OFFER_MESSAGE:
+        if (f[1].type != CG_LINE_SCAN_STRING || f[1].has_nul ||
+            !cg_str_eq(f[1].str, CG_STR("agentMessage")) || f[3].type != CG_LINE_SCAN_STRING ||
+            !c_string(&f[2], id_buf, sizeof(id_buf), &id))
+            return false;
+        cg_turn_message_completed(t, id, f[3].str);
+        return true;
+    case OFFER_RESPONSE: {
+        struct cg_usage u = {int_value(&f[2]), int_value(&f[3]), int_value(&f[4]),
+                             int_value(&f[5])};
+        cg_turn_response_completed(t, f[1].type == CG_LINE_SCAN_OBJECT ? &u : NULL);
+        return true;
+    }
+    case OFFER_TURN: {
+        char status_buf[OFFER_ID_BYTES];
+        const char *status;
+        if (f[2].type == CG_LINE_SCAN_OBJECT ||
+            !c_string(&f[1], status_buf, sizeof(status_buf), &status))
+            return false;
+        cg_turn_completed(t, status);
+        return true;
+    }
+    }
+    return false;
+}
+
+bool cg_sessions_offer(struct cg_sessions *s, struct cg_str method, struct cg_str line)
+{
+    if (!cg_sessions_wants(method, line))
+        return false;
+    size_t kind = 0;
+    while (kind < CG_ARRAY_SIZE(offers) &&
+           !cg_str_eq(method, (struct cg_str){offers[kind].method, offers[kind].method_len}))
+        kind++;
+    if (kind == CG_ARRAY_SIZE(offers))
+        return true;
+    struct cg_line_scan_field f[CG_ARRAY_SIZE(offers[0].paths)];
+    memset(f, 0, sizeof(f));
+    for (size_t i = 0; i < offers[kind].count; i++)
+        memcpy(f[i].path, offers[kind].paths[i], sizeof(f[i].path));
+    char scratch[OFFER_SCRATCH_BYTES];
+    if (!cg_line_scan_fields(line.ptr, line.len, f, offers[kind].count, scratch, sizeof(scratch)))
+        return true;
+    if (f[0].type != CG_LINE_SCAN_STRING)
+        return true; /* turn_for finds no turn either way, but leave such oddities to it */
+    struct cg_turn *t = cg_map_get_str(&s->threads, f[0].str.ptr, f[0].str.len);
+    if (t == NULL)
+        return false; /* other threads' leftovers: cg_sessions_notification drops them too */
+    return !deliver(t, (enum offer_kind)kind, f);
 }
 
 void cg_sessions_notification(struct cg_sessions *s, const char *method, json_t *params)

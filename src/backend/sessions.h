@@ -62,6 +62,12 @@ void cg_sessions_notification(struct cg_sessions *s, const char *method, json_t 
 /* Whether cg_sessions_notification could act on a notification, judged from its method and
  * raw line before parsing: false only for methods on a list of those known to be of no use. */
 bool cg_sessions_wants(struct cg_str method, struct cg_str line);
+/* The worker's `wanted` hook: a notification's method and raw line, before it is parsed. False
+ * when nothing more is to be done with it: it is of no use (cg_sessions_wants), or it is one of
+ * the hot shapes (text deltas, a finished agent message, a model response's usage, the end of
+ * a turn) and was handed to its turn straight from the raw bytes, exactly as
+ * cg_sessions_notification would have handed it over. True: parse it and call that. */
+bool cg_sessions_offer(struct cg_sessions *s, struct cg_str method, struct cg_str line);
 void cg_sessions_request(struct cg_sessions *s, json_t *id, const char *method, json_t *params);
 /* A call answered after its timeout: a thread it started is unsubscribed. */
 void cg_sessions_late(struct cg_sessions *s, const char *method, const char *thread_id,

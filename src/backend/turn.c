@@ -352,13 +352,17 @@ static void on_delta(struct cg_turn *t, json_t *params)
     send_text(t, cg_reply_text_delta(&t->text, item, delta), "re-streamed");
 }
 
+static void message_completed(struct cg_turn *t, const char *id, struct cg_str full)
+{
+    send_text(t, cg_reply_text_completed(&t->text, id, full), "completed");
+}
+
 static void on_message_completed(struct cg_turn *t, json_t *item)
 {
     struct cg_str full;
     if (!string_member(item, "text", &full))
         return;
-    const char *id = json_string_value(json_object_get(item, "id"));
-    send_text(t, cg_reply_text_completed(&t->text, id, full), "completed");
+    message_completed(t, json_string_value(json_object_get(item, "id")), full);
 }
 
 static void on_reasoning_delta(struct cg_turn *t, json_t *params)
@@ -475,16 +479,22 @@ static void read_usage(json_t *u, struct cg_usage *out)
     out->reasoning = json_integer_value(json_object_get(u, "reasoningOutputTokens"));
 }
 
+/* A model response is over; `usage` NULL when it reported none. */
+static void response_completed(struct cg_turn *t, const struct cg_usage *usage)
+{
+    if (usage)
+        cg_usage_add(&t->usage, usage);
+    if (json_array_size(t->calls) > 0 && !t->tools_ready)
+        deliver_tools(t);
+}
+
 static void on_raw_completed(struct cg_turn *t, json_t *params)
 {
     json_t *u = json_object_get(params, "usage");
-    if (json_is_object(u)) {
-        struct cg_usage one;
+    struct cg_usage one = {0};
+    if (json_is_object(u))
         read_usage(u, &one);
-        cg_usage_add(&t->usage, &one);
-    }
-    if (json_array_size(t->calls) > 0 && !t->tools_ready)
-        deliver_tools(t);
+    response_completed(t, json_is_object(u) ? &one : NULL);
 }
 
 /* Codex's error as ours; an upstream 429 says when to retry (Codex's own text never does). */
@@ -508,17 +518,16 @@ static void on_error_notification(struct cg_turn *t, json_t *params)
     map_error(t, json_object_get(params, "error"));
 }
 
-static void on_turn_completed(struct cg_turn *t, json_t *params)
+/* `status` NULL when Codex sent none; `terr` the turn's error (NULL, or anything but an
+ * object, when there is none to map). */
+static void turn_completed(struct cg_turn *t, const char *status, json_t *terr)
 {
-    json_t *turn = json_object_get(params, "turn");
-    const char *status = json_string_value(json_object_get(turn, "status"));
     if (status == NULL)
         status = "completed";
     t->turn_id[0] = '\0'; /* Codex's turn is over: nothing to interrupt if the client leaves */
     if (t->released) {
         /* Nobody listens any more: only the Codex side is left to end. */
     } else if (strcmp(status, "failed") == 0) {
-        json_t *terr = json_object_get(turn, "error");
         if (json_is_object(terr)) {
             map_error(t, terr);
         } else if (!t->have_error) {
@@ -537,6 +546,13 @@ static void on_turn_completed(struct cg_turn *t, json_t *params)
         emit_finish(t, CG_FINISH_STOP);
     }
     finish_turn(t);
+}
+
+static void on_turn_completed(struct cg_turn *t, json_t *params)
+{
+    json_t *turn = json_object_get(params, "turn");
+    turn_completed(t, json_string_value(json_object_get(turn, "status")),
+                   json_object_get(turn, "error"));
 }
 
 void cg_turn_notification(struct cg_turn *t, const char *method, json_t *params)
@@ -570,6 +586,48 @@ void cg_turn_notification(struct cg_turn *t, const char *method, json_t *params)
     } else if (strcmp(method, "error") == 0) {
         on_error_notification(t, params);
     }
+    cg_turn_put(t);
+}
+
+/* What cg_turn_notification checks before any notification but turn/completed. */
+static bool takes_notice(struct cg_turn *t)
+{
+    if (t->state == CG_TURN_DONE || t->released)
+        return false;
+    cg_turn_hold(t);
+    return true;
+}
+
+void cg_turn_text_delta(struct cg_turn *t, const char *item_id, struct cg_str delta)
+{
+    if (!takes_notice(t))
+        return;
+    send_text(t, cg_reply_text_delta(&t->text, item_id, delta), "re-streamed");
+    cg_turn_put(t);
+}
+
+void cg_turn_message_completed(struct cg_turn *t, const char *item_id, struct cg_str text)
+{
+    if (!takes_notice(t))
+        return;
+    message_completed(t, item_id, text);
+    cg_turn_put(t);
+}
+
+void cg_turn_response_completed(struct cg_turn *t, const struct cg_usage *usage)
+{
+    if (!takes_notice(t))
+        return;
+    response_completed(t, usage);
+    cg_turn_put(t);
+}
+
+void cg_turn_completed(struct cg_turn *t, const char *status)
+{
+    if (t->state == CG_TURN_DONE)
+        return;
+    cg_turn_hold(t);
+    turn_completed(t, status, NULL);
     cg_turn_put(t);
 }
 

@@ -94,6 +94,15 @@ void cg_turn_hold(struct cg_turn *t);
 void cg_turn_put(struct cg_turn *t);
 /* A notification for this turn's thread; `params` borrowed. */
 void cg_turn_notification(struct cg_turn *t, const char *method, json_t *params);
+/* The same for the notifications the sessions table reads from the raw line, with what
+ * cg_turn_notification would have read from `params` (`item_id` NULL when it is not a string,
+ * `usage` NULL when params.usage is not an object, `status` NULL when it is not a string):
+ * item/agentMessage/delta, item/completed of an agentMessage, rawResponse/completed, and
+ * turn/completed whose turn.error is not an object. */
+void cg_turn_text_delta(struct cg_turn *t, const char *item_id, struct cg_str delta);
+void cg_turn_message_completed(struct cg_turn *t, const char *item_id, struct cg_str text);
+void cg_turn_response_completed(struct cg_turn *t, const struct cg_usage *usage);
+void cg_turn_completed(struct cg_turn *t, const char *status);
 /* The turn cannot go on (worker lost, a message of it dropped): the client gets `err` and the
  * Codex side is wound down, or abandoned when `abandon` (the worker is gone). */
 void cg_turn_abort(struct cg_turn *t, const struct cg_error *err, bool abandon);

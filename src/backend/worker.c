@@ -203,7 +203,7 @@ static void rpc_oversized(void *owner, const char *head, size_t head_len, const 
 static bool rpc_wanted(void *owner, struct cg_str method, struct cg_str line)
 {
     struct cg_worker *w = owner;
-    return w->hooks->wanted == NULL || w->hooks->wanted(method, line);
+    return w->hooks->wanted == NULL || w->hooks->wanted(w, method, line, w->hooks_data);
 }
 
 static void rpc_late(void *owner, const char *method, const char *thread_id, json_t *result)

@@ -69,8 +69,10 @@ struct cg_worker_hooks {
     /* A message too long to read was dropped (see cg_rpc_ops.oversized). */
     void (*oversized)(struct cg_worker *w, const char *head, size_t head_len, const char *tail,
                       size_t tail_len, void *data);
-    /* Whether a notification method is of any use (see cg_rpc_ops.wanted); NULL = all. */
-    bool (*wanted)(struct cg_str method, struct cg_str line);
+    /* Whether a notification is to be parsed and given to `notification` (see
+     * cg_rpc_ops.wanted): false when it is of no use, or the owner already acted on it from the
+     * raw line. NULL = all. */
+    bool (*wanted)(struct cg_worker *w, struct cg_str method, struct cg_str line, void *data);
     /* A call answered after it timed out (see cg_rpc_ops.late); may be NULL. */
     void (*late)(struct cg_worker *w, const char *method, const char *thread_id, json_t *result,
                  void *data);

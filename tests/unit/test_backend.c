@@ -423,3 +423,28 @@ Test(rate_limits, retry_after_comes_from_a_used_up_window)
     json_decref(snap);
     cr_assert_eq(cg_rate_limits_retry_after_s(&l, 1000), 900, "the latest reset of the two");
 }
+
+Test(jsonrpc, calls_are_written_as_jansson_writes_them)
+{
+    struct rec r = {0};
+    struct cg_rpc rpc;
+    cg_rpc_init(&rpc, &ops, &r, 4096, "t");
+    json_t *params =
+        json_pack("{s:s,s:[{s:s,s:s},i,b,n],s:I,s:{}}", "threadId", "caf\xc3\xa9 \"q\"\n/", "input",
+                  "type", "text", "text", "\x01\t\\", -7, 1, "big", (json_int_t)INT64_MIN, "none");
+    json_t *msg =
+        json_pack("{s:I,s:s,s:O}", "id", (json_int_t)1, "method", "turn/start", "params", params);
+    char *want = json_dumps(msg, JSON_COMPACT);
+    json_decref(msg);
+    cg_rpc_call(&rpc, "turn/start", params, 1000, 0, NULL, NULL);
+    cr_assert_eq(r.nsent, 1);
+    size_t n = strlen(r.sent[0]);
+    cr_assert(n > 0 && r.sent[0][n - 1] == '\n');
+    r.sent[0][n - 1] = '\0';
+    cr_assert_str_eq(r.sent[0], want);
+    free(want);
+    /* A real is left to jansson. */
+    cg_rpc_notify(&rpc, "x", json_pack("{s:f}", "t", 0.5));
+    cr_assert_str_eq(r.sent[1], "{\"method\":\"x\",\"params\":{\"t\":0.5}}\n");
+    cg_rpc_dispose(&rpc);
+}

@@ -20,6 +20,7 @@ struct peer {
     json_t *sent[SENT_MAX]; /* our messages, parsed */
     size_t nsent;
     bool gone;
+    bool parsed_only; /* every notification the sessions want goes the parsed way */
     uint64_t now_ms;
     int turns_done;
 };
@@ -36,8 +37,9 @@ struct creator {
     bool released;
     struct cg_error last_error;
     char text[256];
-    char tool[128];      /* the last call: "<ns>/<name>" or "-/<name>" */
-    char encrypted[128]; /* the last REASONING_END's encrypted_content */
+    char tool[128];        /* the last call: "<ns>/<name>" or "-/<name>" */
+    char encrypted[128];   /* the last REASONING_END's encrypted_content */
+    struct cg_usage usage; /* the last USAGE */
 };
 
 static struct peer P;
@@ -71,7 +73,8 @@ static void on_oversized(void *owner, const char *head, size_t hl, const char *t
 
 static bool on_wanted(void *owner, struct cg_str method, struct cg_str line)
 {
-    return cg_sessions_wants(method, line);
+    return P.parsed_only ? cg_sessions_wants(method, line)
+                         : cg_sessions_offer(&P.sess, method, line);
 }
 
 static void on_late(void *owner, const char *method, const char *thread_id, json_t *result)
@@ -202,6 +205,8 @@ static void on_event(struct cg_turn *t, const struct cg_event *ev, void *data)
         size_t have = strlen(C.text);
         snprintf(C.text + have, sizeof(C.text) - have, "%.*s", (int)ev->text.len, ev->text.ptr);
     }
+    if (ev->type == CG_EVENT_USAGE)
+        C.usage = ev->usage;
     if (ev->type == CG_EVENT_TOOL_CALL_START)
         snprintf(C.tool, sizeof(C.tool), "%s/%s", ev->ns ? ev->ns : "-", ev->name);
     if (ev->type == CG_EVENT_REASONING_END)
@@ -584,5 +589,65 @@ Test(sessions_sm, a_lost_worker_fails_its_turns)
     cg_sessions_lost(&P.sess, "Codex worker 0 exited");
     cr_assert_eq(C.events[CG_EVENT_ERROR], 2);
     cr_assert_eq(C.last_error.code, CG_ERR_BACKEND_UNAVAILABLE);
+    assert_all_over();
+}
+
+/* Lines read from the raw bytes (cg_sessions_offer) and the same lines parsed tell the turn the
+ * same, including those the raw reader declines. */
+static void run_tricky_turn(void)
+{
+    make_request(1);
+    run_turn(0);
+    feed_delta("T0", "caf\\u00e9\\n");
+    feedf("{\"method\":\"item/agentMessage/delta\",\"params\":{\"delta\":\" \\ud83d\\ude00\","
+          "\"threadId\":\"T\\u0030\"}}"); /* no itemId; an escaped thread id */
+    feedf("{\"method\":\"item/agentMessage/delta\",\"params\":{\"threadId\":\"T0\",\"itemId\":7,"
+          "\"delta\":\"!\"}}");
+    feedf("{\"method\":\"item/agentMessage/delta\",\"params\":{\"threadId\":\"T0\",\"itemId\":"
+          "\"m1\",\"delta\":\"?\"},\"emittedAtMs\":1.5}"); /* a real: declined */
+    feedf("{\"method\":\"item/agentMessage/delta\",\"params\":{\"threadId\":\"T0\",\"delta\":5}}");
+    feedf("{\"method\":\"item/completed\",\"params\":{\"item\":{\"type\":\"agentMessage\","
+          "\"id\":\"m1\",\"text\":\"caf\\u00e9\\n \\ud83d\\ude00!?\"},\"threadId\":\"T0\"}}");
+    feedf("{\"method\":\"rawResponse/completed\",\"params\":{\"threadId\":\"T0\",\"usage\":{"
+          "\"inputTokens\":3,\"cachedInputTokens\":1,\"outputTokens\":\"2\","
+          "\"reasoningOutputTokens\":null}}}");
+    feedf("{\"method\":\"rawResponse/completed\",\"params\":{\"threadId\":\"T0\",\"usage\":{"
+          "\"inputTokens\":2.0,\"outputTokens\":4}}}");
+    feedf("{\"method\":\"rawResponse/completed\",\"params\":{\"threadId\":\"T0\",\"usage\":[]}}");
+    feedf("{\"method\":\"turn/completed\",\"params\":{\"threadId\":\"T0\",\"turn\":{\"id\":"
+          "\"U0\",\"error\":null}}}"); /* no status: completed */
+}
+
+Test(sessions_sm, raw_and_parsed_notifications_tell_the_turn_the_same)
+{
+    run_tricky_turn();
+    struct creator raw = C;
+    uint64_t raw_skipped = P.rpc.stats.skipped;
+    assert_all_over();
+    teardown();
+    setup();
+    P.parsed_only = true;
+    run_tricky_turn();
+    cr_assert_str_eq(raw.text, C.text);
+    cr_assert(strncmp(C.text, "caf\xc3\xa9\n \xf0\x9f\x98\x80", 10) == 0, "%s", C.text);
+    cr_assert(memcmp(raw.events, C.events, sizeof(C.events)) == 0);
+    cr_assert_eq(raw.usage.input, C.usage.input);
+    cr_assert_eq(raw.usage.cached, C.usage.cached);
+    cr_assert_eq(raw.usage.output, C.usage.output);
+    cr_assert_eq(raw.usage.reasoning, C.usage.reasoning);
+    cr_assert_eq(C.events[CG_EVENT_FINISH], 1);
+    /* The raw way took most of them: deltas, the message, two responses, the end. */
+    cr_assert_geq(raw_skipped, P.rpc.stats.skipped + 7, "%llu vs %llu",
+                  (unsigned long long)raw_skipped, (unsigned long long)P.rpc.stats.skipped);
+    assert_all_over();
+}
+
+Test(sessions_sm, a_failed_turn_with_an_error_object_goes_the_parsed_way)
+{
+    make_request(1);
+    run_turn(0);
+    feed_turn_completed("T0", "failed", "{\"message\":\"boom\"}");
+    cr_assert_eq(C.events[CG_EVENT_ERROR], 1);
+    cr_assert_eq(C.last_error.code, CG_ERR_BACKEND_ERROR);
     assert_all_over();
 }

@@ -1,0 +1,60 @@
+/* line_scan.h: a fast reader for the JSON lines a worker writes, building the same jansson
+ * value json_loadb(line, len, JSON_ALLOW_NUL) would, for the plain shapes Codex sends (objects,
+ * arrays, strings, integers, literals), in one pass without jansson's lexer.
+ *
+ * It declines (returns NULL) whatever it does not read exactly as jansson does: a top-level
+ * value that is not an object, real numbers, integers of more than 18 digits, nesting deeper
+ * than CG_LINE_SCAN_DEPTH_MAX, a repeated key in any object, a NUL in a key, and anything that
+ * is not valid JSON. The caller then parses the line with jansson, which decides. */
+#ifndef CG_BACKEND_LINE_SCAN_H
+#define CG_BACKEND_LINE_SCAN_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "util/str.h"
+
+/* Codex nests its items a handful of levels deep. */
+#define CG_LINE_SCAN_DEPTH_MAX 32
+
+/* A new reference to the object in line[0..len) (takes nothing; the line is only read), or
+ * NULL when the scan declines. */
+json_t *cg_line_scan_load(const char *line, size_t len);
+
+/* What a member read by cg_line_scan_fields turned out to be. */
+enum cg_line_scan_type {
+    CG_LINE_SCAN_ABSENT, /* no such member, or a step of its path is not an object */
+    CG_LINE_SCAN_STRING,
+    CG_LINE_SCAN_INTEGER,
+    CG_LINE_SCAN_TRUE,
+    CG_LINE_SCAN_FALSE,
+    CG_LINE_SCAN_NULL,
+    CG_LINE_SCAN_OBJECT,
+    CG_LINE_SCAN_ARRAY,
+};
+
+enum { CG_LINE_SCAN_PATH_MAX = 3, CG_LINE_SCAN_FIELDS_MAX = 16 };
+
+struct cg_line_scan_field {
+    /* In: the member names from the top level down, NULL-terminated. */
+    const char *path[CG_LINE_SCAN_PATH_MAX + 1];
+    /* Out: */
+    enum cg_line_scan_type type;
+    struct cg_str str; /* STRING: the decoded bytes, in the line or in the caller's scratch */
+    bool has_nul;      /* STRING: the bytes hold a NUL (from \u0000) */
+    int64_t integer;   /* INTEGER */
+    unsigned visited;  /* private: the path steps already entered, to catch repeated keys */
+};
+
+/* Reads the members named by fields[0..n) from the object in line[0..len) without building
+ * anything: what json_object_get along each path would find in jansson's reading of the line.
+ * The whole line is checked by cg_line_scan_load's rules (except that a key repeated off the
+ * paths is let through, as jansson lets it through), so true means jansson reads the line as
+ * valid JSON with exactly these members. Decoded strings go to scratch[0..cap) (only
+ * strings with escapes need room there; `scratch` must not be NULL). False (decline) for whatever
+ * cg_line_scan_load declines, a repeated key along any path, or too little scratch. */
+bool cg_line_scan_fields(const char *line, size_t len, struct cg_line_scan_field *fields, size_t n,
+                         char *scratch, size_t cap);
+
+#endif

@@ -1,0 +1,193 @@
+/* test_line_scan.c: the fast line reader builds exactly what jansson builds, and declines
+ * whatever it does not read as jansson does. */
+#include <criterion/criterion.h>
+#include <jansson.h>
+#include <string.h>
+#include "backend/line_scan.h"
+
+static json_t *load_n(const char *line, size_t len)
+{
+    return cg_line_scan_load(line, len);
+}
+
+/* Reads `line` both ways and requires equal values; returns the fast one (caller frees). */
+static json_t *same_as_jansson_n(const char *line, size_t len)
+{
+    json_t *fast = load_n(line, len);
+    cr_assert_not_null(fast, "declined: %.*s", (int)len, line);
+    json_error_t jerr;
+    json_t *full = json_loadb(line, len, JSON_ALLOW_NUL, &jerr);
+    cr_assert_not_null(full, "jansson rejects: %s", jerr.text);
+    cr_assert(json_equal(fast, full), "differs from jansson: %.*s", (int)len, line);
+    json_decref(full);
+    return fast;
+}
+
+static json_t *same_as_jansson(const char *line)
+{
+    return same_as_jansson_n(line, strlen(line));
+}
+
+static void declines(const char *line)
+{
+    json_t *v = load_n(line, strlen(line));
+    cr_assert_null(v, "accepted: %s", line);
+}
+
+/* The string member `key` of params, as bytes. */
+static void assert_param(json_t *msg, const char *key, const char *want, size_t want_len)
+{
+    json_t *v = json_object_get(json_object_get(msg, "params"), key);
+    cr_assert(json_is_string(v), "%s is not a string", key);
+    cr_assert_eq(json_string_length(v), want_len, "%s: length %zu", key, json_string_length(v));
+    cr_assert(memcmp(json_string_value(v), want, want_len) == 0, "%s: %s", key,
+              json_string_value(v));
+}
+
+Test(line_scan, agent_message_delta_as_codex_writes_it)
+{
+    json_t *m = same_as_jansson(
+        "{\"method\":\"item/agentMessage/delta\",\"params\":{\"threadId\":\"th-1\",\"turnId\":"
+        "\"tu-1\",\"itemId\":\"msg_1\",\"delta\":\"Hello\"},\"emittedAtMs\":1796173722129}");
+    cr_assert_str_eq(json_string_value(json_object_get(m, "method")), "item/agentMessage/delta");
+    assert_param(m, "threadId", "th-1", 4);
+    assert_param(m, "itemId", "msg_1", 5);
+    assert_param(m, "delta", "Hello", 5);
+    cr_assert_eq(json_integer_value(json_object_get(m, "emittedAtMs")), 1796173722129);
+    json_decref(m);
+}
+
+Test(line_scan, members_in_any_order_and_whitespace)
+{
+    json_t *m = same_as_jansson(" { \"params\" : { \"delta\" : \"x\" ,\t\"itemId\":\"i\" , "
+                                "\"threadId\" :\"t\"} ,\r\n \"method\" : \"m\" } \r\n");
+    assert_param(m, "delta", "x", 1);
+    assert_param(m, "threadId", "t", 1);
+    json_decref(m);
+}
+
+Test(line_scan, escapes_decode_like_jansson)
+{
+    json_t *m = same_as_jansson("{\"params\":{\"delta\":\"a\\nb\\\"c\\\\d\\/e\\b\\f\\r\\t\"}}");
+    assert_param(m, "delta", "a\nb\"c\\d/e\b\f\r\t", 13);
+    json_decref(m);
+    m = same_as_jansson("{\"params\":{\"delta\":\"caf\\u00e9 \\u20AC\"}}");
+    assert_param(m, "delta", "caf\xc3\xa9 \xe2\x82\xac", 9);
+    json_decref(m);
+}
+
+Test(line_scan, surrogate_pairs_and_nul)
+{
+    json_t *m = same_as_jansson("{\"params\":{\"delta\":\"\\ud83d\\ude00!\",\"n\":\"a\\u0000b\"}}");
+    assert_param(m, "delta", "\xf0\x9f\x98\x80!", 5);
+    assert_param(m, "n", "a\0b", 3);
+    json_decref(m);
+    declines("{\"d\":\"\\ud83d\"}");        /* a high surrogate alone */
+    declines("{\"d\":\"\\ud83dx\"}");       /* ... followed by something else */
+    declines("{\"d\":\"\\ude00\"}");        /* a low surrogate alone */
+    declines("{\"d\":\"\\ud83d\\u0041\"}"); /* a pair with no low half */
+    declines("{\"a\\u0000b\":1}");          /* jansson refuses NUL in keys */
+}
+
+Test(line_scan, long_escaped_strings_leave_the_stack)
+{
+    char line[4096];
+    size_t n = 0;
+    memcpy(line, "{\"d\":\"", 6);
+    n = 6;
+    for (int i = 0; i < 500; i++) {
+        memcpy(line + n, "\\n\\u00e9", 8);
+        n += 8;
+    }
+    memcpy(line + n, "\"}", 2);
+    n += 2;
+    json_t *m = same_as_jansson_n(line, n);
+    cr_assert_eq(json_string_length(json_object_get(m, "d")), 1500);
+    json_decref(m);
+}
+
+Test(line_scan, raw_utf8_is_checked_like_jansson)
+{
+    json_t *m = same_as_jansson("{\"d\":\"caf\xc3\xa9 \xf0\x9f\x98\x80\"}");
+    json_decref(m);
+    declines("{\"d\":\"\xc3\"}");             /* cut short */
+    declines("{\"d\":\"\xc0\xaf\"}");         /* overlong */
+    declines("{\"d\":\"\xed\xa0\x80\"}");     /* a surrogate */
+    declines("{\"d\":\"\xf4\x90\x80\x80\"}"); /* above U+10FFFF */
+    declines("{\"d\":\"\xff\"}");
+}
+
+Test(line_scan, other_value_types_nest)
+{
+    json_t *m = same_as_jansson("{\"a\":[1,-0,-42,true,false,null,{},[],{\"b\":[[\"c\"]]}],"
+                                "\"n\":123456789012345678}");
+    json_decref(m);
+}
+
+Test(line_scan, declines_what_it_does_not_read_exactly)
+{
+    declines("{\"u\":{\"inputTokens\":1.5}}"); /* reals */
+    declines("{\"u\":1e3}");
+    declines("{\"u\":1234567890123456789}"); /* more than 18 digits */
+    declines("{\"a\":1,\"a\":2}");           /* repeated keys */
+    declines("{\"p\":{\"delta\":\"x\",\"delta\":\"y\"}}");
+    declines("[1]"); /* not an object */
+    declines("\"s\"");
+    declines("");
+    char deep[256] = "{\"a\":";
+    size_t n = strlen(deep);
+    for (int i = 0; i < CG_LINE_SCAN_DEPTH_MAX + 1; i++)
+        deep[n++] = '[';
+    for (int i = 0; i < CG_LINE_SCAN_DEPTH_MAX + 1; i++)
+        deep[n++] = ']';
+    deep[n++] = '}';
+    deep[n] = '\0';
+    declines(deep);
+}
+
+Test(line_scan, declines_invalid_json)
+{
+    static const char *const bad[] = {
+        "{",
+        "{\"a\"}",
+        "{\"a\":}",
+        "{\"a\":1,}",
+        "{\"a\":1}x",
+        "{\"a\":1}{}",
+        "{\"a\":01}",
+        "{\"a\":-}",
+        "{\"a\":truex}",
+        "{\"a\":nul}",
+        "{\"a\":\"x}",
+        "{\"a\":\"\\x\"}",
+        "{\"a\":\"\\u12g4\"}",
+        "{\"a\":\"tab\there\"}",
+        "{\"a\":[1,]}",
+        "{\"a\":[1 2]}",
+        "{a:1}",
+        "{\"a\":\"x\\",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        declines(bad[i]);
+        json_error_t jerr;
+        json_t *full = json_loadb(bad[i], strlen(bad[i]), JSON_ALLOW_NUL, &jerr);
+        cr_assert_null(full, "jansson accepts %s", bad[i]);
+    }
+}
+
+Test(line_scan, a_whole_turn_of_fake_codex)
+{
+    static const char *const lines[] = {
+        "{\"id\":2,\"result\":{\"thread\":{\"id\":\"01a2\",\"forkedFromId\":null,\"ephemeral\":"
+        "true,"
+        "\"createdAt\":1796173722,\"turns\":[]},\"model\":\"codex-5\",\"reasoningEffort\":null}}",
+        "{\"method\":\"rawResponse/completed\",\"params\":{\"threadId\":\"01a2\",\"usage\":{"
+        "\"totalTokens\":30,\"inputTokens\":21,\"cachedInputTokens\":5,\"outputTokens\":9,"
+        "\"reasoningOutputTokens\":0}}}",
+        "{\"method\":\"turn/completed\",\"params\":{\"threadId\":\"01a2\",\"turn\":{\"id\":\"t\","
+        "\"items\":[{\"type\":\"agentMessage\",\"id\":\"m\",\"text\":\"Hello.\"}],\"status\":"
+        "\"completed\",\"error\":null,\"durationMs\":0}}}",
+    };
+    for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
+        json_decref(same_as_jansson(lines[i]));
+}
