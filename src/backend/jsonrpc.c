@@ -94,6 +94,9 @@ static int dump_fast(struct cg_buf *b, const json_t *v, int depth)
         return cg_buf_append_char(b, ']');
     }
     case JSON_STRING:
+        /* jansson refuses a string that is not UTF-8; so do we (it then decides). */
+        if (!cg_json_utf8_valid(json_string_value(v), json_string_length(v)))
+            return -1;
         return cg_json_string(b, json_string_value(v), json_string_length(v));
     case JSON_INTEGER:
         return dump_integer(b, json_integer_value(v));

@@ -47,11 +47,14 @@ struct cg_rpc_ops {
      * owner can tell whose message was lost (may be NULL). */
     void (*oversized)(void *owner, const char *head, size_t head_len, const char *tail,
                       size_t tail_len);
-    /* May be NULL. Asked with a notification's method (and the whole raw line) before the line
-     * is parsed: false skips it unparsed (most of a turn's notifications are of no use to the
-     * gateway, and parsing is most of its cost). Asked only for a line whose top-level members,
-     * read from the raw bytes, include a string "method" and no "id": a server request is
-     * always parsed and handed to `request`, whatever order its members are in. */
+    /* May be NULL. Offered a notification's method and its whole raw line (both borrowed for
+     * the call; the line is not yet known to be valid JSON) before the line is parsed. False
+     * means "skip it unparsed": it is of no use, or the owner has already acted on it from the
+     * raw bytes (the hot notifications; it may deliver events and call back into this rpc
+     * meanwhile). Parsing is most of the cost of a line. Offered only for a line whose
+     * top-level members, read from the raw bytes, include a string "method" and no "id": a
+     * server request is always parsed and handed to `request`, whatever order its members
+     * are in. */
     bool (*wanted)(void *owner, struct cg_str method, struct cg_str line);
     /* May be NULL. A successful response to a call that had already timed out (its callback
      * got CG_RPC_ETIMEOUT): whatever the call created (a thread, a turn) is the owner's to
@@ -65,7 +68,7 @@ struct cg_rpc_stats {
     uint64_t invalid;   /* not JSON, or not an object */
     uint64_t oversized; /* longer than the limit, skipped */
     uint64_t unknown;   /* responses to ids we never sent or already settled */
-    uint64_t skipped;   /* notifications the owner did not want, skipped unparsed */
+    uint64_t skipped;   /* notifications not parsed: of no use, or taken from the raw bytes */
     uint64_t late;      /* responses to calls that had timed out */
 };
 

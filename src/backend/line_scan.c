@@ -182,6 +182,8 @@ static bool read_string(struct reader *r, char *scratch, size_t scratch_len, str
         if (c < 0x20)
             return false;
         if (c == '\\') {
+            if (end - p < 2)
+                return false; /* the line ends inside an escape */
             escaped = true;
             p += 2; /* checked when decoding; the byte after it is never the closing quote */
             continue;

@@ -12,6 +12,13 @@ static void item_begin(struct cg_reply_text *rt, const char *id)
     rt->sent = 0;
 }
 
+/* Whether `id` names the item whose id was kept: ids are kept cut to the buffer, so only that
+ * much is compared (Codex's item ids are a few dozen bytes). */
+static bool same_id(const struct cg_reply_text *rt, const char *id)
+{
+    return strncmp(id, rt->item_id, sizeof(rt->item_id) - 1) == 0;
+}
+
 /* Makes `id` (NULL: whichever is current) the current item. A completed item is emptied only
  * here, once what it returned has been sent. */
 static void select_item(struct cg_reply_text *rt, const char *id)
@@ -20,7 +27,7 @@ static void select_item(struct cg_reply_text *rt, const char *id)
         rt->closed = false;
         item_begin(rt, NULL);
     }
-    if (id && strcmp(id, rt->item_id) != 0)
+    if (id && !same_id(rt, id))
         item_begin(rt, id);
 }
 

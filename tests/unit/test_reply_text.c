@@ -130,3 +130,18 @@ Test(reply_text, deltas_past_the_cap_are_dropped)
     delta("a", big);
     cr_assert_str_eq(sent, "ok");
 }
+
+Test(reply_text, an_item_id_longer_than_kept_is_still_one_item)
+{
+    char id[200];
+    memset(id, 'i', sizeof(id) - 1);
+    id[sizeof(id) - 1] = '\0';
+    struct cg_reply_text_out a = cg_reply_text_delta(&rt, id, CG_STR("Hel"));
+    cr_assert_eq(a.sep.len, 0);
+    struct cg_reply_text_out b = cg_reply_text_delta(&rt, id, CG_STR("lo"));
+    cr_assert_eq(b.sep.len, 0, "the same item: no separator");
+    cr_assert_eq(b.text.len, 2);
+    struct cg_reply_text_out c = cg_reply_text_completed(&rt, id, CG_STR("Hello"));
+    cr_assert_eq(c.text.len, 0, "nothing new at its completion");
+    cr_assert(!c.diverged);
+}
