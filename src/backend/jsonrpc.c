@@ -1,5 +1,6 @@
 /* jsonrpc.c: line framing, message classification and pending calls. */
 #include "backend/jsonrpc.h"
+#include <assert.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@ struct pending_call {
     uint64_t deadline_ms;
     cg_rpc_result_cb cb;
     void *data;
+    const char *const *want; /* cg_rpc_call_want's member path, NULL when the whole result */
     char method[CG_RPC_METHOD_BYTES];
     /* Kept for a late answer: what it created belongs to this thread. */
     char thread_id[CG_RPC_THREAD_BYTES];
@@ -136,12 +138,20 @@ static void send_json(struct cg_rpc *rpc, json_t *msg)
 uint64_t cg_rpc_call(struct cg_rpc *rpc, const char *method, json_t *params, uint64_t timeout_ms,
                      uint64_t now_ms, cg_rpc_result_cb cb, void *data)
 {
+    return cg_rpc_call_want(rpc, method, params, timeout_ms, now_ms, NULL, cb, data);
+}
+
+uint64_t cg_rpc_call_want(struct cg_rpc *rpc, const char *method, json_t *params,
+                          uint64_t timeout_ms, uint64_t now_ms, const char *const *want,
+                          cg_rpc_result_cb cb, void *data)
+{
     uint64_t id = rpc->next_id++;
     struct pending_call *pc = cg_xcalloc(1, sizeof(*pc));
     pc->id = id;
     pc->deadline_ms = now_ms + timeout_ms;
     pc->cb = cb;
     pc->data = data;
+    pc->want = want;
     snprintf(pc->method, sizeof(pc->method), "%s", method);
     const char *thread = json_string_value(json_object_get(params, "threadId"));
     if (thread && strlen(thread) < sizeof(pc->thread_id))
@@ -579,6 +589,74 @@ static bool settle_unparsed(struct cg_rpc *rpc, const struct shape *s, const cha
     return true;
 }
 
+/* The fields an answer to cg_rpc_call_want is read by: [WANT_MEMBER] is the wanted member. */
+enum { WANT_ID, WANT_ERROR, WANT_RESULT, WANT_MEMBER, WANT_FIELDS };
+static_assert((int)CG_RPC_WANT_MAX + 1 <= (int)CG_LINE_SCAN_PATH_MAX,
+              "result + the wanted path fit");
+static_assert((int)WANT_FIELDS <= (int)CG_LINE_SCAN_FIELDS_MAX, "the answer's fields fit");
+/* Room for the decoded strings of an answer (only those with escapes take any). */
+#define WANT_SCRATCH_BYTES 512
+
+/* {"a":{"b":value}} for want {"a", "b", NULL}: what json_object_get along the path finds. */
+static json_t *pruned_result(const char *const *want, json_t *value)
+{
+    json_t *result = json_object();
+    json_t *at = result;
+    size_t k = 0;
+    while (want[k] != NULL && want[k + 1] != NULL) {
+        json_t *next = json_object();
+        json_object_set_new(at, want[k], next);
+        at = next;
+        k++;
+    }
+    if (want[k] != NULL && value != NULL)
+        json_object_set_new(at, want[k], value);
+    return result;
+}
+
+/* A plain success answering a cg_rpc_call_want call, settled from the raw bytes; false for
+ * anything else (an error, a result that is not an object, a member that is not a plain
+ * string), which the caller parses as usual. */
+static bool settle_wanted(struct cg_rpc *rpc, const struct shape *s, const char *line, size_t len)
+{
+    uint64_t id = 0;
+    if (!s->ok || s->has_method || !s->has_id || !s->has_result || !raw_id(s->id, &id))
+        return false;
+    struct pending_call *pc = cg_map_get_int(&rpc->pending, id);
+    if (pc == NULL || pc->want == NULL)
+        return false;
+    struct cg_line_scan_field f[WANT_FIELDS] = {
+        [WANT_ID] = {.path = {"id"}},
+        [WANT_ERROR] = {.path = {"error"}},
+        [WANT_RESULT] = {.path = {"result"}},
+        [WANT_MEMBER] = {.path = {"result"}},
+    };
+    size_t n = WANT_MEMBER;
+    if (pc->want[0] != NULL) {
+        for (size_t k = 0; k < CG_RPC_WANT_MAX && pc->want[k] != NULL; k++)
+            f[WANT_MEMBER].path[k + 1] = pc->want[k];
+        n++;
+    }
+    char scratch[WANT_SCRATCH_BYTES];
+    if (!cg_line_scan_fields(line, len, f, n, scratch, sizeof(scratch)))
+        return false;
+    if (f[WANT_ID].type != CG_LINE_SCAN_INTEGER || f[WANT_ID].integer != (int64_t)id)
+        return false;
+    if ((f[WANT_ERROR].type != CG_LINE_SCAN_ABSENT && f[WANT_ERROR].type != CG_LINE_SCAN_NULL) ||
+        f[WANT_RESULT].type != CG_LINE_SCAN_OBJECT)
+        return false;
+    json_t *value = NULL;
+    if (n > WANT_MEMBER && f[WANT_MEMBER].type != CG_LINE_SCAN_ABSENT) {
+        if (f[WANT_MEMBER].type != CG_LINE_SCAN_STRING || f[WANT_MEMBER].has_nul)
+            return false;
+        value = json_stringn_nocheck(f[WANT_MEMBER].str.ptr, f[WANT_MEMBER].str.len);
+    }
+    json_t *result = pruned_result(pc->want, value);
+    settle(cg_map_remove_int(&rpc->pending, id), result, NULL);
+    json_decref(result);
+    return true;
+}
+
 static void handle_line(struct cg_rpc *rpc, const char *line, size_t len)
 {
     rpc->stats.lines++;
@@ -592,6 +670,8 @@ static void handle_line(struct cg_rpc *rpc, const char *line, size_t len)
         rpc->stats.skipped++;
         return;
     }
+    if (settle_wanted(rpc, &shape, line, len))
+        return;
     /* The fast reader builds what jansson would for Codex's usual lines; whatever it declines,
      * jansson reads (and judges). */
     json_t *msg = cg_line_scan_load(line, len);

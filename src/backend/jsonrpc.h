@@ -107,6 +107,16 @@ void cg_rpc_dispose(struct cg_rpc *rpc);
  * Returns the call id (never 0). */
 uint64_t cg_rpc_call(struct cg_rpc *rpc, const char *method, json_t *params, uint64_t timeout_ms,
                      uint64_t now_ms, cg_rpc_result_cb cb, void *data);
+/* As cg_rpc_call, for a caller that reads at most one member of the result: `want` (static
+ * storage, NULL-terminated, at most CG_RPC_WANT_MAX names) is its path below the result, e.g.
+ * {"thread", "id", NULL}; {NULL} for none. A plain success (a result object, no error) whose
+ * member is a string or absent is then read from the raw line, and `cb` gets a result object
+ * holding that member only; any other answer is parsed and handed over whole, as by
+ * cg_rpc_call. A NULL `want` is cg_rpc_call. */
+enum { CG_RPC_WANT_MAX = 2 };
+uint64_t cg_rpc_call_want(struct cg_rpc *rpc, const char *method, json_t *params,
+                          uint64_t timeout_ms, uint64_t now_ms, const char *const *want,
+                          cg_rpc_result_cb cb, void *data);
 
 /* Forgets a pending call without calling its callback (its owner is going away). */
 void cg_rpc_forget(struct cg_rpc *rpc, uint64_t id);

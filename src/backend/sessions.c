@@ -14,10 +14,10 @@
 
 /* --- the worker as the peer -------------------------------------------------------------- */
 
-static uint64_t worker_call(void *peer, const char *method, json_t *params, cg_rpc_result_cb cb,
-                            void *data)
+static uint64_t worker_call(void *peer, const char *method, json_t *params, const char *const *want,
+                            cg_rpc_result_cb cb, void *data)
 {
-    return cg_worker_call(peer, method, params, cb, data);
+    return cg_worker_call_want(peer, method, params, want, cb, data);
 }
 
 static void worker_forget(void *peer, uint64_t id)
@@ -69,7 +69,13 @@ void cg_sessions_dispose(struct cg_sessions *s)
 uint64_t cg_sessions_call(struct cg_sessions *s, const char *method, json_t *params,
                           cg_rpc_result_cb cb, void *data)
 {
-    return s->ops->call(s->peer, method, params, cb, data);
+    return s->ops->call(s->peer, method, params, NULL, cb, data);
+}
+
+uint64_t cg_sessions_call_want(struct cg_sessions *s, const char *method, json_t *params,
+                               const char *const *want, cg_rpc_result_cb cb, void *data)
+{
+    return s->ops->call(s->peer, method, params, want, cb, data);
 }
 
 void cg_sessions_forget(struct cg_sessions *s, uint64_t id)

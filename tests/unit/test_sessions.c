@@ -85,14 +85,15 @@ static void on_late(void *owner, const char *method, const char *thread_id, json
 static const struct cg_rpc_ops rpc_ops = {on_send,      on_notification, on_request,
                                           on_oversized, on_wanted,       on_late};
 
-static uint64_t peer_call(void *peer, const char *method, json_t *params, cg_rpc_result_cb cb,
-                          void *data)
+static uint64_t peer_call(void *peer, const char *method, json_t *params, const char *const *want,
+                          cg_rpc_result_cb cb, void *data)
 {
     if (P.gone) {
         json_decref(params);
         return 0;
     }
-    return cg_rpc_call(&P.rpc, method, params, TIMEOUT_MS, P.now_ms, cb, data);
+    return cg_rpc_call_want(&P.rpc, method, params, TIMEOUT_MS, P.now_ms,
+                            P.parsed_only ? NULL : want, cb, data);
 }
 
 static void peer_forget(void *peer, uint64_t id)
