@@ -33,6 +33,23 @@ static const unsigned char plain_byte[256] = {
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
 };
 
+/* Whether the 8 bytes at p are all plain, a word at a time: false when any is a control byte, a
+ * quote, a backslash or above 0x7f (then plain_byte judges them one by one). (x - k) & ~x has a
+ * byte's high bit set when some byte of x is below k (the exact test for "any"). */
+static bool plain8(const char *p)
+{
+    const uint64_t ones = 0x0101010101010101u;
+    const uint64_t high = 0x8080808080808080u;
+    uint64_t v = 0;
+    memcpy(&v, p, sizeof(v));
+    uint64_t quote = v ^ (ones * '"');
+    uint64_t backslash = v ^ (ones * '\\');
+    uint64_t control = (v - ones * 0x20) & ~v;
+    uint64_t any_quote = (quote - ones) & ~quote;
+    uint64_t any_backslash = (backslash - ones) & ~backslash;
+    return ((control | any_quote | any_backslash | v) & high) == 0;
+}
+
 static void skip_ws(struct reader *r)
 {
     while (r->p < r->end && (*r->p == ' ' || *r->p == '\t' || *r->p == '\n' || *r->p == '\r'))
@@ -172,6 +189,8 @@ static bool read_string(struct reader *r, char *scratch, size_t scratch_len, str
     out->heap = NULL;
     out->nul = false;
     for (;;) {
+        while (end - p >= 8 && plain8(p))
+            p += 8;
         while (p < end && plain_byte[(unsigned char)*p])
             p++;
         if (p >= end)
