@@ -589,6 +589,21 @@ static bool settle_unparsed(struct cg_rpc *rpc, const struct shape *s, const cha
     return true;
 }
 
+/* The method of a line that starts {"method":"..." (Codex writes a notification's method first),
+ * a string without escapes; {NULL, 0} for any other line. Nothing else of the line is read. */
+static struct cg_str leading_method(const char *line, size_t len)
+{
+    static const char lead[] = "{\"method\":\"";
+    const size_t n = sizeof(lead) - 1;
+    if (len < n || memcmp(line, lead, n) != 0)
+        return (struct cg_str){NULL, 0};
+    const char *start = line + n;
+    const char *quote = memchr(start, '"', len - n);
+    if (quote == NULL || memchr(start, '\\', (size_t)(quote - start)) != NULL)
+        return (struct cg_str){NULL, 0};
+    return (struct cg_str){start, (size_t)(quote - start)};
+}
+
 /* The fields an answer to cg_rpc_call_want is read by: [WANT_MEMBER] is the wanted member. */
 enum { WANT_ID, WANT_ERROR, WANT_RESULT, WANT_MEMBER, WANT_FIELDS };
 static_assert((int)CG_RPC_WANT_MAX + 1 <= (int)CG_LINE_SCAN_PATH_MAX,
@@ -664,6 +679,12 @@ static void handle_line(struct cg_rpc *rpc, const char *line, size_t len)
         len--;
     if (len == 0)
         return;
+    struct cg_str lead = leading_method(line, len);
+    if (lead.ptr != NULL && rpc->ops->take &&
+        rpc->ops->take(rpc->owner, lead, (struct cg_str){line, len})) {
+        rpc->stats.skipped++;
+        return;
+    }
     struct shape shape;
     scan_line(line, len, &shape);
     if (skip_unparsed(rpc, &shape, line, len) || settle_unparsed(rpc, &shape, line, len)) {

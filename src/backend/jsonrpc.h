@@ -61,6 +61,13 @@ struct cg_rpc_ops {
      * release. `thread_id` is the call's params.threadId ("" if none); `result` borrowed. Only the
      * last CG_RPC_LATE_MAX timed-out calls are remembered. */
     void (*late)(void *owner, const char *method, const char *thread_id, json_t *result);
+    /* May be NULL. Offered first, before anything else reads it, a line whose first member is
+     * "method" with a string without escapes (`method`, borrowed with the line): true when the
+     * owner read the whole line itself and acted on it, which it may do only when its read
+     * (cg_line_scan_fields, with "method" and "id" among its fields) found the line valid, with
+     * this one method and no top-level id: a notification, read in one pass. False: the line
+     * goes the usual way (`wanted`, then the parse). */
+    bool (*take)(void *owner, struct cg_str method, struct cg_str line);
 };
 
 struct cg_rpc_stats {

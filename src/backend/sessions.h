@@ -69,6 +69,10 @@ bool cg_sessions_wants(struct cg_str method, struct cg_str line);
  * a turn) and was handed to its turn straight from the raw bytes, exactly as
  * cg_sessions_notification would have handed it over. True: parse it and call that. */
 bool cg_sessions_offer(struct cg_sessions *s, struct cg_str method, struct cg_str line);
+/* The worker's `take` hook (cg_rpc_ops.take): true when the line is a hot notification read whole
+ * from its raw bytes and handed to its turn as cg_sessions_offer would (or dropped, for a thread
+ * not here); false leaves it to the usual way. */
+bool cg_sessions_take(struct cg_sessions *s, struct cg_str method, struct cg_str line);
 void cg_sessions_request(struct cg_sessions *s, json_t *id, const char *method, json_t *params);
 /* A call answered after its timeout: a thread it started is unsubscribed. */
 void cg_sessions_late(struct cg_sessions *s, const char *method, const char *thread_id,

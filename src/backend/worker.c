@@ -213,8 +213,14 @@ static void rpc_late(void *owner, const char *method, const char *thread_id, jso
         w->hooks->late(w, method, thread_id, result, w->hooks_data);
 }
 
-static const struct cg_rpc_ops rpc_ops = {rpc_send,      rpc_notification, rpc_request,
-                                          rpc_oversized, rpc_wanted,       rpc_late};
+static bool rpc_take(void *owner, struct cg_str method, struct cg_str line)
+{
+    struct cg_worker *w = owner;
+    return w->hooks->take && w->hooks->take(w, method, line, w->hooks_data);
+}
+
+static const struct cg_rpc_ops rpc_ops = {rpc_send,   rpc_notification, rpc_request, rpc_oversized,
+                                          rpc_wanted, rpc_late,         rpc_take};
 
 static void on_rpc_tick(uv_timer_t *t)
 {

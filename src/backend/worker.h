@@ -76,6 +76,9 @@ struct cg_worker_hooks {
     /* A call answered after it timed out (see cg_rpc_ops.late); may be NULL. */
     void (*late)(struct cg_worker *w, const char *method, const char *thread_id, json_t *result,
                  void *data);
+    /* A notification read whole from its raw line and acted on (see cg_rpc_ops.take); may be
+     * NULL. */
+    bool (*take)(struct cg_worker *w, struct cg_str method, struct cg_str line, void *data);
 };
 
 enum { CG_WORKER_STDERR_KEEP = 8, CG_WORKER_ERROR_BYTES = 256 };

@@ -57,8 +57,8 @@ static void on_late(void *owner, const char *method, const char *thread_id, json
         abort();
 }
 
-static const struct cg_rpc_ops ops = {on_send,      on_notification, on_request,
-                                      on_oversized, on_wanted,       on_late};
+static const struct cg_rpc_ops ops = {on_send,   on_notification, on_request, on_oversized,
+                                      on_wanted, on_late,         NULL};
 
 static void on_result(void *data, json_t *result, const struct cg_rpc_error *err)
 {

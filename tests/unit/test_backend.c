@@ -60,8 +60,8 @@ static bool rec_wanted(void *owner, struct cg_str method, struct cg_str line)
     return !cg_str_eq(method, CG_STR("noise"));
 }
 
-static const struct cg_rpc_ops ops = {rec_send,      rec_note,   rec_request,
-                                      rec_oversized, rec_wanted, NULL};
+static const struct cg_rpc_ops ops = {rec_send,   rec_note, rec_request, rec_oversized,
+                                      rec_wanted, NULL,     NULL};
 
 static void on_result(void *data, json_t *result, const struct cg_rpc_error *err)
 {
@@ -337,8 +337,8 @@ static void rec_late(void *owner, const char *method, const char *thread_id, jso
     snprintf(late_method, sizeof(late_method), "%s", method);
 }
 
-static const struct cg_rpc_ops late_ops = {rec_send,      rec_note,   rec_request,
-                                           rec_oversized, rec_wanted, rec_late};
+static const struct cg_rpc_ops late_ops = {rec_send,   rec_note, rec_request, rec_oversized,
+                                           rec_wanted, rec_late, NULL};
 
 Test(jsonrpc, a_late_answer_goes_to_the_owner_once)
 {

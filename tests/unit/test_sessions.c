@@ -82,8 +82,13 @@ static void on_late(void *owner, const char *method, const char *thread_id, json
     cg_sessions_late(&P.sess, method, thread_id, result);
 }
 
-static const struct cg_rpc_ops rpc_ops = {on_send,      on_notification, on_request,
-                                          on_oversized, on_wanted,       on_late};
+static bool on_take(void *owner, struct cg_str method, struct cg_str line)
+{
+    return !P.parsed_only && cg_sessions_take(&P.sess, method, line);
+}
+
+static const struct cg_rpc_ops rpc_ops = {on_send,   on_notification, on_request, on_oversized,
+                                          on_wanted, on_late,         on_take};
 
 static uint64_t peer_call(void *peer, const char *method, json_t *params, const char *const *want,
                           cg_rpc_result_cb cb, void *data)
