@@ -113,10 +113,18 @@ static int dump_fast(struct cg_buf *b, const json_t *v, int depth)
     }
 }
 
+/* Most of our calls fit in this; larger ones grow from it. */
+#define SEND_RESERVE_BYTES 1023
+
 static void send_json(struct cg_rpc *rpc, json_t *msg)
 {
     struct cg_buf b;
     cg_buf_init(&b, SIZE_MAX / 2);
+    /* Room for the usual call at once (doubling from nothing is most of a small call's cost). */
+    if (cg_buf_reserve(&b, SEND_RESERVE_BYTES) == NULL) {
+        cg_log_error("%s: could not serialise a message", rpc->log_name);
+        return;
+    }
     if (dump_fast(&b, msg, 0) != 0) {
         cg_buf_reset(&b);
         if (cg_json_dump(&b, msg) != 0) {
@@ -133,6 +141,32 @@ static void send_json(struct cg_rpc *rpc, json_t *msg)
     size_t len;
     char *line = cg_buf_take(&b, &len);
     rpc->ops->send(rpc->owner, line, len);
+}
+
+/* Writes {"id":N,"method":"...","params":...} as send_json would write the object cg_rpc_call
+ * builds, without building it; false (nothing sent) when that object must be built: a method
+ * that is not UTF-8 (jansson would leave it out) or params dump_fast leaves to jansson. */
+static bool send_call(struct cg_rpc *rpc, uint64_t id, const char *method, size_t method_len,
+                      const json_t *params)
+{
+    if (!cg_json_utf8_valid(method, method_len))
+        return false;
+    struct cg_buf b;
+    cg_buf_init(&b, SIZE_MAX / 2);
+    bool ok = cg_buf_reserve(&b, SEND_RESERVE_BYTES) != NULL &&
+              cg_buf_append(&b, "{\"id\":", 6) == 0 && dump_integer(&b, (json_int_t)id) == 0 &&
+              cg_buf_append(&b, ",\"method\":", 10) == 0 &&
+              cg_json_string(&b, method, method_len) == 0;
+    if (ok && params != NULL)
+        ok = cg_buf_append(&b, ",\"params\":", 10) == 0 && dump_fast(&b, params, 1) == 0;
+    if (!ok || cg_buf_append(&b, "}\n", 2) != 0) {
+        cg_buf_dispose(&b);
+        return false;
+    }
+    size_t len = 0;
+    char *line = cg_buf_take(&b, &len);
+    rpc->ops->send(rpc->owner, line, len);
+    return true;
 }
 
 uint64_t cg_rpc_call(struct cg_rpc *rpc, const char *method, json_t *params, uint64_t timeout_ms,
@@ -152,11 +186,16 @@ uint64_t cg_rpc_call_want(struct cg_rpc *rpc, const char *method, json_t *params
     pc->cb = cb;
     pc->data = data;
     pc->want = want;
-    snprintf(pc->method, sizeof(pc->method), "%s", method);
+    size_t method_len = strlen(method);
+    memcpy(pc->method, method, CG_MIN(method_len, sizeof(pc->method) - 1)); /* zeroed: ends */
     const char *thread = json_string_value(json_object_get(params, "threadId"));
     if (thread && strlen(thread) < sizeof(pc->thread_id))
         memcpy(pc->thread_id, thread, strlen(thread) + 1);
     cg_map_put_int(&rpc->pending, id, pc);
+    if (send_call(rpc, id, method, method_len, params)) {
+        json_decref(params);
+        return id;
+    }
     json_t *msg = json_object();
     json_object_set_new(msg, "id", json_integer((json_int_t)id));
     json_object_set_new(msg, "method", json_string(method));
