@@ -33,10 +33,11 @@ static const unsigned char plain_byte[256] = {
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
 };
 
-/* Whether the 8 bytes at p are all plain, a word at a time: false when any is a control byte, a
- * quote, a backslash or above 0x7f (then plain_byte judges them one by one). (x - k) & ~x has a
- * byte's high bit set when some byte of x is below k (the exact test for "any"). */
-static bool plain8(const char *p)
+/* The bytes at p that are not plain, a word at a time: a mask with the high bit of each such
+ * byte set (a control byte, a quote, a backslash, or above 0x7f), 0 when all 8 are plain.
+ * (x - k) & ~x flags the bytes of x below k; a borrow can only flag bytes above a true one, so the
+ * lowest flag is always exact. */
+static uint64_t unplain8(const char *p)
 {
     const uint64_t ones = 0x0101010101010101u;
     const uint64_t high = 0x8080808080808080u;
@@ -47,12 +48,34 @@ static bool plain8(const char *p)
     uint64_t control = (v - ones * 0x20) & ~v;
     uint64_t any_quote = (quote - ones) & ~quote;
     uint64_t any_backslash = (backslash - ones) & ~backslash;
-    return ((control | any_quote | any_backslash | v) & high) == 0;
+    return (control | any_quote | any_backslash | v) & high;
+}
+
+/* p moved past the plain bytes before end. */
+static const char *skip_plain(const char *p, const char *end)
+{
+    while (end - p >= 8) {
+        uint64_t hit = unplain8(p);
+        if (hit == 0) {
+            p += 8;
+            continue;
+        }
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        return p + (__builtin_ctzll(hit) >> 3); /* the first byte in memory is the lowest */
+#else
+        break;
+#endif
+    }
+    while (p < end && plain_byte[(unsigned char)*p])
+        p++;
+    return p;
 }
 
 static void skip_ws(struct reader *r)
 {
-    while (r->p < r->end && (*r->p == ' ' || *r->p == '\t' || *r->p == '\n' || *r->p == '\r'))
+    /* Every whitespace byte is at most ' ': most calls stop at the first test. */
+    while (r->p < r->end && (unsigned char)*r->p <= ' ' &&
+           (*r->p == ' ' || *r->p == '\t' || *r->p == '\n' || *r->p == '\r'))
         r->p++;
 }
 
@@ -189,10 +212,7 @@ static bool read_string(struct reader *r, char *scratch, size_t scratch_len, str
     out->heap = NULL;
     out->nul = false;
     for (;;) {
-        while (end - p >= 8 && plain8(p))
-            p += 8;
-        while (p < end && plain_byte[(unsigned char)*p])
-            p++;
+        p = skip_plain(p, end);
         if (p >= end)
             return false;
         unsigned char c = (unsigned char)*p;
@@ -553,12 +573,12 @@ static bool walk_object(struct walk *w, int depth, unsigned mask, size_t level)
         /* Which fields name this member: `here` end at it, `deeper` go on inside it. */
         unsigned here = 0;
         unsigned deeper = 0;
-        for (size_t i = 0; mask && i < w->n; i++) {
-            if ((mask & (1u << i)) == 0)
-                continue;
+        for (unsigned m = mask; m != 0; m &= m - 1) {
+            size_t i = (size_t)__builtin_ctz(m);
             struct cg_line_scan_field *f = &w->fields[i];
             const char *name = f->path[level];
-            if (w->name_len[i][level] != key.len || memcmp(name, key.ptr, key.len) != 0)
+            if (w->name_len[i][level] != key.len ||
+                (key.len > 0 && (name[0] != key.ptr[0] || memcmp(name, key.ptr, key.len) != 0)))
                 continue;
             if (f->path[level + 1] == NULL) {
                 here |= 1u << i;
