@@ -643,8 +643,21 @@ static struct cg_str leading_method(const char *line, size_t len)
     return (struct cg_str){start, (size_t)(quote - start)};
 }
 
+/* The id of a line that starts {"id":N, (as a response to us does), N as we write ids; false
+ * for any other line. Nothing else of the line is read. */
+static bool leading_id(const char *line, size_t len, uint64_t *id)
+{
+    static const char lead[] = "{\"id\":";
+    const size_t n = sizeof(lead) - 1;
+    if (len < n || memcmp(line, lead, n) != 0)
+        return false;
+    const char *start = line + n;
+    const char *comma = memchr(start, ',', len - n);
+    return comma != NULL && raw_id((struct cg_str){start, (size_t)(comma - start)}, id);
+}
+
 /* The fields an answer to cg_rpc_call_want is read by: [WANT_MEMBER] is the wanted member. */
-enum { WANT_ID, WANT_ERROR, WANT_RESULT, WANT_MEMBER, WANT_FIELDS };
+enum { WANT_ID, WANT_METHOD, WANT_ERROR, WANT_RESULT, WANT_MEMBER, WANT_FIELDS };
 static_assert((int)CG_RPC_WANT_MAX + 1 <= (int)CG_LINE_SCAN_PATH_MAX,
               "result + the wanted path fit");
 static_assert((int)WANT_FIELDS <= (int)CG_LINE_SCAN_FIELDS_MAX, "the answer's fields fit");
@@ -668,21 +681,18 @@ static json_t *pruned_result(const char *const *want, json_t *value)
     return result;
 }
 
-/* A plain success answering a cg_rpc_call_want call, settled from the raw bytes; false for
- * anything else (an error, a result that is not an object, a member that is not a plain
- * string), which the caller parses as usual. */
-static bool settle_wanted(struct cg_rpc *rpc, const struct shape *s, const char *line, size_t len)
+/* A plain success answering the cg_rpc_call_want call `id` (which the line's top-level id may
+ * name), settled from the raw bytes in one read that also proves the line a response to that id
+ * (its id, no method); false for anything else (an error, a result that is not an object, a
+ * member that is not a plain string), which the caller parses as usual. */
+static bool settle_wanted(struct cg_rpc *rpc, uint64_t id, const char *line, size_t len)
 {
-    uint64_t id = 0;
-    if (!s->ok || s->has_method || !s->has_id || !s->has_result || !raw_id(s->id, &id))
-        return false;
     struct pending_call *pc = cg_map_get_int(&rpc->pending, id);
     if (pc == NULL || pc->want == NULL)
         return false;
     struct cg_line_scan_field f[WANT_FIELDS] = {
-        [WANT_ID] = {.path = {"id"}},
-        [WANT_ERROR] = {.path = {"error"}},
-        [WANT_RESULT] = {.path = {"result"}},
+        [WANT_ID] = {.path = {"id"}},         [WANT_METHOD] = {.path = {"method"}},
+        [WANT_ERROR] = {.path = {"error"}},   [WANT_RESULT] = {.path = {"result"}},
         [WANT_MEMBER] = {.path = {"result"}},
     };
     size_t n = WANT_MEMBER;
@@ -694,7 +704,8 @@ static bool settle_wanted(struct cg_rpc *rpc, const struct shape *s, const char 
     char scratch[WANT_SCRATCH_BYTES];
     if (!cg_line_scan_fields(line, len, f, n, scratch, sizeof(scratch)))
         return false;
-    if (f[WANT_ID].type != CG_LINE_SCAN_INTEGER || f[WANT_ID].integer != (int64_t)id)
+    if (f[WANT_ID].type != CG_LINE_SCAN_INTEGER || f[WANT_ID].integer != (int64_t)id ||
+        f[WANT_METHOD].type != CG_LINE_SCAN_ABSENT)
         return false;
     if ((f[WANT_ERROR].type != CG_LINE_SCAN_ABSENT && f[WANT_ERROR].type != CG_LINE_SCAN_NULL) ||
         f[WANT_RESULT].type != CG_LINE_SCAN_OBJECT)
@@ -718,6 +729,9 @@ static void handle_line(struct cg_rpc *rpc, const char *line, size_t len)
         len--;
     if (len == 0)
         return;
+    uint64_t lead_id = 0;
+    if (leading_id(line, len, &lead_id) && settle_wanted(rpc, lead_id, line, len))
+        return; /* an answer to a call that wants one member, read once */
     struct cg_str lead = leading_method(line, len);
     if (lead.ptr != NULL && rpc->ops->take &&
         rpc->ops->take(rpc->owner, lead, (struct cg_str){line, len})) {
@@ -730,7 +744,9 @@ static void handle_line(struct cg_rpc *rpc, const char *line, size_t len)
         rpc->stats.skipped++;
         return;
     }
-    if (settle_wanted(rpc, &shape, line, len))
+    uint64_t shape_id = 0;
+    if (shape.ok && !shape.has_method && shape.has_id && shape.has_result &&
+        raw_id(shape.id, &shape_id) && settle_wanted(rpc, shape_id, line, len))
         return;
     /* The fast reader builds what jansson would for Codex's usual lines; whatever it declines,
      * jansson reads (and judges). */
