@@ -56,8 +56,9 @@ static int dump_integer(struct cg_buf *b, json_int_t v)
         digits[--n] = (char)('0' + u % 10);
         u /= 10;
     } while (u > 0);
-    if (v < 0)
+    if (v < 0) {
         digits[--n] = '-';
+    }
     return cg_buf_append(b, digits + n, sizeof(digits) - n);
 }
 
@@ -138,7 +139,7 @@ static void send_json(struct cg_rpc *rpc, json_t *msg)
         cg_log_error("%s: could not serialise a message", rpc->log_name);
         return;
     }
-    size_t len;
+    size_t len = 0;
     char *line = cg_buf_take(&b, &len);
     rpc->ops->send(rpc->owner, line, len);
 }
@@ -157,8 +158,9 @@ static bool send_call(struct cg_rpc *rpc, uint64_t id, const char *method, size_
               cg_buf_append(&b, "{\"id\":", 6) == 0 && dump_integer(&b, (json_int_t)id) == 0 &&
               cg_buf_append(&b, ",\"method\":", 10) == 0 &&
               cg_json_string(&b, method, method_len) == 0;
-    if (ok && params != NULL)
+    if (ok && params != NULL) {
         ok = cg_buf_append(&b, ",\"params\":", 10) == 0 && dump_fast(&b, params, 1) == 0;
+    }
     if (!ok || cg_buf_append(&b, "}\n", 2) != 0) {
         cg_buf_dispose(&b);
         return false;
@@ -403,8 +405,9 @@ static const char *skip_value(const char *p, const char *end)
     if (p < end && (*p == '{' || *p == '[')) {
         size_t depth = 0;
         while (p < end) {
-            while (p < end && !container_byte[(unsigned char)*p])
+            while (p < end && !container_byte[(unsigned char)*p]) {
                 p++;
+            }
             if (p == end)
                 break;
             char c = *p;
@@ -676,8 +679,9 @@ static json_t *pruned_result(const char *const *want, json_t *value)
         at = next;
         k++;
     }
-    if (want[k] != NULL && value != NULL)
+    if (want[k] != NULL && value != NULL) {
         json_object_set_new(at, want[k], value);
+    }
     return result;
 }
 
@@ -697,8 +701,9 @@ static bool settle_wanted(struct cg_rpc *rpc, uint64_t id, const char *line, siz
     };
     size_t n = WANT_MEMBER;
     if (pc->want[0] != NULL) {
-        for (size_t k = 0; k < CG_RPC_WANT_MAX && pc->want[k] != NULL; k++)
+        for (size_t k = 0; k < CG_RPC_WANT_MAX && pc->want[k] != NULL; k++) {
             f[WANT_MEMBER].path[k + 1] = pc->want[k];
+        }
         n++;
     }
     char scratch[WANT_SCRATCH_BYTES];
@@ -738,7 +743,7 @@ static void handle_line(struct cg_rpc *rpc, const char *line, size_t len)
         rpc->stats.skipped++;
         return;
     }
-    struct shape shape;
+    struct shape shape = {0};
     scan_line(line, len, &shape);
     if (skip_unparsed(rpc, &shape, line, len) || settle_unparsed(rpc, &shape, line, len)) {
         rpc->stats.skipped++;

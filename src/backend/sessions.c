@@ -238,7 +238,7 @@ static int64_t int_value(const struct cg_line_scan_field *f)
 static bool deliver(struct cg_turn *t, enum offer_kind kind, const struct cg_line_scan_field *f)
 {
     char id_buf[OFFER_ID_BYTES];
-    const char *id;
+    const char *id = NULL;
     switch (kind) {
     case OFFER_DELTA:
         if (f[2].type != CG_LINE_SCAN_STRING || !c_string(&f[1], id_buf, sizeof(id_buf), &id))
@@ -260,7 +260,7 @@ static bool deliver(struct cg_turn *t, enum offer_kind kind, const struct cg_lin
     }
     case OFFER_TURN: {
         char status_buf[OFFER_ID_BYTES];
-        const char *status;
+        const char *status = NULL;
         if (f[2].type == CG_LINE_SCAN_OBJECT ||
             !c_string(&f[1], status_buf, sizeof(status_buf), &status))
             return false;
@@ -276,8 +276,9 @@ static size_t offer_kind(struct cg_str method)
 {
     size_t kind = 0;
     while (kind < CG_ARRAY_SIZE(offers) &&
-           !cg_str_eq(method, (struct cg_str){offers[kind].method, offers[kind].method_len}))
+           !cg_str_eq(method, (struct cg_str){offers[kind].method, offers[kind].method_len})) {
         kind++;
+    }
     return kind;
 }
 

@@ -488,18 +488,21 @@ static void read_usage(json_t *u, struct cg_usage *out)
 /* A model response is over; `usage` NULL when it reported none. */
 static void response_completed(struct cg_turn *t, const struct cg_usage *usage)
 {
-    if (usage)
+    if (usage) {
         cg_usage_add(&t->usage, usage);
-    if (json_array_size(t->calls) > 0 && !t->tools_ready)
+    }
+    if (json_array_size(t->calls) > 0 && !t->tools_ready) {
         deliver_tools(t);
+    }
 }
 
 static void on_raw_completed(struct cg_turn *t, json_t *params)
 {
     json_t *u = json_object_get(params, "usage");
     struct cg_usage one = {0};
-    if (json_is_object(u))
+    if (json_is_object(u)) {
         read_usage(u, &one);
+    }
     response_completed(t, json_is_object(u) ? &one : NULL);
 }
 
