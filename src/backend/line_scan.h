@@ -51,7 +51,8 @@ struct cg_line_scan_field {
  * The whole line is checked by cg_line_scan_load's rules (except that a key repeated off the
  * paths is let through, as jansson lets it through), so true means jansson reads the line as
  * valid JSON with exactly these members. Decoded strings go to scratch[0..cap) (only
- * strings with escapes need room there; `scratch` must not be NULL). False (decline) for whatever
+ * strings with escapes go there, each needing room for its escaped length; `scratch` must not be
+ * NULL). False (decline) for whatever
  * cg_line_scan_load declines, a repeated key along any path, or too little scratch. */
 bool cg_line_scan_fields(const char *line, size_t len, struct cg_line_scan_field *fields, size_t n,
                          char *scratch, size_t cap) CG_MUST_CHECK;
