@@ -1,5 +1,6 @@
 /* jsonrpc.c: line framing, message classification and pending calls. */
 #include "backend/jsonrpc.h"
+#include <assert.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@ struct pending_call {
     uint64_t deadline_ms;
     cg_rpc_result_cb cb;
     void *data;
+    const char *const *want; /* cg_rpc_call_want's member path, NULL when the whole result */
     char method[CG_RPC_METHOD_BYTES];
     /* Kept for a late answer: what it created belongs to this thread. */
     char thread_id[CG_RPC_THREAD_BYTES];
@@ -54,8 +56,9 @@ static int dump_integer(struct cg_buf *b, json_int_t v)
         digits[--n] = (char)('0' + u % 10);
         u /= 10;
     } while (u > 0);
-    if (v < 0)
+    if (v < 0) {
         digits[--n] = '-';
+    }
     return cg_buf_append(b, digits + n, sizeof(digits) - n);
 }
 
@@ -111,10 +114,18 @@ static int dump_fast(struct cg_buf *b, const json_t *v, int depth)
     }
 }
 
+/* Most of our calls fit in this; larger ones grow from it. */
+#define SEND_RESERVE_BYTES 1023
+
 static void send_json(struct cg_rpc *rpc, json_t *msg)
 {
     struct cg_buf b;
     cg_buf_init(&b, SIZE_MAX / 2);
+    /* Room for the usual call at once (doubling from nothing is most of a small call's cost). */
+    if (cg_buf_reserve(&b, SEND_RESERVE_BYTES) == NULL) {
+        cg_log_error("%s: could not serialise a message", rpc->log_name);
+        return;
+    }
     if (dump_fast(&b, msg, 0) != 0) {
         cg_buf_reset(&b);
         if (cg_json_dump(&b, msg) != 0) {
@@ -128,13 +139,47 @@ static void send_json(struct cg_rpc *rpc, json_t *msg)
         cg_log_error("%s: could not serialise a message", rpc->log_name);
         return;
     }
-    size_t len;
+    size_t len = 0;
     char *line = cg_buf_take(&b, &len);
     rpc->ops->send(rpc->owner, line, len);
 }
 
+/* Writes {"id":N,"method":"...","params":...} as send_json would write the object cg_rpc_call
+ * builds, without building it; false (nothing sent) when that object must be built: a method
+ * that is not UTF-8 (jansson would leave it out) or params dump_fast leaves to jansson. */
+static bool send_call(struct cg_rpc *rpc, uint64_t id, const char *method, size_t method_len,
+                      const json_t *params)
+{
+    if (!cg_json_utf8_valid(method, method_len))
+        return false;
+    struct cg_buf b;
+    cg_buf_init(&b, SIZE_MAX / 2);
+    bool ok = cg_buf_reserve(&b, SEND_RESERVE_BYTES) != NULL &&
+              cg_buf_append(&b, "{\"id\":", 6) == 0 && dump_integer(&b, (json_int_t)id) == 0 &&
+              cg_buf_append(&b, ",\"method\":", 10) == 0 &&
+              cg_json_string(&b, method, method_len) == 0;
+    if (ok && params != NULL) {
+        ok = cg_buf_append(&b, ",\"params\":", 10) == 0 && dump_fast(&b, params, 1) == 0;
+    }
+    if (!ok || cg_buf_append(&b, "}\n", 2) != 0) {
+        cg_buf_dispose(&b);
+        return false;
+    }
+    size_t len = 0;
+    char *line = cg_buf_take(&b, &len);
+    rpc->ops->send(rpc->owner, line, len);
+    return true;
+}
+
 uint64_t cg_rpc_call(struct cg_rpc *rpc, const char *method, json_t *params, uint64_t timeout_ms,
                      uint64_t now_ms, cg_rpc_result_cb cb, void *data)
+{
+    return cg_rpc_call_want(rpc, method, params, timeout_ms, now_ms, NULL, cb, data);
+}
+
+uint64_t cg_rpc_call_want(struct cg_rpc *rpc, const char *method, json_t *params,
+                          uint64_t timeout_ms, uint64_t now_ms, const char *const *want,
+                          cg_rpc_result_cb cb, void *data)
 {
     uint64_t id = rpc->next_id++;
     struct pending_call *pc = cg_xcalloc(1, sizeof(*pc));
@@ -142,11 +187,17 @@ uint64_t cg_rpc_call(struct cg_rpc *rpc, const char *method, json_t *params, uin
     pc->deadline_ms = now_ms + timeout_ms;
     pc->cb = cb;
     pc->data = data;
-    snprintf(pc->method, sizeof(pc->method), "%s", method);
+    pc->want = want;
+    size_t method_len = strlen(method);
+    memcpy(pc->method, method, CG_MIN(method_len, sizeof(pc->method) - 1)); /* zeroed: ends */
     const char *thread = json_string_value(json_object_get(params, "threadId"));
     if (thread && strlen(thread) < sizeof(pc->thread_id))
         memcpy(pc->thread_id, thread, strlen(thread) + 1);
     cg_map_put_int(&rpc->pending, id, pc);
+    if (send_call(rpc, id, method, method_len, params)) {
+        json_decref(params);
+        return id;
+    }
     json_t *msg = json_object();
     json_object_set_new(msg, "id", json_integer((json_int_t)id));
     json_object_set_new(msg, "method", json_string(method));
@@ -354,8 +405,9 @@ static const char *skip_value(const char *p, const char *end)
     if (p < end && (*p == '{' || *p == '[')) {
         size_t depth = 0;
         while (p < end) {
-            while (p < end && !container_byte[(unsigned char)*p])
+            while (p < end && !container_byte[(unsigned char)*p]) {
                 p++;
+            }
             if (p == end)
                 break;
             char c = *p;
@@ -579,6 +631,102 @@ static bool settle_unparsed(struct cg_rpc *rpc, const struct shape *s, const cha
     return true;
 }
 
+/* The method of a line that starts {"method":"..." (Codex writes a notification's method first),
+ * a string without escapes; {NULL, 0} for any other line. Nothing else of the line is read. */
+static struct cg_str leading_method(const char *line, size_t len)
+{
+    static const char lead[] = "{\"method\":\"";
+    const size_t n = sizeof(lead) - 1;
+    if (len < n || memcmp(line, lead, n) != 0)
+        return (struct cg_str){NULL, 0};
+    const char *start = line + n;
+    const char *quote = memchr(start, '"', len - n);
+    if (quote == NULL || memchr(start, '\\', (size_t)(quote - start)) != NULL)
+        return (struct cg_str){NULL, 0};
+    return (struct cg_str){start, (size_t)(quote - start)};
+}
+
+/* The id of a line that starts {"id":N, (as a response to us does), N as we write ids; false
+ * for any other line. Nothing else of the line is read. */
+static bool leading_id(const char *line, size_t len, uint64_t *id)
+{
+    static const char lead[] = "{\"id\":";
+    const size_t n = sizeof(lead) - 1;
+    if (len < n || memcmp(line, lead, n) != 0)
+        return false;
+    const char *start = line + n;
+    const char *comma = memchr(start, ',', len - n);
+    return comma != NULL && raw_id((struct cg_str){start, (size_t)(comma - start)}, id);
+}
+
+/* The fields an answer to cg_rpc_call_want is read by: [WANT_MEMBER] is the wanted member. */
+enum { WANT_ID, WANT_METHOD, WANT_ERROR, WANT_RESULT, WANT_MEMBER, WANT_FIELDS };
+static_assert((int)CG_RPC_WANT_MAX + 1 <= (int)CG_LINE_SCAN_PATH_MAX,
+              "result + the wanted path fit");
+static_assert((int)WANT_FIELDS <= (int)CG_LINE_SCAN_FIELDS_MAX, "the answer's fields fit");
+/* Room for the decoded strings of an answer (only those with escapes take any). */
+#define WANT_SCRATCH_BYTES 512
+
+/* {"a":{"b":value}} for want {"a", "b", NULL}: what json_object_get along the path finds. */
+static json_t *pruned_result(const char *const *want, json_t *value)
+{
+    json_t *result = json_object();
+    json_t *at = result;
+    size_t k = 0;
+    while (want[k] != NULL && want[k + 1] != NULL) {
+        json_t *next = json_object();
+        json_object_set_new(at, want[k], next);
+        at = next;
+        k++;
+    }
+    if (want[k] != NULL && value != NULL) {
+        json_object_set_new(at, want[k], value);
+    }
+    return result;
+}
+
+/* A plain success answering the cg_rpc_call_want call `id` (which the line's top-level id may
+ * name), settled from the raw bytes in one read that also proves the line a response to that id
+ * (its id, no method); false for anything else (an error, a result that is not an object, a
+ * member that is not a plain string), which the caller parses as usual. */
+static bool settle_wanted(struct cg_rpc *rpc, uint64_t id, const char *line, size_t len)
+{
+    struct pending_call *pc = cg_map_get_int(&rpc->pending, id);
+    if (pc == NULL || pc->want == NULL)
+        return false;
+    struct cg_line_scan_field f[WANT_FIELDS] = {
+        [WANT_ID] = {.path = {"id"}},         [WANT_METHOD] = {.path = {"method"}},
+        [WANT_ERROR] = {.path = {"error"}},   [WANT_RESULT] = {.path = {"result"}},
+        [WANT_MEMBER] = {.path = {"result"}},
+    };
+    size_t n = WANT_MEMBER;
+    if (pc->want[0] != NULL) {
+        for (size_t k = 0; k < CG_RPC_WANT_MAX && pc->want[k] != NULL; k++) {
+            f[WANT_MEMBER].path[k + 1] = pc->want[k];
+        }
+        n++;
+    }
+    char scratch[WANT_SCRATCH_BYTES];
+    if (!cg_line_scan_fields(line, len, f, n, scratch, sizeof(scratch)))
+        return false;
+    if (f[WANT_ID].type != CG_LINE_SCAN_INTEGER || f[WANT_ID].integer != (int64_t)id ||
+        f[WANT_METHOD].type != CG_LINE_SCAN_ABSENT)
+        return false;
+    if ((f[WANT_ERROR].type != CG_LINE_SCAN_ABSENT && f[WANT_ERROR].type != CG_LINE_SCAN_NULL) ||
+        f[WANT_RESULT].type != CG_LINE_SCAN_OBJECT)
+        return false;
+    json_t *value = NULL;
+    if (n > WANT_MEMBER && f[WANT_MEMBER].type != CG_LINE_SCAN_ABSENT) {
+        if (f[WANT_MEMBER].type != CG_LINE_SCAN_STRING || f[WANT_MEMBER].has_nul)
+            return false;
+        value = json_stringn_nocheck(f[WANT_MEMBER].str.ptr, f[WANT_MEMBER].str.len);
+    }
+    json_t *result = pruned_result(pc->want, value);
+    settle(cg_map_remove_int(&rpc->pending, id), result, NULL);
+    json_decref(result);
+    return true;
+}
+
 static void handle_line(struct cg_rpc *rpc, const char *line, size_t len)
 {
     rpc->stats.lines++;
@@ -586,12 +734,25 @@ static void handle_line(struct cg_rpc *rpc, const char *line, size_t len)
         len--;
     if (len == 0)
         return;
-    struct shape shape;
+    uint64_t lead_id = 0;
+    if (leading_id(line, len, &lead_id) && settle_wanted(rpc, lead_id, line, len))
+        return; /* an answer to a call that wants one member, read once */
+    struct cg_str lead = leading_method(line, len);
+    if (lead.ptr != NULL && rpc->ops->take &&
+        rpc->ops->take(rpc->owner, lead, (struct cg_str){line, len})) {
+        rpc->stats.skipped++;
+        return;
+    }
+    struct shape shape = {0};
     scan_line(line, len, &shape);
     if (skip_unparsed(rpc, &shape, line, len) || settle_unparsed(rpc, &shape, line, len)) {
         rpc->stats.skipped++;
         return;
     }
+    uint64_t shape_id = 0;
+    if (shape.ok && !shape.has_method && shape.has_id && shape.has_result &&
+        raw_id(shape.id, &shape_id) && settle_wanted(rpc, shape_id, line, len))
+        return;
     /* The fast reader builds what jansson would for Codex's usual lines; whatever it declines,
      * jansson reads (and judges). */
     json_t *msg = cg_line_scan_load(line, len);

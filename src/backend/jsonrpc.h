@@ -61,6 +61,13 @@ struct cg_rpc_ops {
      * release. `thread_id` is the call's params.threadId ("" if none); `result` borrowed. Only the
      * last CG_RPC_LATE_MAX timed-out calls are remembered. */
     void (*late)(void *owner, const char *method, const char *thread_id, json_t *result);
+    /* May be NULL. Offered first, before anything else reads it, a line whose first member is
+     * "method" with a string without escapes (`method`, borrowed with the line): true when the
+     * owner read the whole line itself and acted on it, which it may do only when its read
+     * (cg_line_scan_fields, with "method" and "id" among its fields) found the line valid, with
+     * this one method and no top-level id: a notification, read in one pass. False: the line
+     * goes the usual way (`wanted`, then the parse). */
+    bool (*take)(void *owner, struct cg_str method, struct cg_str line);
 };
 
 struct cg_rpc_stats {
@@ -107,6 +114,16 @@ void cg_rpc_dispose(struct cg_rpc *rpc);
  * Returns the call id (never 0). */
 uint64_t cg_rpc_call(struct cg_rpc *rpc, const char *method, json_t *params, uint64_t timeout_ms,
                      uint64_t now_ms, cg_rpc_result_cb cb, void *data);
+/* As cg_rpc_call, for a caller that reads at most one member of the result: `want` (static
+ * storage, NULL-terminated, at most CG_RPC_WANT_MAX names) is its path below the result, e.g.
+ * {"thread", "id", NULL}; {NULL} for none. A plain success (a result object, no error) whose
+ * member is a string or absent is then read from the raw line, and `cb` gets a result object
+ * holding that member only; any other answer is parsed and handed over whole, as by
+ * cg_rpc_call. A NULL `want` is cg_rpc_call. */
+enum { CG_RPC_WANT_MAX = 2 };
+uint64_t cg_rpc_call_want(struct cg_rpc *rpc, const char *method, json_t *params,
+                          uint64_t timeout_ms, uint64_t now_ms, const char *const *want,
+                          cg_rpc_result_cb cb, void *data);
 
 /* Forgets a pending call without calling its callback (its owner is going away). */
 void cg_rpc_forget(struct cg_rpc *rpc, uint64_t id);

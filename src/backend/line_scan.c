@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include "util/alloc.h"
 
 /* Decoded strings shorter than this stay on the stack. */
 #define SCRATCH_BYTES 512
@@ -18,7 +19,7 @@ struct reader {
     const char *end;
 };
 
-static json_t *read_value(struct reader *r, int depth);
+static json_t *read_value(struct reader *r, size_t depth);
 
 /* 1 for the bytes a string holds as they are: printable ASCII but the quote and the backslash
  * (control bytes are invalid, the rest start escapes or UTF-8 sequences). */
@@ -33,10 +34,52 @@ static const unsigned char plain_byte[256] = {
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
 };
 
+/* The bytes at p that are not plain, a word at a time: a mask with the high bit of each such
+ * byte set (a control byte, a quote, a backslash, or above 0x7f), 0 when all 8 are plain.
+ * (x - k) & ~x flags the bytes of x below k; a borrow can only flag bytes above a true one, so the
+ * lowest flag is always exact. */
+static uint64_t unplain8(const char *p)
+{
+    const uint64_t ones = 0x0101010101010101u;
+    const uint64_t high = 0x8080808080808080u;
+    uint64_t v = 0;
+    memcpy(&v, p, sizeof(v));
+    uint64_t quote = v ^ (ones * '"');
+    uint64_t backslash = v ^ (ones * '\\');
+    uint64_t control = (v - ones * 0x20) & ~v;
+    uint64_t any_quote = (quote - ones) & ~quote;
+    uint64_t any_backslash = (backslash - ones) & ~backslash;
+    return (control | any_quote | any_backslash | v) & high;
+}
+
+/* p moved past the plain bytes before end. */
+static const char *skip_plain(const char *p, const char *end)
+{
+    while (end - p >= 8) {
+        uint64_t hit = unplain8(p);
+        if (hit == 0) {
+            p += 8;
+            continue;
+        }
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        return p + (__builtin_ctzll(hit) >> 3); /* the first byte in memory is the lowest */
+#else
+        break;
+#endif
+    }
+    while (p < end && plain_byte[(unsigned char)*p]) {
+        p++;
+    }
+    return p;
+}
+
 static void skip_ws(struct reader *r)
 {
-    while (r->p < r->end && (*r->p == ' ' || *r->p == '\t' || *r->p == '\n' || *r->p == '\r'))
+    /* Every whitespace byte is at most ' ': most calls stop at the first test. */
+    while (r->p < r->end && (unsigned char)*r->p <= ' ' &&
+           (*r->p == ' ' || *r->p == '\t' || *r->p == '\n' || *r->p == '\r')) {
         r->p++;
+    }
 }
 
 /* Length of the UTF-8 sequence at p (RFC 3629, as jansson's utf8_check_full: no overlong
@@ -44,8 +87,8 @@ static void skip_ws(struct reader *r)
 static size_t utf8_len(const unsigned char *p, const unsigned char *end)
 {
     unsigned c = p[0];
-    size_t n;
-    uint32_t cp;
+    size_t n = 0;
+    uint32_t cp = 0;
     if (c >= 0xc2 && c <= 0xdf) {
         n = 2;
         cp = c & 0x1f;
@@ -79,14 +122,15 @@ static int hex4(const char *p, const char *end, uint32_t *out)
     for (int i = 0; i < 4; i++) {
         char c = p[i];
         v <<= 4;
-        if (c >= '0' && c <= '9')
+        if (c >= '0' && c <= '9') {
             v |= (uint32_t)(c - '0');
-        else if (c >= 'a' && c <= 'f')
+        } else if (c >= 'a' && c <= 'f') {
             v |= (uint32_t)(c - 'a' + 10);
-        else if (c >= 'A' && c <= 'F')
+        } else if (c >= 'A' && c <= 'F') {
             v |= (uint32_t)(c - 'A' + 10);
-        else
+        } else {
             return -1;
+        }
     }
     *out = v;
     return 0;
@@ -134,14 +178,14 @@ static size_t unescape(const char **pp, const char *end, char *out)
     }
     if (c != 'u')
         return 0;
-    uint32_t cp;
+    uint32_t cp = 0;
     if (hex4(p, end, &cp) != 0)
         return 0;
     p += 4;
     if (cp >= 0xdc00 && cp <= 0xdfff)
         return 0; /* a low surrogate with no high one before it */
     if (cp >= 0xd800 && cp <= 0xdbff) {
-        uint32_t lo;
+        uint32_t lo = 0;
         if (end - p < 6 || p[0] != '\\' || p[1] != 'u' || hex4(p + 2, end, &lo) != 0 ||
             lo < 0xdc00 || lo > 0xdfff)
             return 0;
@@ -172,8 +216,7 @@ static bool read_string(struct reader *r, char *scratch, size_t scratch_len, str
     out->heap = NULL;
     out->nul = false;
     for (;;) {
-        while (p < end && plain_byte[(unsigned char)*p])
-            p++;
+        p = skip_plain(p, end);
         if (p >= end)
             return false;
         unsigned char c = (unsigned char)*p;
@@ -208,7 +251,9 @@ static bool read_string(struct reader *r, char *scratch, size_t scratch_len, str
         /* Only checked: each escape decodes into a throwaway. */
         for (const char *q = start; q < p;) {
             char tmp[4];
-            if (*q++ != '\\')
+            char c = *q;
+            q++;
+            if (c != '\\')
                 continue;
             if (unescape(&q, p, tmp) == 0)
                 return false;
@@ -221,9 +266,7 @@ static bool read_string(struct reader *r, char *scratch, size_t scratch_len, str
      * 12 → 4). */
     char *buf = scratch;
     if (raw > scratch_len) {
-        buf = malloc(raw);
-        if (buf == NULL)
-            return false;
+        buf = cg_xmalloc(raw); /* no more than the line itself */
         out->heap = buf;
     }
     size_t n = 0;
@@ -239,8 +282,9 @@ static bool read_string(struct reader *r, char *scratch, size_t scratch_len, str
             out->heap = NULL;
             return false;
         }
-        if (k == 1 && buf[n] == '\0')
+        if (k == 1 && buf[n] == '\0') {
             out->nul = true;
+        }
         n += k;
     }
     out->ptr = buf;
@@ -251,7 +295,7 @@ static bool read_string(struct reader *r, char *scratch, size_t scratch_len, str
 static json_t *read_string_value(struct reader *r)
 {
     char scratch[SCRATCH_BYTES];
-    struct span s;
+    struct span s = {0};
     if (!read_string(r, scratch, sizeof(scratch), &s))
         return NULL;
     json_t *v = json_stringn_nocheck(s.ptr, s.len);
@@ -259,7 +303,7 @@ static json_t *read_string_value(struct reader *r)
     return v;
 }
 
-static json_t *read_object(struct reader *r, int depth)
+static json_t *read_object(struct reader *r, size_t depth)
 {
     json_t *obj = json_object();
     r->p++;
@@ -270,7 +314,7 @@ static json_t *read_object(struct reader *r, int depth)
     }
     for (;;) {
         char scratch[SCRATCH_BYTES];
-        struct span key;
+        struct span key = {0};
         if (r->p == r->end || *r->p != '"' || !read_string(r, scratch, sizeof(scratch), &key))
             goto fail;
         if (key.nul) {
@@ -310,7 +354,7 @@ fail:
     return NULL;
 }
 
-static json_t *read_array(struct reader *r, int depth)
+static json_t *read_array(struct reader *r, size_t depth)
 {
     json_t *arr = json_array();
     r->p++;
@@ -350,16 +394,18 @@ static bool scan_integer(struct reader *r, int64_t *out)
         p++;
     }
     const char *digits = p;
-    while (p < r->end && *p >= '0' && *p <= '9')
+    while (p < r->end && *p >= '0' && *p <= '9') {
         p++;
+    }
     size_t n = (size_t)(p - digits);
     if (n == 0 || n > INT_DIGITS_MAX || (n > 1 && digits[0] == '0'))
         return false;
     if (p < r->end && (*p == '.' || *p == 'e' || *p == 'E'))
         return false;
     int64_t v = 0;
-    for (const char *q = digits; q < p; q++)
+    for (const char *q = digits; q < p; q++) {
         v = v * 10 + (*q - '0');
+    }
     r->p = p;
     *out = neg ? -v : v;
     return true;
@@ -367,7 +413,7 @@ static bool scan_integer(struct reader *r, int64_t *out)
 
 static json_t *read_integer(struct reader *r)
 {
-    int64_t v;
+    int64_t v = 0;
     if (!scan_integer(r, &v))
         return NULL;
     return json_integer((json_int_t)v);
@@ -387,7 +433,7 @@ static json_t *read_literal(struct reader *r, const char *word, size_t n, json_t
     return scan_literal(r, word, n) ? value : NULL;
 }
 
-static json_t *read_value(struct reader *r, int depth)
+static json_t *read_value(struct reader *r, size_t depth)
 {
     if (r->p == r->end || depth > CG_LINE_SCAN_DEPTH_MAX)
         return NULL;
@@ -436,6 +482,8 @@ struct walk {
     size_t cap;
     size_t used;
     size_t name_len[CG_LINE_SCAN_FIELDS_MAX][CG_LINE_SCAN_PATH_MAX];
+    /* Per field, the path steps already entered, to catch a repeated key on the way. */
+    unsigned visited[CG_LINE_SCAN_FIELDS_MAX];
 };
 
 /* Decodes the string at w->r.p into the scratch (when it has escapes). */
@@ -448,8 +496,9 @@ static bool walk_string(struct walk *w, struct span *out)
         free(out->heap);
         return false; /* too little scratch */
     }
-    if (out->ptr != start)
+    if (out->ptr != start) {
         w->used += out->len;
+    }
     return true;
 }
 
@@ -477,17 +526,17 @@ static bool walk_scalar(struct walk *w, enum cg_line_scan_type *type, struct spa
     }
 }
 
-static bool walk_value(struct walk *w, int depth, unsigned mask, size_t level);
+static bool walk_value(struct walk *w, size_t depth, unsigned mask, size_t level);
 
 /* Walks a member's value, recording it for the fields in `here` (whose paths end at it). */
-static bool walk_member(struct walk *w, int depth, unsigned here, unsigned deeper, size_t level)
+static bool walk_member(struct walk *w, size_t depth, unsigned here, unsigned deeper, size_t level)
 {
     struct reader *r = &w->r;
     if (here == 0)
         return walk_value(w, depth, deeper, level + 1);
     if (r->p == r->end)
         return false;
-    enum cg_line_scan_type type;
+    enum cg_line_scan_type type = CG_LINE_SCAN_ABSENT;
     struct span s = {0};
     int64_t integer = 0;
     if (*r->p == '{' || *r->p == '[') {
@@ -511,7 +560,7 @@ static bool walk_member(struct walk *w, int depth, unsigned here, unsigned deepe
     return true;
 }
 
-static bool walk_object(struct walk *w, int depth, unsigned mask, size_t level)
+static bool walk_object(struct walk *w, size_t depth, unsigned mask, size_t level)
 {
     struct reader *r = &w->r;
     r->p++;
@@ -521,7 +570,7 @@ static bool walk_object(struct walk *w, int depth, unsigned mask, size_t level)
         return true;
     }
     for (;;) {
-        struct span key;
+        struct span key = {0};
         char scratch[SCRATCH_BYTES];
         if (r->p == r->end || *r->p != '"' || !read_string(r, scratch, sizeof(scratch), &key))
             return false;
@@ -534,20 +583,20 @@ static bool walk_object(struct walk *w, int depth, unsigned mask, size_t level)
         /* Which fields name this member: `here` end at it, `deeper` go on inside it. */
         unsigned here = 0;
         unsigned deeper = 0;
-        for (size_t i = 0; mask && i < w->n; i++) {
-            if ((mask & (1u << i)) == 0)
-                continue;
+        for (unsigned m = mask; m != 0; m &= m - 1) {
+            size_t i = (size_t)__builtin_ctz(m);
             struct cg_line_scan_field *f = &w->fields[i];
             const char *name = f->path[level];
-            if (w->name_len[i][level] != key.len || memcmp(name, key.ptr, key.len) != 0)
+            if (w->name_len[i][level] != key.len ||
+                (key.len > 0 && (name[0] != key.ptr[0] || memcmp(name, key.ptr, key.len) != 0)))
                 continue;
             if (f->path[level + 1] == NULL) {
                 here |= 1u << i;
                 continue;
             }
-            if (f->visited & (1u << level))
+            if (w->visited[i] & (1u << level))
                 return false; /* a repeated key on the way */
-            f->visited |= 1u << level;
+            w->visited[i] |= 1u << level;
             deeper |= 1u << i;
         }
         skip_ws(r);
@@ -556,8 +605,9 @@ static bool walk_object(struct walk *w, int depth, unsigned mask, size_t level)
         r->p++;
         skip_ws(r);
         /* Paths go on only through objects: json_object_get on anything else finds nothing. */
-        if (r->p < r->end && *r->p != '{')
+        if (r->p < r->end && *r->p != '{') {
             deeper = 0;
+        }
         if (!walk_member(w, depth + 1, here, deeper, level))
             return false;
         skip_ws(r);
@@ -574,7 +624,7 @@ static bool walk_object(struct walk *w, int depth, unsigned mask, size_t level)
     }
 }
 
-static bool walk_array(struct walk *w, int depth)
+static bool walk_array(struct walk *w, size_t depth)
 {
     struct reader *r = &w->r;
     r->p++;
@@ -602,7 +652,7 @@ static bool walk_array(struct walk *w, int depth)
 
 /* Checks one value as read_value would; `mask` holds the fields whose paths have matched
  * `level` steps down to this value. */
-static bool walk_value(struct walk *w, int depth, unsigned mask, size_t level)
+static bool walk_value(struct walk *w, size_t depth, unsigned mask, size_t level)
 {
     struct reader *r = &w->r;
     if (r->p == r->end || depth > CG_LINE_SCAN_DEPTH_MAX)
@@ -613,13 +663,13 @@ static bool walk_value(struct walk *w, int depth, unsigned mask, size_t level)
     case '[':
         return walk_array(w, depth);
     case '"': {
-        struct span s;
+        struct span s = {0};
         return read_string(r, NULL, 0, &s);
     }
     default: {
-        enum cg_line_scan_type type;
-        struct span s;
-        int64_t integer;
+        enum cg_line_scan_type type = CG_LINE_SCAN_ABSENT;
+        struct span s = {0};
+        int64_t integer = 0;
         return walk_scalar(w, &type, &s, &integer);
     }
     }
@@ -636,13 +686,13 @@ bool cg_line_scan_fields(const char *line, size_t len, struct cg_line_scan_field
         fields[i].str = (struct cg_str){NULL, 0};
         fields[i].has_nul = false;
         fields[i].integer = 0;
-        fields[i].visited = 0;
         mask |= 1u << i;
     }
-    struct walk w = {{line, line + len}, fields, n, scratch, cap, 0, {{0}}};
+    struct walk w = {{line, line + len}, fields, n, scratch, cap, 0, {{0}}, {0}};
     for (size_t i = 0; i < n; i++) {
-        for (size_t k = 0; k < CG_LINE_SCAN_PATH_MAX && fields[i].path[k]; k++)
+        for (size_t k = 0; k < CG_LINE_SCAN_PATH_MAX && fields[i].path[k]; k++) {
             w.name_len[i][k] = strlen(fields[i].path[k]);
+        }
     }
     skip_ws(&w.r);
     if (w.r.p == w.r.end || *w.r.p != '{')

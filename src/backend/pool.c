@@ -176,14 +176,20 @@ static bool on_wanted(struct cg_worker *w, struct cg_str method, struct cg_str l
     return cg_sessions_offer(&pool_of(w)->sessions[w->id], method, line);
 }
 
+static bool on_take(struct cg_worker *w, struct cg_str method, struct cg_str line, void *data)
+{
+    return cg_sessions_take(&pool_of(w)->sessions[w->id], method, line);
+}
+
 static void on_late(struct cg_worker *w, const char *method, const char *thread_id, json_t *result,
                     void *data)
 {
     cg_sessions_late(&pool_of(w)->sessions[w->id], method, thread_id, result);
 }
 
-static const struct cg_worker_hooks hooks = {on_state_changed, on_notification, on_request, on_lost,
-                                             on_oversized,     on_wanted,       on_late};
+static const struct cg_worker_hooks hooks = {on_state_changed, on_notification, on_request,
+                                             on_lost,          on_oversized,    on_wanted,
+                                             on_late,          on_take};
 
 static void on_turn_done(struct cg_sessions *s, struct cg_turn *t, void *data)
 {

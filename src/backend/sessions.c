@@ -1,6 +1,7 @@
 /* sessions.c: the thread → turn table of one worker, and everything the worker says that is not
  * an answer to a turn's own call. */
 #include "backend/sessions.h"
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 #include "backend/line_scan.h"
@@ -14,10 +15,10 @@
 
 /* --- the worker as the peer -------------------------------------------------------------- */
 
-static uint64_t worker_call(void *peer, const char *method, json_t *params, cg_rpc_result_cb cb,
-                            void *data)
+static uint64_t worker_call(void *peer, const char *method, json_t *params, const char *const *want,
+                            cg_rpc_result_cb cb, void *data)
 {
-    return cg_worker_call(peer, method, params, cb, data);
+    return cg_worker_call_want(peer, method, params, want, cb, data);
 }
 
 static void worker_forget(void *peer, uint64_t id)
@@ -69,7 +70,13 @@ void cg_sessions_dispose(struct cg_sessions *s)
 uint64_t cg_sessions_call(struct cg_sessions *s, const char *method, json_t *params,
                           cg_rpc_result_cb cb, void *data)
 {
-    return s->ops->call(s->peer, method, params, cb, data);
+    return s->ops->call(s->peer, method, params, NULL, cb, data);
+}
+
+uint64_t cg_sessions_call_want(struct cg_sessions *s, const char *method, json_t *params,
+                               const char *const *want, cg_rpc_result_cb cb, void *data)
+{
+    return s->ops->call(s->peer, method, params, want, cb, data);
 }
 
 void cg_sessions_forget(struct cg_sessions *s, uint64_t id)
@@ -174,27 +181,25 @@ bool cg_sessions_wants(struct cg_str method, struct cg_str line)
 
 enum offer_kind { OFFER_DELTA, OFFER_MESSAGE, OFFER_RESPONSE, OFFER_TURN };
 
-/* Per kind, the fields read: [0] is always params.threadId. */
+/* Per kind, the fields read (as many as its paths): [0] is always params.threadId. */
+enum { OFFER_PATHS_MAX = 6, OFFER_FIELDS_MAX = OFFER_PATHS_MAX + 2 /* method, id */ };
+static_assert((int)OFFER_FIELDS_MAX <= (int)CG_LINE_SCAN_FIELDS_MAX, "an offer's fields fit");
 static const struct {
     const char *method;
     size_t method_len;
-    size_t count;
-    const char *paths[6][CG_LINE_SCAN_PATH_MAX + 1];
+    const char *paths[OFFER_PATHS_MAX][CG_LINE_SCAN_PATH_MAX + 1];
 } offers[] = {
     [OFFER_DELTA] = {"item/agentMessage/delta",
                      sizeof("item/agentMessage/delta") - 1,
-                     3,
                      {{"params", "threadId"}, {"params", "itemId"}, {"params", "delta"}}},
     [OFFER_MESSAGE] = {"item/completed",
                        sizeof("item/completed") - 1,
-                       4,
                        {{"params", "threadId"},
                         {"params", "item", "type"},
                         {"params", "item", "id"},
                         {"params", "item", "text"}}},
     [OFFER_RESPONSE] = {"rawResponse/completed",
                         sizeof("rawResponse/completed") - 1,
-                        6,
                         {{"params", "threadId"},
                          {"params", "usage"},
                          {"params", "usage", "inputTokens"},
@@ -203,7 +208,6 @@ static const struct {
                          {"params", "usage", "reasoningOutputTokens"}}},
     [OFFER_TURN] = {"turn/completed",
                     sizeof("turn/completed") - 1,
-                    3,
                     {{"params", "threadId"},
                      {"params", "turn", "status"},
                      {"params", "turn", "error"}}},
@@ -234,7 +238,7 @@ static int64_t int_value(const struct cg_line_scan_field *f)
 static bool deliver(struct cg_turn *t, enum offer_kind kind, const struct cg_line_scan_field *f)
 {
     char id_buf[OFFER_ID_BYTES];
-    const char *id;
+    const char *id = NULL;
     switch (kind) {
     case OFFER_DELTA:
         if (f[2].type != CG_LINE_SCAN_STRING || !c_string(&f[1], id_buf, sizeof(id_buf), &id))
@@ -256,7 +260,7 @@ static bool deliver(struct cg_turn *t, enum offer_kind kind, const struct cg_lin
     }
     case OFFER_TURN: {
         char status_buf[OFFER_ID_BYTES];
-        const char *status;
+        const char *status = NULL;
         if (f[2].type == CG_LINE_SCAN_OBJECT ||
             !c_string(&f[1], status_buf, sizeof(status_buf), &status))
             return false;
@@ -267,29 +271,68 @@ static bool deliver(struct cg_turn *t, enum offer_kind kind, const struct cg_lin
     return false;
 }
 
+/* The hot kind a method names, or CG_ARRAY_SIZE(offers). */
+static size_t offer_kind(struct cg_str method)
+{
+    size_t kind = 0;
+    while (kind < CG_ARRAY_SIZE(offers) &&
+           !cg_str_eq(method, (struct cg_str){offers[kind].method, offers[kind].method_len})) {
+        kind++;
+    }
+    return kind;
+}
+
+enum offer_result {
+    OFFER_DONE,  /* handed to its turn, or of no use (no such thread) */
+    OFFER_PARSE, /* for the parsed way */
+};
+
+/* Reads a hot notification of `kind` from the raw line and hands it to its turn. The line's own
+ * "method" and "id" are read too, after the kind's fields: with `checked` the line must prove
+ * itself a notification of `method` (its one top-level method, and no id) on the way. */
+static enum offer_result offer(struct cg_sessions *s, size_t kind, struct cg_str method,
+                               struct cg_str line, bool checked)
+{
+    struct cg_line_scan_field f[OFFER_FIELDS_MAX];
+    memset(f, 0, sizeof(f));
+    size_t count = 0;
+    while (count < OFFER_PATHS_MAX && offers[kind].paths[count][0] != NULL) {
+        memcpy(f[count].path, offers[kind].paths[count], sizeof(f[count].path));
+        count++;
+    }
+    f[count].path[0] = "method";
+    f[count + 1].path[0] = "id";
+    size_t n = checked ? count + 2 : count;
+    char scratch[OFFER_SCRATCH_BYTES];
+    if (!cg_line_scan_fields(line.ptr, line.len, f, n, scratch, sizeof(scratch)))
+        return OFFER_PARSE;
+    if (checked && (f[count].type != CG_LINE_SCAN_STRING || f[count].has_nul ||
+                    !cg_str_eq(f[count].str, method) || f[count + 1].type != CG_LINE_SCAN_ABSENT))
+        return OFFER_PARSE;
+    if (f[0].type != CG_LINE_SCAN_STRING)
+        return OFFER_PARSE; /* turn_for finds no turn either way, but leave such oddities to it */
+    struct cg_turn *t = cg_map_get_str(&s->threads, f[0].str.ptr, f[0].str.len);
+    if (t == NULL)
+        return OFFER_DONE; /* other threads' leftovers: cg_sessions_notification drops them too */
+    return deliver(t, (enum offer_kind)kind, f) ? OFFER_DONE : OFFER_PARSE;
+}
+
 bool cg_sessions_offer(struct cg_sessions *s, struct cg_str method, struct cg_str line)
 {
     if (!cg_sessions_wants(method, line))
         return false;
-    size_t kind = 0;
-    while (kind < CG_ARRAY_SIZE(offers) &&
-           !cg_str_eq(method, (struct cg_str){offers[kind].method, offers[kind].method_len}))
-        kind++;
+    size_t kind = offer_kind(method);
     if (kind == CG_ARRAY_SIZE(offers))
         return true;
-    struct cg_line_scan_field f[CG_ARRAY_SIZE(offers[0].paths)];
-    memset(f, 0, sizeof(f));
-    for (size_t i = 0; i < offers[kind].count; i++)
-        memcpy(f[i].path, offers[kind].paths[i], sizeof(f[i].path));
-    char scratch[OFFER_SCRATCH_BYTES];
-    if (!cg_line_scan_fields(line.ptr, line.len, f, offers[kind].count, scratch, sizeof(scratch)))
-        return true;
-    if (f[0].type != CG_LINE_SCAN_STRING)
-        return true; /* turn_for finds no turn either way, but leave such oddities to it */
-    struct cg_turn *t = cg_map_get_str(&s->threads, f[0].str.ptr, f[0].str.len);
-    if (t == NULL)
-        return false; /* other threads' leftovers: cg_sessions_notification drops them too */
-    return !deliver(t, (enum offer_kind)kind, f);
+    return offer(s, kind, method, line, false) == OFFER_PARSE;
+}
+
+bool cg_sessions_take(struct cg_sessions *s, struct cg_str method, struct cg_str line)
+{
+    size_t kind = offer_kind(method);
+    if (kind == CG_ARRAY_SIZE(offers) || !cg_sessions_wants(method, line))
+        return false; /* the usual way decides */
+    return offer(s, kind, method, line, true) == OFFER_DONE;
 }
 
 void cg_sessions_notification(struct cg_sessions *s, const char *method, json_t *params)

@@ -22,11 +22,12 @@ struct cg_turn;
 struct cg_worker;
 struct cg_sessions;
 
-/* The JSON-RPC calls of turns, as cg_worker_call and friends define them: `params`/`result`
- * stolen; `call` returns 0 when the peer is not there (then `cb` never runs). */
+/* The JSON-RPC calls of turns, as cg_worker_call_want and friends define them: `params`/`result`
+ * stolen; `want` as cg_rpc_call_want's (may be NULL); `call` returns 0 when the peer is not
+ * there (then `cb` never runs). */
 struct cg_sessions_ops {
-    uint64_t (*call)(void *peer, const char *method, json_t *params, cg_rpc_result_cb cb,
-                     void *data);
+    uint64_t (*call)(void *peer, const char *method, json_t *params, const char *const *want,
+                     cg_rpc_result_cb cb, void *data);
     void (*forget)(void *peer, uint64_t id);
     void (*respond)(void *peer, json_t *id, json_t *result);
     void (*respond_error)(void *peer, json_t *id, int64_t code, const char *message);
@@ -68,6 +69,10 @@ bool cg_sessions_wants(struct cg_str method, struct cg_str line);
  * a turn) and was handed to its turn straight from the raw bytes, exactly as
  * cg_sessions_notification would have handed it over. True: parse it and call that. */
 bool cg_sessions_offer(struct cg_sessions *s, struct cg_str method, struct cg_str line);
+/* The worker's `take` hook (cg_rpc_ops.take): true when the line is a hot notification read whole
+ * from its raw bytes and handed to its turn as cg_sessions_offer would (or dropped, for a thread
+ * not here); false leaves it to the usual way. */
+bool cg_sessions_take(struct cg_sessions *s, struct cg_str method, struct cg_str line);
 void cg_sessions_request(struct cg_sessions *s, json_t *id, const char *method, json_t *params);
 /* A call answered after its timeout: a thread it started is unsubscribed. */
 void cg_sessions_late(struct cg_sessions *s, const char *method, const char *thread_id,
@@ -84,6 +89,9 @@ void cg_sessions_sweep(struct cg_sessions *s, uint64_t now_ms);
 /* For turns. */
 uint64_t cg_sessions_call(struct cg_sessions *s, const char *method, json_t *params,
                           cg_rpc_result_cb cb, void *data);
+/* A call whose callback reads only the result member at `want` (cg_rpc_call_want). */
+uint64_t cg_sessions_call_want(struct cg_sessions *s, const char *method, json_t *params,
+                               const char *const *want, cg_rpc_result_cb cb, void *data);
 void cg_sessions_forget(struct cg_sessions *s, uint64_t id);
 /* Files `t` under its thread id, or takes it out. */
 void cg_sessions_add(struct cg_sessions *s, struct cg_turn *t);

@@ -173,10 +173,12 @@ static void fail_rpc(struct cg_turn *t, const char *what, const struct cg_rpc_er
 
 /* --- the call sequence ------------------------------------------------------------------- */
 
-static bool call(struct cg_turn *t, const char *method, json_t *params, cg_rpc_result_cb cb)
+/* `want` as cg_rpc_call_want's: the one result member the callback reads (NULL: the whole). */
+static bool call(struct cg_turn *t, const char *method, json_t *params, const char *const *want,
+                 cg_rpc_result_cb cb)
 {
     cg_turn_hold(t);
-    t->pending_call = cg_sessions_call(t->sess, method, params, cb, t);
+    t->pending_call = cg_sessions_call_want(t->sess, method, params, want, cb, t);
     if (t->pending_call)
         return true;
     cg_turn_put(t);
@@ -232,8 +234,11 @@ static void start_turn(struct cg_turn *t)
         json_object_set_new(params, "summary", json_string(r->summary));
     if (r->output_schema)
         json_object_set(params, "outputSchema", r->output_schema);
-    call(t, "turn/start", params, on_turn_start);
+    static const char *const turn_id[] = {"turn", "id", NULL}; /* what on_turn_start reads */
+    call(t, "turn/start", params, turn_id, on_turn_start);
 }
+
+static const char *const no_member[] = {NULL}; /* on_injected reads no result */
 
 static void on_injected(void *data, json_t *result, const struct cg_rpc_error *e)
 {
@@ -269,7 +274,7 @@ static void on_thread_start(void *data, json_t *result, const struct cg_rpc_erro
     } else if (t->req->history && json_array_size(t->req->history) > 0) {
         t->state = CG_TURN_INJECTING;
         call(t, "thread/inject_items",
-             json_pack("{s:s,s:O}", "threadId", t->thread_id, "items", t->req->history),
+             json_pack("{s:s,s:O}", "threadId", t->thread_id, "items", t->req->history), no_member,
              on_injected);
     } else {
         start_turn(t);
@@ -292,7 +297,8 @@ void cg_turn_begin(struct cg_turn *t, struct cg_sessions *s)
                             json_string(r->developer_instructions));
     if (r->dynamic_tools && json_array_size(r->dynamic_tools) > 0)
         json_object_set(params, "dynamicTools", r->dynamic_tools);
-    call(t, "thread/start", params, on_thread_start);
+    static const char *const thread_id[] = {"thread", "id", NULL}; /* what on_thread_start reads */
+    call(t, "thread/start", params, thread_id, on_thread_start);
 }
 
 void cg_turn_cancel(struct cg_turn *t)
@@ -482,18 +488,21 @@ static void read_usage(json_t *u, struct cg_usage *out)
 /* A model response is over; `usage` NULL when it reported none. */
 static void response_completed(struct cg_turn *t, const struct cg_usage *usage)
 {
-    if (usage)
+    if (usage) {
         cg_usage_add(&t->usage, usage);
-    if (json_array_size(t->calls) > 0 && !t->tools_ready)
+    }
+    if (json_array_size(t->calls) > 0 && !t->tools_ready) {
         deliver_tools(t);
+    }
 }
 
 static void on_raw_completed(struct cg_turn *t, json_t *params)
 {
     json_t *u = json_object_get(params, "usage");
     struct cg_usage one = {0};
-    if (json_is_object(u))
+    if (json_is_object(u)) {
         read_usage(u, &one);
+    }
     response_completed(t, json_is_object(u) ? &one : NULL);
 }
 

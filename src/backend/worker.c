@@ -213,8 +213,14 @@ static void rpc_late(void *owner, const char *method, const char *thread_id, jso
         w->hooks->late(w, method, thread_id, result, w->hooks_data);
 }
 
-static const struct cg_rpc_ops rpc_ops = {rpc_send,      rpc_notification, rpc_request,
-                                          rpc_oversized, rpc_wanted,       rpc_late};
+static bool rpc_take(void *owner, struct cg_str method, struct cg_str line)
+{
+    struct cg_worker *w = owner;
+    return w->hooks->take && w->hooks->take(w, method, line, w->hooks_data);
+}
+
+static const struct cg_rpc_ops rpc_ops = {rpc_send,   rpc_notification, rpc_request, rpc_oversized,
+                                          rpc_wanted, rpc_late,         rpc_take};
 
 static void on_rpc_tick(uv_timer_t *t)
 {
@@ -226,24 +232,32 @@ static void on_rpc_tick(uv_timer_t *t)
 }
 
 static uint64_t call_within(struct cg_worker *w, const char *method, json_t *params,
-                            uint64_t timeout_ms, cg_rpc_result_cb cb, void *data)
+                            uint64_t timeout_ms, const char *const *want, cg_rpc_result_cb cb,
+                            void *data)
 {
     if (!w->rpc_live || !child_alive(w)) {
         json_decref(params);
         return 0;
     }
-    uint64_t id = cg_rpc_call(&w->rpc, method, params, timeout_ms, cg_clock_mono_ms(), cb, data);
+    uint64_t id =
+        cg_rpc_call_want(&w->rpc, method, params, timeout_ms, cg_clock_mono_ms(), want, cb, data);
     if (!uv_is_active((uv_handle_t *)&w->rpc_timer))
         uv_timer_start(&w->rpc_timer, on_rpc_tick, RPC_TICK_MS, RPC_TICK_MS);
     return id;
 }
 
-uint64_t cg_worker_call(struct cg_worker *w, const char *method, json_t *params,
-                        cg_rpc_result_cb cb, void *data)
+uint64_t cg_worker_call_want(struct cg_worker *w, const char *method, json_t *params,
+                             const char *const *want, cg_rpc_result_cb cb, void *data)
 {
     uint64_t timeout =
         w->state == CG_WORKER_STARTING ? w->cfg->handshake_timeout_ms : w->cfg->request_timeout_ms;
-    return call_within(w, method, params, timeout, cb, data);
+    return call_within(w, method, params, timeout, want, cb, data);
+}
+
+uint64_t cg_worker_call(struct cg_worker *w, const char *method, json_t *params,
+                        cg_rpc_result_cb cb, void *data)
+{
+    return cg_worker_call_want(w, method, params, NULL, cb, data);
 }
 
 void cg_worker_forget(struct cg_worker *w, uint64_t id)
@@ -379,8 +393,9 @@ static void start_ping(struct cg_worker *w, uint64_t timeout_ms)
     w->ping_sent_mono_ms = cg_clock_mono_ms();
     if (w->ping_streak_mono_ms == 0)
         w->ping_streak_mono_ms = w->ping_sent_mono_ms;
+    static const char *const nothing[] = {NULL}; /* on_ping reads no result */
     w->ping_call = call_within(w, "thread/loaded/list", json_pack("{s:i}", "limit", 1), timeout_ms,
-                               on_ping, w);
+                               nothing, on_ping, w);
 }
 
 /* Pinged once it has answered none for the interval, however much it writes meanwhile: a

@@ -76,6 +76,9 @@ struct cg_worker_hooks {
     /* A call answered after it timed out (see cg_rpc_ops.late); may be NULL. */
     void (*late)(struct cg_worker *w, const char *method, const char *thread_id, json_t *result,
                  void *data);
+    /* A notification read whole from its raw line and acted on (see cg_rpc_ops.take); may be
+     * NULL. */
+    bool (*take)(struct cg_worker *w, struct cg_str method, struct cg_str line, void *data);
 };
 
 enum { CG_WORKER_STDERR_KEEP = 8, CG_WORKER_ERROR_BYTES = 256 };
@@ -157,6 +160,10 @@ const char *cg_worker_state_name(enum cg_worker_state s);
  * id, or 0 when the child is not there (then `cb` is not called). */
 uint64_t cg_worker_call(struct cg_worker *w, const char *method, json_t *params,
                         cg_rpc_result_cb cb, void *data);
+/* As cg_worker_call, for a callback that reads only the result member at `want`
+ * (cg_rpc_call_want). */
+uint64_t cg_worker_call_want(struct cg_worker *w, const char *method, json_t *params,
+                             const char *const *want, cg_rpc_result_cb cb, void *data);
 void cg_worker_forget(struct cg_worker *w, uint64_t id);
 void cg_worker_notify(struct cg_worker *w, const char *method, json_t *params);
 void cg_worker_respond(struct cg_worker *w, json_t *id, json_t *result);

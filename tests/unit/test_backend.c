@@ -60,8 +60,8 @@ static bool rec_wanted(void *owner, struct cg_str method, struct cg_str line)
     return !cg_str_eq(method, CG_STR("noise"));
 }
 
-static const struct cg_rpc_ops ops = {rec_send,      rec_note,   rec_request,
-                                      rec_oversized, rec_wanted, NULL};
+static const struct cg_rpc_ops ops = {rec_send,   rec_note, rec_request, rec_oversized,
+                                      rec_wanted, NULL,     NULL};
 
 static void on_result(void *data, json_t *result, const struct cg_rpc_error *err)
 {
@@ -337,8 +337,8 @@ static void rec_late(void *owner, const char *method, const char *thread_id, jso
     snprintf(late_method, sizeof(late_method), "%s", method);
 }
 
-static const struct cg_rpc_ops late_ops = {rec_send,      rec_note,   rec_request,
-                                           rec_oversized, rec_wanted, rec_late};
+static const struct cg_rpc_ops late_ops = {rec_send,   rec_note, rec_request, rec_oversized,
+                                           rec_wanted, rec_late, NULL};
 
 Test(jsonrpc, a_late_answer_goes_to_the_owner_once)
 {
@@ -447,4 +447,83 @@ Test(jsonrpc, calls_are_written_as_jansson_writes_them)
     cg_rpc_notify(&rpc, "x", json_pack("{s:f}", "t", 0.5));
     cr_assert_str_eq(r.sent[1], "{\"method\":\"x\",\"params\":{\"t\":0.5}}\n");
     cg_rpc_dispose(&rpc);
+}
+
+/* --- calls that want one member of their result ---------------------------------------- */
+
+struct want_seen {
+    bool called;
+    bool failed;
+    int64_t code;
+    char message[256];
+    char member[64]; /* json_string_value at the wanted path, "(none)" if NULL */
+    size_t result_size;
+};
+
+static void on_want_result(void *data, json_t *result, const struct cg_rpc_error *err)
+{
+    struct want_seen *w = data;
+    w->called = true;
+    if (err) {
+        w->failed = true;
+        w->code = err->code;
+        snprintf(w->message, sizeof(w->message), "%s", err->message);
+        return;
+    }
+    const char *m = json_string_value(json_object_get(json_object_get(result, "thread"), "id"));
+    snprintf(w->member, sizeof(w->member), "%s", m ? m : "(none)");
+    w->result_size = json_is_object(result) ? json_object_size(result) : 0;
+}
+
+/* Feeds `answer` to a call made with `want` and returns what its callback saw. */
+static struct want_seen answer_call(const char *const *want, const char *answer)
+{
+    struct rec r = {0};
+    struct cg_rpc rpc;
+    struct want_seen w = {0};
+    cg_rpc_init(&rpc, &ops, &r, 1 << 20, "t");
+    cg_rpc_call_want(&rpc, "thread/start", NULL, 1000, 0, want, on_want_result, &w);
+    feed(&rpc, answer);
+    cr_assert_eq(cg_rpc_pending(&rpc), 0, "%s", answer);
+    cg_rpc_dispose(&rpc);
+    return w;
+}
+
+Test(jsonrpc, a_wanted_member_reads_as_the_parsed_answer)
+{
+    static const char *const want[] = {"thread", "id", NULL};
+    static const char *const answers[] = {
+        "{\"id\":1,\"result\":{\"thread\":{\"id\":\"T1\",\"cwd\":\"/x\",\"turns\":[]},\"m\":1}}\n",
+        "{\"result\":{\"thread\":{\"id\":\"T\\u00e9\\n\"}},\"id\":1}\n",
+        "{\"id\":1,\"result\":{\"thread\":{\"cwd\":\"/x\"}}}\n",
+        "{\"id\":1,\"result\":{\"thread\":[\"id\"]}}\n",
+        "{\"id\":1,\"result\":{\"thread\":{\"id\":7}}}\n",
+        "{\"id\":1,\"result\":{\"thread\":{\"id\":\"a\\u0000b\"}}}\n",
+        "{\"id\":1,\"result\":{\"thread\":{\"id\":\"A\",\"id\":\"B\"}}}\n",
+        "{\"id\":1,\"result\":{\"thread\":{\"id\":\"A\"},\"thread\":{\"id\":\"B\"}}}\n",
+        "{\"id\":1,\"result\":[]}\n",
+        "{\"id\":1,\"result\":null}\n",
+        "{\"id\":1,\"error\":null,\"result\":{\"thread\":{\"id\":\"T2\"}}}\n",
+        "{\"id\":1,\"error\":{\"code\":-32600,\"message\":\"bad\"}}\n",
+        "{\"id\":1,\"error\":{\"message\":\"no code\"},\"result\":{\"thread\":{\"id\":\"T3\"}}}\n",
+        "{\"id\":1,\"error\":\"text\"}\n",
+        "{\"id\":1,\"result\":{\"thread\":{\"id\":\"T4\",\"x\":1.5}}}\n",
+    };
+    for (size_t i = 0; i < sizeof(answers) / sizeof(answers[0]); i++) {
+        struct want_seen a = answer_call(want, answers[i]);
+        struct want_seen b = answer_call(NULL, answers[i]);
+        cr_assert(a.called && b.called, "%s", answers[i]);
+        cr_assert_eq(a.failed, b.failed, "%s", answers[i]);
+        cr_assert_eq(a.code, b.code, "%s", answers[i]);
+        cr_assert_str_eq(a.message, b.message, "%s", answers[i]);
+        cr_assert_str_eq(a.member, b.member, "%s", answers[i]);
+    }
+    /* The first answer is read from the raw bytes: only the wanted member is built. */
+    struct want_seen a = answer_call(want, answers[0]);
+    cr_assert_str_eq(a.member, "T1");
+    cr_assert_eq(a.result_size, 1);
+    static const char *const nothing[] = {NULL};
+    a = answer_call(nothing, answers[0]);
+    cr_assert_str_eq(a.member, "(none)");
+    cr_assert_eq(a.result_size, 0);
 }

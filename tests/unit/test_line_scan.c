@@ -191,3 +191,165 @@ Test(line_scan, a_whole_turn_of_fake_codex)
     for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
         json_decref(same_as_jansson(lines[i]));
 }
+
+/* --- the field reader -------------------------------------------------------------------- */
+
+enum { FIELDS = 4 };
+
+/* Reads params.threadId, params.item.id, params.item and method from `line` into f. */
+static bool read_fields(const char *line, struct cg_line_scan_field *f, char *scratch, size_t cap)
+{
+    static const char *const paths[FIELDS][CG_LINE_SCAN_PATH_MAX + 1] = {
+        {"params", "threadId"},
+        {"params", "item", "id"},
+        {"params", "item"},
+        {"method"},
+    };
+    memset(f, 0, FIELDS * sizeof(*f));
+    for (size_t i = 0; i < FIELDS; i++) {
+        memcpy(f[i].path, paths[i], sizeof(f[i].path));
+    }
+    return cg_line_scan_fields(line, strlen(line), f, FIELDS, scratch, cap);
+}
+
+static void assert_str_field(const struct cg_line_scan_field *f, const char *want, size_t len)
+{
+    cr_assert_eq(f->type, CG_LINE_SCAN_STRING);
+    cr_assert_eq(f->str.len, len);
+    cr_assert(memcmp(f->str.ptr, want, len) == 0);
+}
+
+Test(line_scan, fields_read_what_json_object_get_finds)
+{
+    struct cg_line_scan_field f[FIELDS];
+    char scratch[64];
+    cr_assert(read_fields("{\"params\":{\"item\":{\"id\":\"i\\u00e9\",\"n\":[1,{\"id\":2}]},"
+                          "\"threadId\":\"t\"},\"method\":\"m\",\"x\":null}",
+                          f, scratch, sizeof(scratch)));
+    assert_str_field(&f[0], "t", 1);
+    assert_str_field(&f[1], "i\xc3\xa9", 3);
+    cr_assert_eq(f[2].type, CG_LINE_SCAN_OBJECT);
+    assert_str_field(&f[3], "m", 1);
+    cr_assert(!f[1].has_nul);
+    cr_assert(read_fields("{\"params\":{}}", f, scratch, sizeof(scratch)));
+    for (size_t i = 0; i < FIELDS; i++) {
+        cr_assert_eq(f[i].type, CG_LINE_SCAN_ABSENT);
+    }
+}
+
+Test(line_scan, fields_decline_a_repeated_key_on_a_path_but_not_off_it)
+{
+    struct cg_line_scan_field f[FIELDS];
+    char scratch[64];
+    /* jansson keeps the last of a repeated key; a field on it would have to choose */
+    cr_assert_not(read_fields("{\"method\":\"a\",\"method\":\"b\"}", f, scratch, 64));
+    cr_assert_not(
+        read_fields("{\"params\":{\"threadId\":\"a\",\"threadId\":\"b\"}}", f, scratch, 64));
+    cr_assert_not(
+        read_fields("{\"params\":{\"item\":{}},\"params\":{\"threadId\":\"b\"}}", f, scratch, 64));
+    cr_assert_not(
+        read_fields("{\"params\":{\"item\":{\"id\":\"a\"},\"item\":{}}}", f, scratch, 64));
+    /* off the paths, jansson's choice does not matter */
+    cr_assert(
+        read_fields("{\"x\":1,\"x\":2,\"params\":{\"y\":{\"z\":1,\"z\":2},\"threadId\":\"t\"}}", f,
+                    scratch, 64));
+    assert_str_field(&f[0], "t", 1);
+    cr_assert(read_fields("{\"params\":{\"item\":{\"id\":\"i\",\"other\":1,\"other\":2}}}", f,
+                          scratch, 64));
+    assert_str_field(&f[1], "i", 1);
+}
+
+Test(line_scan, fields_through_a_step_that_is_not_an_object_are_absent)
+{
+    struct cg_line_scan_field f[FIELDS];
+    char scratch[64];
+    static const char *const lines[] = {
+        "{\"params\":[{\"threadId\":\"t\"}]}",
+        "{\"params\":\"threadId\"}",
+        "{\"params\":{\"item\":[{\"id\":\"i\"}]}}",
+        "{\"params\":{\"item\":null}}",
+        "{\"params\":{\"item\":7}}",
+    };
+    for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+        cr_assert(read_fields(lines[i], f, scratch, sizeof(scratch)), "%s", lines[i]);
+        cr_assert_eq(f[0].type, CG_LINE_SCAN_ABSENT, "%s", lines[i]);
+        cr_assert_eq(f[1].type, CG_LINE_SCAN_ABSENT, "%s", lines[i]);
+    }
+    cr_assert_eq(f[2].type, CG_LINE_SCAN_INTEGER);
+    cr_assert_eq(f[2].integer, 7);
+}
+
+Test(line_scan, fields_decline_when_the_scratch_is_exhausted)
+{
+    struct cg_line_scan_field f[FIELDS];
+    char scratch[16];
+    /* plain strings take no scratch */
+    cr_assert(read_fields("{\"params\":{\"threadId\":\"a long plain thread id\"}}", f, scratch, 4));
+    assert_str_field(&f[0], "a long plain thread id", 22);
+    /* an escaped one needs room for its escaped form and keeps its decoded bytes there */
+    const char *two = "{\"params\":{\"threadId\":\"\\u0041bcd\",\"item\":{\"id\":\"\\nxy\"}}}";
+    cr_assert(read_fields(two, f, scratch, sizeof(scratch)));
+    assert_str_field(&f[0], "Abcd", 4);
+    assert_str_field(&f[1], "\nxy", 3);
+    cr_assert(read_fields(two, f, scratch, 9)); /* "\u0041bcd" is 9 bytes, "\nxy" 4 of the 5 left */
+    assert_str_field(&f[1], "\nxy", 3);
+    cr_assert_not(read_fields(two, f, scratch, 8));
+    cr_assert_not(read_fields("{\"params\":{\"threadId\":\"\\nxyz\"}}", f, scratch, 4));
+}
+
+Test(line_scan, fields_report_a_nul_in_a_string)
+{
+    struct cg_line_scan_field f[FIELDS];
+    char scratch[64];
+    cr_assert(read_fields("{\"params\":{\"threadId\":\"a\\u0000b\"},\"method\":\"m\"}", f, scratch,
+                          sizeof(scratch)));
+    assert_str_field(&f[0], "a\0b", 3);
+    cr_assert(f[0].has_nul);
+    cr_assert_not(f[3].has_nul);
+    /* a NUL in a key is declined, as by cg_line_scan_load */
+    cr_assert_not(read_fields("{\"params\":{\"thread\\u0000Id\":\"a\"}}", f, scratch, 64));
+}
+
+Test(line_scan, fields_decline_what_the_loader_declines)
+{
+    struct cg_line_scan_field f[FIELDS];
+    char scratch[64];
+    static const char *const lines[] = {
+        "{\"params\":{\"threadId\":\"t\"}",
+        "{\"params\":{\"threadId\":\"t\"}} x",
+        "{\"params\":{\"n\":1.5}}",
+        "[1]",
+        "{\"params\":{\"threadId\":\"t\\x\"}}",
+        "{\"params\":{\"threadId\":\"\x01\"}}",
+        "{\"params\":{\"n\":0123}}",
+        "{\"a\":truex}",
+    };
+    for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+        cr_assert_not(read_fields(lines[i], f, scratch, sizeof(scratch)), "%s", lines[i]);
+        json_t *v = cg_line_scan_load(lines[i], strlen(lines[i]));
+        cr_assert_null(v, "%s", lines[i]);
+    }
+}
+
+Test(line_scan, strings_a_word_at_a_time_stop_at_the_first_special_byte)
+{
+    /* every position of a quote, an escape, a control byte and UTF-8 within and across words */
+    for (size_t at = 0; at < 20; at++) {
+        char text[32];
+        memset(text, 'a', sizeof(text));
+        static const char *const specials[] = {"\\\"", "\\n", "\xc3\xa9", "\\u00e9"};
+        for (size_t k = 0; k < sizeof(specials) / sizeof(specials[0]); k++) {
+            char line[96];
+            int n = snprintf(line, sizeof(line), "{\"params\":{\"delta\":\"%.*s%s%.*s\"}}", (int)at,
+                             text, specials[k], (int)(19 - at), text);
+            cr_assert(n > 0 && (size_t)n < sizeof(line));
+            json_t *m = same_as_jansson(line);
+            json_decref(m);
+        }
+        char bad[64];
+        int n = snprintf(bad, sizeof(bad), "{\"delta\":\"%.*s\x1f%.*s\"}", (int)at, text,
+                         (int)(19 - at), text);
+        cr_assert(n > 0);
+        declines(bad);
+    }
+}

@@ -82,17 +82,23 @@ static void on_late(void *owner, const char *method, const char *thread_id, json
     cg_sessions_late(&P.sess, method, thread_id, result);
 }
 
-static const struct cg_rpc_ops rpc_ops = {on_send,      on_notification, on_request,
-                                          on_oversized, on_wanted,       on_late};
+static bool on_take(void *owner, struct cg_str method, struct cg_str line)
+{
+    return !P.parsed_only && cg_sessions_take(&P.sess, method, line);
+}
 
-static uint64_t peer_call(void *peer, const char *method, json_t *params, cg_rpc_result_cb cb,
-                          void *data)
+static const struct cg_rpc_ops rpc_ops = {on_send,   on_notification, on_request, on_oversized,
+                                          on_wanted, on_late,         on_take};
+
+static uint64_t peer_call(void *peer, const char *method, json_t *params, const char *const *want,
+                          cg_rpc_result_cb cb, void *data)
 {
     if (P.gone) {
         json_decref(params);
         return 0;
     }
-    return cg_rpc_call(&P.rpc, method, params, TIMEOUT_MS, P.now_ms, cb, data);
+    return cg_rpc_call_want(&P.rpc, method, params, TIMEOUT_MS, P.now_ms,
+                            P.parsed_only ? NULL : want, cb, data);
 }
 
 static void peer_forget(void *peer, uint64_t id)
@@ -650,4 +656,178 @@ Test(sessions_sm, a_failed_turn_with_an_error_object_goes_the_parsed_way)
     cr_assert_eq(C.events[CG_EVENT_ERROR], 1);
     cr_assert_eq(C.last_error.code, CG_ERR_BACKEND_ERROR);
     assert_all_over();
+}
+
+/* --- the raw path against the parsed path ------------------------------------------------ */
+
+/* What a scenario left behind, to compare the raw way with the parsed way. */
+struct outcome {
+    struct creator c;
+    uint64_t skipped;
+    size_t sent;
+    size_t errors_sent; /* our answers with an error: requests refused */
+};
+
+static struct outcome outcome_of(void (*scenario)(void))
+{
+    scenario();
+    struct outcome o = {C, P.rpc.stats.skipped, P.nsent, 0};
+    for (size_t i = 0; i < P.nsent; i++)
+        o.errors_sent += json_object_get(P.sent[i], "error") != NULL;
+    assert_all_over();
+    return o;
+}
+
+/* Runs `scenario` the raw way and the parsed way and requires the same outcome; returns how
+ * many more lines the raw way took unparsed. */
+static uint64_t same_both_ways(void (*scenario)(void))
+{
+    teardown();
+    setup();
+    struct outcome raw = outcome_of(scenario);
+    teardown();
+    setup();
+    P.parsed_only = true;
+    struct outcome parsed = outcome_of(scenario);
+    cr_assert_str_eq(raw.c.text, parsed.c.text);
+    cr_assert(memcmp(raw.c.events, parsed.c.events, sizeof(raw.c.events)) == 0);
+    cr_assert_eq(raw.c.events_after_release, 0);
+    cr_assert_eq(parsed.c.events_after_release, 0);
+    cr_assert_eq(raw.c.last_error.code, parsed.c.last_error.code);
+    cr_assert_str_eq(raw.c.last_error.message, parsed.c.last_error.message);
+    cr_assert_eq(raw.c.usage.input, parsed.c.usage.input);
+    cr_assert_eq(raw.c.usage.output, parsed.c.usage.output);
+    cr_assert_eq(raw.sent, parsed.sent);
+    cr_assert_eq(raw.errors_sent, parsed.errors_sent);
+    cr_assert_geq(raw.skipped, parsed.skipped);
+    return raw.skipped - parsed.skipped;
+}
+
+static void released_turn(void)
+{
+    make_request(1);
+    run_turn(0);
+    feed_delta("T0", "a");
+    release_all();
+    feed_delta("T0", "b");
+    feedf("{\"method\":\"item/completed\",\"params\":{\"threadId\":\"T0\",\"item\":{\"type\":"
+          "\"agentMessage\",\"id\":\"m1\",\"text\":\"ab\"}}}");
+    feed_raw_completed("T0");
+    answer("turn/interrupt", "{}");
+    feed_turn_completed("T0", "interrupted", "null");
+}
+
+Test(sessions_sm, raw_lines_for_a_released_turn_reach_nobody)
+{
+    cr_assert_geq(same_both_ways(released_turn), 4);
+    cr_assert_str_eq(C.text, "a");
+}
+
+static void unknown_thread(void)
+{
+    make_request(1);
+    run_turn(0);
+    feed_delta("T9", "nobody");
+    feedf("{\"method\":\"item/completed\",\"params\":{\"threadId\":\"T9\",\"item\":{\"type\":"
+          "\"agentMessage\",\"id\":\"m1\",\"text\":\"nobody\"}}}");
+    feed_raw_completed("T9");
+    feed_turn_completed("T9", "completed", "null");
+    feed_delta("T0", "mine");
+    feed_turn_completed("T0", "completed", "null");
+}
+
+Test(sessions_sm, raw_lines_for_an_unknown_thread_are_dropped)
+{
+    cr_assert_geq(same_both_ways(unknown_thread), 6);
+    cr_assert_str_eq(C.text, "mine");
+    cr_assert_eq(C.events[CG_EVENT_FINISH], 1);
+}
+
+static void failed_without_error_object(void)
+{
+    make_request(1);
+    run_turn(0);
+    feed_turn_completed("T0", "failed", "null");
+}
+
+static void failed_without_error_member(void)
+{
+    make_request(1);
+    run_turn(0);
+    feedf("{\"method\":\"turn/completed\",\"params\":{\"threadId\":\"T0\",\"turn\":{\"id\":\"U0\","
+          "\"status\":\"failed\"}}}");
+}
+
+Test(sessions_sm, raw_turn_failed_without_an_error_object_fails_as_parsed)
+{
+    cr_assert_geq(same_both_ways(failed_without_error_object), 1);
+    cr_assert_eq(C.events[CG_EVENT_ERROR], 1);
+    cr_assert_geq(same_both_ways(failed_without_error_member), 1);
+    cr_assert_eq(C.events[CG_EVENT_ERROR], 1);
+}
+
+static void ids_with_nul(void)
+{
+    make_request(1);
+    run_turn(0);
+    feed_delta("T0", "a");
+    feedf("{\"method\":\"item/agentMessage/delta\",\"params\":{\"threadId\":\"T0\",\"itemId\":"
+          "\"m\\u00001\",\"delta\":\"b\"}}");
+    feedf("{\"method\":\"item/agentMessage/delta\",\"params\":{\"threadId\":\"T0\\u0000\","
+          "\"itemId\":\"m1\",\"delta\":\"c\"}}");
+    feedf("{\"method\":\"item/completed\",\"params\":{\"threadId\":\"T0\",\"item\":{\"type\":"
+          "\"agentMessage\",\"id\":\"m\\u00001\",\"text\":\"ab\"}}}");
+    feed_turn_completed("T0", "completed", "null");
+}
+
+Test(sessions_sm, raw_ids_holding_a_nul_read_as_parsed)
+{
+    same_both_ways(ids_with_nul);
+    cr_assert_eq(C.events[CG_EVENT_FINISH], 1);
+}
+
+static void long_item_id(void)
+{
+    char id[160];
+    memset(id, 'x', sizeof(id) - 1);
+    id[sizeof(id) - 1] = '\0';
+    make_request(1);
+    run_turn(0);
+    feedf("{\"method\":\"item/agentMessage/delta\",\"params\":{\"threadId\":\"T0\",\"itemId\":"
+          "\"%s\",\"delta\":\"long \"}}",
+          id);
+    feedf("{\"method\":\"item/agentMessage/delta\",\"params\":{\"threadId\":\"T0\",\"itemId\":"
+          "\"%.127s\",\"delta\":\"id\"}}",
+          id);
+    feedf("{\"method\":\"item/completed\",\"params\":{\"threadId\":\"T0\",\"item\":{\"type\":"
+          "\"agentMessage\",\"id\":\"%s\",\"text\":\"long id\"}}}",
+          id);
+    feed_turn_completed("T0", "completed", "null");
+}
+
+Test(sessions_sm, raw_item_ids_of_128_bytes_and_more_read_as_parsed)
+{
+    same_both_ways(long_item_id);
+    cr_assert_eq(C.events[CG_EVENT_FINISH], 1);
+    cr_assert_str_eq(C.text, "long id");
+}
+
+/* A line that starts like a hot notification but carries an id is the worker's request. */
+static void hot_method_with_an_id(void)
+{
+    make_request(1);
+    run_turn(0);
+    feedf("{\"method\":\"item/agentMessage/delta\",\"id\":41,\"params\":{\"threadId\":\"T0\","
+          "\"itemId\":\"m1\",\"delta\":\"request\"}}");
+    feedf("{\"method\":\"item/agentMessage/delta\",\"params\":{\"threadId\":\"T0\",\"itemId\":"
+          "\"m1\",\"delta\":\"x\"},\"method\":\"item/agentMessage/delta\"}"); /* repeated */
+    feed_delta("T0", "ok");
+    feed_turn_completed("T0", "completed", "null");
+}
+
+Test(sessions_sm, a_hot_method_with_an_id_is_a_request_both_ways)
+{
+    same_both_ways(hot_method_with_an_id);
+    cr_assert_eq(C.events[CG_EVENT_FINISH], 1);
+    cr_assert(strstr(C.text, "request") == NULL, "%s", C.text);
 }
