@@ -449,7 +449,8 @@ static void usage(void)
 
 static void parse_args(int argc, char **argv)
 {
-    for (int i = 1; i < argc; i++) {
+    /* Every option takes a value: they come in pairs. */
+    for (int i = 1; i < argc; i += 2) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         bool ok = v != NULL;
@@ -476,7 +477,6 @@ static void parse_args(int argc, char **argv)
         }
         if (!ok)
             usage();
-        i++;
     }
     if (opt.port == 0 || opt.slowloris + opt.stalled > CONNS_MAX)
         usage();
