@@ -82,6 +82,25 @@ static void skip_ws(struct reader *r)
     }
 }
 
+/* After an item of an object or array: SEP_MORE past a ',' (another item follows), SEP_CLOSED
+ * past `close`, SEP_BAD for anything else. */
+enum sep { SEP_MORE, SEP_CLOSED, SEP_BAD };
+
+static enum sep after_item(struct reader *r, char close)
+{
+    skip_ws(r);
+    if (r->p < r->end && *r->p == ',') {
+        r->p++;
+        skip_ws(r);
+        return SEP_MORE;
+    }
+    if (r->p < r->end && *r->p == close) {
+        r->p++;
+        return SEP_CLOSED;
+    }
+    return SEP_BAD;
+}
+
 /* Length of the UTF-8 sequence at p (RFC 3629, as jansson's utf8_check_full: no overlong
  * forms, no surrogates, nothing above U+10FFFF), 0 when it is not one. */
 static size_t utf8_len(const unsigned char *p, const unsigned char *end)
@@ -337,17 +356,11 @@ static json_t *read_object(struct reader *r, size_t depth)
         free(key.heap);
         if (err != 0 || json_object_size(obj) == before)
             goto fail; /* a repeated key */
-        skip_ws(r);
-        if (r->p < r->end && *r->p == ',') {
-            r->p++;
-            skip_ws(r);
-            continue;
-        }
-        if (r->p < r->end && *r->p == '}') {
-            r->p++;
+        enum sep next = after_item(r, '}');
+        if (next == SEP_CLOSED)
             return obj;
-        }
-        goto fail;
+        if (next == SEP_BAD)
+            goto fail;
     }
 fail:
     json_decref(obj);
@@ -367,17 +380,11 @@ static json_t *read_array(struct reader *r, size_t depth)
         json_t *v = read_value(r, depth + 1);
         if (v == NULL || json_array_append_new(arr, v) != 0)
             goto fail;
-        skip_ws(r);
-        if (r->p < r->end && *r->p == ',') {
-            r->p++;
-            skip_ws(r);
-            continue;
-        }
-        if (r->p < r->end && *r->p == ']') {
-            r->p++;
+        enum sep next = after_item(r, ']');
+        if (next == SEP_CLOSED)
             return arr;
-        }
-        goto fail;
+        if (next == SEP_BAD)
+            goto fail;
     }
 fail:
     json_decref(arr);
@@ -610,17 +617,11 @@ static bool walk_object(struct walk *w, size_t depth, unsigned mask, size_t leve
         }
         if (!walk_member(w, depth + 1, here, deeper, level))
             return false;
-        skip_ws(r);
-        if (r->p < r->end && *r->p == ',') {
-            r->p++;
-            skip_ws(r);
-            continue;
-        }
-        if (r->p < r->end && *r->p == '}') {
-            r->p++;
+        enum sep next = after_item(r, '}');
+        if (next == SEP_CLOSED)
             return true;
-        }
-        return false;
+        if (next == SEP_BAD)
+            return false;
     }
 }
 
@@ -636,17 +637,11 @@ static bool walk_array(struct walk *w, size_t depth)
     for (;;) {
         if (!walk_value(w, depth + 1, 0, 0))
             return false;
-        skip_ws(r);
-        if (r->p < r->end && *r->p == ',') {
-            r->p++;
-            skip_ws(r);
-            continue;
-        }
-        if (r->p < r->end && *r->p == ']') {
-            r->p++;
+        enum sep next = after_item(r, ']');
+        if (next == SEP_CLOSED)
             return true;
-        }
-        return false;
+        if (next == SEP_BAD)
+            return false;
     }
 }
 
