@@ -181,6 +181,10 @@ uint64_t cg_rpc_call_want(struct cg_rpc *rpc, const char *method, json_t *params
                           uint64_t timeout_ms, uint64_t now_ms, const char *const *want,
                           cg_rpc_result_cb cb, void *data)
 {
+    size_t names = 0;
+    while (want && want[names])
+        names++;
+    assert(names <= CG_RPC_WANT_MAX);
     uint64_t id = rpc->next_id++;
     struct pending_call *pc = cg_xcalloc(1, sizeof(*pc));
     pc->id = id;
@@ -671,6 +675,8 @@ static_assert((int)WANT_FIELDS <= (int)CG_LINE_SCAN_FIELDS_MAX, "the answer's fi
 static json_t *pruned_result(const char *const *want, json_t *value)
 {
     json_t *result = json_object();
+    if (value == NULL)
+        return result; /* no levels the worker never sent */
     json_t *at = result;
     size_t k = 0;
     while (want[k] != NULL && want[k + 1] != NULL) {

@@ -489,6 +489,27 @@ static struct want_seen answer_call(const char *const *want, const char *answer)
     return w;
 }
 
+Test(jsonrpc, a_request_that_carries_our_id_is_no_answer_to_a_wanting_call)
+{
+    static const char *const want[] = {"thread", "id", NULL};
+    static const char *const lines[] = {
+        "{\"id\":1,\"method\":\"x\",\"result\":{\"thread\":{\"id\":\"T5\"}}}\n",
+        "{\"id\":1,\"result\":{\"thread\":{\"id\":\"T6\"}},\"method\":\"x\"}\n",
+    };
+    for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+        struct rec r = {0};
+        struct cg_rpc rpc;
+        struct want_seen w = {0};
+        cg_rpc_init(&rpc, &ops, &r, 1 << 20, "t");
+        cg_rpc_call_want(&rpc, "thread/start", NULL, 1000, 0, want, on_want_result, &w);
+        feed(&rpc, lines[i]);
+        cr_assert(!w.called, "%s", lines[i]);
+        cr_assert_eq(cg_rpc_pending(&rpc), 1, "still waiting: %s", lines[i]);
+        cr_assert_eq(r.nrequests, 1, "handed over as a request: %s", lines[i]);
+        cg_rpc_dispose(&rpc);
+    }
+}
+
 Test(jsonrpc, a_wanted_member_reads_as_the_parsed_answer)
 {
     static const char *const want[] = {"thread", "id", NULL};
@@ -508,6 +529,9 @@ Test(jsonrpc, a_wanted_member_reads_as_the_parsed_answer)
         "{\"id\":1,\"error\":{\"message\":\"no code\"},\"result\":{\"thread\":{\"id\":\"T3\"}}}\n",
         "{\"id\":1,\"error\":\"text\"}\n",
         "{\"id\":1,\"result\":{\"thread\":{\"id\":\"T4\",\"x\":1.5}}}\n",
+        "{\"id\":1,\"method\":null,\"result\":{\"thread\":{\"id\":\"T7\"}}}\n",
+        "{\"id\":1,\"result\":{\"thread\":5}}\n",
+        "{\"id\":1,\"result\":{}}\n",
     };
     for (size_t i = 0; i < sizeof(answers) / sizeof(answers[0]); i++) {
         struct want_seen a = answer_call(want, answers[i]);
