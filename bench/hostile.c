@@ -10,36 +10,19 @@
  * off ends in its close; none may end in its [DONE]; one still streaming after 10 s was not cut
  * off yet. Prints HOSTILE_* key=value lines; exits 1 on a failed normal request, a slowloris not
  * answered 408, or a stalled stream sent to its end. */
-#include <arpa/inet.h>
-#include <errno.h>
-#include <fcntl.h>
+#define CLIENT_NAME "hostile"
 #include <inttypes.h>
-#include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdbool.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/epoll.h>
-#include <sys/resource.h>
-#include <sys/socket.h>
-#include <unistd.h>
-#include "samples.h"
+#include "client.h"
 
 enum {
     CONNS_MAX = 60000,
     REQUEST_MAX_BYTES = 2048,
     NORMAL_BUF_BYTES = 65536,
-    HEAD_MAX_BYTES = 8192,
-    READ_BUF_BYTES = 65536,
-    EVENTS_MAX = 256,
-    TICK_MS = 100,
     TRICKLE_MS = 1000,         /* a slowloris sends one more byte this often */
     STALL_RCVBUF_BYTES = 4096, /* a stalled stream's receive buffer */
-    FD_RESERVE = 64,
 };
 
 enum kind { LORIS, STALL };
@@ -76,8 +59,6 @@ static struct {
     const char *stall_message;
 } opt = {"127.0.0.1", 0, 2000, 1000, 10.0, 30.0, "fake:slow=100,3000"};
 
-static struct sockaddr_in addr;
-static int ep = -1;
 static struct conn *conns;
 static size_t nconns;
 static bool replace_loris = true;
@@ -236,20 +217,12 @@ static long healthz_connections(void)
 
 static void set_events(struct conn *c, uint32_t events)
 {
-    struct epoll_event ev = {.events = events, .data.ptr = c};
-    if (epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev) != 0) {
-        perror("hostile: epoll_ctl");
-        exit(1);
-    }
+    epoll_set(EPOLL_CTL_MOD, c->fd, c, events);
 }
 
 static void open_conn(struct conn *c)
 {
-    c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (c->fd < 0) {
-        perror("hostile: socket");
-        exit(1);
-    }
+    c->fd = socket_nonblock();
     if (c->kind == STALL) {
         int rcv = STALL_RCVBUF_BYTES;
         setsockopt(c->fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
@@ -266,11 +239,7 @@ static void open_conn(struct conn *c)
         perror("hostile: connect");
         exit(1);
     }
-    struct epoll_event ev = {.events = EPOLLOUT | EPOLLIN | EPOLLRDHUP, .data.ptr = c};
-    if (epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev) != 0) {
-        perror("hostile: epoll_ctl");
-        exit(1);
-    }
+    epoll_set(EPOLL_CTL_ADD, c->fd, c, EPOLLOUT | EPOLLIN | EPOLLRDHUP);
 }
 
 /* The gateway closed `c` (or refused it). */
@@ -447,53 +416,35 @@ static void usage(void)
     exit(2);
 }
 
-static void parse_args(int argc, char **argv)
+/* One option and its value; false when the name is unknown or the value bad. */
+static bool option(const char *a, const char *v)
 {
-    /* Every option takes a value: they come in pairs. */
-    for (int i = 1; i < argc; i += 2) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        bool ok = v != NULL;
-        size_t n = 0;
-        if (v == NULL)
-            usage();
-        if (strcmp(a, "--host") == 0) {
-            opt.host = v;
-        } else if (strcmp(a, "-p") == 0) {
-            ok = parse_size(v, 1, 65535, &n);
-            opt.port = (int)n;
-        } else if (strcmp(a, "-s") == 0) {
-            ok = parse_size(v, 0, CONNS_MAX, &opt.slowloris);
-        } else if (strcmp(a, "-t") == 0) {
-            ok = parse_size(v, 0, CONNS_MAX, &opt.stalled);
-        } else if (strcmp(a, "-d") == 0) {
-            ok = parse_secs(v, &opt.duration_s);
-        } else if (strcmp(a, "-w") == 0) {
-            ok = parse_secs(v, &opt.wait_s);
-        } else if (strcmp(a, "-m") == 0) {
-            opt.stall_message = v;
-        } else {
-            usage();
-        }
-        if (!ok)
-            usage();
+    bool ok = true;
+    if (strcmp(a, "--host") == 0) {
+        opt.host = v;
+    } else if (strcmp(a, "-p") == 0) {
+        ok = parse_port(v, &opt.port);
+    } else if (strcmp(a, "-s") == 0) {
+        ok = parse_size(v, 0, CONNS_MAX, &opt.slowloris);
+    } else if (strcmp(a, "-t") == 0) {
+        ok = parse_size(v, 0, CONNS_MAX, &opt.stalled);
+    } else if (strcmp(a, "-d") == 0) {
+        ok = parse_secs(v, &opt.duration_s);
+    } else if (strcmp(a, "-w") == 0) {
+        ok = parse_secs(v, &opt.wait_s);
+    } else if (strcmp(a, "-m") == 0) {
+        opt.stall_message = v;
+    } else {
+        ok = false;
     }
-    if (opt.port == 0 || opt.slowloris + opt.stalled > CONNS_MAX)
-        usage();
+    return ok;
 }
 
-static void raise_fd_limit(void)
+static void parse_args(int argc, char **argv)
 {
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
-        return;
-    rlim_t want = (rlim_t)(opt.slowloris + opt.stalled) + FD_RESERVE;
-    if (rl.rlim_cur >= want)
-        return;
-    rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
-    if (setrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur < want)
-        fprintf(stderr, "hostile: warning: open file limit %llu is below %llu\n",
-                (unsigned long long)rl.rlim_cur, (unsigned long long)want);
+    parse_pairs(argc, argv, option, usage);
+    if (opt.port == 0 || opt.slowloris + opt.stalled > CONNS_MAX)
+        usage();
 }
 
 static void report_run(const char *name, struct normal_run *run)
@@ -509,11 +460,8 @@ int main(int argc, char **argv)
 {
     parse_args(argc, argv);
     signal(SIGPIPE, SIG_IGN);
-    raise_fd_limit();
-    memset(&addr, 0, sizeof(addr));
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons((uint16_t)opt.port);
-    if (inet_pton(AF_INET, opt.host, &addr.sin_addr) != 1)
+    raise_fd_limit(opt.slowloris + opt.stalled);
+    if (!client_set_addr(opt.host, opt.port))
         usage();
     char body[512];
     int blen = snprintf(body, sizeof(body),

@@ -8,38 +8,19 @@
  * every connection is closed and the gateway's descriptors are counted once they settle: more
  * after than before is a leak. Exits 1 on any failed request or leaked descriptor. One thread,
  * non-blocking sockets, epoll. */
-#include <arpa/inet.h>
+#define CLIENT_NAME "soak"
 #include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <signal.h>
-#include <stdbool.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/epoll.h>
-#include <sys/resource.h>
-#include <sys/socket.h>
-#include <unistd.h>
-#include "samples.h"
+#include "client.h"
 
 enum {
     CONNS_MAX = 10000,
     REQUEST_MAX_BYTES = 4096,
-    HEAD_MAX_BYTES = 8192,      /* response head; longer is a failure */
-    BODY_MAX_BYTES = 65536,     /* a non-stream body; longer is a failure */
-    SSE_LINE_MAX_BYTES = 65536, /* one SSE line; longer is a failure */
-    READ_BUF_BYTES = 65536,
-    EVENTS_MAX = 256,
-    TICK_MS = 100,
+    BODY_MAX_BYTES = 65536,   /* a non-stream body; longer is a failure */
     SAMPLES_CAP = 100000,     /* periodic /proc samples kept for the slopes */
     SETTLE_STABLE_TICKS = 10, /* descriptors unchanged this many ticks: settled */
     SETTLE_MAX_TICKS = 150,   /* give up waiting after 15 s */
-    FD_RESERVE = 64,
 };
 
 enum kind { K_CHAT, K_STREAM, K_TOOLS, K_RESP, K_RESP_STREAM, K_ABORT, KINDS };
@@ -61,14 +42,6 @@ enum conn_state {
     CONN_HEAD,       /* reading the response head */
     CONN_BODY,       /* reading the body */
     CONN_DONE,       /* closed, nothing more to send */
-};
-
-enum chunk_state {
-    CHUNK_SIZE,    /* hex digits of a chunk size */
-    CHUNK_EXT,     /* chunk extension up to CRLF, ignored */
-    CHUNK_DATA,    /* chunk_left bytes of payload */
-    CHUNK_DATA_CR, /* the CRLF after a chunk's payload */
-    CHUNK_TRAILER, /* after the 0 chunk: trailer lines until an empty one */
 };
 
 enum failure {
@@ -138,13 +111,10 @@ static struct options opt = {
     .abort_after = 2,
 };
 
-static int ep = -1;
-static struct sockaddr_in addr;
 static char requests[KINDS][REQUEST_MAX_BYTES];
 static size_t request_lens[KINDS];
 static struct conn *conns;
 static size_t conns_live;
-static uint64_t last_progress_ns;
 
 /* The phase being run: requests issued and finished against its target. */
 static size_t target;
@@ -165,29 +135,15 @@ struct sample {
 static struct sample *series;
 static size_t series_len;
 
+#include "http_conn.h"
+
 /* --- /proc -------------------------------------------------------------------------------- */
 
 static long rss_kb(int pid)
 {
-    char path[64];
-    snprintf(path, sizeof(path), "/proc/%d/status", pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    char text[8192];
-    ssize_t n = read(fd, text, sizeof(text) - 1);
-    close(fd);
-    if (n <= 0)
-        return -1;
-    text[n] = '\0';
-    const char *p = strstr(text, "\nVmRSS:");
-    if (p == NULL)
-        return -1;
-    p += 7;
-    char *end = NULL;
-    errno = 0;
-    long v = strtol(p, &end, 10);
-    return errno || end == p ? -1 : v;
+    long kb = -1;
+    pid_status_kb(pid, &kb, NULL);
+    return kb;
 }
 
 static long fd_count(int pid)
@@ -273,47 +229,6 @@ static bool is_stream(enum kind k)
 
 /* --- connections -------------------------------------------------------------------------- */
 
-static void conn_close_fd(struct conn *c)
-{
-    if (c->fd >= 0) {
-        epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
-        close(c->fd);
-        c->fd = -1;
-    }
-}
-
-static void set_events(struct conn *c, uint32_t events)
-{
-    struct epoll_event ev = {.events = events, .data.ptr = c};
-    if (epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev) != 0) {
-        perror("soak: epoll_ctl");
-        exit(1);
-    }
-}
-
-static void reset_response(struct conn *c)
-{
-    c->sent = 0;
-    c->head_len = 0;
-    c->status = 0;
-    c->chunked = false;
-    c->has_length = false;
-    c->body_left = 0;
-    c->keep_alive = true;
-    c->cstate = CHUNK_SIZE;
-    c->chunk_left = 0;
-    c->chunk_size_digits = false;
-    c->trailer_line_len = 0;
-    c->buf_len = 0;
-    c->too_long = false;
-    c->done_seen = false;
-    c->error_seen = false;
-    c->chunks = 0;
-}
-
-static void open_conn(struct conn *c);
-static void start_send(struct conn *c);
-
 /* The next request on this connection (reusing it when it may), or its retirement. */
 static void next_request(struct conn *c, bool reuse)
 {
@@ -364,73 +279,13 @@ static bool on_content_chunk(struct conn *c)
     return false;
 }
 
-/* A chat content chunk carries "content":"<at least one character>"; the role chunk has "". */
-static bool is_content(const char *p, size_t n)
-{
-    static const char key[] = "\"content\":\"";
-    size_t k = sizeof(key) - 1;
-    const char *end = p + n;
-    while ((size_t)(end - p) > k) {
-        const char *hit = memmem(p, (size_t)(end - p), key, k);
-        if (hit == NULL || hit + k >= end)
-            return false;
-        if (hit[k] != '"')
-            return true;
-        p = hit + k;
-    }
-    return false;
-}
-
-static bool has_type(const char *p, size_t n, const char *type)
-{
-    static const char key[] = "{\"type\":\"";
-    size_t k = sizeof(key) - 1;
-    size_t t = strlen(type);
-    return n > k + t && memcmp(p, key, k) == 0 && memcmp(p + k, type, t) == 0 && p[k + t] == '"';
-}
-
-/* One SSE line; false when the connection is gone (an abort closed it). */
-static bool on_sse_line(struct conn *c, const char *p, size_t n)
-{
-    if (n > 0 && p[n - 1] == '\r')
-        n--;
-    if (n < 5 || memcmp(p, "data:", 5) != 0)
-        return true;
-    p += 5;
-    n -= 5;
-    if (n > 0 && *p == ' ') {
-        p++;
-        n--;
-    }
-    if (c->kind == K_RESP_STREAM) {
-        if (has_type(p, n, "response.output_text.delta"))
-            c->chunks++;
-        else if (has_type(p, n, "response.completed"))
-            c->done_seen = true;
-        else if (has_type(p, n, "response.failed") || has_type(p, n, "response.incomplete") ||
-                 has_type(p, n, "error"))
-            c->error_seen = true;
-        return true;
-    }
-    if (n == 6 && memcmp(p, "[DONE]", 6) == 0) {
-        c->done_seen = true;
-        return true;
-    }
-    if (memmem(p, n, "\"error\":{", 9) != NULL) {
-        c->error_seen = true;
-        return true;
-    }
-    if (is_content(p, n))
-        return on_content_chunk(c);
-    return true;
-}
-
 /* Body bytes: SSE lines for a stream, kept whole otherwise. False when the connection is gone. */
-static bool feed_body(struct conn *c, const char *p, size_t n)
+static bool on_body(struct conn *c, const char *p, size_t n)
 {
     if (c->buf == NULL)
-        c->buf = xrealloc(NULL, BODY_MAX_BYTES > SSE_LINE_MAX_BYTES ? BODY_MAX_BYTES
-                                                                    : SSE_LINE_MAX_BYTES);
+        c->buf = xrealloc(NULL, (size_t)BODY_MAX_BYTES > (size_t)SSE_LINE_MAX_BYTES
+                                    ? (size_t)BODY_MAX_BYTES
+                                    : (size_t)SSE_LINE_MAX_BYTES);
     if (!is_stream(c->kind)) {
         if (c->buf_len + n > BODY_MAX_BYTES) {
             c->too_long = true;
@@ -440,31 +295,7 @@ static bool feed_body(struct conn *c, const char *p, size_t n)
         c->buf_len += n;
         return true;
     }
-    while (n > 0) {
-        const char *nl = memchr(p, '\n', n);
-        size_t take = nl ? (size_t)(nl - p) : n;
-        if (c->buf_len + take > SSE_LINE_MAX_BYTES) {
-            c->too_long = true;
-            c->buf_len = 0;
-        } else if (c->buf_len > 0 || nl == NULL) {
-            memcpy(c->buf + c->buf_len, p, take);
-            c->buf_len += take;
-        }
-        if (nl == NULL)
-            return true;
-        bool alive;
-        if (c->buf_len > 0) {
-            alive = on_sse_line(c, c->buf, c->buf_len);
-            c->buf_len = 0;
-        } else {
-            alive = on_sse_line(c, p, take);
-        }
-        if (!alive)
-            return false;
-        p += take + 1;
-        n -= take + 1;
-    }
-    return true;
+    return feed_sse(c, p, n, c->kind == K_RESP_STREAM);
 }
 
 static bool body_has(const struct conn *c, const char *s)
@@ -515,308 +346,21 @@ static void finish_response(struct conn *c, bool reuse)
     request_over(c, ok, why, reuse);
 }
 
-static int hexval(char ch)
+static void conn_failed(struct conn *c)
 {
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
+    request_over(c, false, FAIL_CONNECT, false);
 }
 
-/* Chunked framing; returns bytes used and sets *over when the last chunk ended (*bad on a
- * framing error), *gone when an abort closed the connection. */
-static size_t feed_chunked(struct conn *c, const char *p, size_t n, bool *over, bool *bad,
-                           bool *gone)
+static void conn_request(const struct conn *c, const char **req, size_t *len)
 {
-    size_t i = 0;
-    while (i < n && !*over) {
-        char ch = p[i];
-        switch (c->cstate) {
-        case CHUNK_SIZE: {
-            int h = hexval(ch);
-            if (h >= 0) {
-                if (c->chunk_left > (UINT64_MAX >> 4)) {
-                    *bad = *over = true;
-                    return i;
-                }
-                c->chunk_left = c->chunk_left * 16 + (uint64_t)h;
-                c->chunk_size_digits = true;
-                i++;
-                break;
-            }
-            if (!c->chunk_size_digits) {
-                *bad = *over = true;
-                return i;
-            }
-            c->cstate = CHUNK_EXT;
-            break;
-        }
-        case CHUNK_EXT:
-            i++;
-            if (ch != '\n')
-                break;
-            c->chunk_size_digits = false;
-            c->trailer_line_len = 0;
-            c->cstate = c->chunk_left == 0 ? CHUNK_TRAILER : CHUNK_DATA;
-            break;
-        case CHUNK_DATA: {
-            size_t take = n - i;
-            if (take > c->chunk_left)
-                take = (size_t)c->chunk_left;
-            if (!feed_body(c, p + i, take)) {
-                *gone = true;
-                return i + take;
-            }
-            i += take;
-            c->chunk_left -= take;
-            if (c->chunk_left == 0)
-                c->cstate = CHUNK_DATA_CR;
-            break;
-        }
-        case CHUNK_DATA_CR:
-            i++;
-            if (ch == '\n') {
-                c->cstate = CHUNK_SIZE;
-            } else if (ch != '\r') {
-                *bad = *over = true;
-                return i;
-            }
-            break;
-        case CHUNK_TRAILER:
-            i++;
-            if (ch == '\n') {
-                if (c->trailer_line_len == 0)
-                    *over = true;
-                c->trailer_line_len = 0;
-            } else if (ch != '\r') {
-                c->trailer_line_len++;
-            }
-            break;
-        }
-    }
-    return i;
-}
-
-static bool header_is(const char *line, size_t len, const char *name, const char *value)
-{
-    size_t nlen = strlen(name);
-    if (len <= nlen || strncasecmp(line, name, nlen) != 0 || line[nlen] != ':')
-        return false;
-    const char *v = line + nlen + 1;
-    size_t vlen = len - nlen - 1;
-    while (vlen > 0 && (*v == ' ' || *v == '\t')) {
-        v++;
-        vlen--;
-    }
-    size_t want = strlen(value);
-    return vlen >= want && strncasecmp(v, value, want) == 0;
-}
-
-static bool parse_head(struct conn *c)
-{
-    if (c->head_len < 12 || memcmp(c->head, "HTTP/1.", 7) != 0)
-        return false;
-    c->status = (c->head[9] - '0') * 100 + (c->head[10] - '0') * 10 + (c->head[11] - '0');
-    const char *p = memchr(c->head, '\n', c->head_len);
-    const char *end = c->head + c->head_len;
-    while (p != NULL && p + 1 < end) {
-        const char *line = p + 1;
-        const char *nl = memchr(line, '\n', (size_t)(end - line));
-        if (nl == NULL)
-            break;
-        size_t len = (size_t)(nl - line);
-        if (len > 0 && line[len - 1] == '\r')
-            len--;
-        if (header_is(line, len, "Transfer-Encoding", "chunked")) {
-            c->chunked = true;
-        } else if (header_is(line, len, "Connection", "close")) {
-            c->keep_alive = false;
-        } else if (header_is(line, len, "Content-Length", "")) {
-            const char *v = memchr(line, ':', len) + 1;
-            char *vend = NULL;
-            errno = 0;
-            unsigned long long cl = strtoull(v, &vend, 10);
-            if (errno == 0 && vend != v) {
-                c->has_length = true;
-                c->body_left = cl;
-            }
-        }
-        p = nl;
-    }
-    return true;
-}
-
-static void on_bytes(struct conn *c, const char *p, size_t n)
-{
-    while (n > 0 && (c->state == CONN_HEAD || c->state == CONN_BODY)) {
-        if (c->state == CONN_HEAD) {
-            size_t room = sizeof(c->head) - c->head_len;
-            size_t take = n < room ? n : room;
-            memcpy(c->head + c->head_len, p, take);
-            size_t old = c->head_len;
-            c->head_len += take;
-            size_t from = old >= 3 ? old - 3 : 0;
-            const char *hit = memmem(c->head + from, c->head_len - from, "\r\n\r\n", 4);
-            if (hit == NULL) {
-                if (c->head_len == sizeof(c->head)) {
-                    c->keep_alive = false;
-                    finish_response(c, false);
-                }
-                return;
-            }
-            size_t used = (size_t)(hit - c->head) + 4 - old;
-            c->head_len = (size_t)(hit - c->head) + 4;
-            if (!parse_head(c)) {
-                c->keep_alive = false;
-                finish_response(c, false);
-                return;
-            }
-            c->state = CONN_BODY;
-            p += used;
-            n -= used;
-            if (!c->chunked && c->has_length && c->body_left == 0) {
-                finish_response(c, true);
-                return;
-            }
-            continue;
-        }
-        if (c->chunked) {
-            bool over = false;
-            bool bad = false;
-            bool gone = false;
-            size_t used = feed_chunked(c, p, n, &over, &bad, &gone);
-            if (gone)
-                return;
-            p += used;
-            n -= used;
-            if (over) {
-                if (bad) {
-                    c->keep_alive = false;
-                    c->done_seen = false;
-                }
-                if (n > 0)
-                    c->keep_alive = false;
-                finish_response(c, true);
-                return;
-            }
-        } else if (c->has_length) {
-            size_t take = n;
-            if (take > c->body_left)
-                take = (size_t)c->body_left;
-            if (!feed_body(c, p, take))
-                return;
-            c->body_left -= take;
-            p += take;
-            n -= take;
-            if (c->body_left == 0) {
-                finish_response(c, true);
-                return;
-            }
-        } else {
-            if (!feed_body(c, p, n))
-                return;
-            return;
-        }
-    }
-}
-
-static void on_readable(struct conn *c)
-{
-    static char rbuf[READ_BUF_BYTES];
-    ssize_t n = read(c->fd, rbuf, sizeof(rbuf));
-    if (n < 0 && (errno == EAGAIN || errno == EINTR))
-        return;
-    if (n <= 0) {
-        bool eof_body = n == 0 && c->state == CONN_BODY && !c->chunked && !c->has_length;
-        c->keep_alive = false;
-        conn_close_fd(c);
-        if (c->state == CONN_HEAD && c->head_len == 0 && c->sent == 0) {
-            request_over(c, false, FAIL_CONNECT, false);
-        } else {
-            if (!eof_body)
-                c->done_seen = false;
-            finish_response(c, false);
-        }
-        return;
-    }
-    last_progress_ns = now_ns();
-    on_bytes(c, rbuf, (size_t)n);
-}
-
-static void try_send(struct conn *c)
-{
-    const char *req = requests[c->kind];
-    size_t len = request_lens[c->kind];
-    while (c->sent < len) {
-        ssize_t n = write(c->fd, req + c->sent, len - c->sent);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && errno == EAGAIN) {
-            set_events(c, EPOLLOUT);
-            return;
-        }
-        if (n <= 0) {
-            conn_close_fd(c);
-            request_over(c, false, FAIL_CONNECT, false);
-            return;
-        }
-        c->sent += (size_t)n;
-    }
-    c->state = CONN_HEAD;
-    set_events(c, EPOLLIN | EPOLLRDHUP);
+    *req = requests[c->kind];
+    *len = request_lens[c->kind];
 }
 
 static void start_send(struct conn *c)
 {
     c->state = CONN_SENDING;
     try_send(c);
-}
-
-static void open_conn(struct conn *c)
-{
-    reset_response(c);
-    c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (c->fd < 0) {
-        perror("soak: socket");
-        exit(1);
-    }
-    int one = 1;
-    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    struct epoll_event ev = {.events = EPOLLOUT, .data.ptr = c};
-    if (epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev) != 0) {
-        perror("soak: epoll_ctl");
-        exit(1);
-    }
-    if (connect(c->fd, (const struct sockaddr *)&addr, sizeof(addr)) == 0) {
-        start_send(c);
-        return;
-    }
-    if (errno != EINPROGRESS) {
-        conn_close_fd(c);
-        request_over(c, false, FAIL_CONNECT, false);
-        return;
-    }
-    c->state = CONN_CONNECTING;
-}
-
-static void on_writable(struct conn *c)
-{
-    if (c->state == CONN_CONNECTING) {
-        int err = 0;
-        socklen_t len = sizeof(err);
-        if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0) {
-            conn_close_fd(c);
-            request_over(c, false, FAIL_CONNECT, false);
-            return;
-        }
-        start_send(c);
-        return;
-    }
-    if (c->state == CONN_SENDING)
-        try_send(c);
 }
 
 static void abandon_all(void)
@@ -881,26 +425,8 @@ static void run_phase(size_t n, bool sampled)
     last_progress_ns = t0;
     uint64_t interval_ns = (uint64_t)(opt.interval_s * 1e9);
     uint64_t next_sample = t0 + interval_ns;
-    struct epoll_event events[EVENTS_MAX];
     while (conns_live > 0) {
-        int k = epoll_wait(ep, events, EVENTS_MAX, TICK_MS);
-        if (k < 0 && errno != EINTR) {
-            perror("soak: epoll_wait");
-            exit(1);
-        }
-        for (int i = 0; i < k; i++) {
-            struct conn *c = events[i].data.ptr;
-            if (c->fd < 0 || c->state == CONN_DONE)
-                continue;
-            if (events[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
-                if (c->state == CONN_CONNECTING || c->state == CONN_SENDING)
-                    on_writable(c);
-                else
-                    on_readable(c);
-            } else if (events[i].events & EPOLLOUT) {
-                on_writable(c);
-            }
-        }
+        poll_conns(TICK_MS);
         uint64_t t = now_ns();
         if (sampled && t >= next_sample) {
             next_sample += interval_ns;
@@ -983,79 +509,59 @@ static void usage(void)
     exit(2);
 }
 
-static void parse_args(int argc, char **argv)
+/* One option and its value; false when the name is unknown or the value bad. */
+static bool option(const char *a, const char *v)
 {
-    /* Every option takes a value: they come in pairs. */
-    for (int i = 1; i < argc; i += 2) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        bool ok = v != NULL;
-        size_t n = 0;
-        if (v == NULL) {
-            usage();
-        } else if (strcmp(a, "--host") == 0) {
-            opt.host = v;
-        } else if (strcmp(a, "-p") == 0) {
-            ok = parse_size(v, 1, 65535, &n);
-            opt.port = (int)n;
-        } else if (strcmp(a, "--pid") == 0) {
-            ok = parse_size(v, 1, 1u << 30, &n);
-            opt.pid = (int)n;
-        } else if (strcmp(a, "-c") == 0) {
-            ok = parse_size(v, 1, CONNS_MAX, &opt.concurrency);
-        } else if (strcmp(a, "-n") == 0) {
-            ok = parse_size(v, 1, 1000000000, &opt.requests);
-        } else if (strcmp(a, "-w") == 0) {
-            ok = parse_size(v, 0, 1000000000, &opt.warmup);
-        } else if (strcmp(a, "-i") == 0) {
-            ok = parse_secs(v, &opt.interval_s) && opt.interval_s > 0;
-        } else if (strcmp(a, "--model") == 0) {
-            opt.model = v;
-        } else if (strcmp(a, "--stream-msg") == 0) {
-            opt.stream_msg = v;
-        } else if (strcmp(a, "--stream-chunks") == 0) {
-            ok = parse_size(v, 1, 1000000, &opt.stream_chunks);
-        } else if (strcmp(a, "--abort-msg") == 0) {
-            opt.abort_msg = v;
-        } else if (strcmp(a, "--abort-after") == 0) {
-            ok = parse_size(v, 1, 1000000, &opt.abort_after);
-        } else if (strcmp(a, "--stall") == 0) {
-            ok = parse_secs(v, &opt.stall_s);
-        } else {
-            usage();
-        }
-        if (!ok)
-            usage();
+    bool ok = true;
+    size_t n = 0;
+    if (strcmp(a, "--host") == 0) {
+        opt.host = v;
+    } else if (strcmp(a, "-p") == 0) {
+        ok = parse_port(v, &opt.port);
+    } else if (strcmp(a, "--pid") == 0) {
+        ok = parse_size(v, 1, 1u << 30, &n);
+        opt.pid = (int)n;
+    } else if (strcmp(a, "-c") == 0) {
+        ok = parse_size(v, 1, CONNS_MAX, &opt.concurrency);
+    } else if (strcmp(a, "-n") == 0) {
+        ok = parse_size(v, 1, 1000000000, &opt.requests);
+    } else if (strcmp(a, "-w") == 0) {
+        ok = parse_size(v, 0, 1000000000, &opt.warmup);
+    } else if (strcmp(a, "-i") == 0) {
+        ok = parse_secs(v, &opt.interval_s) && opt.interval_s > 0;
+    } else if (strcmp(a, "--model") == 0) {
+        opt.model = v;
+    } else if (strcmp(a, "--stream-msg") == 0) {
+        opt.stream_msg = v;
+    } else if (strcmp(a, "--stream-chunks") == 0) {
+        ok = parse_size(v, 1, 1000000, &opt.stream_chunks);
+    } else if (strcmp(a, "--abort-msg") == 0) {
+        opt.abort_msg = v;
+    } else if (strcmp(a, "--abort-after") == 0) {
+        ok = parse_size(v, 1, 1000000, &opt.abort_after);
+    } else if (strcmp(a, "--stall") == 0) {
+        ok = parse_secs(v, &opt.stall_s);
+    } else {
+        ok = false;
     }
-    if (opt.port == 0 || opt.pid == 0)
-        usage();
+    return ok;
 }
 
-static void raise_fd_limit(void)
+static void parse_args(int argc, char **argv)
 {
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
-        return;
-    rlim_t want = (rlim_t)opt.concurrency + FD_RESERVE;
-    if (rl.rlim_cur >= want)
-        return;
-    rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
-    if (setrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur < want)
-        fprintf(stderr, "soak: warning: open file limit %llu is below %llu\n",
-                (unsigned long long)rl.rlim_cur, (unsigned long long)want);
+    parse_pairs(argc, argv, option, usage);
+    if (opt.port == 0 || opt.pid == 0)
+        usage();
 }
 
 int main(int argc, char **argv)
 {
     parse_args(argc, argv);
     signal(SIGPIPE, SIG_IGN);
-    raise_fd_limit();
+    raise_fd_limit(opt.concurrency);
     for (int k = 0; k < KINDS; k++)
         build_one((enum kind)k);
-    memset(&addr, 0, sizeof(addr));
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons((uint16_t)opt.port);
-    if (inet_pton(AF_INET, opt.host, &addr.sin_addr) != 1) {
+    if (!client_set_addr(opt.host, opt.port)) {
         fprintf(stderr, "soak: --host must be an IPv4 address\n");
         return 2;
     }

@@ -3,36 +3,15 @@
  * chunked SSE and reports time to the first content chunk, the gaps between content chunks
  * (µs), streams completed/failed, and optionally the RSS of given pids while every stream is
  * open. One thread, non-blocking sockets, epoll. */
-#include <errno.h>
-#include <fcntl.h>
+#define CLIENT_NAME "sse"
 #include <inttypes.h>
-#include <math.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <arpa/inet.h>
 #include <signal.h>
-#include <stdbool.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/epoll.h>
-#include <sys/resource.h>
-#include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
-#include "samples.h"
+#include "client.h"
 
 enum {
     CONNS_MAX = 60000,
     PIDS_MAX = 4,
     REQUEST_MAX_BYTES = 4096,
-    HEAD_MAX_BYTES = 8192,      /* response head; longer is a failure */
-    SSE_LINE_MAX_BYTES = 65536, /* one SSE line; longer is a failure */
-    READ_BUF_BYTES = 65536,
-    EVENTS_MAX = 256,
-    TICK_MS = 100, /* RSS sampling and stall checks */
-    FD_RESERVE = 64,
 };
 
 enum conn_state {
@@ -42,16 +21,6 @@ enum conn_state {
     CONN_HEAD,       /* reading the response head */
     CONN_BODY,       /* reading the body */
     CONN_DONE,       /* all its streams are over */
-};
-
-/* The chunked-transfer decoder, one state per position in the framing. */
-enum chunk_state {
-    CHUNK_SIZE,    /* hex digits of a chunk size */
-    CHUNK_EXT,     /* chunk extension up to CRLF, ignored */
-    CHUNK_DATA,    /* chunk_left bytes of payload */
-    CHUNK_DATA_CR, /* the CRLF after a chunk's payload */
-    CHUNK_DATA_LF,
-    CHUNK_TRAILER, /* after the 0 chunk: trailer lines until an empty one */
 };
 
 enum failure { FAIL_CONNECT, FAIL_STATUS, FAIL_ERROR_FRAME, FAIL_SHORT, FAIL_CHUNKS, FAIL_KINDS };
@@ -78,9 +47,9 @@ struct conn {
     bool chunk_size_digits;
     size_t trailer_line_len;
     /* SSE */
-    char *line; /* SSE_LINE_MAX_BYTES, allocated on first use */
-    size_t line_len;
-    bool line_too_long;
+    char *buf; /* the SSE line: SSE_LINE_MAX_BYTES, allocated on first use */
+    size_t buf_len;
+    bool too_long;
     bool done_seen;
     bool error_seen;
     bool open_counted; /* counts toward open_now */
@@ -122,15 +91,12 @@ static struct options opt = {
     .verbose = false,
 };
 
-static int ep = -1;
-static struct sockaddr_in addr;
 static char request[REQUEST_MAX_BYTES];
 static size_t request_len;
 static struct conn *conns;
 static size_t conns_live; /* not CONN_DONE */
 static uint64_t t0_ns;
 static uint64_t deadline_ns; /* duration mode: no stream starts after this */
-static uint64_t last_progress_ns;
 
 static size_t completed;
 static size_t failures[FAIL_KINDS];
@@ -147,48 +113,16 @@ struct rss {
 static struct rss rss[PIDS_MAX];
 static bool rss_open_taken;
 
+#include "http_conn.h"
+
 /* --- /proc sampling ----------------------------------------------------------------------- */
-
-/* The value in kB of a "Key:   123 kB" line of /proc/<pid>/status, or -1. */
-static long status_kb(const char *text, const char *key)
-{
-    const char *p = strstr(text, key);
-    if (p == NULL)
-        return -1;
-    p += strlen(key);
-    char *end = NULL;
-    errno = 0;
-    long v = strtol(p, &end, 10);
-    if (errno || end == p)
-        return -1;
-    return v;
-}
-
-static void read_status(int pid, long *rss_kb, long *hwm_kb)
-{
-    *rss_kb = -1;
-    *hwm_kb = -1;
-    char path[64];
-    snprintf(path, sizeof(path), "/proc/%d/status", pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return;
-    char text[8192];
-    ssize_t n = read(fd, text, sizeof(text) - 1);
-    close(fd);
-    if (n <= 0)
-        return;
-    text[n] = '\0';
-    *rss_kb = status_kb(text, "\nVmRSS:");
-    *hwm_kb = status_kb(text, "\nVmHWM:");
-}
 
 static void sample_rss(bool all_open)
 {
     for (size_t i = 0; i < opt.npids; i++) {
         long kb = -1;
         long hwm = -1;
-        read_status(opt.pids[i], &kb, &hwm);
+        pid_status_kb(opt.pids[i], &kb, &hwm);
         if (kb > rss[i].max_kb)
             rss[i].max_kb = kb;
         if (hwm > 0)
@@ -198,49 +132,7 @@ static void sample_rss(bool all_open)
     }
 }
 
-/* --- connections -------------------------------------------------------------------------- */
-
-static void conn_close_fd(struct conn *c)
-{
-    if (c->fd >= 0) {
-        epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
-        close(c->fd);
-        c->fd = -1;
-    }
-}
-
-static void set_events(struct conn *c, uint32_t events)
-{
-    struct epoll_event ev = {.events = events, .data.ptr = c};
-    if (epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev) != 0) {
-        perror("sse: epoll_ctl");
-        exit(1);
-    }
-}
-
-static void reset_response(struct conn *c)
-{
-    c->sent = 0;
-    c->head_len = 0;
-    c->status = 0;
-    c->chunked = false;
-    c->has_length = false;
-    c->body_left = 0;
-    c->keep_alive = true;
-    c->cstate = CHUNK_SIZE;
-    c->chunk_left = 0;
-    c->chunk_size_digits = false;
-    c->trailer_line_len = 0;
-    c->line_len = 0;
-    c->line_too_long = false;
-    c->done_seen = false;
-    c->error_seen = false;
-    c->open_counted = false;
-    c->chunks = 0;
-}
-
-static void start_send(struct conn *c);
-static void open_conn(struct conn *c);
+/* --- streams ------------------------------------------------------------------------------ */
 
 static bool wants_another(const struct conn *c)
 {
@@ -279,7 +171,7 @@ static void stream_over(struct conn *c, bool ok, enum failure why, bool reuse)
     open_conn(c);
 }
 
-static void on_content_chunk(struct conn *c)
+static bool on_content_chunk(struct conn *c)
 {
     uint64_t t = now_ns();
     if (c->chunks == 0) {
@@ -297,106 +189,18 @@ static void on_content_chunk(struct conn *c)
     }
     c->chunks++;
     c->last_chunk_ns = t;
+    return true;
 }
 
-/* A content chunk carries "content":"<at least one character>"; the role chunk has "" and the
- * finish chunk an empty delta. Cheaper than parsing every frame as JSON. */
-static bool is_content(const char *p, size_t n)
+static bool on_body(struct conn *c, const char *p, size_t n)
 {
-    static const char key[] = "\"content\":\"";
-    size_t k = sizeof(key) - 1;
-    const char *end = p + n;
-    while ((size_t)(end - p) > k) {
-        const char *hit = memmem(p, (size_t)(end - p), key, k);
-        if (hit == NULL || hit + k >= end)
-            return false;
-        if (hit[k] != '"')
-            return true;
-        p = hit + k;
-    }
-    return false;
-}
-
-static bool has_type(const char *p, size_t n, const char *type)
-{
-    static const char key[] = "{\"type\":\"";
-    size_t k = sizeof(key) - 1;
-    size_t t = strlen(type);
-    return n > k + t && memcmp(p, key, k) == 0 && memcmp(p + k, type, t) == 0 && p[k + t] == '"';
-}
-
-/* A Responses event's data: every event object starts with its type. A content chunk is an
- * output_text delta; the stream is over with response.completed; response.failed,
- * response.incomplete and error events are failures. */
-static void on_responses_data(struct conn *c, const char *p, size_t n)
-{
-    if (has_type(p, n, "response.output_text.delta"))
-        on_content_chunk(c);
-    else if (has_type(p, n, "response.completed"))
-        c->done_seen = true;
-    else if (has_type(p, n, "response.failed") || has_type(p, n, "response.incomplete") ||
-             has_type(p, n, "error"))
-        c->error_seen = true;
-}
-
-static void on_sse_line(struct conn *c, const char *p, size_t n)
-{
-    if (n > 0 && p[n - 1] == '\r')
-        n--;
-    if (n < 5 || memcmp(p, "data:", 5) != 0)
-        return; /* blank separators, comments (keepalives), other fields */
-    p += 5;
-    n -= 5;
-    if (n > 0 && *p == ' ') {
-        p++;
-        n--;
-    }
-    if (opt.api == API_RESPONSES) {
-        on_responses_data(c, p, n);
-        return;
-    }
-    if (n == 6 && memcmp(p, "[DONE]", 6) == 0) {
-        c->done_seen = true;
-        return;
-    }
-    if (memmem(p, n, "\"error\":{", 9) != NULL) {
-        c->error_seen = true;
-        return;
-    }
-    if (is_content(p, n))
-        on_content_chunk(c);
-}
-
-static void feed_sse(struct conn *c, const char *p, size_t n)
-{
-    while (n > 0) {
-        const char *nl = memchr(p, '\n', n);
-        size_t take = nl ? (size_t)(nl - p) : n;
-        if (c->line_len + take > SSE_LINE_MAX_BYTES) {
-            c->line_too_long = true;
-            c->line_len = 0;
-        } else if (c->line_len > 0 || nl == NULL) {
-            if (c->line == NULL)
-                c->line = xrealloc(NULL, SSE_LINE_MAX_BYTES);
-            memcpy(c->line + c->line_len, p, take);
-            c->line_len += take;
-        }
-        if (nl == NULL)
-            return;
-        if (c->line_len > 0) {
-            on_sse_line(c, c->line, c->line_len);
-            c->line_len = 0;
-        } else if (take > 0) {
-            on_sse_line(c, p, take);
-        }
-        p += take + 1;
-        n -= take + 1;
-    }
+    feed_sse(c, p, n, opt.api == API_RESPONSES);
+    return true;
 }
 
 static void finish_response(struct conn *c, bool reuse)
 {
-    bool ok = c->status == 200 && c->done_seen && !c->error_seen && !c->line_too_long;
+    bool ok = c->status == 200 && c->done_seen && !c->error_seen && !c->too_long;
     enum failure why = FAIL_SHORT;
     if (c->status != 200)
         why = FAIL_STATUS;
@@ -409,264 +213,16 @@ static void finish_response(struct conn *c, bool reuse)
     stream_over(c, ok, why, reuse);
 }
 
-static int hexval(char ch)
+static void conn_failed(struct conn *c)
 {
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
+    stream_over(c, false, FAIL_CONNECT, false);
 }
 
-/* Feeds chunked framing; returns bytes used, and sets *over when the last chunk ended. A
- * framing error ends the response as failed (*over, with done_seen left as it was). */
-static size_t feed_chunked(struct conn *c, const char *p, size_t n, bool *over, bool *bad)
+static void conn_request(const struct conn *c, const char **req, size_t *len)
 {
-    size_t i = 0;
-    while (i < n && !*over) {
-        char ch = p[i];
-        switch (c->cstate) {
-        case CHUNK_SIZE: {
-            int h = hexval(ch);
-            if (h >= 0) {
-                if (c->chunk_left > (UINT64_MAX >> 4)) {
-                    *bad = true;
-                    *over = true;
-                    return i;
-                }
-                c->chunk_left = c->chunk_left * 16 + (uint64_t)h;
-                c->chunk_size_digits = true;
-                i++;
-                break;
-            }
-            if (!c->chunk_size_digits) {
-                *bad = true;
-                *over = true;
-                return i;
-            }
-            c->cstate = CHUNK_EXT;
-            break; /* CHUNK_EXT looks at this same byte */
-        }
-        case CHUNK_EXT:
-            i++;
-            if (ch != '\n')
-                break;
-            c->chunk_size_digits = false;
-            if (c->chunk_left == 0) {
-                c->cstate = CHUNK_TRAILER;
-                c->trailer_line_len = 0;
-            } else {
-                c->cstate = CHUNK_DATA;
-            }
-            break;
-        case CHUNK_DATA: {
-            size_t take = n - i;
-            if (take > c->chunk_left)
-                take = (size_t)c->chunk_left;
-            feed_sse(c, p + i, take);
-            i += take;
-            c->chunk_left -= take;
-            if (c->chunk_left == 0)
-                c->cstate = CHUNK_DATA_CR;
-            break;
-        }
-        case CHUNK_DATA_CR:
-        case CHUNK_DATA_LF:
-            i++;
-            if (ch == '\n')
-                c->cstate = CHUNK_SIZE;
-            else if (ch != '\r') {
-                *bad = true;
-                *over = true;
-                return i;
-            }
-            break;
-        case CHUNK_TRAILER:
-            i++;
-            if (ch == '\n') {
-                if (c->trailer_line_len == 0)
-                    *over = true;
-                c->trailer_line_len = 0;
-            } else if (ch != '\r') {
-                c->trailer_line_len++;
-            }
-            break;
-        }
-    }
-    return i;
-}
-
-static bool header_is(const char *line, size_t len, const char *name, const char *value)
-{
-    size_t nlen = strlen(name);
-    if (len <= nlen || strncasecmp(line, name, nlen) != 0 || line[nlen] != ':')
-        return false;
-    const char *v = line + nlen + 1;
-    size_t vlen = len - nlen - 1;
-    while (vlen > 0 && (*v == ' ' || *v == '\t')) {
-        v++;
-        vlen--;
-    }
-    size_t want = strlen(value);
-    if (value[0] == '\0')
-        return true;
-    return vlen >= want && strncasecmp(v, value, want) == 0;
-}
-
-/* Parses the head in c->head (ending in CRLFCRLF); false when it is not HTTP. */
-static bool parse_head(struct conn *c)
-{
-    if (c->head_len < 12 || memcmp(c->head, "HTTP/1.", 7) != 0)
-        return false;
-    c->status = (c->head[9] - '0') * 100 + (c->head[10] - '0') * 10 + (c->head[11] - '0');
-    const char *p = memchr(c->head, '\n', c->head_len);
-    const char *end = c->head + c->head_len;
-    while (p != NULL && p + 1 < end) {
-        const char *line = p + 1;
-        const char *nl = memchr(line, '\n', (size_t)(end - line));
-        if (nl == NULL)
-            break;
-        size_t len = (size_t)(nl - line);
-        if (len > 0 && line[len - 1] == '\r')
-            len--;
-        if (header_is(line, len, "Transfer-Encoding", "chunked"))
-            c->chunked = true;
-        else if (header_is(line, len, "Connection", "close"))
-            c->keep_alive = false;
-        else if (header_is(line, len, "Content-Length", "")) {
-            const char *v = memchr(line, ':', len) + 1;
-            char *vend = NULL;
-            errno = 0;
-            unsigned long long cl = strtoull(v, &vend, 10);
-            if (errno == 0 && vend != v) {
-                c->has_length = true;
-                c->body_left = cl;
-            }
-        }
-        p = nl;
-    }
-    return true;
-}
-
-/* Feeds response bytes; may end the stream (and start the next one on this connection). */
-static void on_bytes(struct conn *c, const char *p, size_t n)
-{
-    while (n > 0 && (c->state == CONN_HEAD || c->state == CONN_BODY)) {
-        if (c->state == CONN_HEAD) {
-            size_t room = sizeof(c->head) - c->head_len;
-            size_t take = n < room ? n : room;
-            memcpy(c->head + c->head_len, p, take);
-            size_t old = c->head_len;
-            c->head_len += take;
-            size_t from = old >= 3 ? old - 3 : 0;
-            const char *hit = memmem(c->head + from, c->head_len - from, "\r\n\r\n", 4);
-            if (hit == NULL) {
-                if (c->head_len == sizeof(c->head)) {
-                    c->keep_alive = false;
-                    finish_response(c, false);
-                    return;
-                }
-                return;
-            }
-            size_t head_end = (size_t)(hit - c->head) + 4;
-            size_t used = head_end - old;
-            c->head_len = head_end;
-            if (!parse_head(c)) {
-                c->keep_alive = false;
-                finish_response(c, false);
-                return;
-            }
-            c->state = CONN_BODY;
-            p += used;
-            n -= used;
-            if (!c->chunked && c->has_length && c->body_left == 0) {
-                finish_response(c, true);
-                return;
-            }
-            continue;
-        }
-        if (c->chunked) {
-            bool over = false;
-            bool bad = false;
-            size_t used = feed_chunked(c, p, n, &over, &bad);
-            p += used;
-            n -= used;
-            if (over) {
-                if (bad) {
-                    c->keep_alive = false;
-                    c->done_seen = false;
-                }
-                /* Bytes after the response would be a pipelining bug on either side. */
-                if (n > 0)
-                    c->keep_alive = false;
-                finish_response(c, true);
-                return;
-            }
-        } else if (c->has_length) {
-            size_t take = n;
-            if (take > c->body_left)
-                take = (size_t)c->body_left;
-            feed_sse(c, p, take);
-            c->body_left -= take;
-            p += take;
-            n -= take;
-            if (c->body_left == 0) {
-                finish_response(c, true);
-                return;
-            }
-        } else {
-            feed_sse(c, p, n); /* until EOF */
-            return;
-        }
-    }
-}
-
-static void on_readable(struct conn *c)
-{
-    static char buf[READ_BUF_BYTES];
-    ssize_t n = read(c->fd, buf, sizeof(buf));
-    if (n < 0 && (errno == EAGAIN || errno == EINTR))
-        return;
-    if (n <= 0) {
-        /* EOF or reset: a body without length ends here; anything else is cut short. */
-        bool eof_body = n == 0 && c->state == CONN_BODY && !c->chunked && !c->has_length;
-        c->keep_alive = false;
-        if (c->state == CONN_HEAD && c->head_len == 0 && c->sent == 0) {
-            conn_close_fd(c);
-            stream_over(c, false, FAIL_CONNECT, false);
-        } else if (eof_body) {
-            finish_response(c, false);
-        } else {
-            c->done_seen = false;
-            finish_response(c, false);
-        }
-        return;
-    }
-    last_progress_ns = now_ns();
-    on_bytes(c, buf, (size_t)n);
-}
-
-static void try_send(struct conn *c)
-{
-    while (c->sent < request_len) {
-        ssize_t n = write(c->fd, request + c->sent, request_len - c->sent);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && errno == EAGAIN) {
-            set_events(c, EPOLLOUT);
-            return;
-        }
-        if (n <= 0) {
-            conn_close_fd(c);
-            stream_over(c, false, FAIL_CONNECT, false);
-            return;
-        }
-        c->sent += (size_t)n;
-    }
-    c->state = CONN_HEAD;
-    set_events(c, EPOLLIN | EPOLLRDHUP);
+    (void)c;
+    *req = request;
+    *len = request_len;
 }
 
 static void start_send(struct conn *c)
@@ -674,51 +230,6 @@ static void start_send(struct conn *c)
     c->state = CONN_SENDING;
     c->started_ns = now_ns();
     try_send(c);
-}
-
-static void open_conn(struct conn *c)
-{
-    reset_response(c);
-    c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (c->fd < 0) {
-        perror("sse: socket");
-        exit(1);
-    }
-    int one = 1;
-    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    struct epoll_event ev = {.events = EPOLLOUT, .data.ptr = c};
-    if (epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev) != 0) {
-        perror("sse: epoll_ctl");
-        exit(1);
-    }
-    int rc = connect(c->fd, (const struct sockaddr *)&addr, sizeof(addr));
-    if (rc == 0) {
-        start_send(c);
-        return;
-    }
-    if (errno != EINPROGRESS) {
-        conn_close_fd(c);
-        stream_over(c, false, FAIL_CONNECT, false);
-        return;
-    }
-    c->state = CONN_CONNECTING;
-}
-
-static void on_writable(struct conn *c)
-{
-    if (c->state == CONN_CONNECTING) {
-        int err = 0;
-        socklen_t len = sizeof(err);
-        if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0) {
-            conn_close_fd(c);
-            stream_over(c, false, FAIL_CONNECT, false);
-            return;
-        }
-        start_send(c);
-        return;
-    }
-    if (c->state == CONN_SENDING)
-        try_send(c);
 }
 
 /* Ends every stream still running (the stall timeout). */
@@ -778,8 +289,7 @@ static void parse_args(int argc, char **argv)
         } else if (strcmp(a, "--host") == 0 && v) {
             opt.host = v;
         } else if (strcmp(a, "-p") == 0 && v) {
-            ok = parse_size(v, 1, 65535, &n);
-            opt.port = (int)n;
+            ok = parse_port(v, &opt.port);
         } else if (strcmp(a, "-c") == 0 && v) {
             ok = parse_size(v, 1, CONNS_MAX, &opt.concurrency);
         } else if (strcmp(a, "-n") == 0 && v) {
@@ -842,20 +352,6 @@ static void build_request(void)
     request_len = (size_t)n;
 }
 
-static void raise_fd_limit(void)
-{
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
-        return;
-    rlim_t want = (rlim_t)opt.concurrency + FD_RESERVE;
-    if (rl.rlim_cur >= want)
-        return;
-    rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
-    if (setrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur < want)
-        fprintf(stderr, "sse: warning: open file limit %llu is below %llu\n",
-                (unsigned long long)rl.rlim_cur, (unsigned long long)want);
-}
-
 static void report(void)
 {
     double secs = (double)(now_ns() - t0_ns) / 1e9;
@@ -884,12 +380,9 @@ int main(int argc, char **argv)
 {
     parse_args(argc, argv);
     signal(SIGPIPE, SIG_IGN);
-    raise_fd_limit();
+    raise_fd_limit(opt.concurrency);
     build_request();
-    memset(&addr, 0, sizeof(addr));
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons((uint16_t)opt.port);
-    if (inet_pton(AF_INET, opt.host, &addr.sin_addr) != 1) {
+    if (!client_set_addr(opt.host, opt.port)) {
         fprintf(stderr, "sse: --host must be an IPv4 address\n");
         return 2;
     }
@@ -911,26 +404,8 @@ int main(int argc, char **argv)
     }
     sample_rss(false);
     uint64_t next_tick = now_ns() + (uint64_t)TICK_MS * 1000000u;
-    struct epoll_event events[EVENTS_MAX];
     while (conns_live > 0) {
-        int n = epoll_wait(ep, events, EVENTS_MAX, TICK_MS);
-        if (n < 0 && errno != EINTR) {
-            perror("sse: epoll_wait");
-            return 1;
-        }
-        for (int i = 0; i < n; i++) {
-            struct conn *c = events[i].data.ptr;
-            if (c->fd < 0 || c->state == CONN_DONE)
-                continue;
-            if (events[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
-                if (c->state == CONN_CONNECTING || c->state == CONN_SENDING)
-                    on_writable(c);
-                else
-                    on_readable(c);
-            } else if (events[i].events & EPOLLOUT) {
-                on_writable(c);
-            }
-        }
+        poll_conns(TICK_MS);
         uint64_t t = now_ns();
         if (t >= next_tick) {
             next_tick = t + (uint64_t)TICK_MS * 1000000u;
@@ -944,7 +419,7 @@ int main(int argc, char **argv)
     sample_rss(false);
     report();
     for (size_t i = 0; i < opt.concurrency; i++)
-        free(conns[i].line);
+        free(conns[i].buf);
     free(conns);
     free(ttfb.v);
     free(gaps.v);
