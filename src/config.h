@@ -66,6 +66,8 @@
       "request bodies and unsent responses held for all clients together (503 / close above)")     \
     X(PROXY_HEADER_TIMEOUT_MS, header_timeout_ms, INT, "10000", 100, 600000,                       \
       "time to receive a request's headers, and the longest pause inside a body (408)")            \
+    X(PROXY_BODY_TIMEOUT_MS, body_timeout_ms, INT, "120000", 100, 3600000,                         \
+      "time to receive a whole request, head and body, however steadily it trickles in (408)")    \
     X(PROXY_KEEPALIVE_TIMEOUT_MS, keepalive_timeout_ms, INT, "5000", 0, 3600000,                   \
       "idle keep-alive connections close after this; 0 = one request per connection")              \
     X(PROXY_MAX_CONNECTIONS, max_connections, INT, "4096", 1, 1000000,                             \

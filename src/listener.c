@@ -18,6 +18,7 @@ struct cg_server_config cg_listener_config(const struct cg_config *cfg, const ch
                 .max_body_bytes = (size_t)cfg->max_body_bytes,
             },
         .header_timeout_ms = (uint64_t)cfg->header_timeout_ms,
+        .body_timeout_ms = (uint64_t)cfg->body_timeout_ms,
         .keepalive_timeout_ms = (uint64_t)cfg->keepalive_timeout_ms,
         .shutdown_grace_ms = (uint64_t)cfg->shutdown_grace_ms,
         .max_connections = (size_t)cfg->max_connections,

@@ -12,6 +12,7 @@
 #include "core/limits.h"
 #include "http/server.h"
 #include "util/alloc.h"
+#include "util/clock.h"
 #include "util/log.h"
 #define LOG_COMPONENT "http"
 
@@ -261,6 +262,18 @@ static void arm_idle(struct cg_conn *c, uint64_t ms)
     start_timer(c, on_idle_timeout, ms);
 }
 
+/* How long the body may pause now: PROXY_HEADER_TIMEOUT_MS, but no later than the whole
+ * request's deadline, so a body sent a byte at a time cannot hold a connection for days. */
+static uint64_t body_wait_ms(const struct cg_conn *c)
+{
+    uint64_t gap = c->server->cfg.header_timeout_ms;
+    uint64_t total = c->server->cfg.body_timeout_ms;
+    if (total == 0)
+        return gap;
+    uint64_t used = cg_clock_mono_ms() - c->request_started_ms;
+    return used >= total ? 0 : CG_MIN(gap, total - used);
+}
+
 static void on_deferred(uv_timer_t *t)
 {
     struct cg_conn *c = t->data;
@@ -389,6 +402,7 @@ static void process(struct cg_conn *c, const char *data, size_t len)
         }
         if (c->state == CG_CONN_IDLE) {
             c->state = CG_CONN_READING;
+            c->request_started_ms = cg_clock_mono_ms();
             arm_idle(c, c->server->cfg.header_timeout_ms);
         }
         struct cg_parse_result res;
@@ -398,7 +412,7 @@ static void process(struct cg_conn *c, const char *data, size_t len)
         switch (res.status) {
         case CG_PARSE_MORE:
             if (c->parser.cur && c->parser.cur->path.ptr)
-                arm_idle(c, c->server->cfg.header_timeout_ms); /* body: a gap limit */
+                arm_idle(c, body_wait_ms(c)); /* body: a gap limit within a total */
             return;
         case CG_PARSE_CONTINUE:
             sink_write(c, cg_xstrndup(continue_line, sizeof(continue_line) - 1),

@@ -42,6 +42,7 @@ struct cg_conn {
     bool failed;        /* a write failed or the client was dropped: closes when the loop
                          * unwinds, and writes until then are discarded */
     uint64_t requests;
+    uint64_t request_started_ms; /* monotonic: the first byte of the request being read */
 };
 
 /* Accepts a pending connection from the server's listener. `rejected` connections get a 503

@@ -23,6 +23,7 @@ struct cg_server_config {
     int port; /* 0 = any free port (see cg_server.bound_port) */
     struct cg_http_limits limits;
     uint64_t header_timeout_ms;
+    uint64_t body_timeout_ms; /* the whole request, however steadily it comes; 0 = no bound */
     uint64_t keepalive_timeout_ms;
     uint64_t shutdown_grace_ms;
     size_t max_connections;

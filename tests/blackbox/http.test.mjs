@@ -271,6 +271,32 @@ describe('connection lifecycle', { timeout: 60000 }, () => {
     }
   });
 
+  it('a body that trickles in a byte at a time gets 408 at PROXY_BODY_TIMEOUT_MS, however steady', async () => {
+    const gw = await startGateway({ env: { PROXY_HEADER_TIMEOUT_MS: '400', PROXY_BODY_TIMEOUT_MS: '1500' } });
+    try {
+      const sock = net.connect(gw.port, '127.0.0.1');
+      await new Promise((r) => sock.once('connect', r));
+      let data = '';
+      sock.on('data', (d) => { data += d; });
+      const closed = new Promise((r) => sock.once('close', r));
+      sock.write('POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n' +
+        'Content-Length: 100000\r\n\r\n');
+      // One byte every 100 ms: never a pause near the 400 ms gap limit. Bounded: 300 bytes.
+      let sent = 0;
+      const drip = setInterval(() => {
+        if (sock.destroyed || sent >= 300) return clearInterval(drip);
+        sock.write('x');
+        sent++;
+      }, 100);
+      await closed;
+      clearInterval(drip);
+      assert.equal(parseResponses(data)[0].status, 408, data.slice(0, 200));
+      assert.ok(sent < 300, `cut off while still sending (${sent} bytes sent)`);
+    } finally {
+      await stopClean(assert, gw);
+    }
+  });
+
   it('turns away connections over PROXY_MAX_CONNECTIONS with 503 and serves again after', async () => {
     const gw = await startGateway({ env: { PROXY_MAX_CONNECTIONS: '2', PROXY_HEADER_TIMEOUT_MS: '30000' } });
     try {
