@@ -49,6 +49,10 @@
  * only one message of it. */
 #define CG_ANSWER_TEXT_MAX_BYTES (256 * 1024 * 1024)
 
+/* Bytes a client socket may hold unsent in the kernel (TCP_NOTSENT_LOWAT); the rest waits in
+ * the gateway's queue, where the per-stream bound and the client budget count it. */
+#define CG_KERNEL_UNSENT_MAX_BYTES (128 * 1024)
+
 /* One response body or one batch of stream output, with every choice in it. */
 #define CG_RESPONSE_OUT_MAX_BYTES (512 * 1024 * 1024)
 

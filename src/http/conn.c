@@ -5,7 +5,9 @@
  * has read the response. */
 #include "http/conn.h"
 #include <assert.h>
+#include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -223,6 +225,18 @@ static void begin_linger(struct cg_conn *c)
     }
     if (!c->reading && uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0)
         c->reading = true;
+}
+
+/* Keeps what a client has not taken in our own queue, where PROXY_STREAM_QUEUE_MAX_BYTES and
+ * the client budget see it: otherwise the kernel's autotuned send buffer (megabytes) fills
+ * first, and a stalled stream holds that much kernel memory before its bound even starts. */
+static void limit_unsent(struct cg_conn *c)
+{
+    uv_os_fd_t fd;
+    int lowat = CG_KERNEL_UNSENT_MAX_BYTES;
+    if (uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0 &&
+        setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, sizeof(lowat)) != 0)
+        cg_log_debug("TCP_NOTSENT_LOWAT: %s", strerror(errno));
 }
 
 /* --- timers ------------------------------------------------------------------------------ */
@@ -499,6 +513,7 @@ struct cg_conn *cg_conn_accept(struct cg_server *s, bool rejected)
         return c;
     }
     uv_tcp_nodelay(&c->tcp, 1);
+    limit_unsent(c);
     char peer[64];
     bool loopback;
     describe_peer(c, peer, sizeof(peer), &loopback);
