@@ -497,7 +497,11 @@ static void check_bounded_then_read(void)
     struct cg_conn *c = only_conn();
     size_t queued = uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp);
     cr_assert(queued <= CG_WRITE_QUEUE_HIGH_BYTES + BIG_BODY_BYTES + 1024, "%zu queued", queued);
-    cr_assert_eq(T.server.budget.used, queued, "the budget counts exactly the unsent bytes");
+    /* The budget holds each response's bytes until its write completes; the kernel may
+     * already have taken part of the oldest (TCP_NOTSENT_LOWAT makes partial writes common). */
+    cr_assert_geq(T.server.budget.used, queued, "the budget counts every unsent byte");
+    cr_assert_leq(T.server.budget.used - queued, BIG_BODY_BYTES + 1024,
+                  "and no more than the part of one response already sent");
     client_read(&T.clients[0]);
 }
 
