@@ -34,8 +34,7 @@ void cg_health_readyz(struct cg_exchange *ex, void *ctx)
 {
     const struct cg_api *api = ctx;
     const char *reason = api->backend.pool    ? cg_pool_reason(api->backend.pool)
-                         : api->backend.procs ? (cg_procs_ready(api->backend.procs) ? "ready"
-                                                                                    : "shutting_down")
+                         : api->backend.procs ? cg_procs_reason(api->backend.procs)
                                               : "no_backend";
     bool ready = strcmp(reason, "ready") == 0;
     struct cg_buf b;
@@ -43,7 +42,8 @@ void cg_health_readyz(struct cg_exchange *ex, void *ctx)
     int err = ready ? cg_buf_append_str(&b, "{\"ready\":true")
                     : cg_buf_appendf(&b, "{\"ready\":false,\"reason\":\"%s\"", reason);
     unsigned ids[READYZ_IDS_MAX];
-    size_t n = api->backend.pool ? cg_pool_unhealthy(api->backend.pool, ids, CG_ARRAY_SIZE(ids)) : 0;
+    size_t n =
+        api->backend.pool ? cg_pool_unhealthy(api->backend.pool, ids, CG_ARRAY_SIZE(ids)) : 0;
     if (!err && n > 0) {
         err = cg_buf_append_str(&b, ",\"unhealthy_workers\":[");
         for (size_t i = 0; i < CG_MIN(n, CG_ARRAY_SIZE(ids)) && !err; i++)

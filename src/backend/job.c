@@ -72,11 +72,6 @@ void cg_job_drop(struct cg_job *j)
     }
 }
 
-bool cg_job_active(const struct cg_job *j)
-{
-    return j->turn != NULL || j->proc != NULL;
-}
-
 struct cg_usage cg_job_usage(const struct cg_job *j)
 {
     if (j->turn)

@@ -47,8 +47,6 @@ enum cg_err cg_job_submit(struct cg_job *j, const struct cg_job_backend *b,
                           cg_job_event_cb cb, void *data, struct cg_error *err) CG_MUST_CHECK;
 /* No more events; a running choice is interrupted (turn) or killed (process). */
 void cg_job_drop(struct cg_job *j);
-/* Submitted and not dropped. */
-bool cg_job_active(const struct cg_job *j);
 /* What the backend reported so far: completed model responses (turn) or the last usage line
  * (process). */
 struct cg_usage cg_job_usage(const struct cg_job *j);

@@ -188,6 +188,11 @@ bool cg_procs_ready(const struct cg_procs *ps)
     return !ps->stopping;
 }
 
+const char *cg_procs_reason(const struct cg_procs *ps)
+{
+    return ps->stopping ? "shutting_down" : "ready";
+}
+
 int cg_procs_status_json(const struct cg_procs *ps, struct cg_buf *out)
 {
     const struct cg_procs_stats *st = &ps->stats;
@@ -197,8 +202,8 @@ int cg_procs_status_json(const struct cg_procs *ps, struct cg_buf *out)
                        "\"queued\":%zu,\"queue_max\":%zu,\"started\":%" PRIu64
                        ",\"failed\":%" PRIu64 ",\"killed\":%" PRIu64 ",\"queue_timeouts\":%" PRIu64
                        ",\"rejected\":%" PRIu64 "},\"codex_home\":",
-                       ps->stopping ? "false" : "true", ps->stopping ? "shutting_down" : "ready",
-                       ps->running, ps->cfg.max_running, ps->qlen, ps->cfg.queue_max, st->started,
+                       cg_procs_ready(ps) ? "true" : "false", cg_procs_reason(ps), ps->running,
+                       ps->cfg.max_running, ps->qlen, ps->cfg.queue_max, st->started,
                        st->exits_failed, st->killed, st->queue_timeouts, st->rejected);
     if (!err)
         err = cg_home_status_json(&ps->home, out);

@@ -66,6 +66,8 @@ void cg_procs_cancel(struct cg_procs *ps, struct cg_proc *p);
 
 /* Taking requests: not stopping. */
 bool cg_procs_ready(const struct cg_procs *ps);
+/* "ready", or "shutting_down" once stopping (as cg_pool_reason words it). */
+const char *cg_procs_reason(const struct cg_procs *ps);
 
 /* {"ready":..,"reason":..,"processes":{"running","max","queued","queue_max","started",
  * "failed","killed","queue_timeouts","rejected"},"codex_home":{..}} for /healthz. */
