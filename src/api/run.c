@@ -21,7 +21,6 @@ struct cg_run {
     struct cg_request req;
     const struct cg_encoder_ops *enc_ops;
     void *enc;
-    struct cg_job jobs[CG_CHOICES_MAX];
     bool ended[CG_CHOICES_MAX]; /* the choice finished (its job may still be held) */
     unsigned created;
     unsigned open; /* choices that have not ended */
@@ -37,6 +36,8 @@ struct cg_run {
     void *seal_data;
     void (*seal_dispose)(void *data);
     struct cg_buf out;
+    /* One per choice, sized at start: most requests have one, and the run is zeroed. */
+    struct cg_job jobs[];
 };
 
 static void run_free(struct cg_run *r)
@@ -373,7 +374,8 @@ void cg_run_sealed(struct cg_run *r, const struct cg_error *err)
 
 void cg_run_start(struct cg_run_spec *spec)
 {
-    struct cg_run *r = cg_xcalloc(1, sizeof(*r));
+    unsigned n = spec->req.n < CG_CHOICES_MAX ? spec->req.n : CG_CHOICES_MAX;
+    struct cg_run *r = cg_xcalloc(1, sizeof(*r) + n * sizeof(r->jobs[0]));
     r->api = spec->api;
     r->ex = spec->ex;
     r->req = spec->req;
@@ -402,7 +404,6 @@ void cg_run_start(struct cg_run_spec *spec)
     if (r->stream && spec->keepalive && ka > 0)
         uv_timer_start(&r->keepalive, on_keepalive, ka, ka);
 
-    unsigned n = r->req.n < CG_CHOICES_MAX ? r->req.n : CG_CHOICES_MAX;
     r->open = n;
     for (unsigned i = 0; i < n && !r->finished; i++) {
         /* First: the job may deliver events, even its end, from inside its submit. */

@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "backend/line_scan.h"
+#include "util/line_scan.h"
 #include "util/alloc.h"
 #include "util/json.h"
 #include "util/log.h"
@@ -761,7 +761,7 @@ static void handle_line(struct cg_rpc *rpc, const char *line, size_t len)
         return;
     /* The fast reader builds what jansson would for Codex's usual lines; whatever it declines,
      * jansson reads (and judges). */
-    json_t *msg = cg_line_scan_load(line, len);
+    json_t *msg = cg_line_scan_load(line, len, true);
     if (msg == NULL) {
         json_error_t jerr;
         msg = json_loadb(line, len, JSON_ALLOW_NUL, &jerr);

@@ -4,7 +4,7 @@
 #include <assert.h>
 #include <stdlib.h>
 #include <string.h>
-#include "backend/line_scan.h"
+#include "util/line_scan.h"
 #include "backend/turn.h"
 #include "backend/worker.h"
 #include "util/alloc.h"

@@ -1,6 +1,8 @@
 /* buf.c: capped growable buffer. */
 #include "util/buf.h"
 #include <errno.h>
+#include <stdbool.h>
+#include <sys/types.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,8 +70,127 @@ int cg_buf_append_char(struct cg_buf *b, char c)
     return cg_buf_append(b, &c, 1);
 }
 
+/* Decimal digits of v, written backwards ending at `end`; returns where they start. */
+static char *put_decimal(char *end, unsigned long long v)
+{
+    do {
+        *--end = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    return end;
+}
+
+/* What fast_format returns for a conversion it leaves to vsnprintf. */
+enum { FORMAT_UNSUPPORTED = 1 };
+
+/* The conversions our formats use (%s, %.*s, %c, %d, %i, %u with no, l, ll or z length, and
+ * %%), appended without stdio: vsnprintf costs about a thousand instructions a call, and every
+ * response head and body goes through here. FORMAT_UNSUPPORTED (nothing appended that the
+ * caller keeps) for anything else: flags, widths, other conversions. */
+static int fast_format(struct cg_buf *b, const char *fmt, va_list ap)
+{
+    const char *p = fmt;
+    for (;;) {
+        const char *pct = strchr(p, '%');
+        size_t lit = pct ? (size_t)(pct - p) : strlen(p);
+        if (lit > 0 && cg_buf_append(b, p, lit) != 0)
+            return -E2BIG;
+        if (pct == NULL)
+            return 0;
+        p = pct + 1;
+        int longs = 0;
+        bool size = false;
+        bool star_precision = false;
+        if (p[0] == '.' && p[1] == '*') {
+            star_precision = true;
+            p += 2;
+        }
+        while (*p == 'l' && longs < 2) {
+            longs++;
+            p++;
+        }
+        if (*p == 'z' && longs == 0) {
+            size = true;
+            p++;
+        }
+        char conv = *p++;
+        if (star_precision && (conv != 's' || longs || size))
+            return FORMAT_UNSUPPORTED;
+        char digits[24];
+        char *end = digits + sizeof(digits);
+        const char *out = NULL;
+        size_t n = 0;
+        switch (conv) {
+        case '%':
+            if (longs || size)
+                return FORMAT_UNSUPPORTED;
+            out = "%";
+            n = 1;
+            break;
+        case 'c':
+            if (longs || size)
+                return FORMAT_UNSUPPORTED;
+            digits[0] = (char)va_arg(ap, int);
+            out = digits;
+            n = 1;
+            break;
+        case 's': {
+            if (longs || size)
+                return FORMAT_UNSUPPORTED;
+            int precision = star_precision ? va_arg(ap, int) : -1;
+            out = va_arg(ap, const char *);
+            if (out == NULL)
+                out = "(null)"; /* as glibc prints it */
+            n = precision < 0 ? strlen(out) : strnlen(out, (size_t)precision);
+            break;
+        }
+        case 'd':
+        case 'i': {
+            long long v = size         ? (long long)va_arg(ap, ssize_t)
+                          : longs == 2 ? va_arg(ap, long long)
+                          : longs == 1 ? va_arg(ap, long)
+                                       : va_arg(ap, int);
+            /* The magnitude as unsigned, so LLONG_MIN does not overflow. */
+            unsigned long long mag = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
+            char *start = put_decimal(end, mag);
+            if (v < 0)
+                *--start = '-';
+            out = start;
+            n = (size_t)(end - start);
+            break;
+        }
+        case 'u': {
+            unsigned long long v = size         ? va_arg(ap, size_t)
+                                   : longs == 2 ? va_arg(ap, unsigned long long)
+                                   : longs == 1 ? va_arg(ap, unsigned long)
+                                                : va_arg(ap, unsigned);
+            out = put_decimal(end, v);
+            n = (size_t)(end - out);
+            break;
+        }
+        default:
+            return FORMAT_UNSUPPORTED;
+        }
+        if (cg_buf_append(b, out, n) != 0)
+            return -E2BIG;
+    }
+}
+
 int cg_buf_vappendf(struct cg_buf *b, const char *fmt, va_list ap)
 {
+    size_t mark = b->len;
+    va_list fast;
+    va_copy(fast, ap);
+    int r = fast_format(b, fmt, fast);
+    va_end(fast);
+    if (r != 0) {
+        /* All or nothing, as every append here. */
+        b->len = mark;
+        if (b->data)
+            b->data[mark] = '\0';
+    }
+    if (r != FORMAT_UNSUPPORTED)
+        return r;
     char small[256];
     va_list ap2;
     va_copy(ap2, ap);

@@ -1,8 +1,8 @@
-/* fuzz_line_scan.c: arbitrary bytes as one worker line → the fast reader, the field reader and
+/* fuzz_line_scan.c: arbitrary bytes as one worker line or request body → the fast reader, the field reader and
  * jansson.
  *
  * Oracle: whenever the fast reader returns a value, jansson (with the flags the JSON-RPC reader
- * uses) must read the same bytes as an equal object. Whenever the field reader accepts a line,
+ * uses, or with none as request bodies are read) must read the same bytes as an equal object. Whenever the field reader accepts a line,
  * jansson must read it as an object in which json_object_get along each path finds exactly
  * what the field reader reported (absent, or the same type and the same bytes or integer). */
 #include <assert.h>
@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <jansson.h>
-#include "backend/line_scan.h"
+#include "util/line_scan.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -88,7 +88,7 @@ static void check_fields(const char *line, size_t size, size_t cap, const json_t
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *line = (const char *)data;
-    json_t *fast = cg_line_scan_load(line, size);
+    json_t *fast = cg_line_scan_load(line, size, true);
     json_error_t jerr;
     json_t *full = json_loadb(line, size, JSON_ALLOW_NUL, &jerr);
     if (fast) {
@@ -96,6 +96,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         assert(json_is_object(full));
         assert(json_equal(fast, full));
     }
+    /* As a request body is read: no NUL allowed. */
+    json_t *body = cg_line_scan_load(line, size, false);
+    if (body) {
+        json_t *strict = json_loadb(line, size, 0, &jerr);
+        assert(strict != NULL);
+        assert(json_is_object(strict));
+        assert(json_equal(body, strict));
+        json_decref(strict);
+    }
+    json_decref(body);
     check_fields(line, size, 4096, full);
     check_fields(line, size, size % 17, full); /* short of scratch: declines, never overruns */
     json_decref(fast);

@@ -3,11 +3,11 @@
 #include <criterion/criterion.h>
 #include <jansson.h>
 #include <string.h>
-#include "backend/line_scan.h"
+#include "util/line_scan.h"
 
 static json_t *load_n(const char *line, size_t len)
 {
-    return cg_line_scan_load(line, len);
+    return cg_line_scan_load(line, len, true);
 }
 
 /* Reads `line` both ways and requires equal values; returns the fast one (caller frees). */
@@ -87,6 +87,23 @@ Test(line_scan, surrogate_pairs_and_nul)
     declines("{\"d\":\"\\ude00\"}");        /* a low surrogate alone */
     declines("{\"d\":\"\\ud83d\\u0041\"}"); /* a pair with no low half */
     declines("{\"a\\u0000b\":1}");          /* jansson refuses NUL in keys */
+}
+
+/* A request body is read with no flags: a NUL anywhere is jansson's to refuse. */
+Test(line_scan, bodies_decline_nul_in_values)
+{
+    const char *body = "{\"messages\":[{\"content\":\"a\\u0000b\"}]}";
+    cr_assert_null(cg_line_scan_load(body, strlen(body), false));
+    json_error_t jerr;
+    cr_assert_null(json_loadb(body, strlen(body), 0, &jerr));
+    const char *plain =
+        "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"h\\u00e9\"}]}";
+    json_t *fast = cg_line_scan_load(plain, strlen(plain), false);
+    json_t *full = json_loadb(plain, strlen(plain), 0, &jerr);
+    cr_assert_not_null(fast);
+    cr_assert(json_equal(fast, full));
+    json_decref(fast);
+    json_decref(full);
 }
 
 Test(line_scan, long_escaped_strings_leave_the_stack)
@@ -326,7 +343,7 @@ Test(line_scan, fields_decline_what_the_loader_declines)
     };
     for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
         cr_assert_not(read_fields(lines[i], f, scratch, sizeof(scratch)), "%s", lines[i]);
-        json_t *v = cg_line_scan_load(lines[i], strlen(lines[i]));
+        json_t *v = cg_line_scan_load(lines[i], strlen(lines[i]), true);
         cr_assert_null(v, "%s", lines[i]);
     }
 }

@@ -1,8 +1,8 @@
-/* line_scan.h: a fast, strict reader for the JSON lines a worker writes: builds what jansson
- * would build, or reads a few members without building anything, and declines whatever it does
- * not read exactly as jansson does. */
-#ifndef CG_BACKEND_LINE_SCAN_H
-#define CG_BACKEND_LINE_SCAN_H
+/* line_scan.h: a fast, strict reader for the JSON lines a worker writes and the bodies clients
+ * send: builds what jansson would build, or reads a few members without building anything, and
+ * declines whatever it does not read exactly as jansson does. */
+#ifndef CG_UTIL_LINE_SCAN_H
+#define CG_UTIL_LINE_SCAN_H
 
 #include <jansson.h>
 #include <stdbool.h>
@@ -14,13 +14,14 @@
 /* Codex nests its items a handful of levels deep. */
 #define CG_LINE_SCAN_DEPTH_MAX 32
 
-/* A new reference to the object in line[0..len) (takes nothing; the line is only read): the
- * value json_loadb(line, len, JSON_ALLOW_NUL) builds, for the plain shapes Codex sends (objects,
- * arrays, strings, integers, literals). NULL when the scan declines: a top-level value that is
- * not an object, real numbers, integers of more than 18 digits, nesting deeper than
- * CG_LINE_SCAN_DEPTH_MAX, a repeated key in any object, a NUL in a key, and anything that is
- * not valid JSON; the caller then parses the line with jansson, which decides. */
-json_t *cg_line_scan_load(const char *line, size_t len) CG_MUST_CHECK;
+/* A new reference to the object in text[0..len) (takes nothing; the text is only read): the
+ * value json_loadb(text, len, allow_nul ? JSON_ALLOW_NUL : 0) builds, for the plain shapes
+ * Codex and clients send (objects, arrays, strings, integers, literals). NULL when the scan
+ * declines: a top-level value that is not an object, real numbers, integers of more than 18
+ * digits, nesting deeper than CG_LINE_SCAN_DEPTH_MAX, a repeated key in any object, a NUL in a
+ * key (or, without allow_nul, in any string), and anything that is not valid JSON; the caller
+ * then parses the text with jansson, which decides. */
+json_t *cg_line_scan_load(const char *text, size_t len, bool allow_nul) CG_MUST_CHECK;
 
 /* What a member read by cg_line_scan_fields turned out to be. */
 enum cg_line_scan_type {

@@ -1,7 +1,7 @@
 /* line_scan.c: a strict recursive-descent JSON reader that builds jansson values directly.
  * Every rule here mirrors jansson's decoder (load.c) for the subset it accepts; anything
  * outside that subset declines so that jansson has the last word. */
-#include "backend/line_scan.h"
+#include "util/line_scan.h"
 #include <assert.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -17,6 +17,7 @@
 struct reader {
     const char *p;
     const char *end;
+    bool allow_nul; /* a \u0000 in a string value is read (else declined, as jansson's flags 0) */
 };
 
 static json_t *read_value(struct reader *r, size_t depth);
@@ -317,6 +318,10 @@ static json_t *read_string_value(struct reader *r)
     struct span s = {0};
     if (!read_string(r, scratch, sizeof(scratch), &s))
         return NULL;
+    if (s.nul && !r->allow_nul) {
+        free(s.heap);
+        return NULL;
+    }
     json_t *v = json_stringn_nocheck(s.ptr, s.len);
     free(s.heap);
     return v;
@@ -462,9 +467,9 @@ static json_t *read_value(struct reader *r, size_t depth)
     }
 }
 
-json_t *cg_line_scan_load(const char *line, size_t len)
+json_t *cg_line_scan_load(const char *text, size_t len, bool allow_nul)
 {
-    struct reader r = {line, line + len};
+    struct reader r = {text, text + len, allow_nul};
     skip_ws(&r);
     if (r.p == r.end || *r.p != '{')
         return NULL;
@@ -683,7 +688,7 @@ bool cg_line_scan_fields(const char *line, size_t len, struct cg_line_scan_field
         fields[i].integer = 0;
         mask |= 1u << i;
     }
-    struct walk w = {{line, line + len}, fields, n, scratch, cap, 0, {{0}}, {0}};
+    struct walk w = {{line, line + len, true}, fields, n, scratch, cap, 0, {{0}}, {0}};
     for (size_t i = 0; i < n; i++) {
         for (size_t k = 0; k < CG_LINE_SCAN_PATH_MAX && fields[i].path[k]; k++) {
             w.name_len[i][k] = strlen(fields[i].path[k]);
