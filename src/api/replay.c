@@ -6,6 +6,7 @@
 #include "api/params.h"
 #include "core/limits.h"
 #include "util/alloc.h"
+#include "util/buf.h"
 #include "util/common.h"
 
 enum role { ROLE_SYSTEM, ROLE_DEVELOPER, ROLE_USER, ROLE_ASSISTANT, ROLE_TOOL, ROLE_FUNCTION };
@@ -43,7 +44,7 @@ enum cg_err cg_replay_content_text(struct cg_replay *p, const json_t *content, c
     char sub[CG_ERROR_PARAM_BYTES];
     json_array_foreach(content, i, part)
     {
-        snprintf(sub, sizeof(sub), "%s[%zu]", param, i);
+        cg_buf_format(sub, sizeof(sub), "%s[%zu]", param, i);
         const char *type = json_string_value(json_object_get(part, "type"));
         json_t *text = NULL;
         if (type && strcmp(type, "text") == 0)
@@ -105,7 +106,7 @@ enum cg_err cg_replay_user_parts(struct cg_replay *p, const json_t *content, con
     char sub[CG_ERROR_PARAM_BYTES];
     json_array_foreach(content, i, part)
     {
-        snprintf(sub, sizeof(sub), "%s[%zu]", param, i);
+        cg_buf_format(sub, sizeof(sub), "%s[%zu]", param, i);
         const char *type = json_string_value(json_object_get(part, "type"));
         if (type && strcmp(type, "text") == 0) {
             json_t *text = json_object_get(part, "text");
@@ -154,7 +155,7 @@ static enum cg_err require_answered(struct cg_replay *p, struct calls *c, size_t
     if (json_array_size(c->open) == 0)
         return CG_OK;
     char param[32];
-    snprintf(param, sizeof(param), "messages[%zu]", at);
+    cg_buf_format(param, sizeof(param), "messages[%zu]", at);
     return cg_params_fail(
         p->err, CG_ERR_INVALID_REQUEST, param,
         "An assistant message with 'tool_calls' must be followed by tool messages "
@@ -167,7 +168,7 @@ static enum cg_err assistant_items(struct cg_replay *p, json_t *msg, size_t i, j
                                    struct calls *c)
 {
     char param[CG_ERROR_PARAM_BYTES];
-    snprintf(param, sizeof(param), "messages[%zu].content", i);
+    cg_buf_format(param, sizeof(param), "messages[%zu].content", i);
     struct cg_buf text;
     cg_buf_init(&text, CG_REQUEST_TEXT_MAX_BYTES);
     enum cg_err e = cg_replay_content_text(p, json_object_get(msg, "content"), param, &text, true);
@@ -181,12 +182,12 @@ static enum cg_err assistant_items(struct cg_replay *p, json_t *msg, size_t i, j
     size_t k;
     json_t *tc;
     if (calls && !json_is_null(calls)) {
-        snprintf(param, sizeof(param), "messages[%zu].tool_calls", i);
+        cg_buf_format(param, sizeof(param), "messages[%zu].tool_calls", i);
         if (!json_is_array(calls))
             return cg_params_bad_type(p->err, param, "an array", calls);
         json_array_foreach(calls, k, tc)
         {
-            snprintf(param, sizeof(param), "messages[%zu].tool_calls[%zu]", i, k);
+            cg_buf_format(param, sizeof(param), "messages[%zu].tool_calls[%zu]", i, k);
             json_t *id = json_object_get(tc, "id");
             json_t *fn = json_object_get(tc, "function");
             json_t *name = json_object_get(fn, "name");
@@ -209,12 +210,12 @@ static enum cg_err assistant_items(struct cg_replay *p, json_t *msg, size_t i, j
     if (fc && !json_is_null(fc)) {
         json_t *name = json_object_get(fc, "name");
         json_t *args = json_object_get(fc, "arguments");
-        snprintf(param, sizeof(param), "messages[%zu].function_call", i);
+        cg_buf_format(param, sizeof(param), "messages[%zu].function_call", i);
         if (!json_is_string(name))
             return cg_params_fail(p->err, CG_ERR_INVALID_REQUEST, param,
                                   "function_call needs a 'name' string.");
         char call_id[48];
-        snprintf(call_id, sizeof(call_id), "call_legacy_%zu", i);
+        cg_buf_format(call_id, sizeof(call_id), "call_legacy_%zu", i);
         const char *alias = cg_request_tool_alias(p->req, json_string_value(name));
         json_array_append_new(history,
                               json_pack("{s:s,s:s,s:s,s:s}", "type", "function_call", "call_id",
@@ -231,7 +232,7 @@ static enum cg_err tool_item(struct cg_replay *p, json_t *msg, size_t i, enum ro
                              json_t *history, struct calls *c)
 {
     char param[CG_ERROR_PARAM_BYTES];
-    snprintf(param, sizeof(param), "messages[%zu].content", i);
+    cg_buf_format(param, sizeof(param), "messages[%zu].content", i);
     struct cg_buf text;
     cg_buf_init(&text, CG_REQUEST_TEXT_MAX_BYTES);
     enum cg_err e = cg_replay_content_text(p, json_object_get(msg, "content"), param, &text, true);
@@ -243,7 +244,7 @@ static enum cg_err tool_item(struct cg_replay *p, json_t *msg, size_t i, enum ro
     char legacy_id[48];
     if (role == ROLE_TOOL) {
         json_t *id = json_object_get(msg, "tool_call_id");
-        snprintf(param, sizeof(param), "messages[%zu].tool_call_id", i);
+        cg_buf_format(param, sizeof(param), "messages[%zu].tool_call_id", i);
         if (!json_is_string(id)) {
             cg_buf_dispose(&text);
             return cg_params_fail(p->err, CG_ERR_INVALID_REQUEST, param,
@@ -278,12 +279,12 @@ static enum cg_err tool_item(struct cg_replay *p, json_t *msg, size_t i, enum ro
         }
         if (pick == n) {
             cg_buf_dispose(&text);
-            snprintf(param, sizeof(param), "messages[%zu]", i);
+            cg_buf_format(param, sizeof(param), "messages[%zu]", i);
             return cg_params_fail(
                 p->err, CG_ERR_INVALID_REQUEST, param,
                 "A message with role 'function' must follow an assistant function_call.");
         }
-        snprintf(
+        cg_buf_format(
             legacy_id, sizeof(legacy_id), "%s",
             json_string_value(json_object_get(json_array_get(c->legacy_open, pick), "call_id")));
         json_array_remove(c->legacy_open, pick);
@@ -312,13 +313,13 @@ enum cg_err cg_replay_messages(struct cg_replay *p, const json_t *msgs)
     enum cg_err e = CG_OK;
     for (size_t i = 0; i < n && !e; i++) {
         json_t *m = json_array_get(msgs, i);
-        snprintf(param, sizeof(param), "messages[%zu]", i);
+        cg_buf_format(param, sizeof(param), "messages[%zu]", i);
         if (!json_is_object(m)) {
             e = cg_params_bad_type(p->err, param, "an object", m);
             break;
         }
         json_t *role = json_object_get(m, "role");
-        snprintf(param, sizeof(param), "messages[%zu].role", i);
+        cg_buf_format(param, sizeof(param), "messages[%zu].role", i);
         if (!json_is_string(role) || !parse_role(json_string_value(role), &roles[i]))
             e = cg_params_fail(
                 p->err, CG_ERR_INVALID_REQUEST, param,
@@ -334,7 +335,7 @@ enum cg_err cg_replay_messages(struct cg_replay *p, const json_t *msgs)
     size_t i = 0;
     /* Leading system and developer messages are the thread's instructions. */
     for (; !e && i < n && (roles[i] == ROLE_SYSTEM || roles[i] == ROLE_DEVELOPER); i++) {
-        snprintf(param, sizeof(param), "messages[%zu].content", i);
+        cg_buf_format(param, sizeof(param), "messages[%zu].content", i);
         size_t before = p->base->len;
         if (before > 0)
             e = cg_buf_append(p->base, "\n\n", 2)
@@ -347,7 +348,7 @@ enum cg_err cg_replay_messages(struct cg_replay *p, const json_t *msgs)
     }
     for (; !e && i < n; i++) {
         json_t *m = json_array_get(msgs, i);
-        snprintf(param, sizeof(param), "messages[%zu].content", i);
+        cg_buf_format(param, sizeof(param), "messages[%zu].content", i);
         switch (roles[i]) {
         case ROLE_SYSTEM:
         case ROLE_DEVELOPER: {

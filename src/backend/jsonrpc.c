@@ -44,76 +44,6 @@ void cg_rpc_dispose(struct cg_rpc *rpc)
     cg_buf_dispose(&rpc->line);
 }
 
-/* Past this nesting a message is left to jansson's serialiser. */
-#define DUMP_DEPTH_MAX 32
-
-static int dump_integer(struct cg_buf *b, json_int_t v)
-{
-    char digits[24];
-    size_t n = sizeof(digits);
-    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-    do {
-        digits[--n] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u > 0);
-    if (v < 0) {
-        digits[--n] = '-';
-    }
-    return cg_buf_append(b, digits + n, sizeof(digits) - n);
-}
-
-/* The compact form jansson writes (members in insertion order, the same string escapes), for
- * the values our calls are made of; -1 for a real (whose digits are jansson's to choose) or
- * deep nesting, and the caller falls back to cg_json_dump. */
-static int dump_fast(struct cg_buf *b, const json_t *v, int depth)
-{
-    if (depth > DUMP_DEPTH_MAX)
-        return -1;
-    switch (json_typeof(v)) {
-    case JSON_OBJECT: {
-        if (cg_buf_append_char(b, '{') != 0)
-            return -1;
-        bool first = true;
-        for (void *it = json_object_iter((json_t *)v); it;
-             it = json_object_iter_next((json_t *)v, it)) {
-            if (!first && cg_buf_append_char(b, ',') != 0)
-                return -1;
-            first = false;
-            if (cg_json_string(b, json_object_iter_key(it), json_object_iter_key_len(it)) != 0 ||
-                cg_buf_append_char(b, ':') != 0 ||
-                dump_fast(b, json_object_iter_value(it), depth + 1) != 0)
-                return -1;
-        }
-        return cg_buf_append_char(b, '}');
-    }
-    case JSON_ARRAY: {
-        if (cg_buf_append_char(b, '[') != 0)
-            return -1;
-        for (size_t i = 0; i < json_array_size(v); i++) {
-            if ((i > 0 && cg_buf_append_char(b, ',') != 0) ||
-                dump_fast(b, json_array_get(v, i), depth + 1) != 0)
-                return -1;
-        }
-        return cg_buf_append_char(b, ']');
-    }
-    case JSON_STRING:
-        /* jansson refuses a string that is not UTF-8; so do we (it then decides). */
-        if (!cg_json_utf8_valid(json_string_value(v), json_string_length(v)))
-            return -1;
-        return cg_json_string(b, json_string_value(v), json_string_length(v));
-    case JSON_INTEGER:
-        return dump_integer(b, json_integer_value(v));
-    case JSON_TRUE:
-        return cg_buf_append(b, "true", 4);
-    case JSON_FALSE:
-        return cg_buf_append(b, "false", 5);
-    case JSON_NULL:
-        return cg_buf_append(b, "null", 4);
-    default:
-        return -1;
-    }
-}
-
 /* Most of our calls fit in this; larger ones grow from it. */
 #define SEND_RESERVE_BYTES 1023
 
@@ -126,13 +56,10 @@ static void send_json(struct cg_rpc *rpc, json_t *msg)
         cg_log_error("%s: could not serialise a message", rpc->log_name);
         return;
     }
-    if (dump_fast(&b, msg, 0) != 0) {
-        cg_buf_reset(&b);
-        if (cg_json_dump(&b, msg) != 0) {
-            cg_buf_dispose(&b);
-            cg_log_error("%s: could not serialise a message", rpc->log_name);
-            return;
-        }
+    if (cg_json_write(&b, msg) != 0) {
+        cg_buf_dispose(&b);
+        cg_log_error("%s: could not serialise a message", rpc->log_name);
+        return;
     }
     if (cg_buf_append_char(&b, '\n') != 0) {
         cg_buf_dispose(&b);
@@ -145,21 +72,22 @@ static void send_json(struct cg_rpc *rpc, json_t *msg)
 }
 
 /* Writes {"id":N,"method":"...","params":...} as send_json would write the object cg_rpc_call
- * builds, without building it; false (nothing sent) when that object must be built: a method
- * that is not UTF-8 (jansson would leave it out) or params dump_fast leaves to jansson. */
+ * builds, without building it: `params` is a value (json) or its bytes already (raw). False
+ * (nothing sent) when that object must be built: a method that is not UTF-8 (jansson would
+ * leave it out) or params that cannot be written. */
 static bool send_call(struct cg_rpc *rpc, uint64_t id, const char *method, size_t method_len,
-                      const json_t *params)
+                      const json_t *json, const struct cg_str *raw)
 {
     if (!cg_json_utf8_valid(method, method_len))
         return false;
     struct cg_buf b;
     cg_buf_init(&b, SIZE_MAX / 2);
-    bool ok = cg_buf_reserve(&b, SEND_RESERVE_BYTES) != NULL &&
-              cg_buf_append(&b, "{\"id\":", 6) == 0 && dump_integer(&b, (json_int_t)id) == 0 &&
-              cg_buf_append(&b, ",\"method\":", 10) == 0 &&
+    bool ok = cg_buf_reserve(&b, SEND_RESERVE_BYTES + (raw ? raw->len : 0)) != NULL &&
+              cg_buf_appendf(&b, "{\"id\":%" PRIu64 ",\"method\":", id) == 0 &&
               cg_json_string(&b, method, method_len) == 0;
-    if (ok && params != NULL) {
-        ok = cg_buf_append(&b, ",\"params\":", 10) == 0 && dump_fast(&b, params, 1) == 0;
+    if (ok && (json != NULL || raw != NULL)) {
+        ok = cg_buf_append(&b, ",\"params\":", 10) == 0 &&
+             (raw ? cg_buf_append(&b, raw->ptr, raw->len) : cg_json_write(&b, json)) == 0;
     }
     if (!ok || cg_buf_append(&b, "}\n", 2) != 0) {
         cg_buf_dispose(&b);
@@ -177,9 +105,11 @@ uint64_t cg_rpc_call(struct cg_rpc *rpc, const char *method, json_t *params, uin
     return cg_rpc_call_want(rpc, method, params, timeout_ms, now_ms, NULL, cb, data);
 }
 
-uint64_t cg_rpc_call_want(struct cg_rpc *rpc, const char *method, json_t *params,
-                          uint64_t timeout_ms, uint64_t now_ms, const char *const *want,
-                          cg_rpc_result_cb cb, void *data)
+/* Registers call `method` as pending and returns its id; `thread` (may be NULL) is the
+ * threadId its params name. */
+static uint64_t add_pending(struct cg_rpc *rpc, const char *method, size_t method_len,
+                            const char *thread, uint64_t timeout_ms, uint64_t now_ms,
+                            const char *const *want, cg_rpc_result_cb cb, void *data)
 {
     size_t names = 0;
     while (want && want[names])
@@ -192,13 +122,21 @@ uint64_t cg_rpc_call_want(struct cg_rpc *rpc, const char *method, json_t *params
     pc->cb = cb;
     pc->data = data;
     pc->want = want;
-    size_t method_len = strlen(method);
     memcpy(pc->method, method, CG_MIN(method_len, sizeof(pc->method) - 1)); /* zeroed: ends */
-    const char *thread = json_string_value(json_object_get(params, "threadId"));
     if (thread && strlen(thread) < sizeof(pc->thread_id))
         memcpy(pc->thread_id, thread, strlen(thread) + 1);
     cg_map_put_int(&rpc->pending, id, pc);
-    if (send_call(rpc, id, method, method_len, params)) {
+    return id;
+}
+
+uint64_t cg_rpc_call_want(struct cg_rpc *rpc, const char *method, json_t *params,
+                          uint64_t timeout_ms, uint64_t now_ms, const char *const *want,
+                          cg_rpc_result_cb cb, void *data)
+{
+    size_t method_len = strlen(method);
+    const char *thread = json_string_value(json_object_get(params, "threadId"));
+    uint64_t id = add_pending(rpc, method, method_len, thread, timeout_ms, now_ms, want, cb, data);
+    if (send_call(rpc, id, method, method_len, params, NULL)) {
         json_decref(params);
         return id;
     }
@@ -209,6 +147,18 @@ uint64_t cg_rpc_call_want(struct cg_rpc *rpc, const char *method, json_t *params
         json_object_set_new(msg, "params", params);
     send_json(rpc, msg);
     json_decref(msg);
+    return id;
+}
+
+uint64_t cg_rpc_call_raw(struct cg_rpc *rpc, const char *method, const struct cg_rpc_raw *params,
+                         uint64_t timeout_ms, uint64_t now_ms, const char *const *want,
+                         cg_rpc_result_cb cb, void *data)
+{
+    size_t method_len = strlen(method);
+    uint64_t id =
+        add_pending(rpc, method, method_len, params->thread_id, timeout_ms, now_ms, want, cb, data);
+    if (!send_call(rpc, id, method, method_len, NULL, &params->json))
+        cg_log_error("%s: could not write a %s call", rpc->log_name, method);
     return id;
 }
 

@@ -125,6 +125,17 @@ uint64_t cg_rpc_call_want(struct cg_rpc *rpc, const char *method, json_t *params
                           uint64_t timeout_ms, uint64_t now_ms, const char *const *want,
                           cg_rpc_result_cb cb, void *data);
 
+/* Params a caller wrote itself: the bytes of one JSON object (borrowed until the call
+ * returns) and the threadId they name, if any (NULL), kept for a late answer. */
+struct cg_rpc_raw {
+    struct cg_str json;
+    const char *thread_id;
+};
+/* As cg_rpc_call_want, with the params already written: no value is built or dumped. */
+uint64_t cg_rpc_call_raw(struct cg_rpc *rpc, const char *method, const struct cg_rpc_raw *params,
+                         uint64_t timeout_ms, uint64_t now_ms, const char *const *want,
+                         cg_rpc_result_cb cb, void *data);
+
 /* Forgets a pending call without calling its callback (its owner is going away). */
 void cg_rpc_forget(struct cg_rpc *rpc, uint64_t id);
 

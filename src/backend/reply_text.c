@@ -2,12 +2,13 @@
 #include "backend/reply_text.h"
 #include <stdio.h>
 #include <string.h>
+#include "util/buf.h"
 
 static const struct cg_str item_separator = CG_STR("\n\n");
 
 static void item_begin(struct cg_reply_text *rt, const char *id)
 {
-    snprintf(rt->item_id, sizeof(rt->item_id), "%s", id ? id : "");
+    cg_buf_format(rt->item_id, sizeof(rt->item_id), "%s", id ? id : "");
     cg_buf_reset(&rt->item);
     rt->sent = 0;
 }

@@ -21,6 +21,12 @@ static uint64_t worker_call(void *peer, const char *method, json_t *params, cons
     return cg_worker_call_want(peer, method, params, want, cb, data);
 }
 
+static uint64_t worker_call_raw(void *peer, const char *method, const struct cg_rpc_raw *params,
+                                const char *const *want, cg_rpc_result_cb cb, void *data)
+{
+    return cg_worker_call_raw(peer, method, params, want, cb, data);
+}
+
 static void worker_forget(void *peer, uint64_t id)
 {
     cg_worker_forget(peer, id);
@@ -36,8 +42,8 @@ static void worker_respond_error(void *peer, json_t *id, int64_t code, const cha
     cg_worker_respond_error(peer, id, code, message);
 }
 
-static const struct cg_sessions_ops worker_ops = {worker_call, worker_forget, worker_respond,
-                                                  worker_respond_error};
+static const struct cg_sessions_ops worker_ops = {worker_call, worker_call_raw, worker_forget,
+                                                  worker_respond, worker_respond_error};
 
 void cg_sessions_init_peer(struct cg_sessions *s, const struct cg_sessions_ops *ops, void *peer,
                            unsigned worker_id, uint64_t interrupt_timeout_ms,
@@ -77,6 +83,13 @@ uint64_t cg_sessions_call_want(struct cg_sessions *s, const char *method, json_t
                                const char *const *want, cg_rpc_result_cb cb, void *data)
 {
     return s->ops->call(s->peer, method, params, want, cb, data);
+}
+
+uint64_t cg_sessions_call_raw(struct cg_sessions *s, const char *method,
+                              const struct cg_rpc_raw *params, const char *const *want,
+                              cg_rpc_result_cb cb, void *data)
+{
+    return s->ops->call_raw(s->peer, method, params, want, cb, data);
 }
 
 void cg_sessions_forget(struct cg_sessions *s, uint64_t id)

@@ -28,6 +28,9 @@ struct cg_sessions;
 struct cg_sessions_ops {
     uint64_t (*call)(void *peer, const char *method, json_t *params, const char *const *want,
                      cg_rpc_result_cb cb, void *data);
+    /* The same with params the caller wrote (cg_rpc_call_raw). */
+    uint64_t (*call_raw)(void *peer, const char *method, const struct cg_rpc_raw *params,
+                         const char *const *want, cg_rpc_result_cb cb, void *data);
     void (*forget)(void *peer, uint64_t id);
     void (*respond)(void *peer, json_t *id, json_t *result);
     void (*respond_error)(void *peer, json_t *id, int64_t code, const char *message);
@@ -92,6 +95,10 @@ uint64_t cg_sessions_call(struct cg_sessions *s, const char *method, json_t *par
 /* A call whose callback reads only the result member at `want` (cg_rpc_call_want). */
 uint64_t cg_sessions_call_want(struct cg_sessions *s, const char *method, json_t *params,
                                const char *const *want, cg_rpc_result_cb cb, void *data);
+/* A call with params written by the caller (cg_rpc_call_raw). */
+uint64_t cg_sessions_call_raw(struct cg_sessions *s, const char *method,
+                              const struct cg_rpc_raw *params, const char *const *want,
+                              cg_rpc_result_cb cb, void *data);
 void cg_sessions_forget(struct cg_sessions *s, uint64_t id);
 /* Files `t` under its thread id, or takes it out. */
 void cg_sessions_add(struct cg_sessions *s, struct cg_turn *t);

@@ -5,6 +5,8 @@
  * cg_turn_begin until the Codex side is over; each pending call holds one. */
 #include "backend/turn.h"
 #include <inttypes.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +14,9 @@
 #include "backend/sessions.h"
 #include "core/limits.h"
 #include "util/alloc.h"
+#include "util/buf.h"
 #include "util/clock.h"
+#include "util/json.h"
 #include "util/log.h"
 #define LOG_COMPONENT "turn"
 
@@ -108,6 +112,40 @@ static void emit_finish(struct cg_turn *t, enum cg_finish f)
     emit(t, &ev);
 }
 
+/* --- params, written as bytes ------------------------------------------------------------
+ *
+ * The calls of a turn are small objects of known shape: written straight into a buffer, they
+ * cost a fraction of building a value and dumping it. Only what a client sent as JSON (the
+ * input, a schema, tools) is a value, and cg_json_write dumps it. The buffers are capped only
+ * by the request, which the HTTP layer capped already. */
+
+static void params_init(struct cg_buf *b)
+{
+    cg_buf_init(b, SIZE_MAX / 2);
+}
+
+/* Appends ,"key":"value" (or {"key":"value" when the buffer is empty). */
+static bool put_string(struct cg_buf *b, const char *key, const char *value)
+{
+    return cg_buf_append_char(b, b->len ? ',' : '{') == 0 && cg_json_cstring(b, key) == 0 &&
+           cg_buf_append_char(b, ':') == 0 && cg_json_cstring(b, value) == 0;
+}
+
+/* Appends ,"key":<v> as cg_json_write writes v. */
+static bool put_value(struct cg_buf *b, const char *key, const json_t *v)
+{
+    return cg_buf_append_char(b, b->len ? ',' : '{') == 0 && cg_json_cstring(b, key) == 0 &&
+           cg_buf_append_char(b, ':') == 0 && cg_json_write(b, v) == 0;
+}
+
+/* Closes the object; `ok` is what the puts returned. */
+static struct cg_rpc_raw params_end(struct cg_buf *b, bool ok, const char *thread_id)
+{
+    if (!ok || cg_buf_append_char(b, '}') != 0)
+        return (struct cg_rpc_raw){CG_STR("{}"), thread_id}; /* not below SIZE_MAX / 2 */
+    return (struct cg_rpc_raw){{b->data, b->len}, thread_id};
+}
+
 /* --- ending ------------------------------------------------------------------------------ */
 
 /* The Codex side of the turn is over (or abandoned): free the slot and the thread. */
@@ -123,8 +161,12 @@ static void finish_turn(struct cg_turn *t)
     }
     if (t->thread_id[0]) {
         cg_sessions_remove(s, t);
-        cg_sessions_call(s, "thread/unsubscribe", json_pack("{s:s}", "threadId", t->thread_id),
-                         NULL, NULL);
+        struct cg_buf b;
+        params_init(&b);
+        struct cg_rpc_raw params =
+            params_end(&b, put_string(&b, "threadId", t->thread_id), t->thread_id);
+        cg_sessions_call_raw(s, "thread/unsubscribe", &params, NULL, NULL, NULL);
+        cg_buf_dispose(&b);
     }
     t->state = CG_TURN_DONE;
     if (s->turn_done)
@@ -140,8 +182,13 @@ static void interrupt(struct cg_turn *t)
         finish_turn(t);
         return;
     }
-    json_t *params = json_pack("{s:s,s:s}", "threadId", t->thread_id, "turnId", t->turn_id);
-    if (cg_sessions_call(t->sess, "turn/interrupt", params, NULL, NULL) == 0) {
+    struct cg_buf b;
+    params_init(&b);
+    bool ok = put_string(&b, "threadId", t->thread_id) && put_string(&b, "turnId", t->turn_id);
+    struct cg_rpc_raw params = params_end(&b, ok, t->thread_id);
+    uint64_t id = cg_sessions_call_raw(t->sess, "turn/interrupt", &params, NULL, NULL, NULL);
+    cg_buf_dispose(&b);
+    if (id == 0) {
         finish_turn(t); /* the worker is gone */
         return;
     }
@@ -173,12 +220,14 @@ static void fail_rpc(struct cg_turn *t, const char *what, const struct cg_rpc_er
 
 /* --- the call sequence ------------------------------------------------------------------- */
 
-/* `want` as cg_rpc_call_want's: the one result member the callback reads (NULL: the whole). */
-static bool call(struct cg_turn *t, const char *method, json_t *params, const char *const *want,
-                 cg_rpc_result_cb cb)
+/* Params are a value (`json`, stolen) or bytes (`raw`); `want` as cg_rpc_call_want's: the one
+ * result member the callback reads (NULL: the whole). */
+static bool call(struct cg_turn *t, const char *method, json_t *json, const struct cg_rpc_raw *raw,
+                 const char *const *want, cg_rpc_result_cb cb)
 {
     cg_turn_hold(t);
-    t->pending_call = cg_sessions_call_want(t->sess, method, params, want, cb, t);
+    t->pending_call = raw ? cg_sessions_call_raw(t->sess, method, raw, want, cb, t)
+                          : cg_sessions_call_want(t->sess, method, json, want, cb, t);
     if (t->pending_call)
         return true;
     cg_turn_put(t);
@@ -210,7 +259,7 @@ static void on_turn_start(void *data, json_t *result, const struct cg_rpc_error 
     if (step_ok(t, "turn/start", e)) {
         const char *id = json_string_value(json_object_get(json_object_get(result, "turn"), "id"));
         if (t->turn_id[0] == '\0' && id)
-            snprintf(t->turn_id, sizeof(t->turn_id), "%s", id);
+            cg_buf_format(t->turn_id, sizeof(t->turn_id), "%s", id);
         if (t->state == CG_TURN_STARTING)
             t->state = CG_TURN_RUNNING;
         if (t->cancel_requested && t->state == CG_TURN_RUNNING)
@@ -223,19 +272,23 @@ static void start_turn(struct cg_turn *t)
 {
     const struct cg_request *r = t->req;
     t->state = CG_TURN_STARTING;
-    json_t *params = json_pack("{s:s}", "threadId", t->thread_id);
+    struct cg_buf b;
+    params_init(&b);
+    bool ok = put_string(&b, "threadId", t->thread_id);
     if (r->input)
-        json_object_set(params, "input", r->input);
+        ok = ok && put_value(&b, "input", r->input);
     else
-        json_object_set_new(params, "input", json_array());
+        ok = ok && cg_buf_append_str(&b, ",\"input\":[]") == 0;
     if (r->effort)
-        json_object_set_new(params, "effort", json_string(r->effort));
+        ok = ok && put_string(&b, "effort", r->effort);
     if (r->summary)
-        json_object_set_new(params, "summary", json_string(r->summary));
+        ok = ok && put_string(&b, "summary", r->summary);
     if (r->output_schema)
-        json_object_set(params, "outputSchema", r->output_schema);
+        ok = ok && put_value(&b, "outputSchema", r->output_schema);
+    struct cg_rpc_raw params = params_end(&b, ok, t->thread_id);
     static const char *const turn_id[] = {"turn", "id", NULL}; /* what on_turn_start reads */
-    call(t, "turn/start", params, turn_id, on_turn_start);
+    call(t, "turn/start", NULL, &params, turn_id, on_turn_start);
+    cg_buf_dispose(&b);
 }
 
 static const char *const no_member[] = {NULL}; /* on_injected reads no result */
@@ -267,15 +320,15 @@ static void on_thread_start(void *data, json_t *result, const struct cg_rpc_erro
         cg_turn_put(t);
         return;
     }
-    snprintf(t->thread_id, sizeof(t->thread_id), "%s", id);
+    cg_buf_format(t->thread_id, sizeof(t->thread_id), "%s", id);
     cg_sessions_add(t->sess, t);
     if (t->cancel_requested) {
         finish_turn(t);
     } else if (t->req->history && json_array_size(t->req->history) > 0) {
         t->state = CG_TURN_INJECTING;
         call(t, "thread/inject_items",
-             json_pack("{s:s,s:O}", "threadId", t->thread_id, "items", t->req->history), no_member,
-             on_injected);
+             json_pack("{s:s,s:O}", "threadId", t->thread_id, "items", t->req->history), NULL,
+             no_member, on_injected);
     } else {
         start_turn(t);
     }
@@ -288,17 +341,20 @@ void cg_turn_begin(struct cg_turn *t, struct cg_sessions *s)
     t->sess = s;
     t->state = CG_TURN_THREAD_STARTING;
     cg_turn_hold(t); /* the session's reference */
-    json_t *params = json_pack("{s:s,s:b,s:b}", "model", r->model->target, "ephemeral", 1,
-                               "experimentalRawEvents", 1);
+    struct cg_buf b;
+    params_init(&b);
+    bool ok = put_string(&b, "model", r->model->target) &&
+              cg_buf_append_str(&b, ",\"ephemeral\":true,\"experimentalRawEvents\":true") == 0;
     if (r->base_instructions)
-        json_object_set_new(params, "baseInstructions", json_string(r->base_instructions));
+        ok = ok && put_string(&b, "baseInstructions", r->base_instructions);
     if (r->developer_instructions)
-        json_object_set_new(params, "developerInstructions",
-                            json_string(r->developer_instructions));
+        ok = ok && put_string(&b, "developerInstructions", r->developer_instructions);
     if (r->dynamic_tools && json_array_size(r->dynamic_tools) > 0)
-        json_object_set(params, "dynamicTools", r->dynamic_tools);
+        ok = ok && put_value(&b, "dynamicTools", r->dynamic_tools);
+    struct cg_rpc_raw params = params_end(&b, ok, NULL);
     static const char *const thread_id[] = {"thread", "id", NULL}; /* what on_thread_start reads */
-    call(t, "thread/start", params, thread_id, on_thread_start);
+    call(t, "thread/start", NULL, &params, thread_id, on_thread_start);
+    cg_buf_dispose(&b);
 }
 
 void cg_turn_cancel(struct cg_turn *t)

@@ -231,27 +231,40 @@ static void on_rpc_tick(uv_timer_t *t)
         uv_timer_stop(t);
 }
 
-static uint64_t call_within(struct cg_worker *w, const char *method, json_t *params,
-                            uint64_t timeout_ms, const char *const *want, cg_rpc_result_cb cb,
-                            void *data)
+/* Sends a call with params as a value (json) or as bytes (raw); 0 when the child is not there. */
+static uint64_t call_within(struct cg_worker *w, const char *method, json_t *json,
+                            const struct cg_rpc_raw *raw, uint64_t timeout_ms,
+                            const char *const *want, cg_rpc_result_cb cb, void *data)
 {
     if (!w->rpc_live || !child_alive(w)) {
-        json_decref(params);
+        json_decref(json);
         return 0;
     }
-    uint64_t id =
-        cg_rpc_call_want(&w->rpc, method, params, timeout_ms, cg_clock_mono_ms(), want, cb, data);
+    uint64_t now = cg_clock_mono_ms();
+    uint64_t id = raw ? cg_rpc_call_raw(&w->rpc, method, raw, timeout_ms, now, want, cb, data)
+                      : cg_rpc_call_want(&w->rpc, method, json, timeout_ms, now, want, cb, data);
     if (!uv_is_active((uv_handle_t *)&w->rpc_timer))
         uv_timer_start(&w->rpc_timer, on_rpc_tick, RPC_TICK_MS, RPC_TICK_MS);
     return id;
 }
 
+static uint64_t call_timeout_ms(const struct cg_worker *w)
+{
+    return w->state == CG_WORKER_STARTING ? w->cfg->handshake_timeout_ms
+                                          : w->cfg->request_timeout_ms;
+}
+
 uint64_t cg_worker_call_want(struct cg_worker *w, const char *method, json_t *params,
                              const char *const *want, cg_rpc_result_cb cb, void *data)
 {
-    uint64_t timeout =
-        w->state == CG_WORKER_STARTING ? w->cfg->handshake_timeout_ms : w->cfg->request_timeout_ms;
-    return call_within(w, method, params, timeout, want, cb, data);
+    return call_within(w, method, params, NULL, call_timeout_ms(w), want, cb, data);
+}
+
+uint64_t cg_worker_call_raw(struct cg_worker *w, const char *method,
+                            const struct cg_rpc_raw *params, const char *const *want,
+                            cg_rpc_result_cb cb, void *data)
+{
+    return call_within(w, method, NULL, params, call_timeout_ms(w), want, cb, data);
 }
 
 uint64_t cg_worker_call(struct cg_worker *w, const char *method, json_t *params,
@@ -394,8 +407,8 @@ static void start_ping(struct cg_worker *w, uint64_t timeout_ms)
     if (w->ping_streak_mono_ms == 0)
         w->ping_streak_mono_ms = w->ping_sent_mono_ms;
     static const char *const nothing[] = {NULL}; /* on_ping reads no result */
-    w->ping_call = call_within(w, "thread/loaded/list", json_pack("{s:i}", "limit", 1), timeout_ms,
-                               nothing, on_ping, w);
+    w->ping_call = call_within(w, "thread/loaded/list", json_pack("{s:i}", "limit", 1), NULL,
+                               timeout_ms, nothing, on_ping, w);
 }
 
 /* Pinged once it has answered none for the interval, however much it writes meanwhile: a

@@ -164,6 +164,10 @@ uint64_t cg_worker_call(struct cg_worker *w, const char *method, json_t *params,
  * (cg_rpc_call_want). */
 uint64_t cg_worker_call_want(struct cg_worker *w, const char *method, json_t *params,
                              const char *const *want, cg_rpc_result_cb cb, void *data);
+/* As cg_worker_call_want, with params the caller wrote (cg_rpc_call_raw). */
+uint64_t cg_worker_call_raw(struct cg_worker *w, const char *method,
+                            const struct cg_rpc_raw *params, const char *const *want,
+                            cg_rpc_result_cb cb, void *data);
 void cg_worker_forget(struct cg_worker *w, uint64_t id);
 void cg_worker_notify(struct cg_worker *w, const char *method, json_t *params);
 void cg_worker_respond(struct cg_worker *w, json_t *id, json_t *result);

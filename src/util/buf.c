@@ -1,5 +1,6 @@
 /* buf.c: capped growable buffer. */
 #include "util/buf.h"
+#include <assert.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <sys/types.h>
@@ -83,20 +84,48 @@ static char *put_decimal(char *end, unsigned long long v)
 /* What fast_format returns for a conversion it leaves to vsnprintf. */
 enum { FORMAT_UNSUPPORTED = 1 };
 
+/* fast_format's pieces, gathered so that a format costs one append, not one per piece. */
+struct staged {
+    struct cg_buf *b;
+    size_t n;
+    char bytes[256];
+};
+
+static int flush(struct staged *s)
+{
+    int err = s->n ? cg_buf_append(s->b, s->bytes, s->n) : 0;
+    s->n = 0;
+    return err;
+}
+
+static int stage(struct staged *s, const char *p, size_t n)
+{
+    if (s->n + n > sizeof(s->bytes)) {
+        if (flush(s) != 0)
+            return -E2BIG;
+        if (n > sizeof(s->bytes))
+            return cg_buf_append(s->b, p, n) != 0 ? -E2BIG : 0;
+    }
+    memcpy(s->bytes + s->n, p, n);
+    s->n += n;
+    return 0;
+}
+
 /* The conversions our formats use (%s, %.*s, %c, %d, %i, %u with no, l, ll or z length, and
  * %%), appended without stdio: vsnprintf costs about a thousand instructions a call, and every
  * response head and body goes through here. FORMAT_UNSUPPORTED (nothing appended that the
  * caller keeps) for anything else: flags, widths, other conversions. */
 static int fast_format(struct cg_buf *b, const char *fmt, va_list ap)
 {
+    struct staged out_bytes = {.b = b, .n = 0};
     const char *p = fmt;
     for (;;) {
         const char *pct = strchr(p, '%');
         size_t lit = pct ? (size_t)(pct - p) : strlen(p);
-        if (lit > 0 && cg_buf_append(b, p, lit) != 0)
+        if (lit > 0 && stage(&out_bytes, p, lit) != 0)
             return -E2BIG;
         if (pct == NULL)
-            return 0;
+            return flush(&out_bytes) != 0 ? -E2BIG : 0;
         p = pct + 1;
         int longs = 0;
         bool size = false;
@@ -171,7 +200,7 @@ static int fast_format(struct cg_buf *b, const char *fmt, va_list ap)
         default:
             return FORMAT_UNSUPPORTED;
         }
-        if (cg_buf_append(b, out, n) != 0)
+        if (stage(&out_bytes, out, n) != 0)
             return -E2BIG;
     }
 }
@@ -208,6 +237,22 @@ int cg_buf_vappendf(struct cg_buf *b, const char *fmt, va_list ap)
         return -EINVAL;
     b->len += (size_t)n;
     return 0;
+}
+
+int cg_buf_format(char *out, size_t size, const char *fmt, ...)
+{
+    assert(size > 0);
+    /* A buffer over the caller's array that can never grow: an append past it fails whole. */
+    struct cg_buf b = {out, 0, size, size - 1};
+    va_list ap;
+    va_start(ap, fmt);
+    va_list fast;
+    va_copy(fast, ap);
+    int r = fast_format(&b, fmt, fast);
+    va_end(fast);
+    int n = r == 0 ? (int)b.len : vsnprintf(out, size, fmt, ap); /* vsnprintf truncates */
+    va_end(ap);
+    return n;
 }
 
 int cg_buf_appendf(struct cg_buf *b, const char *fmt, ...)

@@ -25,6 +25,10 @@ int cg_buf_append_char(struct cg_buf *b, char c) CG_MUST_CHECK;
 int cg_buf_appendf(struct cg_buf *b, const char *fmt, ...) CG_PRINTF(2, 3) CG_MUST_CHECK;
 int cg_buf_vappendf(struct cg_buf *b, const char *fmt, va_list ap) CG_PRINTF(2, 0) CG_MUST_CHECK;
 
+/* snprintf into out[0..size) (size > 0), with the formatter cg_buf_appendf uses: the same
+ * bytes, truncation and return value as snprintf. */
+int cg_buf_format(char *out, size_t size, const char *fmt, ...) CG_PRINTF(3, 4);
+
 /* Makes room for `n` more bytes and returns where they go (commit them with cg_buf_commit);
  * NULL when that would pass max. */
 char *cg_buf_reserve(struct cg_buf *b, size_t n);

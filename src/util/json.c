@@ -1,9 +1,9 @@
 /* json.c: string escaper (pinned to jansson's output by tests) and a jansson dump adapter. */
 #include "util/json.h"
+#include <stdbool.h>
 #include <string.h>
 
-/* Length of the valid UTF-8 sequence at s (1-4), or 0 if the bytes there are not one. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
+size_t cg_json_utf8_len(const unsigned char *s, size_t n)
 {
     unsigned char c = s[0];
     if (c < 0x80)
@@ -41,7 +41,7 @@ int cg_json_utf8_valid(const char *s, size_t n)
     const unsigned char *p = (const unsigned char *)s;
     size_t i = 0;
     while (i < n) {
-        size_t l = utf8_seq(p + i, n - i);
+        size_t l = cg_json_utf8_len(p + i, n - i);
         if (l == 0)
             return 0;
         i += l;
@@ -72,13 +72,17 @@ int cg_json_string(struct cg_buf *b, const char *s, size_t n)
     size_t run = 0; /* start of the pending run of bytes that need no escaping */
     size_t i = 0;
     while (!err && i < n) {
+        if (n - i >= 8 && cg_json_unplain8(s + i) == 0) {
+            i += 8;
+            continue;
+        }
         unsigned char c = p[i];
         if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
             i++;
             continue;
         }
         if (c >= 0x80) {
-            size_t l = utf8_seq(p + i, n - i);
+            size_t l = cg_json_utf8_len(p + i, n - i);
             if (l > 0) {
                 i += l;
                 continue;
@@ -165,4 +169,85 @@ int cg_json_dump(struct cg_buf *b, const json_t *v)
     }
     cg_buf_commit(b, n);
     return 0;
+}
+
+/* Past this nesting a value is left to jansson's serialiser. */
+#define DUMP_DEPTH_MAX 32
+
+static int dump_integer(struct cg_buf *b, json_int_t v)
+{
+    char digits[24];
+    size_t n = sizeof(digits);
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do {
+        digits[--n] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u > 0);
+    if (v < 0) {
+        digits[--n] = '-';
+    }
+    return cg_buf_append(b, digits + n, sizeof(digits) - n);
+}
+
+/* The compact form jansson writes (members in insertion order, the same string escapes), for
+ * the values our calls are made of; -1 for a real (whose digits are jansson's to choose), a
+ * string that is not UTF-8 or deep nesting, and cg_json_write asks jansson. */
+static int dump_fast(struct cg_buf *b, const json_t *v, int depth)
+{
+    if (depth > DUMP_DEPTH_MAX)
+        return -1;
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: {
+        if (cg_buf_append_char(b, '{') != 0)
+            return -1;
+        bool first = true;
+        for (void *it = json_object_iter((json_t *)v); it;
+             it = json_object_iter_next((json_t *)v, it)) {
+            if (!first && cg_buf_append_char(b, ',') != 0)
+                return -1;
+            first = false;
+            if (cg_json_string(b, json_object_iter_key(it), json_object_iter_key_len(it)) != 0 ||
+                cg_buf_append_char(b, ':') != 0 ||
+                dump_fast(b, json_object_iter_value(it), depth + 1) != 0)
+                return -1;
+        }
+        return cg_buf_append_char(b, '}');
+    }
+    case JSON_ARRAY: {
+        if (cg_buf_append_char(b, '[') != 0)
+            return -1;
+        for (size_t i = 0; i < json_array_size(v); i++) {
+            if ((i > 0 && cg_buf_append_char(b, ',') != 0) ||
+                dump_fast(b, json_array_get(v, i), depth + 1) != 0)
+                return -1;
+        }
+        return cg_buf_append_char(b, ']');
+    }
+    case JSON_STRING:
+        /* jansson refuses a string that is not UTF-8; so do we (it then decides). */
+        if (!cg_json_utf8_valid(json_string_value(v), json_string_length(v)))
+            return -1;
+        return cg_json_string(b, json_string_value(v), json_string_length(v));
+    case JSON_INTEGER:
+        return dump_integer(b, json_integer_value(v));
+    case JSON_TRUE:
+        return cg_buf_append(b, "true", 4);
+    case JSON_FALSE:
+        return cg_buf_append(b, "false", 5);
+    case JSON_NULL:
+        return cg_buf_append(b, "null", 4);
+    default:
+        return -1;
+    }
+}
+
+int cg_json_write(struct cg_buf *b, const json_t *v)
+{
+    size_t mark = b->len;
+    if (dump_fast(b, v, 0) == 0)
+        return 0;
+    b->len = mark;
+    if (b->data)
+        b->data[mark] = '\0';
+    return cg_json_dump(b, v);
 }

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "util/alloc.h"
+#include "util/json.h"
 
 /* Decoded strings shorter than this stay on the stack. */
 #define SCRATCH_BYTES 512
@@ -35,29 +36,11 @@ static const unsigned char plain_byte[256] = {
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
 };
 
-/* The bytes at p that are not plain, a word at a time: a mask with the high bit of each such
- * byte set (a control byte, a quote, a backslash, or above 0x7f), 0 when all 8 are plain.
- * (x - k) & ~x flags the bytes of x below k; a borrow can only flag bytes above a true one, so the
- * lowest flag is always exact. */
-static uint64_t unplain8(const char *p)
-{
-    const uint64_t ones = 0x0101010101010101u;
-    const uint64_t high = 0x8080808080808080u;
-    uint64_t v = 0;
-    memcpy(&v, p, sizeof(v));
-    uint64_t quote = v ^ (ones * '"');
-    uint64_t backslash = v ^ (ones * '\\');
-    uint64_t control = (v - ones * 0x20) & ~v;
-    uint64_t any_quote = (quote - ones) & ~quote;
-    uint64_t any_backslash = (backslash - ones) & ~backslash;
-    return (control | any_quote | any_backslash | v) & high;
-}
-
 /* p moved past the plain bytes before end. */
 static const char *skip_plain(const char *p, const char *end)
 {
     while (end - p >= 8) {
-        uint64_t hit = unplain8(p);
+        uint64_t hit = cg_json_unplain8(p);
         if (hit == 0) {
             p += 8;
             continue;
@@ -100,38 +83,6 @@ static enum sep after_item(struct reader *r, char close)
         return SEP_CLOSED;
     }
     return SEP_BAD;
-}
-
-/* Length of the UTF-8 sequence at p (RFC 3629, as jansson's utf8_check_full: no overlong
- * forms, no surrogates, nothing above U+10FFFF), 0 when it is not one. */
-static size_t utf8_len(const unsigned char *p, const unsigned char *end)
-{
-    unsigned c = p[0];
-    size_t n = 0;
-    uint32_t cp = 0;
-    if (c >= 0xc2 && c <= 0xdf) {
-        n = 2;
-        cp = c & 0x1f;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        n = 3;
-        cp = c & 0x0f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        n = 4;
-        cp = c & 0x07;
-    } else {
-        return 0;
-    }
-    if ((size_t)(end - p) < n)
-        return 0;
-    for (size_t i = 1; i < n; i++) {
-        if ((p[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (p[i] & 0x3f);
-    }
-    if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10ffff ||
-        (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return n;
 }
 
 static int hex4(const char *p, const char *end, uint32_t *out)
@@ -252,7 +203,7 @@ static bool read_string(struct reader *r, char *scratch, size_t scratch_len, str
             continue;
         }
         if (c >= 0x80) {
-            size_t n = utf8_len((const unsigned char *)p, (const unsigned char *)end);
+            size_t n = cg_json_utf8_len((const unsigned char *)p, (size_t)(end - p));
             if (n == 0)
                 return false;
             p += n;
@@ -406,7 +357,10 @@ static bool scan_integer(struct reader *r, int64_t *out)
         p++;
     }
     const char *digits = p;
-    while (p < r->end && *p >= '0' && *p <= '9') {
+    /* Accumulated as read: 18 digits cannot overflow, and a longer run declines anyway. */
+    int64_t v = 0;
+    while (p < r->end && *p >= '0' && *p <= '9' && p - digits < INT_DIGITS_MAX + 1) {
+        v = v * 10 + (*p - '0');
         p++;
     }
     size_t n = (size_t)(p - digits);
@@ -414,10 +368,6 @@ static bool scan_integer(struct reader *r, int64_t *out)
         return false;
     if (p < r->end && (*p == '.' || *p == 'e' || *p == 'E'))
         return false;
-    int64_t v = 0;
-    for (const char *q = digits; q < p; q++) {
-        v = v * 10 + (*q - '0');
-    }
     r->p = p;
     *out = neg ? -v : v;
     return true;
@@ -494,9 +444,17 @@ struct walk {
     size_t cap;
     size_t used;
     size_t name_len[CG_LINE_SCAN_FIELDS_MAX][CG_LINE_SCAN_PATH_MAX];
+    /* Per level, bit k set when some path's name there is k bytes long (k < 64; bit 63 for all
+     * longer ones): most keys of a line match no path by their length alone. */
+    uint64_t lengths[CG_LINE_SCAN_PATH_MAX];
     /* Per field, the path steps already entered, to catch a repeated key on the way. */
     unsigned visited[CG_LINE_SCAN_FIELDS_MAX];
 };
+
+static uint64_t length_bit(size_t len)
+{
+    return 1ull << (len < 63 ? len : 63);
+}
 
 /* Decodes the string at w->r.p into the scratch (when it has escapes). */
 static bool walk_string(struct walk *w, struct span *out)
@@ -595,7 +553,8 @@ static bool walk_object(struct walk *w, size_t depth, unsigned mask, size_t leve
         /* Which fields name this member: `here` end at it, `deeper` go on inside it. */
         unsigned here = 0;
         unsigned deeper = 0;
-        for (unsigned m = mask; m != 0; m &= m - 1) {
+        unsigned named = mask && (w->lengths[level] & length_bit(key.len)) ? mask : 0;
+        for (unsigned m = named; m != 0; m &= m - 1) {
             size_t i = (size_t)__builtin_ctz(m);
             struct cg_line_scan_field *f = &w->fields[i];
             const char *name = f->path[level];
@@ -688,10 +647,11 @@ bool cg_line_scan_fields(const char *line, size_t len, struct cg_line_scan_field
         fields[i].integer = 0;
         mask |= 1u << i;
     }
-    struct walk w = {{line, line + len, true}, fields, n, scratch, cap, 0, {{0}}, {0}};
+    struct walk w = {{line, line + len, true}, fields, n, scratch, cap, 0, {{0}}, {0}, {0}};
     for (size_t i = 0; i < n; i++) {
         for (size_t k = 0; k < CG_LINE_SCAN_PATH_MAX && fields[i].path[k]; k++) {
             w.name_len[i][k] = strlen(fields[i].path[k]);
+            w.lengths[k] |= length_bit(w.name_len[i][k]);
         }
     }
     skip_ws(&w.r);

@@ -358,6 +358,8 @@ describe('connection lifecycle', { timeout: 60000 }, () => {
       assert.equal(r.status, 200);
       assert.equal(JSON.parse(r.body).object, 'list');
     }
+    // The one SIGTERM is still being acted on: a second one sent now would race the exit.
+    await gw.exited;
     await stopClean(assert, gw);
   });
 });

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include "util/buf.h"
 
 Test(buf, append_past_max_fails_and_keeps_contents)
@@ -62,6 +63,30 @@ Test(buf, appendf_matches_snprintf)
     /* Left to vsnprintf: flags, widths, other conversions. */
     SAME_AS_SNPRINTF("%5d|%-4s|%04o|%x|%.2f|%+d", 42, "ab", 8u, 255u, 1.5, 3);
     SAME_AS_SNPRINTF("%s then %5s", "fast", "slow");
+}
+
+/* Into a fixed array: snprintf's bytes, truncation and return value. */
+#define FORMAT_AS_SNPRINTF(size, ...)                                                              \
+    do {                                                                                           \
+        char want[64];                                                                             \
+        char got[64];                                                                              \
+        volatile size_t sz = (size); /* not a constant: truncation is the point */                 \
+        memset(got, 'x', sizeof(got));                                                             \
+        int wn = snprintf(want, sz, __VA_ARGS__);                                                  \
+        int gn = cg_buf_format(got, sz, __VA_ARGS__);                                              \
+        cr_assert_eq(gn, wn);                                                                      \
+        cr_assert_str_eq(got, want);                                                               \
+    } while (0)
+
+Test(buf, format_matches_snprintf)
+{
+    FORMAT_AS_SNPRINTF(64, "messages[%zu].tool_calls[%zu]", (size_t)3, (size_t)12);
+    FORMAT_AS_SNPRINTF(64, "%s", "a thread id");
+    FORMAT_AS_SNPRINTF(8, "%s", "longer than eight");  /* truncated */
+    FORMAT_AS_SNPRINTF(8, "ab%dcd%s", 123456, "tail"); /* truncated inside a conversion */
+    FORMAT_AS_SNPRINTF(1, "%s", "nothing fits");
+    FORMAT_AS_SNPRINTF(16, "%5d|%x", 42, 255u); /* vsnprintf's */
+    FORMAT_AS_SNPRINTF(6, "%5d|%x", 42, 255u);
 }
 
 Test(buf, appendf_past_max_keeps_contents)

@@ -276,6 +276,20 @@ Test(line_scan, fields_decline_a_repeated_key_on_a_path_but_not_off_it)
     assert_str_field(&f[1], "i", 1);
 }
 
+/* Objects nested below the paths' last step are checked, never matched against a path. */
+Test(line_scan, fields_below_the_deepest_path_step)
+{
+    struct cg_line_scan_field f[FIELDS];
+    char scratch[64];
+    cr_assert(read_fields("{\"params\":{\"item\":{\"id\":\"i\",\"a\":{\"b\":{\"id\":{\"c\":"
+                          "{\"threadId\":1}}}}},\"threadId\":\"t\"},\"method\":\"m\"}",
+                          f, scratch, 64));
+    assert_str_field(&f[0], "t", 1);
+    assert_str_field(&f[1], "i", 1);
+    cr_assert_eq(f[2].type, CG_LINE_SCAN_OBJECT);
+    assert_str_field(&f[3], "m", 1);
+}
+
 Test(line_scan, fields_through_a_step_that_is_not_an_object_are_absent)
 {
     struct cg_line_scan_field f[FIELDS];

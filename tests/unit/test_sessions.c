@@ -101,6 +101,15 @@ static uint64_t peer_call(void *peer, const char *method, json_t *params, const 
                             P.parsed_only ? NULL : want, cb, data);
 }
 
+static uint64_t peer_call_raw(void *peer, const char *method, const struct cg_rpc_raw *params,
+                              const char *const *want, cg_rpc_result_cb cb, void *data)
+{
+    if (P.gone)
+        return 0;
+    return cg_rpc_call_raw(&P.rpc, method, params, TIMEOUT_MS, P.now_ms,
+                           P.parsed_only ? NULL : want, cb, data);
+}
+
 static void peer_forget(void *peer, uint64_t id)
 {
     cg_rpc_forget(&P.rpc, id);
@@ -116,7 +125,7 @@ static void peer_respond_error(void *peer, json_t *id, int64_t code, const char 
     cg_rpc_respond_error(&P.rpc, id, code, message);
 }
 
-static const struct cg_sessions_ops sess_ops = {peer_call, peer_forget, peer_respond,
+static const struct cg_sessions_ops sess_ops = {peer_call, peer_call_raw, peer_forget, peer_respond,
                                                 peer_respond_error};
 
 static void on_turn_done(struct cg_sessions *s, struct cg_turn *t, void *data)
