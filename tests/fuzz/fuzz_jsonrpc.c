@@ -269,6 +269,14 @@ static uint64_t side_call(void *peer, const char *method, json_t *params, const 
                             data);
 }
 
+static uint64_t side_call_raw(void *peer, const char *method, const struct cg_rpc_raw *params,
+                              const char *const *want, cg_rpc_result_cb cb, void *data)
+{
+    struct side *d = peer;
+    return cg_rpc_call_raw(&d->rpc, method, params, 1000, 0, d->parsed_only ? NULL : want, cb,
+                           data);
+}
+
 static void side_forget(void *peer, uint64_t id)
 {
     struct side *d = peer;
@@ -287,8 +295,8 @@ static void side_respond_error(void *peer, json_t *id, int64_t code, const char 
     cg_rpc_respond_error(&d->rpc, id, code, message);
 }
 
-static const struct cg_sessions_ops side_sess_ops = {side_call, side_forget, side_respond,
-                                                     side_respond_error};
+static const struct cg_sessions_ops side_sess_ops = {side_call, side_call_raw, side_forget,
+                                                     side_respond, side_respond_error};
 
 static void side_event(struct cg_turn *t, const struct cg_event *ev, void *data)
 {
