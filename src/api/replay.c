@@ -68,9 +68,14 @@ void cg_replay_user_text(const char *text, size_t len, json_t *history_parts, js
     if (history_parts)
         json_array_append_new(history_parts,
                               json_pack("{s:s,s:s%}", "type", "input_text", "text", text, len));
-    if (turn_items)
-        json_array_append_new(turn_items, json_pack("{s:s,s:s%,s:[]}", "type", "text", "text", text,
-                                                    len, "text_elements"));
+    if (turn_items) {
+        /* Every request's input: built member by member, without parsing a format. */
+        json_t *item = json_object();
+        json_object_set_new_nocheck(item, "type", json_string_nocheck("text"));
+        json_object_set_new_nocheck(item, "text", json_stringn(text, len));
+        json_object_set_new_nocheck(item, "text_elements", json_array());
+        json_array_append_new(turn_items, item);
+    }
 }
 
 enum cg_err cg_replay_user_image(struct cg_replay *p, const char *url, const char *field,
@@ -150,6 +155,17 @@ struct calls {
     json_t *legacy_open; /* legacy function_call: [{name, call_id}] awaiting a function msg */
 };
 
+/* Made at the first tool call: most conversations have none (until then every member is NULL,
+ * which jansson's getters read as empty). */
+static void calls_start(struct calls *c)
+{
+    if (c->open)
+        return;
+    c->open = json_array();
+    c->all = json_object();
+    c->legacy_open = json_array();
+}
+
 static enum cg_err require_answered(struct cg_replay *p, struct calls *c, size_t at)
 {
     if (json_array_size(c->open) == 0)
@@ -202,6 +218,7 @@ static enum cg_err assistant_items(struct cg_replay *p, json_t *msg, size_t i, j
                                   json_pack("{s:s,s:s,s:s,s:s}", "type", "function_call", "call_id",
                                             json_string_value(id), "name", alias, "arguments",
                                             args ? json_string_value(args) : "{}"));
+            calls_start(c);
             json_array_append(c->open, id);
             json_object_set_new(c->all, json_string_value(id), json_true());
         }
@@ -221,6 +238,7 @@ static enum cg_err assistant_items(struct cg_replay *p, json_t *msg, size_t i, j
                               json_pack("{s:s,s:s,s:s,s:s}", "type", "function_call", "call_id",
                                         call_id, "name", alias, "arguments",
                                         json_is_string(args) ? json_string_value(args) : "{}"));
+        calls_start(c);
         json_array_append_new(
             c->legacy_open,
             json_pack("{s:s,s:s}", "name", json_string_value(name), "call_id", call_id));
@@ -329,7 +347,7 @@ enum cg_err cg_replay_messages(struct cg_replay *p, const json_t *msgs)
     }
     json_t *history = json_array();
     json_t *turn_input = json_array();
-    struct calls c = {json_array(), json_object(), json_array()};
+    struct calls c = {NULL, NULL, NULL};
     size_t last = n - 1;
     bool ends_with_user = !e && roles[last] == ROLE_USER;
     size_t i = 0;

@@ -89,8 +89,13 @@ Test(params, ignored_parameters_are_still_type_checked)
     json_t *bad = obj("{\"temperature\":1,\"max_tokens\":0}");
     cr_assert_eq(cg_params_ignore(&err, bad, list, 3), CG_ERR_INVALID_REQUEST);
     cr_assert_str_eq(err.param, "max_tokens");
+    /* With several wrong, the first in the list's order is named, whatever the body's order. */
+    json_t *two = obj("{\"user\":5,\"other\":1,\"max_tokens\":0,\"temperature\":\"hot\"}");
+    cr_assert_eq(cg_params_ignore(&err, two, list, 3), CG_ERR_INVALID_REQUEST);
+    cr_assert_str_eq(err.param, "temperature");
     json_decref(ok);
     json_decref(bad);
+    json_decref(two);
 }
 
 Test(params, load_wants_a_json_object)
