@@ -1,13 +1,17 @@
-/* direct.c: the direct-to-backend baseline. Spawns `fake-codex app-server`, does the handshake,
- * then runs the gateway's turn cycle (thread/start → turn/start → turn/completed →
+/* direct.c: the direct-to-backend baseline. Spawns `fastfake app-server` (or --bin), does the
+ * handshake, then runs the gateway's turn cycle (thread/start → turn/start → turn/completed →
  * thread/unsubscribe) with C turns in flight and reports turns/s, turn latency percentiles,
- * time to the first agent-message delta and the gaps between deltas (all in µs). */
+ * time to the first agent-message delta and the gaps between deltas (all in µs). It writes its
+ * calls with snprintf and reads only what the cycle needs from each line (an answer's id, a
+ * notification's method, threadId and status), with prefix and substring tests: the baseline is
+ * the backend and a pipe, not a JSON parser. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <math.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -57,7 +61,7 @@ struct options {
 };
 
 static struct options opt = {
-    .bin = "build/fake-codex",
+    .bin = "build/fastfake",
     .model = "gpt-5.5",
     .message = "fake:text",
     .concurrency = 1,
@@ -118,15 +122,22 @@ static void on_write_done(uv_write_t *req, int status)
         die("write to fake-codex failed");
 }
 
-/* Sends one JSON-RPC message; steals `msg`. */
-static void send_msg(json_t *msg)
+/* Sends one line (a newline is added). */
+static void send_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void send_line(const char *fmt, ...)
 {
-    char *text = json_dumps(msg, JSON_COMPACT);
-    json_decref(msg);
-    if (text == NULL)
-        die("json_dumps failed");
-    size_t n = strlen(text);
-    text[n] = '\n'; /* json_dumps left the NUL there; the line ends in its place */
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        die("vsnprintf failed");
+    char *text = xrealloc(NULL, (size_t)n + 2);
+    va_start(ap, fmt);
+    vsnprintf(text, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    text[n] = '\n';
     uv_write_t *req = xrealloc(NULL, sizeof(*req));
     req->data = text;
     uv_buf_t buf = uv_buf_init(text, (unsigned)(n + 1));
@@ -138,16 +149,10 @@ static void send_msg(json_t *msg)
     }
 }
 
-static json_int_t call_id(enum call_kind kind, size_t slot)
+static uint64_t call_id(enum call_kind kind, size_t slot)
 {
     uint64_t seq = next_seq++;
-    return (json_int_t)((seq << (KIND_BITS + SLOT_BITS)) | ((uint64_t)slot << KIND_BITS) | kind);
-}
-
-static void send_call(enum call_kind kind, size_t slot, const char *method, json_t *params)
-{
-    send_msg(
-        json_pack("{s:I,s:s,s:o}", "id", call_id(kind, slot), "method", method, "params", params));
+    return (seq << (KIND_BITS + SLOT_BITS)) | ((uint64_t)slot << KIND_BITS) | kind;
 }
 
 /* --- the turn cycle ----------------------------------------------------------------------- */
@@ -166,9 +171,9 @@ static void start_turn(size_t i)
     s->thread_id[0] = '\0';
     s->deltas = 0;
     s->started_ns = now_ns();
-    send_call(
-        CALL_THREAD_START, i, "thread/start",
-        json_pack("{s:s,s:b,s:b}", "model", opt.model, "ephemeral", 1, "experimentalRawEvents", 1));
+    send_line("{\"id\":%" PRIu64 ",\"method\":\"thread/start\",\"params\":{\"model\":\"%s\","
+              "\"ephemeral\":true,\"experimentalRawEvents\":true}}",
+              call_id(CALL_THREAD_START, i), opt.model);
 }
 
 static void print_round(void)
@@ -222,8 +227,9 @@ static void slot_done(size_t i, bool ok)
     s->turns_done++;
     if (s->thread_id[0]) {
         json_object_del(threads, s->thread_id);
-        send_call(CALL_UNSUBSCRIBE, i, "thread/unsubscribe",
-                  json_pack("{s:s}", "threadId", s->thread_id));
+        send_line("{\"id\":%" PRIu64 ",\"method\":\"thread/unsubscribe\",\"params\":{"
+                  "\"threadId\":\"%s\"}}",
+                  call_id(CALL_UNSUBSCRIBE, i), s->thread_id);
     }
     s->state = SLOT_IDLE;
     if (may_start(s)) {
@@ -261,16 +267,31 @@ static void start_round(void)
 
 /* --- reading from the fake ---------------------------------------------------------------- */
 
-static void on_response(json_t *msg)
+/* The string after `key` (written `"key":"`) in line[0..len), without its quotes; escapes are
+ * not decoded (ids and statuses have none). */
+static bool string_after(const char *line, size_t len, const char *key, const char **at, size_t *n)
 {
-    json_int_t id = json_integer_value(json_object_get(msg, "id"));
+    size_t k = strlen(key);
+    const char *p = memmem(line, len, key, k);
+    if (p == NULL)
+        return false;
+    p += k;
+    const char *q = memchr(p, '"', len - (size_t)(p - line));
+    if (q == NULL)
+        return false;
+    *at = p;
+    *n = (size_t)(q - p);
+    return true;
+}
+
+static void on_response(uint64_t id, bool failed, const char *line, size_t len)
+{
     enum call_kind kind = (enum call_kind)(id & ((1 << KIND_BITS) - 1));
-    size_t i = (size_t)((uint64_t)id >> KIND_BITS) & ((1u << SLOT_BITS) - 1);
-    json_t *err = json_object_get(msg, "error");
+    size_t i = (size_t)(id >> KIND_BITS) & ((1u << SLOT_BITS) - 1);
     if (kind == CALL_INIT) {
-        if (err)
+        if (failed)
             die("initialize failed");
-        send_msg(json_pack("{s:s}", "method", "initialized"));
+        send_line("{\"method\":\"initialized\"}");
         warmup = opt.warmup_s > 0;
         round_no = 1;
         start_round();
@@ -279,39 +300,47 @@ static void on_response(json_t *msg)
     if (kind == CALL_UNSUBSCRIBE || i >= opt.concurrency)
         return;
     struct slot *s = &slots[i];
-    if (err) {
+    if (failed) {
         if (opt.verbose)
-            fprintf(stderr, "direct: call failed: %s\n",
-                    json_string_value(json_object_get(err, "message")));
+            fprintf(stderr, "direct: call failed: %.*s\n", (int)(len < 300 ? len : 300), line);
         slot_done(i, false);
         return;
     }
     if (kind == CALL_THREAD_START && s->state == SLOT_THREAD_STARTING) {
-        const char *tid = json_string_value(
-            json_object_get(json_object_get(json_object_get(msg, "result"), "thread"), "id"));
-        if (tid == NULL || strlen(tid) >= sizeof(s->thread_id)) {
+        const char *tid = NULL;
+        size_t n = 0;
+        if (!string_after(line, len, "\"thread\":{\"id\":\"", &tid, &n) ||
+            n >= sizeof(s->thread_id)) {
             slot_done(i, false);
             return;
         }
-        memcpy(s->thread_id, tid, strlen(tid) + 1);
-        json_object_set_new(threads, tid, json_integer((json_int_t)i));
+        memcpy(s->thread_id, tid, n);
+        s->thread_id[n] = '\0';
+        json_object_set_new(threads, s->thread_id, json_integer((json_int_t)i));
         s->state = SLOT_RUNNING;
-        json_t *input =
-            json_pack("[{s:s,s:s,s:[]}]", "type", "text", "text", opt.message, "text_elements");
-        send_call(CALL_TURN_START, i, "turn/start",
-                  json_pack("{s:s,s:o}", "threadId", s->thread_id, "input", input));
+        send_line("{\"id\":%" PRIu64 ",\"method\":\"turn/start\",\"params\":{\"threadId\":"
+                  "\"%s\",\"input\":[{\"type\":\"text\",\"text\":\"%s\",\"text_elements\":[]}]}}",
+                  call_id(CALL_TURN_START, i), s->thread_id, opt.message);
     }
 }
 
-static void on_notification(json_t *msg, const char *method)
+static void on_notification(const char *method, size_t method_len, const char *line, size_t len)
 {
-    bool is_delta = strcmp(method, "item/agentMessage/delta") == 0;
-    bool is_done = !is_delta && strcmp(method, "turn/completed") == 0;
+    static const char delta[] = "item/agentMessage/delta";
+    static const char done[] = "turn/completed";
+    bool is_delta = method_len == sizeof(delta) - 1 && memcmp(method, delta, method_len) == 0;
+    bool is_done =
+        !is_delta && method_len == sizeof(done) - 1 && memcmp(method, done, method_len) == 0;
     if (!is_delta && !is_done)
         return;
-    json_t *params = json_object_get(msg, "params");
-    const char *tid = json_string_value(json_object_get(params, "threadId"));
-    json_t *slot_ref = tid ? json_object_get(threads, tid) : NULL;
+    const char *tid = NULL;
+    size_t n = 0;
+    char key[THREAD_ID_BYTES];
+    if (!string_after(line, len, "\"threadId\":\"", &tid, &n) || n >= sizeof(key))
+        return;
+    memcpy(key, tid, n);
+    key[n] = '\0';
+    json_t *slot_ref = json_object_get(threads, key);
     if (slot_ref == NULL)
         return;
     size_t i = (size_t)json_integer_value(slot_ref);
@@ -326,25 +355,35 @@ static void on_notification(json_t *msg, const char *method)
         s->last_delta_ns = t;
         return;
     }
-    const char *status =
-        json_string_value(json_object_get(json_object_get(params, "turn"), "status"));
-    slot_done(i, status && strcmp(status, "completed") == 0);
+    const char *status = NULL;
+    size_t status_len = 0;
+    bool ok = string_after(line, len, "\"status\":\"", &status, &status_len) &&
+              status_len == strlen("completed") && memcmp(status, "completed", status_len) == 0;
+    slot_done(i, ok);
 }
 
+/* Answers start {"id":N, and notifications {"method":"...", as both fakes write them. */
 static void on_line(const char *line, size_t len)
 {
-    json_error_t jerr;
-    json_t *msg = json_loadb(line, len, 0, &jerr);
-    if (msg == NULL || !json_is_object(msg)) {
-        json_decref(msg);
-        return;
+    static const char id_lead[] = "{\"id\":";
+    static const char method_lead[] = "{\"method\":\"";
+    if (len > sizeof(id_lead) && memcmp(line, id_lead, sizeof(id_lead) - 1) == 0) {
+        const char *p = line + sizeof(id_lead) - 1;
+        const char *end = line + len;
+        uint64_t id = 0;
+        while (p < end && *p >= '0' && *p <= '9')
+            id = id * 10 + (uint64_t)(*p++ - '0');
+        static const char err_lead[] = ",\"error\":";
+        bool failed = (size_t)(end - p) >= sizeof(err_lead) - 1 &&
+                      memcmp(p, err_lead, sizeof(err_lead) - 1) == 0;
+        on_response(id, failed, line, len);
+    } else if (len > sizeof(method_lead) &&
+               memcmp(line, method_lead, sizeof(method_lead) - 1) == 0) {
+        const char *m = line + sizeof(method_lead) - 1;
+        const char *q = memchr(m, '"', len - (size_t)(m - line));
+        if (q)
+            on_notification(m, (size_t)(q - m), line, len);
     }
-    const char *method = json_string_value(json_object_get(msg, "method"));
-    if (method == NULL)
-        on_response(msg);
-    else if (json_object_get(msg, "id") == NULL)
-        on_notification(msg, method);
-    json_decref(msg);
 }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -409,7 +448,7 @@ static void usage(void)
 {
     fprintf(stderr,
             "usage: direct [options]\n"
-            "  --bin PATH        fake-codex binary (build/fake-codex)\n"
+            "  --bin PATH        the fake app-server (build/fastfake; build/fake-codex works too)\n"
             "  -c N              turns in flight (1)\n"
             "  -d SECONDS        length of a round (10)\n"
             "  -w SECONDS        warm-up before the first round, not reported (1); with -n\n"
@@ -447,6 +486,7 @@ static void parse_args(int argc, char **argv)
             ok = parse_size(v, 0, 1000000, &opt.turns_per_slot);
         } else if (strcmp(a, "-m") == 0 && v) {
             opt.message = v;
+            ok = strpbrk(v, "\"\\") == NULL; /* written into the call as it is */
         } else if (strcmp(a, "--model") == 0 && v) {
             opt.model = v;
         } else if (strcmp(a, "--fake-cpu") == 0 && v) {
@@ -512,14 +552,13 @@ int main(int argc, char **argv)
     uv_timer_init(loop, &watchdog);
     spawn_fake();
     uv_timer_start(&watchdog, on_watchdog, HANDSHAKE_TIMEOUT_MS, 0);
-    json_t *params =
-        json_pack("{s:{s:s,s:s,s:s},s:{s:b,s:[s,s,s,s,s,s,s]}}", "clientInfo", "name",
-                  "bench-direct", "title", "bench-direct", "version", "0.1.0", "capabilities",
-                  "experimentalApi", 1, "optOutNotificationMethods", "account/rateLimits/updated",
-                  "thread/status/changed", "thread/started", "remoteControl/status/changed",
-                  "turn/diff/updated", "turn/plan/updated", "thread/settings/updated");
-    send_msg(json_pack("{s:I,s:s,s:o}", "id", call_id(CALL_INIT, 0), "method", "initialize",
-                       "params", params));
+    send_line("{\"id\":%" PRIu64 ",\"method\":\"initialize\",\"params\":{\"clientInfo\":{"
+              "\"name\":\"bench-direct\",\"title\":\"bench-direct\",\"version\":\"0.1.0\"},"
+              "\"capabilities\":{\"experimentalApi\":true,\"optOutNotificationMethods\":["
+              "\"account/rateLimits/updated\",\"thread/status/changed\",\"thread/started\","
+              "\"remoteControl/status/changed\",\"turn/diff/updated\",\"turn/plan/updated\","
+              "\"thread/settings/updated\"]}}}",
+              call_id(CALL_INIT, 0));
     uv_run(loop, UV_RUN_DEFAULT);
     json_decref(threads);
     free(slots);
