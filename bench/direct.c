@@ -462,6 +462,16 @@ static void usage(void)
     exit(2);
 }
 
+/* Text that needs no escaping in a JSON string: no quote, backslash or control byte. */
+static bool plain(const char *s)
+{
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\' || (unsigned char)*s < 0x20)
+            return false;
+    }
+    return true;
+}
+
 static void parse_args(int argc, char **argv)
 {
     for (int i = 1; i < argc; i++) {
@@ -486,9 +496,10 @@ static void parse_args(int argc, char **argv)
             ok = parse_size(v, 0, 1000000, &opt.turns_per_slot);
         } else if (strcmp(a, "-m") == 0 && v) {
             opt.message = v;
-            ok = strpbrk(v, "\"\\") == NULL; /* written into the call as it is */
+            ok = plain(v); /* written into the call as it is */
         } else if (strcmp(a, "--model") == 0 && v) {
             opt.model = v;
+            ok = plain(v);
         } else if (strcmp(a, "--fake-cpu") == 0 && v) {
             ok = parse_size(v, 0, CPU_SETSIZE - 1, &n);
             opt.fake_cpu = (int)n;

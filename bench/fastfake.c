@@ -154,7 +154,9 @@ static void on_turn_closed(uv_handle_t *h)
 
 static void drop_turn(struct turn *t)
 {
-    struct turn **at = find_turn(t->thread, strlen(t->thread));
+    struct turn **at = &turns[bucket_of(t->thread, strlen(t->thread))];
+    while (*at && *at != t)
+        at = &(*at)->next;
     if (*at == t)
         *at = t->next;
     uv_close((uv_handle_t *)&t->timer, on_turn_closed);

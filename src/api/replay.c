@@ -69,10 +69,14 @@ void cg_replay_user_text(const char *text, size_t len, json_t *history_parts, js
         json_array_append_new(history_parts,
                               json_pack("{s:s,s:s%}", "type", "input_text", "text", text, len));
     if (turn_items) {
-        /* Every request's input: built member by member, without parsing a format. */
+        /* Every request's input: built member by member, without parsing a format (and, as
+         * json_pack, nothing for text that is not UTF-8, which a parsed body never holds). */
+        json_t *value = json_stringn(text, len);
+        if (value == NULL)
+            return;
         json_t *item = json_object();
         json_object_set_new_nocheck(item, "type", json_string_nocheck("text"));
-        json_object_set_new_nocheck(item, "text", json_stringn(text, len));
+        json_object_set_new_nocheck(item, "text", value);
         json_object_set_new_nocheck(item, "text_elements", json_array());
         json_array_append_new(turn_items, item);
     }

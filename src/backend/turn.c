@@ -138,11 +138,12 @@ static bool put_value(struct cg_buf *b, const char *key, const json_t *v)
            cg_buf_append_char(b, ':') == 0 && cg_json_write(b, v) == 0;
 }
 
-/* Closes the object; `ok` is what the puts returned. */
+/* Closes the object; `ok` is what the puts returned. The params are {NULL, 0} when they could
+ * not be written (a value jansson cannot dump either): such a call is never sent. */
 static struct cg_rpc_raw params_end(struct cg_buf *b, bool ok, const char *thread_id)
 {
     if (!ok || cg_buf_append_char(b, '}') != 0)
-        return (struct cg_rpc_raw){CG_STR("{}"), thread_id}; /* not below SIZE_MAX / 2 */
+        return (struct cg_rpc_raw){{NULL, 0}, thread_id};
     return (struct cg_rpc_raw){{b->data, b->len}, thread_id};
 }
 
@@ -165,7 +166,8 @@ static void finish_turn(struct cg_turn *t)
         params_init(&b);
         struct cg_rpc_raw params =
             params_end(&b, put_string(&b, "threadId", t->thread_id), t->thread_id);
-        cg_sessions_call_raw(s, "thread/unsubscribe", &params, NULL, NULL, NULL);
+        if (params.json.ptr)
+            cg_sessions_call_raw(s, "thread/unsubscribe", &params, NULL, NULL, NULL);
         cg_buf_dispose(&b);
     }
     t->state = CG_TURN_DONE;
@@ -186,10 +188,12 @@ static void interrupt(struct cg_turn *t)
     params_init(&b);
     bool ok = put_string(&b, "threadId", t->thread_id) && put_string(&b, "turnId", t->turn_id);
     struct cg_rpc_raw params = params_end(&b, ok, t->thread_id);
-    uint64_t id = cg_sessions_call_raw(t->sess, "turn/interrupt", &params, NULL, NULL, NULL);
+    uint64_t id = params.json.ptr
+                      ? cg_sessions_call_raw(t->sess, "turn/interrupt", &params, NULL, NULL, NULL)
+                      : 0;
     cg_buf_dispose(&b);
     if (id == 0) {
-        finish_turn(t); /* the worker is gone */
+        finish_turn(t); /* the worker is gone (or the call could not be written) */
         return;
     }
     t->state = CG_TURN_INTERRUPTING;
@@ -225,6 +229,12 @@ static void fail_rpc(struct cg_turn *t, const char *what, const struct cg_rpc_er
 static bool call(struct cg_turn *t, const char *method, json_t *json, const struct cg_rpc_raw *raw,
                  const char *const *want, cg_rpc_result_cb cb)
 {
+    if (raw && raw->json.ptr == NULL) {
+        struct cg_error err;
+        cg_error_set(&err, CG_ERR_INTERNAL, NULL, "The %s call could not be written", method);
+        fail(t, &err);
+        return false;
+    }
     cg_turn_hold(t);
     t->pending_call = raw ? cg_sessions_call_raw(t->sess, method, raw, want, cb, t)
                           : cg_sessions_call_want(t->sess, method, json, want, cb, t);

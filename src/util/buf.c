@@ -168,8 +168,8 @@ static int fast_format(struct cg_buf *b, const char *fmt, va_list ap)
                 return FORMAT_UNSUPPORTED;
             int precision = star_precision ? va_arg(ap, int) : -1;
             out = va_arg(ap, const char *);
-            if (out == NULL)
-                out = "(null)"; /* as glibc prints it */
+            if (out == NULL) /* as glibc prints it: whole, or nothing when it does not fit */
+                out = precision < 0 || precision >= 6 ? "(null)" : "";
             n = precision < 0 ? strlen(out) : strnlen(out, (size_t)precision);
             break;
         }
@@ -218,6 +218,8 @@ int cg_buf_vappendf(struct cg_buf *b, const char *fmt, va_list ap)
         if (b->data)
             b->data[mark] = '\0';
     }
+    if (r == 0 && b->data == NULL)
+        return cg_buf_append(b, "", 0); /* an empty result still leaves data a string */
     if (r != FORMAT_UNSUPPORTED)
         return r;
     char small[256];
@@ -244,6 +246,7 @@ int cg_buf_format(char *out, size_t size, const char *fmt, ...)
     assert(size > 0);
     /* A buffer over the caller's array that can never grow: an append past it fails whole. */
     struct cg_buf b = {out, 0, size, size - 1};
+    out[0] = '\0'; /* an empty result appends nothing */
     va_list ap;
     va_start(ap, fmt);
     va_list fast;

@@ -357,14 +357,16 @@ static bool scan_integer(struct reader *r, int64_t *out)
         p++;
     }
     const char *digits = p;
-    /* Accumulated as read: 18 digits cannot overflow, and a longer run declines anyway. */
+    /* Accumulated as read, at most 18 digits (which cannot overflow); a 19th declines. */
     int64_t v = 0;
-    while (p < r->end && *p >= '0' && *p <= '9' && p - digits < INT_DIGITS_MAX + 1) {
+    while (p < r->end && *p >= '0' && *p <= '9' && p - digits < INT_DIGITS_MAX) {
         v = v * 10 + (*p - '0');
         p++;
     }
+    if (p < r->end && *p >= '0' && *p <= '9')
+        return false;
     size_t n = (size_t)(p - digits);
-    if (n == 0 || n > INT_DIGITS_MAX || (n > 1 && digits[0] == '0'))
+    if (n == 0 || (n > 1 && digits[0] == '0'))
         return false;
     if (p < r->end && (*p == '.' || *p == 'e' || *p == 'E'))
         return false;

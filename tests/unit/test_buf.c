@@ -85,8 +85,19 @@ Test(buf, format_matches_snprintf)
     FORMAT_AS_SNPRINTF(8, "%s", "longer than eight");  /* truncated */
     FORMAT_AS_SNPRINTF(8, "ab%dcd%s", 123456, "tail"); /* truncated inside a conversion */
     FORMAT_AS_SNPRINTF(1, "%s", "nothing fits");
+    FORMAT_AS_SNPRINTF(8, "%s", "");            /* nothing appended, yet a string */
     FORMAT_AS_SNPRINTF(16, "%5d|%x", 42, 255u); /* vsnprintf's */
     FORMAT_AS_SNPRINTF(6, "%5d|%x", 42, 255u);
+}
+
+Test(buf, appendf_of_nothing_leaves_a_string)
+{
+    struct cg_buf b;
+    cg_buf_init(&b, 16);
+    cr_assert_eq(cg_buf_appendf(&b, "%s", ""), 0);
+    cr_assert_not_null(b.data);
+    cr_assert_str_eq(b.data, "");
+    cg_buf_dispose(&b);
 }
 
 Test(buf, appendf_past_max_keeps_contents)

@@ -146,7 +146,9 @@ Test(line_scan, declines_what_it_does_not_read_exactly)
     declines("{\"u\":{\"inputTokens\":1.5}}"); /* reals */
     declines("{\"u\":1e3}");
     declines("{\"u\":1234567890123456789}"); /* more than 18 digits */
-    declines("{\"a\":1,\"a\":2}");           /* repeated keys */
+    declines("{\"u\":9999999999999999999}"); /* ... which are never multiplied out */
+    declines("{\"u\":-99999999999999999999999}");
+    declines("{\"a\":1,\"a\":2}"); /* repeated keys */
     declines("{\"p\":{\"delta\":\"x\",\"delta\":\"y\"}}");
     declines("[1]"); /* not an object */
     declines("\"s\"");
