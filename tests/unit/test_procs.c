@@ -253,6 +253,9 @@ TestSuite(procs_proto, .init = setup_proto, .fini = teardown);
 
 Test(procs_exec, answers_with_the_whole_message_and_its_usage)
 {
+    /* Long enough for a fake that runs slowly (under valgrind its exit takes over 100 ms): the
+     * point is that nothing kills a process that ends by itself. */
+    fx.cfg.proc.kill_grace_ms = 20000;
     start();
     size_t i = submit("hello");
     size_t j = submit("fake:reasoning");
