@@ -412,11 +412,20 @@ size_t cg_exchange_stream_write(struct cg_exchange *ex, const char *data, size_t
     char *copy;
     size_t n;
     if (ex->chunked) {
+        /* The chunk's size line, in hex, written by hand: this runs once per streamed token. */
         char size_line[24];
-        int hl = snprintf(size_line, sizeof(size_line), "%zx\r\n", len);
-        n = (size_t)hl + len + 2;
+        char *end = size_line + sizeof(size_line);
+        char *p = end - 2;
+        memcpy(p, "\r\n", 2);
+        size_t v = len;
+        do {
+            *--p = "0123456789abcdef"[v & 15];
+            v >>= 4;
+        } while (v != 0);
+        size_t hl = (size_t)(end - p);
+        n = hl + len + 2;
         copy = cg_xmalloc(n);
-        memcpy(copy, size_line, (size_t)hl);
+        memcpy(copy, p, hl);
         memcpy(copy + hl, data, len);
         memcpy(copy + hl + len, "\r\n", 2);
     } else {
