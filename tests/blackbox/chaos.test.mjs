@@ -11,6 +11,7 @@ import {
   chat,
   procStats,
   request,
+  slow,
   sseFrames,
   startGateway,
   stopClean,
@@ -75,7 +76,7 @@ async function client(gw) {
   return new OpenAI({ apiKey: 'unused', baseURL: `${gw.url}/v1`, maxRetries: 0 });
 }
 
-describe('chaos', { timeout: 90000 }, () => {
+describe('chaos', { timeout: 90000 * slow }, () => {
   it('kill -9 of one of two workers under 100 concurrent streams: its streams fail in-band, the rest arrive intact', async () => {
     await withGateway({ WORKER_COUNT: '2', WORKER_MAX_CONCURRENCY: '64', WORKER_BACKOFF_INITIAL_MS: '50' }, async (gw) => {
       await bothReady(gw);

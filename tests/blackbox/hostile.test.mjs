@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { chat, procStats, request, startGateway, stopClean, waitFor } from '../lib/gateway.mjs';
+import { chat, procStats, request, slow, startGateway, stopClean, waitFor } from '../lib/gateway.mjs';
 
 const HEADER_TIMEOUT_MS = 500;
 const STREAM_QUEUE_MAX_BYTES = 65536;
@@ -67,7 +67,7 @@ function stalledStream(port) {
 
 const activeTurns = (h) => h.backend.workers.reduce((n, w) => n + w.active_turns, 0);
 
-describe('slow and hostile clients at scale', { timeout: 90000 }, () => {
+describe('slow and hostile clients at scale', { timeout: 90000 * slow }, () => {
   let gw;
   before(async () => {
     gw = await startGateway({

@@ -15,8 +15,9 @@ export const fakeCodexBin = process.env.FAKE_CODEX_BIN || path.join(repoRoot, 'b
 // CG_WRAP runs the gateway under a tool, e.g. `valgrind --error-exitcode=97` (make valgrind);
 // the tool execs the gateway in the same process, so pid and signals are the gateway's.
 const wrap = (process.env.CG_WRAP || '').split(/\s+/).filter(Boolean);
-// Under such a tool the gateway runs many times slower: every wait in the suites stretches.
-const slow = wrap.length ? 10 : 1;
+// Under such a tool the gateway runs many times slower: every wait in the suites stretches, and
+// the suites that load it at scale stretch their own timeouts by it.
+export const slow = wrap.length ? 10 : 1;
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
