@@ -82,9 +82,10 @@ describe('chaos', { timeout: 90000 * slow }, () => {
       await bothReady(gw);
       const before = await backendHealth(gw);
       const victim = before.workers[0];
-      // Stream i gets 60 + i deltas 30 ms apart: at least 1.8 s each, and no two alike.
+      // Stream i gets 60 + i deltas 30 ms apart: at least 1.8 s each, and no two alike (paced
+      // `slow` times wider under a tool, so that all 100 still run at once).
       const counts = Array.from({ length: 100 }, (_, i) => 60 + i);
-      const streams = await Promise.all(counts.map((n) => openStream(gw, `fake:slow=30,${n}`)));
+      const streams = await Promise.all(counts.map((n) => openStream(gw, `fake:slow=${30 * slow},${n}`)));
       await waitFor(async () => {
         const h = await backendHealth(gw);
         return h.workers[0].active_turns + h.workers[1].active_turns === 100;
