@@ -174,21 +174,6 @@ int cg_json_dump(struct cg_buf *b, const json_t *v)
 /* Past this nesting a value is left to jansson's serialiser. */
 #define DUMP_DEPTH_MAX 32
 
-static int dump_integer(struct cg_buf *b, json_int_t v)
-{
-    char digits[24];
-    size_t n = sizeof(digits);
-    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-    do {
-        digits[--n] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u > 0);
-    if (v < 0) {
-        digits[--n] = '-';
-    }
-    return cg_buf_append(b, digits + n, sizeof(digits) - n);
-}
-
 /* The compact form jansson writes (members in insertion order, the same string escapes), for
  * the values our calls are made of; -1 for a real (whose digits are jansson's to choose), a
  * string that is not UTF-8 or deep nesting, and cg_json_write asks jansson. */
@@ -229,7 +214,7 @@ static int dump_fast(struct cg_buf *b, const json_t *v, int depth)
             return -1;
         return cg_json_string(b, json_string_value(v), json_string_length(v));
     case JSON_INTEGER:
-        return dump_integer(b, json_integer_value(v));
+        return cg_buf_appendf(b, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
     case JSON_TRUE:
         return cg_buf_append(b, "true", 4);
     case JSON_FALSE:
