@@ -377,10 +377,12 @@ describe('client buffer budget', { timeout: 60000 }, () => {
       await new Promise((r) => first.on('connect', r));
       first.write('POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n' +
         `Content-Length: 900000\r\n\r\n${'p'.repeat(800000)}`);
+      // A probe the gateway accepts stays open (keep-alive): it gives up after 2 s, so that the
+      // wait below can try again while the held body is still arriving.
       const post = (extra = '') => rawExchange(gw.port, [
         'POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n' +
           `Content-Length: 400000\r\n${extra}\r\n${'y'.repeat(400000)}`,
-      ], { untilMs: 10000 });
+      ], { untilMs: 2000 });
       let refused = null;
       await waitFor(async () => {
         const second = await post();
