@@ -124,18 +124,22 @@ static void params_init(struct cg_buf *b)
     cg_buf_init(b, SIZE_MAX / 2);
 }
 
-/* Appends ,"key":"value" (or {"key":"value" when the buffer is empty). */
-static bool put_string(struct cg_buf *b, const char *key, const char *value)
+/* Appends ,"key": (or {"key": when the buffer is empty): what every put starts with. */
+static bool put_key(struct cg_buf *b, const char *key)
 {
     return cg_buf_append_char(b, b->len ? ',' : '{') == 0 && cg_json_cstring(b, key) == 0 &&
-           cg_buf_append_char(b, ':') == 0 && cg_json_cstring(b, value) == 0;
+           cg_buf_append_char(b, ':') == 0;
 }
 
-/* Appends ,"key":<v> as cg_json_write writes v. */
+static bool put_string(struct cg_buf *b, const char *key, const char *value)
+{
+    return put_key(b, key) && cg_json_cstring(b, value) == 0;
+}
+
+/* Writes v as cg_json_write does. */
 static bool put_value(struct cg_buf *b, const char *key, const json_t *v)
 {
-    return cg_buf_append_char(b, b->len ? ',' : '{') == 0 && cg_json_cstring(b, key) == 0 &&
-           cg_buf_append_char(b, ':') == 0 && cg_json_write(b, v) == 0;
+    return put_key(b, key) && cg_json_write(b, v) == 0;
 }
 
 /* Closes the object; `ok` is what the puts returned. The params are {NULL, 0} when they could

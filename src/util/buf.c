@@ -205,7 +205,9 @@ static int fast_format(struct cg_buf *b, const char *fmt, va_list ap)
     }
 }
 
-int cg_buf_vappendf(struct cg_buf *b, const char *fmt, va_list ap)
+/* Runs the fast formatter over a copy of ap, so a fallback can still read ap whole. All or
+ * nothing, as every append here: on failure the buffer is as it was. */
+static int try_fast_format(struct cg_buf *b, const char *fmt, va_list ap)
 {
     size_t mark = b->len;
     va_list fast;
@@ -213,11 +215,16 @@ int cg_buf_vappendf(struct cg_buf *b, const char *fmt, va_list ap)
     int r = fast_format(b, fmt, fast);
     va_end(fast);
     if (r != 0) {
-        /* All or nothing, as every append here. */
         b->len = mark;
         if (b->data)
             b->data[mark] = '\0';
     }
+    return r;
+}
+
+int cg_buf_vappendf(struct cg_buf *b, const char *fmt, va_list ap)
+{
+    int r = try_fast_format(b, fmt, ap);
     if (r == 0 && b->data == NULL)
         return cg_buf_append(b, "", 0); /* an empty result still leaves data a string */
     if (r != FORMAT_UNSUPPORTED)
@@ -249,10 +256,7 @@ int cg_buf_format(char *out, size_t size, const char *fmt, ...)
     out[0] = '\0'; /* an empty result appends nothing */
     va_list ap;
     va_start(ap, fmt);
-    va_list fast;
-    va_copy(fast, ap);
-    int r = fast_format(&b, fmt, fast);
-    va_end(fast);
+    int r = try_fast_format(&b, fmt, ap);
     int n = r == 0 ? (int)b.len : vsnprintf(out, size, fmt, ap); /* vsnprintf truncates */
     va_end(ap);
     return n;
