@@ -79,6 +79,7 @@ static uv_pipe_t child_in;  /* we write the fake's stdin */
 static uv_pipe_t child_out; /* we read the fake's stdout */
 static uv_timer_t watchdog;
 static bool child_exited;
+static bool stdin_closed; /* the last round is over: writes still queued are cancelled */
 
 static char *line_buf;
 static size_t line_len;
@@ -118,7 +119,7 @@ static void on_write_done(uv_write_t *req, int status)
 {
     free(req->data);
     free(req);
-    if (status < 0 && !child_exited)
+    if (status < 0 && !child_exited && !stdin_closed)
         die("write to fake-codex failed");
 }
 
@@ -206,7 +207,9 @@ static void end_round(void)
     if (warmup) {
         warmup = false;
     } else if (++round_no > opt.rounds) {
-        /* Closing stdin makes the fake exit; on_child_exit closes the rest. */
+        /* Closing stdin makes the fake exit; on_child_exit closes the rest. The last turns'
+         * thread/unsubscribe writes may still be queued, and are cancelled. */
+        stdin_closed = true;
         uv_close((uv_handle_t *)&child_in, NULL);
         return;
     }

@@ -73,8 +73,9 @@ static void send_json(struct cg_rpc *rpc, json_t *msg)
 
 /* Writes {"id":N,"method":"...","params":...} as send_json would write the object cg_rpc_call
  * builds, without building it: `params` is a value (json) or its bytes already (raw). False
- * (nothing sent) when that object must be built: a method that is not UTF-8 (jansson would
- * leave it out) or params that cannot be written. */
+ * (nothing sent) when a method is not UTF-8 (jansson would leave it out) or a value cannot be
+ * written: cg_rpc_call_want then builds the object; raw params never fail (the caller wrote
+ * them, and the buffer has no cap that bytes in memory could reach). */
 static bool send_call(struct cg_rpc *rpc, uint64_t id, const char *method, size_t method_len,
                       const json_t *json, const struct cg_str *raw)
 {
@@ -157,8 +158,9 @@ uint64_t cg_rpc_call_raw(struct cg_rpc *rpc, const char *method, const struct cg
     size_t method_len = strlen(method);
     uint64_t id =
         add_pending(rpc, method, method_len, params->thread_id, timeout_ms, now_ms, want, cb, data);
-    if (!send_call(rpc, id, method, method_len, NULL, &params->json))
-        cg_log_error("%s: could not write a %s call", rpc->log_name, method);
+    bool sent = send_call(rpc, id, method, method_len, NULL, &params->json);
+    assert(sent); /* our own method names, params already bytes */
+    (void)sent;
     return id;
 }
 

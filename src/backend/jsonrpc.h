@@ -131,7 +131,8 @@ struct cg_rpc_raw {
     struct cg_str json;
     const char *thread_id;
 };
-/* As cg_rpc_call_want, with the params already written: no value is built or dumped. */
+/* As cg_rpc_call_want, with the params already written: no value is built or dumped, and
+ * nothing can fail on the way (`method` is one of ours, so UTF-8). */
 uint64_t cg_rpc_call_raw(struct cg_rpc *rpc, const char *method, const struct cg_rpc_raw *params,
                          uint64_t timeout_ms, uint64_t now_ms, const char *const *want,
                          cg_rpc_result_cb cb, void *data);

@@ -131,6 +131,8 @@ static bool put_key(struct cg_buf *b, const char *key)
            cg_buf_append_char(b, ':') == 0;
 }
 
+/* The values come from parsed JSON, the worker's scanned lines or the config, so are UTF-8; a
+ * byte that is not would go out as U+FFFD (cg_json_string), never as invalid JSON. */
 static bool put_string(struct cg_buf *b, const char *key, const char *value)
 {
     return put_key(b, key) && cg_json_cstring(b, value) == 0;

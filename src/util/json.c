@@ -174,9 +174,17 @@ int cg_json_dump(struct cg_buf *b, const json_t *v)
 /* Past this nesting a value is left to jansson's serialiser. */
 #define DUMP_DEPTH_MAX 32
 
+/* jansson refuses a string or key that is not UTF-8; so do we (it then decides). */
+static int dump_string(struct cg_buf *b, const char *s, size_t len)
+{
+    if (!cg_json_utf8_valid(s, len))
+        return -1;
+    return cg_json_string(b, s, len);
+}
+
 /* The compact form jansson writes (members in insertion order, the same string escapes), for
  * the values our calls are made of; -1 for a real (whose digits are jansson's to choose), a
- * string that is not UTF-8 or deep nesting, and cg_json_write asks jansson. */
+ * string or key that is not UTF-8 or deep nesting, and cg_json_write asks jansson. */
 static int dump_fast(struct cg_buf *b, const json_t *v, int depth)
 {
     if (depth > DUMP_DEPTH_MAX)
@@ -191,7 +199,7 @@ static int dump_fast(struct cg_buf *b, const json_t *v, int depth)
             if (!first && cg_buf_append_char(b, ',') != 0)
                 return -1;
             first = false;
-            if (cg_json_string(b, json_object_iter_key(it), json_object_iter_key_len(it)) != 0 ||
+            if (dump_string(b, json_object_iter_key(it), json_object_iter_key_len(it)) != 0 ||
                 cg_buf_append_char(b, ':') != 0 ||
                 dump_fast(b, json_object_iter_value(it), depth + 1) != 0)
                 return -1;
@@ -209,10 +217,7 @@ static int dump_fast(struct cg_buf *b, const json_t *v, int depth)
         return cg_buf_append_char(b, ']');
     }
     case JSON_STRING:
-        /* jansson refuses a string that is not UTF-8; so do we (it then decides). */
-        if (!cg_json_utf8_valid(json_string_value(v), json_string_length(v)))
-            return -1;
-        return cg_json_string(b, json_string_value(v), json_string_length(v));
+        return dump_string(b, json_string_value(v), json_string_length(v));
     case JSON_INTEGER:
         return cg_buf_appendf(b, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
     case JSON_TRUE:

@@ -1,10 +1,11 @@
-/* fuzz_line_scan.c: arbitrary bytes as one worker line or request body → the fast reader, the field reader and
- * jansson.
+/* fuzz_line_scan.c: arbitrary bytes as one worker line or request body → the fast reader, the
+ * field reader and jansson.
  *
  * Oracle: whenever the fast reader returns a value, jansson (with the flags the JSON-RPC reader
- * uses, or with none as request bodies are read) must read the same bytes as an equal object. Whenever the field reader accepts a line,
- * jansson must read it as an object in which json_object_get along each path finds exactly
- * what the field reader reported (absent, or the same type and the same bytes or integer). */
+ * uses, or with none as request bodies are read) must read the same bytes as an equal object.
+ * Whenever the field reader accepts a line, jansson must read it as an object in which
+ * json_object_get along each path finds exactly what the field reader reported (absent, or the
+ * same type and the same bytes or integer). */
 #include <assert.h>
 #include <stdint.h>
 #include <stdlib.h>
