@@ -1,4 +1,5 @@
-/* test_json.c: the hand-written escaper produces what jansson produces, and valid UTF-8. */
+/* test_json.c: the hand-written escaper and value writer produce what jansson produces, and
+ * valid UTF-8. */
 #include <criterion/criterion.h>
 #include <jansson.h>
 #include <stdlib.h>
@@ -67,4 +68,65 @@ Test(json, numbers_come_back_as_the_client_wrote_them)
     cr_assert_str_eq(b.data, "{\"t\":0.7,\"p\":1.0,\"m\":0.1,\"i\":9007199254740993}");
     json_decref(v);
     cg_buf_dispose(&b);
+}
+
+/* cg_json_write and cg_json_dump agree: the same bytes, or both fail, and a failed write leaves
+ * the buffer as it was. */
+static void assert_write_is_dump(const json_t *v)
+{
+    struct cg_buf ours;
+    struct cg_buf theirs;
+    cg_buf_init(&ours, 1 << 20);
+    cg_buf_init(&theirs, 1 << 20);
+    cr_assert_eq(cg_buf_append(&ours, "x", 1), 0);
+    cr_assert_eq(cg_buf_append(&theirs, "x", 1), 0);
+    int r = cg_json_write(&ours, v);
+    cr_assert_eq(r, cg_json_dump(&theirs, v));
+    cr_assert_eq(ours.len, theirs.len);
+    cr_assert_eq(memcmp(ours.data, theirs.data, ours.len), 0, "%s vs %s", ours.data, theirs.data);
+    cg_buf_dispose(&ours);
+    cg_buf_dispose(&theirs);
+}
+
+Test(json, write_gives_the_bytes_jansson_dumps)
+{
+    static const char *const texts[] = {
+        "{}",
+        "[]",
+        "{\"a\":[1,-2,9223372036854775807,-9223372036854775808],\"b\":{\"c\":null}}",
+        "[true,false,null,\"\",\"quote\\\" \\\\ \\n \\u0001 caf\\u00e9 \\ud83d\\ude00\"]",
+        "{\"z\":1,\"a\":2,\"m\":{\"k\":\"v\"}}",
+        "{\"real\":0.7,\"list\":[1.5,2]}",
+        "[{\"type\":\"message\",\"role\":\"user\",\"content\":[{\"type\":\"input_text\","
+        "\"text\":\"hi\"}]}]",
+    };
+    for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+        json_t *v = json_loads(texts[i], JSON_DECODE_ANY, NULL);
+        cr_assert_not_null(v, "%s", texts[i]);
+        assert_write_is_dump(v);
+        json_decref(v);
+    }
+}
+
+Test(json, write_leaves_deep_nesting_and_bad_utf8_to_jansson)
+{
+    json_t *deep = json_array();
+    json_t *at = deep;
+    for (int i = 0; i < 40; i++) {
+        json_t *inner = json_array();
+        json_array_append_new(at, inner);
+        at = inner;
+    }
+    assert_write_is_dump(deep);
+    json_decref(deep);
+
+    json_t *bad_string = json_array();
+    json_array_append_new(bad_string, json_stringn_nocheck("\xff", 1));
+    assert_write_is_dump(bad_string);
+    json_decref(bad_string);
+
+    json_t *bad_key = json_object();
+    json_object_setn_new_nocheck(bad_key, "\xc3", 1, json_true());
+    assert_write_is_dump(bad_key);
+    json_decref(bad_key);
 }
