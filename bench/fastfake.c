@@ -104,17 +104,18 @@ static void flush(void)
 {
     if (pending_len == 0)
         return;
+    /* The write gets a copy of exactly its bytes and the staging buffer stays: with thousands
+     * of paced turns, most writes are one short line, and a write queued behind a busy reader
+     * would otherwise hold the whole staging buffer. */
     uv_write_t *req = malloc(sizeof(*req));
-    if (req == NULL)
+    char *bytes = malloc(pending_len);
+    if (req == NULL || bytes == NULL)
         die("out of memory");
-    uv_buf_t b = uv_buf_init(pending, (unsigned)pending_len);
-    req->data = pending;
+    memcpy(bytes, pending, pending_len);
+    uv_buf_t b = uv_buf_init(bytes, (unsigned)pending_len);
+    req->data = bytes;
     if (uv_write(req, (uv_stream_t *)&out, &b, 1, on_written) != 0)
         exit(0);
-    pending_cap = 64 * 1024;
-    pending = malloc(pending_cap);
-    if (pending == NULL)
-        die("out of memory");
     pending_len = 0;
 }
 
