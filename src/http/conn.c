@@ -21,6 +21,11 @@
 /* Below this many queued bytes, pipelined requests held back for the queue are parsed. */
 #define WRITE_QUEUE_LOW_BYTES (64 * 1024)
 #define READ_BUFFER_BYTES (64 * 1024)
+/* Writes of one loop iteration are gathered up to this much, then sent at once: a stream's
+ * deltas from one worker read leave in one syscall instead of one each. Larger writes go
+ * straight out. Far below WRITE_QUEUE_LOW_BYTES, so the pipelining logic, which looks at
+ * libuv's queue, never waits on bytes held here. */
+#define OUT_GATHER_MAX_BYTES (16 * 1024)
 
 struct write_req {
     uv_write_t req;
@@ -86,13 +91,10 @@ static void on_write_done(uv_write_t *req, int status)
         after_response(c); /* pipelined requests were held back for this queue */
 }
 
-static void sink_write(void *ctx, char *data, size_t len)
+/* Writes `data` (owned, freed here) to the socket now: what the kernel takes at once, the rest
+ * through uv_write, held against the client budget until it completes. */
+static void write_now(struct cg_conn *c, char *data, size_t len)
 {
-    struct cg_conn *c = ctx;
-    if (c->state == CG_CONN_CLOSING || c->shutting || c->failed) {
-        free(data);
-        return;
-    }
     uv_buf_t buf = uv_buf_init(data, (unsigned)len);
     /* Try the socket first: most responses fit, and no request object is needed then. */
     int n = uv_try_write((uv_stream_t *)&c->tcp, &buf, 1);
@@ -131,12 +133,116 @@ static void sink_write(void *ctx, char *data, size_t len)
     }
 }
 
+static void unlist_out(struct cg_conn *c)
+{
+    if (!c->out_listed)
+        return;
+    struct cg_server *s = c->server;
+    if (c->out_prev)
+        c->out_prev->out_next = c->out_next;
+    else
+        s->out_conns = c->out_next;
+    if (c->out_next)
+        c->out_next->out_prev = c->out_prev;
+    c->out_prev = NULL;
+    c->out_next = NULL;
+    c->out_listed = false;
+}
+
+static size_t gathered(const struct cg_conn *c)
+{
+    return c->out_first ? c->out_first_len : c->out.len;
+}
+
+static void drop_gathered(struct cg_conn *c)
+{
+    free(c->out_first);
+    c->out_first = NULL;
+    cg_buf_reset(&c->out);
+}
+
+/* Sends what this connection gathered (before anything written after it). */
+static void flush_out(struct cg_conn *c)
+{
+    unlist_out(c);
+    if (c->out_first == NULL && c->out.len == 0)
+        return;
+    if (c->state == CG_CONN_CLOSING || c->shutting || c->failed) {
+        drop_gathered(c);
+        return;
+    }
+    char *data = c->out_first;
+    size_t len = c->out_first_len;
+    c->out_first = NULL;
+    if (data == NULL)
+        data = cg_buf_take(&c->out, &len);
+    write_now(c, data, len);
+}
+
+/* Appends `data` (owned) to what is gathered; false (nothing kept) if the buffer refuses. */
+static bool gather(struct cg_conn *c, char *data, size_t len)
+{
+    if (c->out_first == NULL && c->out.len == 0) {
+        c->out_first = data;
+        c->out_first_len = len;
+        return true;
+    }
+    int err = 0;
+    if (c->out_first) {
+        err = cg_buf_append(&c->out, c->out_first, c->out_first_len);
+        free(c->out_first);
+        c->out_first = NULL;
+    }
+    if (err == 0)
+        err = cg_buf_append(&c->out, data, len);
+    free(data);
+    return err == 0;
+}
+
+static void sink_write(void *ctx, char *data, size_t len)
+{
+    struct cg_conn *c = ctx;
+    if (c->state == CG_CONN_CLOSING || c->shutting || c->failed) {
+        free(data);
+        return;
+    }
+    if (len > OUT_GATHER_MAX_BYTES - gathered(c)) {
+        flush_out(c);
+        if (len > OUT_GATHER_MAX_BYTES) {
+            write_now(c, data, len);
+            return;
+        }
+    }
+    if (!gather(c, data, len)) {
+        conn_fail(c); /* cannot happen: the buffer's cap is above OUT_GATHER_MAX_BYTES */
+        return;
+    }
+    if (!c->out_listed) {
+        struct cg_server *s = c->server;
+        if (s->out_conns == NULL)
+            cg_server_want_flush(s);
+        c->out_next = s->out_conns;
+        if (s->out_conns)
+            s->out_conns->out_prev = c;
+        s->out_conns = c;
+        c->out_listed = true;
+    }
+}
+
+void cg_conn_flush_all(struct cg_server *s)
+{
+    /* A write never closes its connection synchronously (conn_fail defers), so the list holds
+     * while it is walked; each flush unlinks the head. */
+    while (s->out_conns)
+        flush_out(s->out_conns);
+}
+
 static size_t sink_queued(void *ctx)
 {
     struct cg_conn *c = ctx;
     if (c->state == CG_CONN_CLOSING || c->failed)
         return 0;
-    return uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp);
+    return uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) + gathered(c);
 }
 
 static void on_deferred(uv_timer_t *t);
@@ -170,6 +276,7 @@ static void on_handle_closed(uv_handle_t *h)
         return;
     cg_parser_dispose(&c->parser);
     cg_buf_dispose(&c->pending);
+    cg_buf_dispose(&c->out);
     cg_server_conn_closed(c->server, c);
     free(c);
 }
@@ -179,6 +286,8 @@ void cg_conn_close(struct cg_conn *c)
     if (c->state == CG_CONN_CLOSING)
         return;
     c->state = CG_CONN_CLOSING;
+    unlist_out(c);
+    drop_gathered(c);
     if (c->ex) {
         struct cg_exchange *ex = c->ex;
         c->ex = NULL;
@@ -213,6 +322,9 @@ static void on_shutdown(uv_shutdown_t *req, int status)
 static void begin_linger(struct cg_conn *c)
 {
     if (c->state == CG_CONN_CLOSING || c->state == CG_CONN_LINGER || c->failed)
+        return;
+    flush_out(c); /* FIN goes after every byte of the response */
+    if (c->failed)
         return;
     c->state = CG_CONN_LINGER;
     c->timer_is_deferral = false;
@@ -373,6 +485,9 @@ static bool finish_exchange(struct cg_conn *c)
 {
     struct cg_exchange *ex = c->ex;
     bool keep = ex->keep_alive && !ex->close_after && !c->server->stopping;
+    /* The response is whole: it goes now, so a client found gone stops pipelined requests
+     * before the next one is answered into a dead socket. */
+    flush_out(c);
     c->ex = NULL;
     c->response_done = false;
     cg_exchange_release(ex);
@@ -508,6 +623,7 @@ struct cg_conn *cg_conn_accept(struct cg_server *s, bool rejected)
     c->handles_open = 2;
     c->state = CG_CONN_IDLE;
     cg_buf_init(&c->pending, CG_PIPELINE_BUFFER_MAX_BYTES + READ_BUFFER_BYTES);
+    cg_buf_init(&c->out, 2 * OUT_GATHER_MAX_BYTES);
     if (uv_accept((uv_stream_t *)&s->listener, (uv_stream_t *)&c->tcp) != 0) {
         cg_conn_close(c); /* freed, and unlinked from the server, once its handles close */
         return c;
@@ -541,6 +657,7 @@ void cg_conn_stop(struct cg_conn *c)
         /* Responses may still be queued for this client: let them go out first. Requests it
          * pipelined behind them are not started. */
         cg_buf_reset(&c->pending);
+        flush_out(c);
         if (uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) > 0)
             begin_linger(c);
         else

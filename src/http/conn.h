@@ -1,6 +1,7 @@
 /* conn.h: one client connection (private to http/): socket reads into the parser, response
- * bytes out through uv_write, the per-connection timer (header, body-gap, keep-alive idle,
- * linger), and the lingering close that lets a client read our last response. */
+ * bytes out through uv_write (what one loop iteration writes goes out in one write), the
+ * per-connection timer (header, body-gap, keep-alive idle, linger), and the lingering close
+ * that lets a client read our last response. */
 #ifndef CG_HTTP_CONN_H
 #define CG_HTTP_CONN_H
 
@@ -31,6 +32,12 @@ struct cg_conn {
     struct cg_parser parser;
     struct cg_exchange *ex; /* the request being answered; the connection holds a reference */
     struct cg_buf pending;  /* bytes that arrived while `ex` was being answered */
+    char *out_first;        /* response bytes written this loop iteration, not yet sent: */
+    size_t out_first_len;   /* the first write as it came (most iterations write once), */
+    struct cg_buf out;      /* or every write gathered */
+    struct cg_conn *out_prev; /* on the server's list of connections with `out` to send */
+    struct cg_conn *out_next;
+    bool out_listed;
     enum cg_conn_state state;
     int handles_open;
     bool reading;
@@ -57,6 +64,9 @@ void cg_conn_stop(struct cg_conn *c);
 /* Server stop, grace period over: abort the in-flight response (handlers end streams in-band). */
 void cg_conn_abort(struct cg_conn *c);
 
+/* Sends what every connection wrote in this loop iteration (the server's prepare and check
+ * handles call it, before the loop polls and after the I/O callbacks ran). */
+void cg_conn_flush_all(struct cg_server *s);
 /* Closes immediately, aborting any response in flight. Only from a fresh stack (a libuv
  * callback of this connection or the server); code that may run under a handler, such as a
  * write, marks the connection failed instead. */

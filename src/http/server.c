@@ -21,6 +21,8 @@ static void maybe_stopped(struct cg_server *s)
     if (!s->grace_closed) {
         s->grace_closed = true;
         uv_close((uv_handle_t *)&s->grace_timer, on_server_handle_closed);
+        uv_close((uv_handle_t *)&s->out_prepare, on_server_handle_closed);
+        uv_close((uv_handle_t *)&s->out_check, on_server_handle_closed);
         return;
     }
     if (s->handles_open > 0 || s->on_stopped == NULL)
@@ -61,6 +63,29 @@ void cg_server_conn_closed(struct cg_server *s, struct cg_conn *c)
     if (s->conn_count == 0)
         cg_alloc_release_unused();
     maybe_stopped(s);
+}
+
+static void flush_out(struct cg_server *s)
+{
+    cg_conn_flush_all(s);
+    uv_prepare_stop(&s->out_prepare);
+    uv_check_stop(&s->out_check);
+}
+
+static void on_out_prepare(uv_prepare_t *h)
+{
+    flush_out(h->data);
+}
+
+static void on_out_check(uv_check_t *h)
+{
+    flush_out(h->data);
+}
+
+void cg_server_want_flush(struct cg_server *s)
+{
+    uv_prepare_start(&s->out_prepare, on_out_prepare);
+    uv_check_start(&s->out_check, on_out_check);
 }
 
 static void on_connection(uv_stream_t *listener, int status)
@@ -106,6 +131,11 @@ int cg_server_start(struct cg_server *s, uv_loop_t *loop, const struct cg_server
     uv_timer_init(loop, &s->grace_timer);
     s->grace_timer.data = s;
     s->handles_open++;
+    uv_prepare_init(loop, &s->out_prepare);
+    s->out_prepare.data = s;
+    uv_check_init(loop, &s->out_check);
+    s->out_check.data = s;
+    s->handles_open += 2;
     err = uv_tcp_bind(&s->listener, (const struct sockaddr *)&addr, 0);
     if (!err)
         err = uv_listen((uv_stream_t *)&s->listener, LISTEN_BACKLOG, on_connection);

@@ -47,6 +47,9 @@ struct cg_server {
     struct cg_server_config cfg;
     const struct cg_router *router;
     struct cg_conn *conns; /* every open connection, including ones being closed */
+    struct cg_conn *out_conns; /* connections with bytes gathered this loop iteration */
+    uv_prepare_t out_prepare;  /* send them before the loop polls (writes from timers) */
+    uv_check_t out_check;      /* and after the I/O callbacks ran */
     size_t conn_count;     /* connections counted against the cap */
     size_t rejected_open;  /* over-cap connections still being answered */
     int bound_port;
@@ -73,5 +76,9 @@ size_t cg_server_connections(const struct cg_server *s);
 
 /* For conn.c: a connection finished closing. */
 void cg_server_conn_closed(struct cg_server *s, struct cg_conn *c);
+
+/* For conn.c: out_conns is no longer empty; cg_conn_flush_all runs before the loop next polls
+ * or blocks. */
+void cg_server_want_flush(struct cg_server *s);
 
 #endif

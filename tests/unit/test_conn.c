@@ -20,6 +20,7 @@ struct job {
     struct cg_exchange *ex;
     int chunks_left;
     bool stream;
+    bool burst; /* records what is still unsent at its first tick */
     bool ended;
 };
 
@@ -62,6 +63,8 @@ static struct {
     int jobs_answered;
     int streams_ended;
     int aborts;
+    size_t burst_unsent_in_callback; /* cg_exchange_queued right after the burst's writes */
+    size_t burst_unsent_next_tick;
 } T;
 
 static char *keys[] = {"k-one", "k-two"};
@@ -102,6 +105,8 @@ static void job_end(struct job *j)
 static void on_job_tick(uv_timer_t *t)
 {
     struct job *j = t->data;
+    if (j->burst && j->chunks_left == 0)
+        T.burst_unsent_next_tick = cg_exchange_queued(j->ex);
     if (!j->stream) {
         cg_exchange_send_json(j->ex, "{\"later\":true}", 14);
         T.jobs_answered++;
@@ -154,6 +159,17 @@ static void on_stream(struct cg_exchange *ex, void *ctx)
     start_job(ex, true);
 }
 
+/* Three chunks written in one callback, as a stream's deltas from one worker read. */
+static void on_burst(struct cg_exchange *ex, void *ctx)
+{
+    start_job(ex, true);
+    struct job *j = ex->handler_data;
+    j->burst = true;
+    for (; j->chunks_left > 0; j->chunks_left--)
+        cg_exchange_stream_write(ex, "data: x\n\n", 9);
+    T.burst_unsent_in_callback = cg_exchange_queued(ex);
+}
+
 static void on_client_closed(uv_handle_t *h);
 
 /* Resets the (only) client from inside a handler: the connection is then dead under the very
@@ -172,6 +188,7 @@ static const struct cg_route routes[] = {
     {"/big", false, CG_METHOD_GET, CG_ACCESS_OPEN, "big", on_big},
     {"/later", false, CG_METHOD_GET, CG_ACCESS_OPEN, "later", on_later},
     {"/stream", false, CG_METHOD_GET, CG_ACCESS_OPEN, "stream", on_stream},
+    {"/burst", false, CG_METHOD_GET, CG_ACCESS_OPEN, "burst", on_burst},
 };
 
 /* --- clients ----------------------------------------------------------------------------- */
@@ -400,6 +417,21 @@ Test(conn, pipelined_requests_are_answered_in_order)
     cr_assert_eq(T.jobs_answered, 2);
     cr_assert_eq(T.streams_ended, 1);
     cr_assert_eq(T.server.stats.requests_total, 5);
+}
+
+Test(conn, writes_of_one_callback_leave_together_before_the_loop_polls)
+{
+    start_server(0);
+    static const char script[] = REQ("/burst", "Connection: close\r\n");
+    struct client *cl = client_start(script, sizeof(script) - 1);
+    run_dry();
+    /* The head and three chunks were gathered, none sent while the handler ran; by the next
+     * timer tick all had gone out. */
+    cr_assert_geq(T.burst_unsent_in_callback, 3 * 9 + 40, "%zu", T.burst_unsent_in_callback);
+    cr_assert_eq(T.burst_unsent_next_tick, 0);
+    cr_assert(cl->eof);
+    cr_assert_eq(count(cl, "data: x\n\n"), 3);
+    cr_assert_eq(T.streams_ended, 1);
 }
 
 Test(conn, a_request_waiting_when_the_idle_timeout_fires_is_served)
