@@ -119,6 +119,10 @@ static void fail_child(struct cg_worker *w, const char *why)
 
 /* --- RPC plumbing ------------------------------------------------------------------------ */
 
+/* A loop iteration's calls to a worker leave in one write, up to this much; a longer call (a
+ * long conversation's history) goes straight out after what was gathered. */
+#define STDIN_GATHER_MAX_BYTES (64 * 1024)
+
 static void on_stdin_written(uv_write_t *req, int status)
 {
     struct write_req *wr = CG_CONTAINER_OF(req, struct write_req, req);
@@ -132,22 +136,10 @@ static void on_stdin_written(uv_write_t *req, int status)
     }
 }
 
-static void rpc_send(void *owner, char *line, size_t len)
+/* Writes `line` (owned) to the child's stdin now: what the pipe takes at once, the rest through
+ * uv_write. */
+static void write_stdin_now(struct cg_worker *w, char *line, size_t len)
 {
-    struct cg_worker *w = owner;
-    if (!child_alive(w) || uv_is_closing((uv_handle_t *)&w->stdin_pipe)) {
-        free(line);
-        return;
-    }
-    size_t max = w->cfg->stdin_queue_max_bytes ? w->cfg->stdin_queue_max_bytes
-                                               : CG_WORKER_STDIN_QUEUE_MAX_BYTES;
-    if (uv_stream_get_write_queue_size((uv_stream_t *)&w->stdin_pipe) > max) {
-        free(line);
-        char why[CG_WORKER_ERROR_BYTES];
-        snprintf(why, sizeof(why), "not reading its stdin (more than %zu bytes queued)", max);
-        fail_child(w, why);
-        return;
-    }
     uv_buf_t buf = uv_buf_init(line, (unsigned)len);
     int n = uv_try_write((uv_stream_t *)&w->stdin_pipe, &buf, 1);
     if (n == (int)len) {
@@ -174,6 +166,73 @@ static void rpc_send(void *owner, char *line, size_t len)
         snprintf(why, sizeof(why), "writing to its stdin failed: %s", uv_strerror(err));
         fail_child(w, why);
     }
+}
+
+/* Sends the calls gathered in this loop iteration, in the order they were made. */
+static void flush_stdin(struct cg_worker *w)
+{
+    if (cg_gather_is_empty(&w->stdin_out))
+        return;
+    if (!child_alive(w) || uv_is_closing((uv_handle_t *)&w->stdin_pipe)) {
+        cg_gather_drop(&w->stdin_out);
+        return;
+    }
+    size_t len = 0;
+    char *data = cg_gather_take(&w->stdin_out, &len);
+    write_stdin_now(w, data, len);
+}
+
+static void stop_flush_handles(struct cg_worker *w)
+{
+    uv_prepare_stop(&w->out_prepare);
+    uv_check_stop(&w->out_check);
+}
+
+static void on_out_prepare(uv_prepare_t *h)
+{
+    struct cg_worker *w = h->data;
+    stop_flush_handles(w);
+    flush_stdin(w);
+}
+
+static void on_out_check(uv_check_t *h)
+{
+    struct cg_worker *w = h->data;
+    stop_flush_handles(w);
+    flush_stdin(w);
+}
+
+static void rpc_send(void *owner, char *line, size_t len)
+{
+    struct cg_worker *w = owner;
+    if (!child_alive(w) || uv_is_closing((uv_handle_t *)&w->stdin_pipe)) {
+        free(line);
+        return;
+    }
+    size_t max = w->cfg->stdin_queue_max_bytes ? w->cfg->stdin_queue_max_bytes
+                                               : CG_WORKER_STDIN_QUEUE_MAX_BYTES;
+    size_t queued = uv_stream_get_write_queue_size((uv_stream_t *)&w->stdin_pipe) +
+                    cg_gather_len(&w->stdin_out);
+    if (queued > max) {
+        free(line);
+        char why[CG_WORKER_ERROR_BYTES];
+        snprintf(why, sizeof(why), "not reading its stdin (more than %zu bytes queued)", max);
+        fail_child(w, why);
+        return;
+    }
+    if (len > STDIN_GATHER_MAX_BYTES - cg_gather_len(&w->stdin_out)) {
+        flush_stdin(w);
+        if (len > STDIN_GATHER_MAX_BYTES) {
+            write_stdin_now(w, line, len);
+            return;
+        }
+    }
+    if (!cg_gather_add(&w->stdin_out, line, len)) {
+        fail_child(w, "a call could not be queued"); /* cannot happen: the cap is above */
+        return;
+    }
+    uv_prepare_start(&w->out_prepare, on_out_prepare);
+    uv_check_start(&w->out_check, on_out_check);
 }
 
 static void rpc_notification(void *owner, const char *method, json_t *params)
@@ -556,6 +615,7 @@ static void on_child_handle_closed(uv_handle_t *h)
 
 static void close_child_handles(struct cg_worker *w)
 {
+    cg_gather_drop(&w->stdin_out); /* for the child that is gone */
     uv_handle_t *hs[] = {(uv_handle_t *)&w->proc, (uv_handle_t *)&w->stdin_pipe,
                          (uv_handle_t *)&w->stdout_pipe, (uv_handle_t *)&w->stderr_pipe};
     for (size_t i = 0; i < CG_ARRAY_SIZE(hs); i++) {
@@ -804,13 +864,18 @@ void cg_worker_init(struct cg_worker *w, unsigned id, uv_loop_t *loop,
     w->hooks_data = hooks_data;
     w->state = CG_WORKER_STOPPED;
     cg_buf_init(&w->stderr_line, STDERR_LINE_MAX_BYTES);
+    cg_gather_init(&w->stdin_out, 2 * STDIN_GATHER_MAX_BYTES);
     uv_timer_init(loop, &w->state_timer);
     uv_timer_init(loop, &w->rpc_timer);
     uv_timer_init(loop, &w->ping_timer);
+    uv_prepare_init(loop, &w->out_prepare);
+    uv_check_init(loop, &w->out_check);
     w->state_timer.data = w;
     w->rpc_timer.data = w;
     w->ping_timer.data = w;
-    w->timers_open = 3;
+    w->out_prepare.data = w;
+    w->out_check.data = w;
+    w->own_handles_open = 5;
 }
 
 void cg_worker_start(struct cg_worker *w)
@@ -835,24 +900,27 @@ uint64_t cg_worker_retry_in_ms(const struct cg_worker *w)
     return w->next_retry_mono_ms - now;
 }
 
-static void on_timer_closed(uv_handle_t *h)
+static void on_own_handle_closed(uv_handle_t *h)
 {
     struct cg_worker *w = h->data;
-    if (--w->timers_open > 0)
+    if (--w->own_handles_open > 0)
         return;
     cg_buf_dispose(&w->stderr_line);
+    cg_gather_dispose(&w->stdin_out);
     if (w->on_stopped)
         w->on_stopped(w);
 }
 
 static void maybe_stopped(struct cg_worker *w)
 {
-    if (w->child_handles > 0 || w->timers_closing)
+    if (w->child_handles > 0 || w->own_handles_closing)
         return;
-    w->timers_closing = true;
-    uv_close((uv_handle_t *)&w->state_timer, on_timer_closed);
-    uv_close((uv_handle_t *)&w->rpc_timer, on_timer_closed);
-    uv_close((uv_handle_t *)&w->ping_timer, on_timer_closed);
+    w->own_handles_closing = true;
+    uv_close((uv_handle_t *)&w->state_timer, on_own_handle_closed);
+    uv_close((uv_handle_t *)&w->rpc_timer, on_own_handle_closed);
+    uv_close((uv_handle_t *)&w->ping_timer, on_own_handle_closed);
+    uv_close((uv_handle_t *)&w->out_prepare, on_own_handle_closed);
+    uv_close((uv_handle_t *)&w->out_check, on_own_handle_closed);
 }
 
 void cg_worker_stop(struct cg_worker *w, void (*on_stopped)(struct cg_worker *w))
@@ -870,7 +938,9 @@ void cg_worker_stop(struct cg_worker *w, void (*on_stopped)(struct cg_worker *w)
         char fields[96];
         snprintf(fields, sizeof(fields), "\"worker\":%u,\"pid\":%d", w->id, w->pid);
         cg_log_event(CG_LOG_INFO, LOG_COMPONENT, "worker_stopping", fields);
-        /* EOF on stdin is Codex's own signal to finish; SIGTERM makes sure. */
+        /* EOF on stdin is Codex's own signal to finish; SIGTERM makes sure. The calls made
+         * in this iteration go first. */
+        flush_stdin(w);
         if (!uv_is_closing((uv_handle_t *)&w->stdin_pipe))
             uv_close((uv_handle_t *)&w->stdin_pipe, on_child_handle_closed);
         kill_child(w, SIGTERM);

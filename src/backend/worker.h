@@ -19,6 +19,7 @@
 #include "backend/jsonrpc.h"
 #include "core/limits.h"
 #include "util/buf.h"
+#include "util/gather.h"
 
 enum cg_worker_state {
     CG_WORKER_STOPPED,        /* not started yet, or stopped on shutdown */
@@ -99,8 +100,11 @@ struct cg_worker {
     uv_timer_t rpc_timer;   /* call deadlines */
     uv_timer_t ping_timer;  /* liveness */
     int child_handles;      /* process and pipes not yet closed */
-    int timers_open;
-    bool timers_closing;
+    uv_prepare_t out_prepare; /* send stdin_out before the loop polls (calls from timers) */
+    uv_check_t out_check;     /* and after the I/O callbacks ran */
+    struct cg_gather stdin_out; /* calls written this loop iteration, to leave in one write */
+    int own_handles_open;     /* the timers and the two above */
+    bool own_handles_closing;
 
     struct cg_rpc rpc;
     bool rpc_live;

@@ -149,54 +149,19 @@ static void unlist_out(struct cg_conn *c)
     c->out_listed = false;
 }
 
-static size_t gathered(const struct cg_conn *c)
-{
-    return c->out_first ? c->out_first_len : c->out.len;
-}
-
-static void drop_gathered(struct cg_conn *c)
-{
-    free(c->out_first);
-    c->out_first = NULL;
-    cg_buf_reset(&c->out);
-}
-
 /* Sends what this connection gathered (before anything written after it). */
 static void flush_out(struct cg_conn *c)
 {
     unlist_out(c);
-    if (c->out_first == NULL && c->out.len == 0)
+    if (cg_gather_is_empty(&c->out))
         return;
     if (c->state == CG_CONN_CLOSING || c->shutting || c->failed) {
-        drop_gathered(c);
+        cg_gather_drop(&c->out);
         return;
     }
-    char *data = c->out_first;
-    size_t len = c->out_first_len;
-    c->out_first = NULL;
-    if (data == NULL)
-        data = cg_buf_take(&c->out, &len);
+    size_t len = 0;
+    char *data = cg_gather_take(&c->out, &len);
     write_now(c, data, len);
-}
-
-/* Appends `data` (owned) to what is gathered; false (nothing kept) if the buffer refuses. */
-static bool gather(struct cg_conn *c, char *data, size_t len)
-{
-    if (c->out_first == NULL && c->out.len == 0) {
-        c->out_first = data;
-        c->out_first_len = len;
-        return true;
-    }
-    int err = 0;
-    if (c->out_first) {
-        err = cg_buf_append(&c->out, c->out_first, c->out_first_len);
-        free(c->out_first);
-        c->out_first = NULL;
-    }
-    if (err == 0)
-        err = cg_buf_append(&c->out, data, len);
-    free(data);
-    return err == 0;
 }
 
 static void sink_write(void *ctx, char *data, size_t len)
@@ -206,14 +171,14 @@ static void sink_write(void *ctx, char *data, size_t len)
         free(data);
         return;
     }
-    if (len > OUT_GATHER_MAX_BYTES - gathered(c)) {
+    if (len > OUT_GATHER_MAX_BYTES - cg_gather_len(&c->out)) {
         flush_out(c);
         if (len > OUT_GATHER_MAX_BYTES) {
             write_now(c, data, len);
             return;
         }
     }
-    if (!gather(c, data, len)) {
+    if (!cg_gather_add(&c->out, data, len)) {
         conn_fail(c); /* cannot happen: the buffer's cap is above OUT_GATHER_MAX_BYTES */
         return;
     }
@@ -242,7 +207,7 @@ static size_t sink_queued(void *ctx)
     struct cg_conn *c = ctx;
     if (c->state == CG_CONN_CLOSING || c->failed)
         return 0;
-    return uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) + gathered(c);
+    return uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) + cg_gather_len(&c->out);
 }
 
 static void on_deferred(uv_timer_t *t);
@@ -276,7 +241,7 @@ static void on_handle_closed(uv_handle_t *h)
         return;
     cg_parser_dispose(&c->parser);
     cg_buf_dispose(&c->pending);
-    cg_buf_dispose(&c->out);
+    cg_gather_dispose(&c->out);
     cg_server_conn_closed(c->server, c);
     free(c);
 }
@@ -287,7 +252,7 @@ void cg_conn_close(struct cg_conn *c)
         return;
     c->state = CG_CONN_CLOSING;
     unlist_out(c);
-    drop_gathered(c);
+    cg_gather_drop(&c->out);
     if (c->ex) {
         struct cg_exchange *ex = c->ex;
         c->ex = NULL;
@@ -623,7 +588,7 @@ struct cg_conn *cg_conn_accept(struct cg_server *s, bool rejected)
     c->handles_open = 2;
     c->state = CG_CONN_IDLE;
     cg_buf_init(&c->pending, CG_PIPELINE_BUFFER_MAX_BYTES + READ_BUFFER_BYTES);
-    cg_buf_init(&c->out, 2 * OUT_GATHER_MAX_BYTES);
+    cg_gather_init(&c->out, 2 * OUT_GATHER_MAX_BYTES);
     if (uv_accept((uv_stream_t *)&s->listener, (uv_stream_t *)&c->tcp) != 0) {
         cg_conn_close(c); /* freed, and unlinked from the server, once its handles close */
         return c;

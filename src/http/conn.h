@@ -11,6 +11,7 @@
 #include "http/exchange.h"
 #include "http/parser.h"
 #include "util/buf.h"
+#include "util/gather.h"
 
 struct cg_server;
 
@@ -32,9 +33,7 @@ struct cg_conn {
     struct cg_parser parser;
     struct cg_exchange *ex; /* the request being answered; the connection holds a reference */
     struct cg_buf pending;  /* bytes that arrived while `ex` was being answered */
-    char *out_first;        /* response bytes written this loop iteration, not yet sent: */
-    size_t out_first_len;   /* the first write as it came (most iterations write once), */
-    struct cg_buf out;      /* or every write gathered */
+    struct cg_gather out;   /* response bytes written this loop iteration, not yet sent */
     struct cg_conn *out_prev; /* on the server's list of connections with `out` to send */
     struct cg_conn *out_next;
     bool out_listed;
