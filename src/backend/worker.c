@@ -222,6 +222,10 @@ static void rpc_send(void *owner, char *line, size_t len)
     }
     if (len > STDIN_GATHER_MAX_BYTES - cg_gather_len(&w->stdin_out)) {
         flush_stdin(w);
+        if (w->kill_reason[0] != '\0') {
+            free(line); /* the flush failed and the child is being killed */
+            return;
+        }
         if (len > STDIN_GATHER_MAX_BYTES) {
             write_stdin_now(w, line, len);
             return;

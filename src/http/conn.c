@@ -173,6 +173,10 @@ static void sink_write(void *ctx, char *data, size_t len)
     }
     if (len > OUT_GATHER_MAX_BYTES - cg_gather_len(&c->out)) {
         flush_out(c);
+        if (c->failed) {
+            free(data); /* the flush found the client gone or over its budget */
+            return;
+        }
         if (len > OUT_GATHER_MAX_BYTES) {
             write_now(c, data, len);
             return;

@@ -61,7 +61,11 @@ char *cg_gather_take(struct cg_gather *g, size_t *len)
         g->first = NULL;
         return p;
     }
-    return cg_buf_take(&g->joined, len);
+    /* Exactly its bytes: a write that waits on a slow reader holds this allocation, and the
+     * budgets count only the bytes. */
+    char *p = cg_buf_take(&g->joined, len);
+    char *fit = realloc(p, *len);
+    return fit ? fit : p;
 }
 
 void cg_gather_drop(struct cg_gather *g)
