@@ -45,7 +45,7 @@ fuzz-run:
 	@cmake --preset fuzz >/dev/null && cmake --build $(BUILD)/fuzz -j $(JOBS)
 	@scripts/fuzz $(BUILD)/fuzz $(FUZZ_SECONDS)
 
-# The unit tests and the black-box suite under valgrind memcheck (release build; ~35 min).
+# The unit tests and the black-box suite under valgrind memcheck (release build; ~10 min).
 valgrind:
 	@scripts/install-deps valgrind
 	@cmake --preset release >/dev/null && cmake --build $(BUILD)/release -j $(JOBS)
