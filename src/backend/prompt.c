@@ -327,10 +327,7 @@ enum cg_err cg_prompt_render(const struct cg_request *req, struct cg_buf *out, s
     enum cg_err e = render(&r);
     if (!e && out->len - start == 1 && out->data[start] == '-' && cg_buf_append_char(out, '\n'))
         e = too_large(&r);
-    if (e) {
-        out->len = start;
-        if (out->data)
-            out->data[start] = '\0';
-    }
+    if (e)
+        cg_buf_truncate(out, start);
     return e;
 }

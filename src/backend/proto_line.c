@@ -144,9 +144,7 @@ int cg_proto_line_submission(const char *id, struct cg_str prompt, struct cg_buf
     if (!err)
         err = cg_buf_append_str(out, "}]}}\n");
     if (err) {
-        out->len = start;
-        if (out->data)
-            out->data[start] = '\0';
+        cg_buf_truncate(out, start);
         return -1;
     }
     return 0;

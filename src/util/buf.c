@@ -214,11 +214,8 @@ static int try_fast_format(struct cg_buf *b, const char *fmt, va_list ap)
     va_copy(fast, ap);
     int r = fast_format(b, fmt, fast);
     va_end(fast);
-    if (r != 0) {
-        b->len = mark;
-        if (b->data)
-            b->data[mark] = '\0';
-    }
+    if (r != 0)
+        cg_buf_truncate(b, mark);
     return r;
 }
 
@@ -286,9 +283,15 @@ void cg_buf_commit(struct cg_buf *b, size_t n)
 
 void cg_buf_reset(struct cg_buf *b)
 {
-    b->len = 0;
+    cg_buf_truncate(b, 0);
+}
+
+void cg_buf_truncate(struct cg_buf *b, size_t len)
+{
+    assert(len <= b->len);
+    b->len = len;
     if (b->data)
-        b->data[0] = '\0';
+        b->data[len] = '\0';
 }
 
 void cg_buf_consume(struct cg_buf *b, size_t n)

@@ -37,6 +37,10 @@ void cg_buf_commit(struct cg_buf *b, size_t n);
 /* Empties the buffer but keeps its memory. */
 void cg_buf_reset(struct cg_buf *b);
 
+/* Drops every byte past the first `len` (at most b->len): an append sequence that failed half
+ * way rolls back to where it began. */
+void cg_buf_truncate(struct cg_buf *b, size_t len);
+
 /* Removes the first n bytes. */
 void cg_buf_consume(struct cg_buf *b, size_t n);
 

@@ -40,9 +40,7 @@ bool cg_gather_add(struct cg_gather *g, char *data, size_t len)
         err = cg_buf_append(&g->joined, data, len);
     free(data);
     if (err != 0) {
-        g->joined.len = mark; /* the first piece, if it was one, stays where it was */
-        if (g->joined.data)
-            g->joined.data[mark] = '\0';
+        cg_buf_truncate(&g->joined, mark); /* the first piece, if it was one, stays as it was */
         return false;
     }
     free(g->first);

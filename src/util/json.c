@@ -236,8 +236,6 @@ int cg_json_write(struct cg_buf *b, const json_t *v)
     size_t mark = b->len;
     if (dump_fast(b, v, 0) == 0)
         return 0;
-    b->len = mark;
-    if (b->data)
-        b->data[mark] = '\0';
+    cg_buf_truncate(b, mark);
     return cg_json_dump(b, v);
 }
